@@ -1,0 +1,111 @@
+//! The result of resolving a query: data, never an error (the packet path never fails).
+
+use smallvec::SmallVec;
+
+use crate::geo::table::LineIdx;
+use crate::rdata::RData;
+
+/// Response codes the engine produces (RFC 1035 §4.1.1, RFC 6895).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Rcode {
+    /// 0: the name exists (the answer may still be empty: NODATA).
+    NoError,
+    /// 1: the query was malformed.
+    FormErr,
+    /// 2: the server could not answer.
+    ServFail,
+    /// 3: the name does not exist.
+    NxDomain,
+    /// 4: the opcode is not implemented.
+    NotImp,
+    /// 5: the name is outside our zones, or the query is refused by policy.
+    Refused,
+}
+
+impl Rcode {
+    /// The 4-bit header value.
+    pub fn code(self) -> u8 {
+        match self {
+            Rcode::NoError => 0,
+            Rcode::FormErr => 1,
+            Rcode::ServFail => 2,
+            Rcode::NxDomain => 3,
+            Rcode::NotImp => 4,
+            Rcode::Refused => 5,
+        }
+    }
+
+    /// The mnemonic (`NOERROR`, `NXDOMAIN`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Rcode::NoError => "NOERROR",
+            Rcode::FormErr => "FORMERR",
+            Rcode::ServFail => "SERVFAIL",
+            Rcode::NxDomain => "NXDOMAIN",
+            Rcode::NotImp => "NOTIMP",
+            Rcode::Refused => "REFUSED",
+        }
+    }
+}
+
+/// Owner name of an answer record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Owner<'a> {
+    /// The question's name (exact match or wildcard synthesis for it).
+    Query,
+    /// Another name (after a CNAME), normalized.
+    Name(&'a str),
+}
+
+/// One record of the answer, borrowed from the snapshot.
+#[derive(Clone, Copy, Debug)]
+pub struct RecordRef<'a> {
+    /// Owner name.
+    pub owner: Owner<'a>,
+    /// Time to live in seconds.
+    pub ttl: u32,
+    /// The data (its type is the record type).
+    pub data: &'a RData,
+}
+
+/// How a line record was answered: which line asked and which line's pool served.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Route {
+    /// The client's line.
+    pub client_line: LineIdx,
+    /// The line whose pool gave the answer.
+    pub served_line: LineIdx,
+    /// Steps taken along the fallback chain (0: the client's own line).
+    pub fallback_depth: u8,
+    /// No pool in the chain had a healthy node; the first pool was returned whole.
+    pub fail_open: bool,
+}
+
+/// A resolved answer.
+#[derive(Clone, Debug)]
+pub struct Answer<'a> {
+    /// Response code.
+    pub rcode: Rcode,
+    /// AA bit: set for data from our zones, clear for referrals and refusals.
+    pub authoritative: bool,
+    /// Answer section.
+    pub answers: SmallVec<[RecordRef<'a>; 8]>,
+    /// Authority section: SOA for negative answers (RFC 2308), NS for referrals.
+    pub authority: SmallVec<[RecordRef<'a>; 4]>,
+    /// RFC 7871 SCOPE PREFIX-LENGTH: 0 unless the answer depended on the client's line.
+    pub scope: u8,
+    /// Set when a line record was answered (the last one, after CNAMEs).
+    pub route: Option<Route>,
+}
+
+impl<'a> Answer<'a> {
+    /// An empty answer with `rcode`.
+    pub fn new(rcode: Rcode, authoritative: bool) -> Self {
+        Answer { rcode, authoritative, answers: SmallVec::new(), authority: SmallVec::new(), scope: 0, route: None }
+    }
+
+    /// REFUSED, not authoritative: the name is outside every zone we serve.
+    pub fn refused() -> Self {
+        Answer::new(Rcode::Refused, false)
+    }
+}

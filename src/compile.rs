@@ -1,0 +1,847 @@
+//! Rules + geo data → [`Snapshot`]. Load, reload and `check-config` all run this one path;
+//! `check-config` throws the result away.
+//!
+//! Errors are collected rather than stopping at the first, and each names its file,
+//! line/column, rule and value.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use ipnet::IpNet;
+use rustc_hash::FxHashMap;
+
+use crate::config::{self, At, LineDef, LineRecordDef, NodeDef, RecordDef, RulesFile, SourceDef, ZoneDef, place_of};
+use crate::error::{CompileErrors, ConfigError, Place};
+use crate::geo::lists::{self, NumberedNet};
+use crate::geo::mmdb::{self, Family, Selector};
+use crate::geo::table::LineIdx;
+use crate::geo::{Classifier, DEFAULT_LINE, LinePrefix, LineShape};
+use crate::line::{LineRecord, LineTable, Node, NodeId, Pool, PoolNode};
+use crate::name;
+use crate::rdata::{self, RData, RecordType};
+use crate::snapshot::{Snapshot, SourcePrefix};
+use crate::zone::{Content, NameNode, RrSet, Zone};
+
+/// Environment variable naming the geo-data root (overridden by `--geo-data`).
+pub const GEO_DATA_ENV: &str = "LINEDNS_GEO_DATA";
+
+/// Name of the built-in catch-all line.
+pub const DEFAULT_LINE_NAME: &str = "default";
+
+/// Most lines a rule set may define (line ids are 16-bit).
+const MAX_LINES: usize = 4096;
+
+/// Settings from outside the rules file.
+#[derive(Clone, Debug, Default)]
+pub struct CompileOptions {
+    /// Geo-data root overriding the rules' `geo_data`.
+    pub geo_data: Option<PathBuf>,
+}
+
+impl CompileOptions {
+    /// Options from the environment: [`GEO_DATA_ENV`] if set.
+    pub fn from_env() -> Self {
+        CompileOptions { geo_data: std::env::var_os(GEO_DATA_ENV).filter(|v| !v.is_empty()).map(PathBuf::from) }
+    }
+}
+
+/// Compiles the rules file at `path`.
+pub fn compile_file(path: &Path, options: &CompileOptions) -> Result<Snapshot, CompileErrors> {
+    let rules = config::load(path)?;
+    Compiler::new(path, options).run(rules)
+}
+
+/// Compiles rules given as text; `path` names them in errors and anchors relative paths.
+pub fn compile_str(text: &str, path: &Path, options: &CompileOptions) -> Result<Snapshot, CompileErrors> {
+    let rules = config::parse(text, path)?;
+    Compiler::new(path, options).run(rules)
+}
+
+struct Compiler<'o> {
+    file: PathBuf,
+    options: &'o CompileOptions,
+    errors: Vec<ConfigError>,
+    lines: LineTable,
+    ranks: Vec<u32>,
+    /// Fallback chain of each line (without the line itself), ending with `default`.
+    chains: Vec<Vec<LineIdx>>,
+    prefixes: Vec<SourcePrefix>,
+    sources: Vec<Box<str>>,
+    source_ids: FxHashMap<String, u32>,
+    list_cache: FxHashMap<PathBuf, Rc<Vec<NumberedNet>>>,
+    nodes: Vec<Node>,
+    node_ids: FxHashMap<IpAddr, NodeId>,
+    line_records: Vec<LineRecord>,
+}
+
+impl<'o> Compiler<'o> {
+    fn new(file: &Path, options: &'o CompileOptions) -> Self {
+        Compiler {
+            file: file.to_path_buf(),
+            options,
+            errors: Vec::new(),
+            lines: LineTable { names: vec![DEFAULT_LINE_NAME.into()], parents: vec![None] },
+            ranks: vec![u32::MAX],
+            chains: vec![Vec::new()],
+            prefixes: Vec::new(),
+            sources: Vec::new(),
+            source_ids: FxHashMap::default(),
+            list_cache: FxHashMap::default(),
+            nodes: Vec::new(),
+            node_ids: FxHashMap::default(),
+            line_records: Vec::new(),
+        }
+    }
+
+    fn place<T>(&self, at: &At<T>) -> Place {
+        place_of(&self.file, at)
+    }
+
+    fn fail(&mut self, place: Place, rule: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(ConfigError::new(place, message).in_rule(rule));
+    }
+
+    fn run(mut self, rules: RulesFile) -> Result<Snapshot, CompileErrors> {
+        if rules.version.value != config::RULES_VERSION {
+            let place = self.place(&rules.version);
+            self.fail(
+                place,
+                "version",
+                format!(
+                    "unsupported rules version {} (this linedns reads version {})",
+                    rules.version.value,
+                    config::RULES_VERSION
+                ),
+            );
+            return Err(CompileErrors(self.errors));
+        }
+        let root = self.geo_root(&rules);
+        self.define_lines(&rules.lines, &rules.priority);
+        if !self.errors.is_empty() {
+            // Sources and zones refer to lines; with broken lines they would only add noise.
+            return Err(CompileErrors(self.errors));
+        }
+        for (i, def) in rules.lines.iter().enumerate() {
+            for source in &def.value.sources {
+                self.load_source(&root, (i + 1) as LineIdx, source);
+            }
+        }
+        let shapes: Vec<LineShape> =
+            self.lines.parents.iter().zip(&self.ranks).map(|(&parent, &rank)| LineShape { parent, rank }).collect();
+        let line_prefixes: Vec<LinePrefix> =
+            self.prefixes.iter().map(|p| LinePrefix { net: p.net, line: p.line }).collect();
+        let (classifier, ties) = Classifier::build(&shapes, &line_prefixes);
+
+        let mut zones = Vec::new();
+        let mut zone_by_origin = FxHashMap::default();
+        for def in &rules.zones {
+            if let Some(zone) = self.compile_zone(def) {
+                if zone_by_origin.contains_key(&zone.origin) {
+                    let place = self.place(&def.value.origin);
+                    self.fail(place, format!("zone {}", zone.origin), "zone defined twice");
+                    continue;
+                }
+                zone_by_origin.insert(zone.origin.clone(), zones.len() as u32);
+                zones.push(zone);
+            }
+        }
+        if !self.errors.is_empty() {
+            return Err(CompileErrors(self.errors));
+        }
+        Ok(Snapshot {
+            lines: self.lines,
+            classifier,
+            prefixes: self.prefixes,
+            sources: self.sources,
+            ties,
+            zones,
+            zone_by_origin,
+            line_records: self.line_records,
+            nodes: self.nodes,
+        })
+    }
+
+    /// `--geo-data`/`LINEDNS_GEO_DATA`, else the rules' `geo_data` (relative to the rules
+    /// file), else the rules file's directory.
+    fn geo_root(&self, rules: &RulesFile) -> PathBuf {
+        let rules_dir = self.file.parent().map(Path::to_path_buf).unwrap_or_default();
+        if let Some(dir) = &self.options.geo_data {
+            return dir.clone();
+        }
+        match &rules.geo_data {
+            Some(dir) => rules_dir.join(&dir.value),
+            None => rules_dir,
+        }
+    }
+
+    fn define_lines(&mut self, defs: &[At<LineDef>], priority: &[At<String>]) {
+        if defs.len() >= MAX_LINES {
+            self.fail(
+                Place::file(&self.file),
+                "lines",
+                format!("{} lines defined; at most {} are supported", defs.len(), MAX_LINES - 1),
+            );
+            return;
+        }
+        for def in defs {
+            let name = &def.value.name;
+            let rule = format!("line {:?}", name.value);
+            let place = self.place(name);
+            if name.value == DEFAULT_LINE_NAME {
+                self.fail(
+                    place,
+                    rule,
+                    "`default` is built in (it holds every address no other line claims); give this line another name",
+                );
+            } else if name.value.is_empty()
+                || !name.value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                self.fail(place, rule, format!("bad line name {:?}: letters, digits, '-' and '_' only", name.value));
+            } else if self.lines.find(&name.value).is_some() {
+                self.fail(place, rule, format!("line {:?} is defined twice", name.value));
+            }
+            self.lines.names.push(name.value.as_str().into());
+            self.lines.parents.push(None);
+        }
+        for (i, def) in defs.iter().enumerate() {
+            if let Some(parent) = &def.value.parent {
+                let line = self.lookup_line(parent, &format!("line {:?}", def.value.name.value));
+                self.lines.parents[i + 1] = line;
+            }
+        }
+        for (i, def) in defs.iter().enumerate() {
+            let mut seen = vec![(i + 1) as LineIdx];
+            let mut cur = self.lines.parents[i + 1];
+            while let Some(p) = cur {
+                seen.push(p);
+                if p as usize == i + 1 {
+                    let path: Vec<&str> = seen.iter().map(|&l| self.lines.name(l)).collect();
+                    let place = self.place(def.value.parent.as_ref().expect("has a parent"));
+                    self.fail(
+                        place,
+                        format!("line {:?}", def.value.name.value),
+                        format!("parent cycle: {}", path.join(" → ")),
+                    );
+                    break;
+                }
+                if seen.len() > self.lines.len() {
+                    break; // a cycle above this line, reported at its own members
+                }
+                cur = self.lines.parents[p as usize];
+            }
+        }
+        // Ranks: the priority list first, then the order of definition.
+        let listed = priority.len() as u32;
+        self.ranks.extend((0..defs.len() as u32).map(|i| listed + i));
+        let mut seen_in_priority = Vec::new();
+        for (pos, entry) in priority.iter().enumerate() {
+            if let Some(line) = self.lookup_line(entry, "priority") {
+                if seen_in_priority.contains(&line) {
+                    let place = self.place(entry);
+                    self.fail(place, "priority", format!("line {:?} is listed twice", entry.value));
+                }
+                seen_in_priority.push(line);
+                self.ranks[line as usize] = pos as u32;
+            }
+        }
+        if !self.errors.is_empty() {
+            return;
+        }
+        for (i, def) in defs.iter().enumerate() {
+            let line = (i + 1) as LineIdx;
+            let chain = match &def.value.fallback {
+                Some(list) => {
+                    let names: Vec<At<String>> = list.value.iter().map(clone_at).collect();
+                    self.chain_from(line, &names, &format!("line {:?} fallback", def.value.name.value))
+                        .unwrap_or_default()
+                }
+                None => {
+                    let mut chain = Vec::new();
+                    let mut cur = self.lines.parents[line as usize];
+                    while let Some(p) = cur {
+                        chain.push(p);
+                        cur = self.lines.parents[p as usize];
+                    }
+                    chain.push(DEFAULT_LINE);
+                    chain
+                }
+            };
+            self.chains.push(chain);
+        }
+    }
+
+    /// Resolves a written fallback chain for `line`: known lines, not the line itself, no
+    /// line twice; `default` is appended when missing so every chain ends with an answer.
+    fn chain_from(&mut self, line: LineIdx, names: &[At<String>], rule: &str) -> Option<Vec<LineIdx>> {
+        let mut chain = Vec::new();
+        let mut ok = true;
+        for entry in names {
+            let Some(next) = self.lookup_line(entry, rule) else {
+                ok = false;
+                continue;
+            };
+            let place = self.place(entry);
+            if next == line {
+                self.fail(place, rule, format!("cycle: line {:?} falls back to itself", entry.value));
+                ok = false;
+            } else if chain.contains(&next) {
+                self.fail(place, rule, format!("cycle: line {:?} appears twice in the chain", entry.value));
+                ok = false;
+            } else {
+                chain.push(next);
+            }
+        }
+        if !chain.contains(&DEFAULT_LINE) {
+            chain.push(DEFAULT_LINE);
+        }
+        ok.then_some(chain)
+    }
+
+    fn lookup_line(&mut self, name: &At<String>, rule: &str) -> Option<LineIdx> {
+        let found = self.lines.find(&name.value);
+        if found.is_none() {
+            let place = self.place(name);
+            let known: Vec<&str> = self.lines.names.iter().map(|n| &**n).collect();
+            self.fail(place, rule, format!("unknown line {:?} (lines: {})", name.value, known.join(", ")));
+        }
+        found
+    }
+
+    fn source_id(&mut self, description: String) -> u32 {
+        if let Some(&id) = self.source_ids.get(&description) {
+            return id;
+        }
+        let id = self.sources.len() as u32;
+        self.sources.push(description.as_str().into());
+        self.source_ids.insert(description, id);
+        id
+    }
+
+    fn load_source(&mut self, root: &Path, line: LineIdx, source: &At<SourceDef>) {
+        let rule = format!("line {:?}", self.lines.name(line));
+        let place = self.place(source);
+        let s = &source.value;
+        let kinds: Vec<&str> = [
+            ("file", s.file.is_some()),
+            ("cidr", s.cidr.is_some()),
+            ("apnic", s.apnic.is_some()),
+            ("mmdb", s.mmdb.is_some()),
+        ]
+        .iter()
+        .filter(|(_, set)| *set)
+        .map(|(k, _)| *k)
+        .collect();
+        if kinds.len() != 1 {
+            self.fail(
+                place,
+                rule,
+                format!(
+                    "a source needs exactly one of file, cidr, apnic, mmdb (found: {})",
+                    if kinds.is_empty() { "none".to_string() } else { kinds.join(", ") }
+                ),
+            );
+            return;
+        }
+        let misplaced: Vec<&str> = [
+            ("country", s.country.is_some() && s.file.is_some() || s.country.is_some() && s.cidr.is_some()),
+            ("subdivision", s.subdivision.is_some() && s.mmdb.is_none()),
+            ("asn", s.asn.is_some() && s.mmdb.is_none()),
+            ("family", s.family.is_some() && s.mmdb.is_none()),
+        ]
+        .iter()
+        .filter(|(_, bad)| *bad)
+        .map(|(k, _)| *k)
+        .collect();
+        if !misplaced.is_empty() {
+            self.fail(place, rule, format!("`{}` does not apply to a {} source", misplaced.join("`, `"), kinds[0]));
+            return;
+        }
+        if let Some(cidrs) = &s.cidr {
+            let id = self.source_id(format!("{}:{} (inline)", self.file.display(), source.referenced.line()));
+            for text in cidrs {
+                match lists::parse_cidr(text) {
+                    Ok(net) => self.prefixes.push(SourcePrefix { net, line, source: id, line_no: 0 }),
+                    Err(m) => self.fail(place.clone(), rule.clone(), m),
+                }
+            }
+            return;
+        }
+        if let Some(file) = &s.file {
+            let path = root.join(file);
+            if let Some(nets) = self.read_list(&path, &place, &rule, |text, p| lists::parse_cidr_list(text, p)) {
+                self.push_numbered(&path, line, &nets);
+            }
+            return;
+        }
+        let countries: Vec<String> = s.country.clone().map(|c| c.into_vec()).unwrap_or_default();
+        if let Some(file) = &s.apnic {
+            if countries.is_empty() {
+                self.fail(place, rule, "an apnic source needs `country` (e.g. country: CN)");
+                return;
+            }
+            let path = root.join(file);
+            if let Some(nets) =
+                self.read_list(&path, &place, &rule, |text, p| lists::parse_delegated(text, p, &countries))
+            {
+                self.push_numbered(&path, line, &nets);
+            }
+            return;
+        }
+        if let Some(file) = &s.mmdb {
+            let selector = Selector {
+                country: countries,
+                subdivision: s.subdivision.clone().map(|c| c.into_vec()).unwrap_or_default(),
+                asn: s.asn.clone().map(|c| c.into_vec()).unwrap_or_default(),
+                family: s.family.unwrap_or(Family::Both),
+            };
+            if selector.country.is_empty() && selector.subdivision.is_empty() && selector.asn.is_empty() {
+                self.fail(place, rule, "an mmdb source needs at least one of `country`, `subdivision`, `asn`");
+                return;
+            }
+            let path = root.join(file);
+            match mmdb::select(&path, &selector) {
+                Ok(nets) => {
+                    for (net, why) in nets {
+                        let id = self.source_id(format!("{} {why}", path.display()));
+                        self.prefixes.push(SourcePrefix { net, line, source: id, line_no: 0 });
+                    }
+                }
+                Err(m) => self.fail(place, rule, format!("{}: {m}", path.display())),
+            }
+        }
+    }
+
+    /// Reads and parses a text source once per path (several lines may share a file).
+    fn read_list(
+        &mut self,
+        path: &Path,
+        place: &Place,
+        rule: &str,
+        parse: impl Fn(&str, &Path) -> Result<Vec<NumberedNet>, ConfigError>,
+    ) -> Option<Rc<Vec<NumberedNet>>> {
+        if let Some(cached) = self.list_cache.get(path) {
+            return Some(cached.clone());
+        }
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) => {
+                self.fail(place.clone(), rule, format!("cannot read {}: {e}", path.display()));
+                return None;
+            }
+        };
+        match parse(&text, path) {
+            Ok(nets) => {
+                let nets = Rc::new(nets);
+                self.list_cache.insert(path.to_path_buf(), nets.clone());
+                Some(nets)
+            }
+            Err(e) => {
+                self.errors.push(e.in_rule(format!("{rule} (source at {place})")));
+                None
+            }
+        }
+    }
+
+    fn push_numbered(&mut self, path: &Path, line: LineIdx, nets: &[NumberedNet]) {
+        let id = self.source_id(path.display().to_string());
+        self.prefixes.extend(nets.iter().map(|&(net, line_no)| SourcePrefix { net, line, source: id, line_no }));
+    }
+
+    fn compile_zone(&mut self, def: &At<ZoneDef>) -> Option<Zone> {
+        let z = &def.value;
+        let origin = match name::normalize(&z.origin.value) {
+            Ok(o) => o,
+            Err(m) => {
+                let place = self.place(&z.origin);
+                self.fail(place, "zone", m);
+                return None;
+            }
+        };
+        let rule = format!("zone {origin}");
+        let ttl = z.ttl.unwrap_or(config::DEFAULT_TTL);
+        let mut names: FxHashMap<Box<str>, NameNode> = FxHashMap::default();
+        let mut first_place: FxHashMap<Box<str>, Place> = FxHashMap::default();
+
+        let soa_def = &z.soa.value;
+        let soa_place = self.place(&z.soa);
+        let soa_name = |n: &str| name::in_origin(n, &origin);
+        let soa = match (soa_name(&soa_def.mname), soa_name(&soa_def.rname)) {
+            (Ok(mname), Ok(rname)) => RData::Soa {
+                mname: mname.into(),
+                rname: rname.into(),
+                serial: soa_def.serial,
+                refresh: soa_def.refresh,
+                retry: soa_def.retry,
+                expire: soa_def.expire,
+                minimum: soa_def.minimum,
+            },
+            (Err(m), _) | (_, Err(m)) => {
+                self.fail(soa_place, format!("{rule} soa"), m);
+                return None;
+            }
+        };
+        let soa_set = RrSet {
+            rtype: RecordType::SOA,
+            ttl: soa_def.ttl.unwrap_or(ttl),
+            content: Content::Static(Box::new([soa.clone()])),
+        };
+        if z.ns.is_empty() {
+            let place = self.place(def);
+            self.fail(place, rule.clone(), "a zone needs at least one name server in `ns`");
+        }
+        let mut ns_records = Vec::new();
+        for ns in &z.ns {
+            match name::in_origin(&ns.value, &origin) {
+                Ok(n) => ns_records.push(RData::Ns(n.into())),
+                Err(m) => {
+                    let place = self.place(ns);
+                    self.fail(place, format!("{rule} ns"), m);
+                }
+            }
+        }
+        let apex = names.entry(origin.as_str().into()).or_default();
+        apex.sets.push(RrSet { rtype: RecordType::SOA, ttl: soa_set.ttl, content: Content::Static(Box::new([soa])) });
+        apex.sets.push(RrSet { rtype: RecordType::NS, ttl, content: Content::Static(ns_records.into()) });
+        first_place.insert(origin.as_str().into(), self.place(&z.origin));
+
+        for record in &z.records {
+            if let Some((owner, set)) = self.static_set(record, &origin, ttl, &rule) {
+                self.add_set(&mut names, &mut first_place, owner, set, self.place(record), &rule);
+            }
+        }
+        for record in &z.line_records {
+            if let Some((owner, set)) = self.line_set(record, &origin, ttl, &rule) {
+                self.add_set(&mut names, &mut first_place, owner, set, self.place(record), &rule);
+            }
+        }
+        // RFC 1034 §3.6.2: a name with a CNAME has no other data.
+        let mut cname_conflicts: Vec<(Box<str>, Place)> = names
+            .iter()
+            .filter(|(_, node)| node.get(RecordType::CNAME).is_some() && node.sets.len() > 1)
+            .map(|(owner, _)| (owner.clone(), first_place[owner].clone()))
+            .collect();
+        cname_conflicts.sort_by(|a, b| a.0.cmp(&b.0));
+        for (owner, place) in cname_conflicts {
+            self.fail(
+                place,
+                rule.clone(),
+                format!("{owner} has a CNAME and other records (RFC 1034 §3.6.2 forbids it)"),
+            );
+        }
+        // Every ancestor of a name exists (empty non-terminals, RFC 8020).
+        let owners: Vec<Box<str>> = names.keys().cloned().collect();
+        for owner in owners {
+            let mut cur: &str = &owner;
+            while let Some(p) = name::parent(cur) {
+                if p.len() <= origin.len() {
+                    break;
+                }
+                names.entry(p.into()).or_default();
+                cur = p;
+            }
+        }
+        let has_cuts = names.iter().any(|(owner, node)| **owner != *origin && node.get(RecordType::NS).is_some());
+        Some(Zone { origin: origin.into(), soa: soa_set, names, has_cuts })
+    }
+
+    fn add_set(
+        &mut self,
+        names: &mut FxHashMap<Box<str>, NameNode>,
+        first_place: &mut FxHashMap<Box<str>, Place>,
+        owner: String,
+        set: RrSet,
+        place: Place,
+        rule: &str,
+    ) {
+        let node = names.entry(owner.as_str().into()).or_default();
+        if node.get(set.rtype).is_some() {
+            self.fail(place, rule, format!("{owner} {} is defined twice (put all values in one entry)", set.rtype));
+            return;
+        }
+        node.sets.push(set);
+        first_place.entry(owner.into()).or_insert(place);
+    }
+
+    /// Owner name of a record: inside the zone, normalized.
+    fn owner(&mut self, written: &At<String>, origin: &str, rule: &str) -> Option<String> {
+        let place = self.place(written);
+        match name::in_origin(&written.value, origin) {
+            Ok(owner) if name::is_at_or_below(&owner, origin) => Some(owner),
+            Ok(owner) => {
+                self.fail(place, rule, format!("name {owner:?} is outside the zone {origin}"));
+                None
+            }
+            Err(m) => {
+                self.fail(place, rule, m);
+                None
+            }
+        }
+    }
+
+    fn static_set(
+        &mut self,
+        record: &At<RecordDef>,
+        origin: &str,
+        zone_ttl: u32,
+        rule: &str,
+    ) -> Option<(String, RrSet)> {
+        let r = &record.value;
+        let owner = self.owner(&r.name, origin, rule)?;
+        let rule = format!("{rule}, record {} {}", r.name.value, r.rtype.value);
+        let rtype = match rdata::parse_type(&r.rtype.value, rdata::STATIC_TYPES) {
+            Ok(t) => t,
+            Err(m) => {
+                let place = self.place(&r.rtype);
+                self.fail(place, rule, m);
+                return None;
+            }
+        };
+        let place = self.place(record);
+        let values = r.values.clone().into_vec();
+        if values.is_empty() {
+            self.fail(place, rule, "no values");
+            return None;
+        }
+        if rtype == RecordType::CNAME && values.len() > 1 {
+            self.fail(place, rule, "a CNAME has exactly one value");
+            return None;
+        }
+        let mut data = Vec::with_capacity(values.len());
+        for value in &values {
+            match RData::parse(rtype, value, origin) {
+                Ok(d) => data.push(d),
+                Err(m) => self.fail(place.clone(), rule.clone(), m),
+            }
+        }
+        (data.len() == values.len())
+            .then(|| (owner, RrSet { rtype, ttl: r.ttl.unwrap_or(zone_ttl), content: Content::Static(data.into()) }))
+    }
+
+    fn line_set(
+        &mut self,
+        record: &At<LineRecordDef>,
+        origin: &str,
+        zone_ttl: u32,
+        rule: &str,
+    ) -> Option<(String, RrSet)> {
+        let r = &record.value;
+        let owner = self.owner(&r.name, origin, rule)?;
+        let rule = format!("{rule}, line record {} {}", r.name.value, r.rtype.value);
+        let place = self.place(record);
+        let rtype = match rdata::parse_type(&r.rtype.value, &[RecordType::A, RecordType::AAAA]) {
+            Ok(t) => t,
+            Err(m) => {
+                let place = self.place(&r.rtype);
+                self.fail(place, rule, format!("{m}: line records are A or AAAA"));
+                return None;
+            }
+        };
+        if r.max_answers == Some(0) {
+            self.fail(place.clone(), rule.clone(), "max_answers must be at least 1");
+        }
+        let errors_before = self.errors.len();
+        let mut pools = Vec::new();
+        let mut pool_of_line = vec![None; self.lines.len()];
+        for (line_name, nodes) in &r.pools {
+            let pool_place = self.place(nodes);
+            let Some(line) = self.lines.find(line_name) else {
+                let known: Vec<&str> = self.lines.names.iter().map(|n| &**n).collect();
+                self.fail(
+                    pool_place,
+                    rule.clone(),
+                    format!("pool for unknown line {line_name:?} (lines: {})", known.join(", ")),
+                );
+                continue;
+            };
+            if nodes.value.is_empty() {
+                self.fail(pool_place, rule.clone(), format!("the pool of line {line_name:?} is empty"));
+                continue;
+            }
+            let mut pool_nodes: Vec<PoolNode> = Vec::new();
+            for node in &nodes.value {
+                let (text, weight) = match node {
+                    NodeDef::Address(a) => (a.as_str(), 1),
+                    NodeDef::Weighted { address, weight } => (address.as_str(), *weight),
+                };
+                let addr: IpAddr = match text.parse() {
+                    Ok(a) => a,
+                    Err(_) => {
+                        self.fail(
+                            pool_place.clone(),
+                            rule.clone(),
+                            format!("pool {line_name:?}: bad address {text:?}"),
+                        );
+                        continue;
+                    }
+                };
+                if addr.is_ipv4() != (rtype == RecordType::A) {
+                    self.fail(
+                        pool_place.clone(),
+                        rule.clone(),
+                        format!("pool {line_name:?}: {addr} does not fit an {rtype} record"),
+                    );
+                    continue;
+                }
+                if !(1..=1_000_000).contains(&weight) {
+                    self.fail(
+                        pool_place.clone(),
+                        rule.clone(),
+                        format!("pool {line_name:?}: weight {weight} of {addr} is outside 1..=1000000"),
+                    );
+                    continue;
+                }
+                let id = self.node_id(addr);
+                if pool_nodes.iter().any(|n| n.node == id) {
+                    self.fail(pool_place.clone(), rule.clone(), format!("pool {line_name:?}: {addr} is listed twice"));
+                    continue;
+                }
+                pool_nodes.push(PoolNode { node: id, weight });
+            }
+            pool_of_line[line as usize] = Some(pools.len() as u16);
+            let weighted = pool_nodes.iter().any(|n| n.weight != 1);
+            pools.push(Pool { line, nodes: pool_nodes.into(), weighted });
+        }
+        if pool_of_line[DEFAULT_LINE as usize].is_none() {
+            self.fail(
+                place.clone(),
+                rule.clone(),
+                "no pool for line `default`: clients that no line claims would get no answer",
+            );
+        }
+        let mut overrides: FxHashMap<LineIdx, Vec<LineIdx>> = FxHashMap::default();
+        for (line_name, chain) in &r.fallback {
+            let chain_place = self.place(chain);
+            let Some(line) = self.lines.find(line_name) else {
+                self.fail(chain_place, rule.clone(), format!("fallback for unknown line {line_name:?}"));
+                continue;
+            };
+            let names: Vec<At<String>> = chain
+                .value
+                .iter()
+                .map(|n| At { value: n.clone(), referenced: chain.referenced, defined: chain.defined })
+                .collect();
+            if let Some(resolved) = self.chain_from(line, &names, &format!("{rule}, fallback of {line_name:?}")) {
+                overrides.insert(line, resolved);
+            }
+        }
+        if self.errors.len() > errors_before {
+            return None;
+        }
+        let chains: Vec<Box<[LineIdx]>> = (0..self.lines.len())
+            .map(|l| {
+                let l = l as LineIdx;
+                let rest = overrides.get(&l).unwrap_or(&self.chains[l as usize]);
+                std::iter::once(l).chain(rest.iter().copied().filter(|&x| x != l)).collect()
+            })
+            .collect();
+        let idx = self.line_records.len() as u32;
+        self.line_records.push(LineRecord {
+            name: owner.as_str().into(),
+            rtype,
+            ttl: r.ttl.unwrap_or(zone_ttl),
+            max_answers: r.max_answers.unwrap_or(u16::MAX),
+            pools: pools.into(),
+            pool_of_line: pool_of_line.into(),
+            chains: chains.into(),
+        });
+        Some((owner, RrSet { rtype, ttl: r.ttl.unwrap_or(zone_ttl), content: Content::Line(idx) }))
+    }
+
+    fn node_id(&mut self, addr: IpAddr) -> NodeId {
+        if let Some(&id) = self.node_ids.get(&addr) {
+            return id;
+        }
+        let id = self.nodes.len() as NodeId;
+        let data = match addr {
+            IpAddr::V4(a) => RData::A(a),
+            IpAddr::V6(a) => RData::Aaaa(a),
+        };
+        self.nodes.push(Node { addr, data });
+        self.node_ids.insert(addr, id);
+        id
+    }
+}
+
+fn clone_at<T: Clone>(at: &At<T>) -> At<T> {
+    At { value: at.value.clone(), referenced: at.referenced, defined: at.defined }
+}
+
+/// Counts of what a snapshot holds, for `check-config` and reload reports.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Summary {
+    /// Per line: name, parent, source prefixes (v4, v6).
+    pub lines: Vec<LineSummary>,
+    /// Blocks in the compiled tables (v4, v6).
+    pub table_blocks: (usize, usize),
+    /// Equal prefixes in two lines, decided by priority.
+    pub ties: usize,
+    /// Zones with their name and line-record counts.
+    pub zones: Vec<ZoneSummary>,
+    /// Distinct nodes over all pools.
+    pub nodes: usize,
+}
+
+/// One line in a [`Summary`].
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LineSummary {
+    /// Line name.
+    pub name: String,
+    /// Parent line name.
+    pub parent: Option<String>,
+    /// Source prefixes, IPv4.
+    pub prefixes_v4: usize,
+    /// Source prefixes, IPv6.
+    pub prefixes_v6: usize,
+}
+
+/// One zone in a [`Summary`].
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ZoneSummary {
+    /// Zone origin.
+    pub origin: String,
+    /// Names with records (empty non-terminals not counted).
+    pub names: usize,
+    /// Line records.
+    pub line_records: usize,
+}
+
+impl Snapshot {
+    /// What the snapshot holds, in numbers.
+    pub fn summary(&self) -> Summary {
+        let lines = (0..self.lines.len())
+            .map(|i| {
+                let count = |v4: bool| {
+                    self.prefixes.iter().filter(|p| p.line as usize == i && matches!(p.net, IpNet::V4(_)) == v4).count()
+                };
+                LineSummary {
+                    name: self.lines.names[i].to_string(),
+                    parent: self.lines.parents[i].map(|p| self.lines.name(p).to_string()),
+                    prefixes_v4: count(true),
+                    prefixes_v6: count(false),
+                }
+            })
+            .collect();
+        let zones = self
+            .zones
+            .iter()
+            .map(|z| ZoneSummary {
+                origin: z.origin.to_string(),
+                names: z.names.values().filter(|n| !n.sets.is_empty()).count(),
+                line_records: z
+                    .names
+                    .values()
+                    .flat_map(|n| n.sets.iter())
+                    .filter(|s| matches!(s.content, Content::Line(_)))
+                    .count(),
+            })
+            .collect();
+        Summary {
+            lines,
+            table_blocks: self.classifier.block_counts(),
+            ties: self.ties.len(),
+            zones,
+            nodes: self.nodes.len(),
+        }
+    }
+}

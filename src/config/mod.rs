@@ -1,0 +1,265 @@
+//! The rules file as written by operators: YAML types, versioned, unknown fields rejected.
+//!
+//! These are file types, not runtime types: [`crate::compile`] turns them into a
+//! [`crate::Snapshot`]. Values that later checks may reject are wrapped in [`At`] so the
+//! error can name their line and column.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::error::{ConfigError, Place};
+pub use crate::geo::mmdb::Family;
+
+/// A value with the place it was written at.
+pub type At<T> = serde_saphyr::Spanned<T>;
+
+/// The rules format version this build reads.
+pub const RULES_VERSION: u32 = 1;
+
+/// Default TTL of a zone's records when neither the record nor the zone sets one.
+pub const DEFAULT_TTL: u32 = 300;
+
+/// One rules file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesFile {
+    /// Format version; must be 1.
+    pub version: At<u32>,
+    /// Directory that data file names are relative to; itself relative to the rules file.
+    /// `--geo-data DIR` and `LINEDNS_GEO_DATA` override it. Default: the rules file's
+    /// directory.
+    #[serde(default)]
+    pub geo_data: Option<At<String>>,
+    /// Order in which lines win an equal prefix (first wins). Unlisted lines follow, in
+    /// the order they are defined.
+    #[serde(default)]
+    pub priority: Vec<At<String>>,
+    /// Line definitions. The catch-all line `default` is built in.
+    #[serde(default)]
+    pub lines: Vec<At<LineDef>>,
+    /// Authoritative zones.
+    #[serde(default)]
+    pub zones: Vec<At<ZoneDef>>,
+}
+
+/// A line: a set of client addresses that get the same answers.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineDef {
+    /// Unique name, used in pools and chains.
+    pub name: At<String>,
+    /// Free text for operators.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Parent line: this line only claims addresses that classify to the parent, and its
+    /// default fallback chain walks up through the parents.
+    #[serde(default)]
+    pub parent: Option<At<String>>,
+    /// Fallback chain for this line in every line record (default: parents, then `default`).
+    #[serde(default)]
+    pub fallback: Option<At<Vec<At<String>>>>,
+    /// Where the line's addresses come from.
+    #[serde(default)]
+    pub sources: Vec<At<SourceDef>>,
+}
+
+/// One source of a line's addresses. Exactly one of `file`, `cidr`, `apnic`, `mmdb`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceDef {
+    /// A CIDR list file (one prefix per line, `#` comments), under the geo-data root.
+    #[serde(default)]
+    pub file: Option<String>,
+    /// Prefixes written inline.
+    #[serde(default)]
+    pub cidr: Option<Vec<String>>,
+    /// An RIR delegated-statistics file (e.g. `delegated-apnic-latest`); needs `country`.
+    #[serde(default)]
+    pub apnic: Option<String>,
+    /// A MaxMind-format database; needs at least one of `country`, `subdivision`, `asn`.
+    #[serde(default)]
+    pub mmdb: Option<String>,
+    /// Country codes (ISO 3166-1 alpha-2) for `apnic` and `mmdb`.
+    #[serde(default)]
+    pub country: Option<OneOrMany<String>>,
+    /// Subdivision (province) ISO codes for `mmdb`: `44` or `CN-44`.
+    #[serde(default)]
+    pub subdivision: Option<OneOrMany<String>>,
+    /// Autonomous system numbers for `mmdb`.
+    #[serde(default)]
+    pub asn: Option<OneOrMany<u32>>,
+    /// Families to take from an `mmdb` (`both`, `v4`, `v6`; default `both`).
+    #[serde(default)]
+    pub family: Option<Family>,
+}
+
+/// A scalar or a list of them.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany<T> {
+    /// A single value.
+    One(T),
+    /// A list of values.
+    Many(Vec<T>),
+}
+
+impl<T> OneOrMany<T> {
+    /// The values as a list.
+    pub fn into_vec(self) -> Vec<T> {
+        match self {
+            OneOrMany::One(v) => vec![v],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+/// An authoritative zone.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneDef {
+    /// The zone's apex, e.g. `example.com` (a trailing dot is allowed).
+    pub origin: At<String>,
+    /// Default TTL of the zone's records.
+    #[serde(default)]
+    pub ttl: Option<u32>,
+    /// Start of authority.
+    pub soa: At<SoaDef>,
+    /// Name servers of the zone (the apex NS set); at least one.
+    pub ns: Vec<At<String>>,
+    /// Static records.
+    #[serde(default)]
+    pub records: Vec<At<RecordDef>>,
+    /// Records whose answer depends on the client's line.
+    #[serde(default)]
+    pub line_records: Vec<At<LineRecordDef>>,
+}
+
+/// The SOA record's fields (RFC 1035 §3.3.13); times in seconds.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SoaDef {
+    /// Primary name server.
+    pub mname: String,
+    /// Mailbox of the person responsible, as a name (`hostmaster.example.com`).
+    pub rname: String,
+    /// Serial number.
+    pub serial: u32,
+    /// Refresh interval for secondaries.
+    #[serde(default = "default_refresh")]
+    pub refresh: u32,
+    /// Retry interval for secondaries.
+    #[serde(default = "default_retry")]
+    pub retry: u32,
+    /// Expiry for secondaries.
+    #[serde(default = "default_expire")]
+    pub expire: u32,
+    /// Negative-caching TTL (RFC 2308 §4).
+    #[serde(default = "default_minimum")]
+    pub minimum: u32,
+    /// TTL of the SOA record itself (default: the zone TTL).
+    #[serde(default)]
+    pub ttl: Option<u32>,
+}
+
+fn default_refresh() -> u32 {
+    3600
+}
+fn default_retry() -> u32 {
+    600
+}
+fn default_expire() -> u32 {
+    1_209_600
+}
+fn default_minimum() -> u32 {
+    300
+}
+
+/// A static record set.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordDef {
+    /// Owner name: relative to the origin, `@` for the apex, absolute with a trailing dot;
+    /// `*` as the first label makes a wildcard (RFC 4592).
+    pub name: At<String>,
+    /// Record type: A, AAAA, CNAME, MX, TXT, NS, SRV, CAA.
+    #[serde(rename = "type")]
+    pub rtype: At<String>,
+    /// TTL (default: the zone TTL).
+    #[serde(default)]
+    pub ttl: Option<u32>,
+    /// The record data in zone-file presentation, one record per value.
+    pub values: OneOrMany<String>,
+}
+
+/// An A or AAAA record answered from the client line's pool.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineRecordDef {
+    /// Owner name, as for static records.
+    pub name: At<String>,
+    /// `A` or `AAAA`.
+    #[serde(rename = "type")]
+    pub rtype: At<String>,
+    /// TTL (default: the zone TTL).
+    #[serde(default)]
+    pub ttl: Option<u32>,
+    /// Most addresses in one answer (default: all of the pool).
+    #[serde(default)]
+    pub max_answers: Option<u16>,
+    /// Nodes per line; a `default` pool is required.
+    pub pools: BTreeMap<String, At<Vec<NodeDef>>>,
+    /// Per-line fallback chains for this record, overriding the lines' own.
+    #[serde(default)]
+    pub fallback: BTreeMap<String, At<Vec<String>>>,
+}
+
+/// A node of a pool: an address, optionally with a weight.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum NodeDef {
+    /// Just the address (weight 1).
+    Address(String),
+    /// Address with a relative weight.
+    Weighted {
+        /// The node's address.
+        address: String,
+        /// Relative weight, at least 1.
+        weight: u32,
+    },
+}
+
+/// Reads and parses a rules file. YAML errors and unknown fields name the line and column.
+pub fn load(path: &Path) -> Result<RulesFile, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(Place::file(path), format!("cannot read rules: {e}")))?;
+    parse(&text, path)
+}
+
+/// Parses rules text; `path` is used in error messages.
+pub fn parse(text: &str, path: &Path) -> Result<RulesFile, ConfigError> {
+    serde_saphyr::from_str::<RulesFile>(text).map_err(|e| {
+        let place = match e.location() {
+            Some(loc) => Place::at(path, loc.line(), loc.column()),
+            None => Place::file(path),
+        };
+        ConfigError::new(place, yaml_message(&e))
+    })
+}
+
+/// The YAML error's message without the source snippet and location the crate adds.
+fn yaml_message(e: &serde_saphyr::Error) -> String {
+    let text = e.without_snippet().to_string();
+    let first = text.lines().next().unwrap_or("invalid YAML").trim();
+    // The crate appends " at line L column C"; the place already says it.
+    match first.rfind(" at line ") {
+        Some(i) => first[..i].to_string(),
+        None => first.to_string(),
+    }
+}
+
+/// The place of a spanned value in `file`.
+pub fn place_of<T>(file: &Path, at: &At<T>) -> Place {
+    Place::at(file, at.referenced.line(), at.referenced.column())
+}

@@ -1,0 +1,230 @@
+//! "What would client X get for this name, and why?" — the operator's question, answered
+//! by running the real resolver with a recording [`Trace`].
+
+use std::fmt;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use crate::answer::Owner;
+use crate::geo::bits::AddrBits;
+use crate::geo::table::{Hit, LineIdx};
+use crate::line::{LineRecord, NodeHealth};
+use crate::query::{ClientInfo, Query};
+use crate::rdata::RecordType;
+use crate::snapshot::{Snapshot, Step, Trace};
+
+/// The explanation of one client (and optionally one query).
+#[derive(Debug, Clone, Serialize)]
+pub struct Explanation {
+    /// The address classified (masked to the ECS source prefix if one was given).
+    pub address: IpAddr,
+    /// The ECS source prefix length, if the client was given as a subnet.
+    pub ecs_source_prefix: Option<u8>,
+    /// The client's line.
+    pub line: String,
+    /// The line's ancestors, nearest first.
+    pub line_parents: Vec<String>,
+    /// The longest source prefix of the line containing the address (none for `default`).
+    pub prefix: Option<String>,
+    /// Where that prefix came from: `file:line`, inline rules, or the MMDB field.
+    pub source: Option<String>,
+    /// The RFC 7871 scope for answers that depend on the line.
+    pub scope: u8,
+    /// The query, if one was explained.
+    pub query: Option<QueryExplanation>,
+}
+
+/// How a query was answered.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueryExplanation {
+    /// The name asked.
+    pub name: String,
+    /// The type asked.
+    pub qtype: String,
+    /// The zone holding the name, if any.
+    pub zone: Option<String>,
+    /// The response code.
+    pub rcode: String,
+    /// CNAMEs followed.
+    pub cnames: Vec<String>,
+    /// The line record reached, if any.
+    pub line_record: Option<String>,
+    /// Each step along the fallback chain.
+    pub steps: Vec<StepExplanation>,
+    /// The line whose pool answered.
+    pub served_line: Option<String>,
+    /// Whether every pool was down and the first was returned whole.
+    pub fail_open: bool,
+    /// Answer records in presentation form.
+    pub records: Vec<String>,
+    /// Authority records in presentation form.
+    pub authority: Vec<String>,
+    /// TTL of the answer (the smallest in the answer section, else of the authority).
+    pub ttl: Option<u32>,
+    /// ECS scope the response would carry (0: the answer does not depend on the client).
+    pub response_scope: u8,
+}
+
+/// One step of a fallback chain.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepExplanation {
+    /// The line tried.
+    pub line: String,
+    /// What happened: `no pool`, `no healthy node (of N)`, `chosen (H of N healthy)`,
+    /// `fail open`.
+    pub outcome: String,
+}
+
+#[derive(Default)]
+struct Recorder {
+    zone: Option<String>,
+    cnames: Vec<String>,
+    line_record: Option<String>,
+    steps: Vec<(LineIdx, Step)>,
+}
+
+impl Trace for Recorder {
+    fn zone(&mut self, origin: &str) {
+        self.zone.get_or_insert_with(|| origin.to_string());
+    }
+    fn line_record(&mut self, record: &LineRecord) {
+        self.line_record = Some(format!("{}. {}", record.name, record.rtype));
+    }
+    fn step(&mut self, line: LineIdx, step: Step) {
+        self.steps.push((line, step));
+    }
+    fn cname(&mut self, target: &str) {
+        self.cnames.push(format!("{target}."));
+    }
+}
+
+/// Explains how `snapshot` classifies `addr` (as an ECS subnet when `ecs_source_prefix`
+/// is set) and, with `query`, how it answers it.
+pub fn explain(
+    snapshot: &Snapshot,
+    addr: IpAddr,
+    ecs_source_prefix: Option<u8>,
+    query: Option<(&str, RecordType)>,
+    health: &impl NodeHealth,
+) -> Explanation {
+    let client = ClientInfo { addr, ecs_source_prefix, entropy: 0 };
+    let address = mask(addr, client.significant_bits());
+    let hit: Hit = snapshot.classifier.classify(address, client.significant_bits());
+    let lines = &snapshot.lines;
+    let source = snapshot.source_prefix(address, hit.line);
+    let mut parents = Vec::new();
+    let mut cur = lines.parents[hit.line as usize];
+    while let Some(p) = cur {
+        parents.push(lines.name(p).to_string());
+        cur = lines.parents[p as usize];
+    }
+    let query = query.map(|(name, qtype)| {
+        let mut rec = Recorder::default();
+        let answer = snapshot.resolve_traced(&Query::new(name, qtype), &client, health, &mut rec);
+        let qname = name.trim_end_matches('.').to_string();
+        let show = |r: &crate::answer::RecordRef<'_>| {
+            let owner = match r.owner {
+                Owner::Query => qname.clone(),
+                Owner::Name(n) => n.to_string(),
+            };
+            format!("{owner}. {} IN {} {}", r.ttl, r.data.rtype(), r.data)
+        };
+        let ttl = answer.answers.iter().map(|r| r.ttl).min().or_else(|| answer.authority.iter().map(|r| r.ttl).min());
+        QueryExplanation {
+            name: name.to_string(),
+            qtype: qtype.to_string(),
+            zone: rec.zone,
+            rcode: answer.rcode.name().to_string(),
+            cnames: rec.cnames,
+            line_record: rec.line_record,
+            steps: rec
+                .steps
+                .iter()
+                .map(|&(line, step)| StepExplanation {
+                    line: lines.name(line).to_string(),
+                    outcome: match step {
+                        Step::NoPool => "no pool".to_string(),
+                        Step::NoHealthyNode { nodes } => format!("no healthy node (of {nodes})"),
+                        Step::Chosen { healthy, nodes } => format!("chosen ({healthy} of {nodes} healthy)"),
+                        Step::FailOpen => "fail open (every pool down; first pool returned whole)".to_string(),
+                    },
+                })
+                .collect(),
+            served_line: answer.route.map(|r| lines.name(r.served_line).to_string()),
+            fail_open: answer.route.is_some_and(|r| r.fail_open),
+            records: answer.answers.iter().map(show).collect(),
+            authority: answer.authority.iter().map(show).collect(),
+            ttl,
+            response_scope: answer.scope,
+        }
+    });
+    Explanation {
+        address,
+        ecs_source_prefix,
+        line: lines.name(hit.line).to_string(),
+        line_parents: parents,
+        prefix: source.map(|p| p.net.to_string()),
+        source: source.map(|p| snapshot.describe_source(p)),
+        scope: hit.scope,
+        query,
+    }
+}
+
+/// `addr` with only its first `bits` bits.
+fn mask(addr: IpAddr, bits: u8) -> IpAddr {
+    match addr {
+        IpAddr::V4(a) => IpAddr::V4(u32::from(a).network(bits.min(32)).into()),
+        IpAddr::V6(a) => IpAddr::V6(u128::from(a).network(bits.min(128)).into()),
+    }
+}
+
+impl fmt::Display for Explanation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.ecs_source_prefix {
+            Some(len) => writeln!(f, "client   {}/{len} (ECS)", self.address)?,
+            None => writeln!(f, "client   {}", self.address)?,
+        }
+        let parents = if self.line_parents.is_empty() {
+            String::new()
+        } else {
+            format!(" (in {})", self.line_parents.join(" → "))
+        };
+        writeln!(f, "line     {}{parents}", self.line)?;
+        match (&self.prefix, &self.source) {
+            (Some(p), Some(s)) => writeln!(f, "prefix   {p}  from {s}")?,
+            _ => writeln!(f, "prefix   none (no source claims the address: line default)")?,
+        }
+        writeln!(f, "scope    /{}  (every address in this block gets the same line)", self.scope)?;
+        let Some(q) = &self.query else { return Ok(()) };
+        writeln!(f, "query    {} {}", q.name, q.qtype)?;
+        match &q.zone {
+            Some(z) => writeln!(f, "zone     {z}.")?,
+            None => writeln!(f, "zone     none (outside every zone: REFUSED)")?,
+        }
+        for c in &q.cnames {
+            writeln!(f, "cname    → {c}")?;
+        }
+        if let Some(r) = &q.line_record {
+            writeln!(f, "record   {r} (line record)")?;
+        }
+        for (i, s) in q.steps.iter().enumerate() {
+            writeln!(f, "step {}   {}: {}", i + 1, s.line, s.outcome)?;
+        }
+        writeln!(f, "rcode    {}", q.rcode)?;
+        for r in &q.records {
+            writeln!(f, "answer   {r}")?;
+        }
+        for r in &q.authority {
+            writeln!(f, "auth     {r}")?;
+        }
+        if let Some(ttl) = q.ttl {
+            writeln!(f, "ttl      {ttl}")?;
+        }
+        write!(f, "ecs      response scope /{}", q.response_scope)?;
+        if q.response_scope == 0 {
+            write!(f, " (the answer does not depend on the client)")?;
+        }
+        writeln!(f)
+    }
+}

@@ -1,0 +1,289 @@
+//! The compiled prefix table: a partition of one address family into CIDR blocks, each
+//! labelled with a line, from which a lookup returns the line *and* the ECS scope.
+//!
+//! Building happens in three steps, all at compile time:
+//!
+//! 1. [`paint`]: the source prefixes of one group of lines become a list of change points
+//!    ("from this address on, the owner is X"). Longest prefix wins; equal prefixes were
+//!    already reduced to one by line priority.
+//! 2. [`overlay`]: child lines only claim addresses that their parent owns.
+//! 3. [`PrefixTable::from_segments`]: adjacent ranges with the same line are merged and every
+//!    range is split into its *maximal aligned blocks*.
+//!
+//! RFC 7871 §7.2.1: "SCOPE PREFIX-LENGTH ... indicating the number of leftmost bits of the
+//! FAMILY-specific ADDRESS that the Authoritative Nameserver used to determine the
+//! response". The answer for an address holds for every address of the block it falls in
+//! (the block lies inside one merged range), and the block one bit shorter leaves the range
+//! and so holds another line (neighbouring merged ranges differ). The block's length is
+//! therefore the shortest correct scope, as gdnsd computes it — not the matched source
+//! prefix's length, which would be wrong whenever a more specific prefix of another line
+//! sits inside it.
+
+use super::bits::AddrBits;
+
+/// A line id as stored in the table (the index into the snapshot's line list).
+pub type LineIdx = u16;
+
+/// One CIDR block of a source, already reduced to integers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Block<K> {
+    /// Network address (host bits are zero).
+    pub start: K,
+    /// Prefix length.
+    pub len: u8,
+}
+
+impl<K: AddrBits> Block<K> {
+    /// The last address of the block.
+    pub fn last(self) -> K {
+        self.start.block_last(self.len)
+    }
+
+    /// Whether `addr` falls inside the block.
+    pub fn contains(self, addr: K) -> bool {
+        addr.network(self.len) == self.start
+    }
+}
+
+/// "From `.0` on (up to the next change point), the owner is `.1`."
+pub type ChangePoints<K, O> = Vec<(K, O)>;
+
+/// Paints blocks over the whole address space: the owner at each address is the line of
+/// the longest block containing it, `None` where no block does.
+///
+/// `blocks` must hold each network once (ties between lines resolved by the caller).
+pub fn paint<K: AddrBits>(mut blocks: Vec<(Block<K>, LineIdx)>) -> ChangePoints<K, Option<LineIdx>> {
+    blocks.sort_unstable_by_key(|(b, _)| (b.start, b.len));
+    let mut out: ChangePoints<K, Option<LineIdx>> = vec![(K::ZERO, None)];
+    // Open blocks, outermost first: (last address, line). CIDR blocks never partly overlap,
+    // so a block that starts before the top's end lies inside it.
+    let mut open: Vec<(K, LineIdx)> = Vec::new();
+    let close_until = |open: &mut Vec<(K, LineIdx)>, out: &mut ChangePoints<K, Option<LineIdx>>, before: Option<K>| {
+        while let Some(&(last, _)) = open.last() {
+            if before.is_some_and(|start| last >= start) {
+                break;
+            }
+            open.pop();
+            if let Some(resume_at) = last.next() {
+                out.push((resume_at, open.last().map(|&(_, line)| line)));
+            }
+        }
+    };
+    for (block, line) in blocks {
+        close_until(&mut open, &mut out, Some(block.start));
+        out.push((block.start, Some(line)));
+        open.push((block.last(), line));
+    }
+    close_until(&mut open, &mut out, None);
+    normalize(out)
+}
+
+/// Keeps the last owner pushed at each position and drops change points that do not change
+/// the owner.
+fn normalize<K: AddrBits, O: Copy + PartialEq>(points: ChangePoints<K, O>) -> ChangePoints<K, O> {
+    let mut out: ChangePoints<K, O> = Vec::with_capacity(points.len());
+    for (at, owner) in points {
+        if let Some(prev) = out.last_mut()
+            && prev.0 == at
+        {
+            prev.1 = owner;
+            // The replaced point may now repeat the one before it.
+            if out.len() >= 2 && out[out.len() - 2].1 == owner {
+                out.pop();
+            }
+            continue;
+        }
+        if out.last().is_some_and(|prev| prev.1 == owner) {
+            continue;
+        }
+        out.push((at, owner));
+    }
+    out
+}
+
+/// Combines two partitions of the same space segment by segment with `pick`.
+pub fn overlay<K: AddrBits, A: Copy, B: Copy, O: Copy + PartialEq>(
+    base: &ChangePoints<K, A>,
+    top: &ChangePoints<K, B>,
+    pick: impl Fn(A, B) -> O,
+) -> ChangePoints<K, O> {
+    let (mut i, mut j) = (0, 0);
+    let mut out = Vec::with_capacity(base.len() + top.len());
+    // Both lists start at address zero, so the current owners are always defined.
+    while i < base.len() || j < top.len() {
+        let at = match (base.get(i), top.get(j)) {
+            (Some(a), Some(b)) => a.0.min(b.0),
+            (Some(a), None) => a.0,
+            (None, Some(b)) => b.0,
+            (None, None) => unreachable!("loop condition"),
+        };
+        while base.get(i).is_some_and(|p| p.0 == at) {
+            i += 1;
+        }
+        while top.get(j).is_some_and(|p| p.0 == at) {
+            j += 1;
+        }
+        out.push((at, pick(base[i - 1].1, top[j - 1].1)));
+    }
+    normalize(out)
+}
+
+/// What a lookup returns: the line and the ECS scope (the block's prefix length).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hit {
+    /// Line of the block.
+    pub line: LineIdx,
+    /// Length of the largest aligned block around the address that is all one line.
+    pub scope: u8,
+}
+
+/// A partition of one address family into maximal aligned blocks, each with its line.
+#[derive(Debug)]
+pub struct PrefixTable<K> {
+    /// First address of every block, ascending; the first is zero.
+    starts: Box<[K]>,
+    /// Line and prefix length of every block, parallel to `starts`.
+    hits: Box<[Hit]>,
+    /// `index[t]` = number of blocks whose first 16 bits are below `t` (65,537 entries).
+    index: Box<[u32]>,
+}
+
+impl<K: AddrBits> PrefixTable<K> {
+    /// Builds the table from a complete partition (change points starting at zero).
+    pub fn from_segments(points: &ChangePoints<K, LineIdx>) -> Self {
+        let points = normalize(points.clone());
+        debug_assert!(points.first().is_some_and(|p| p.0 == K::ZERO));
+        let mut starts = Vec::with_capacity(points.len() * 4);
+        let mut hits = Vec::with_capacity(points.len() * 4);
+        for (k, &(first, line)) in points.iter().enumerate() {
+            let last = match points.get(k + 1) {
+                Some(&(next, _)) => prev(next),
+                None => K::block_last(K::ZERO, 0),
+            };
+            for block in maximal_blocks(first, last) {
+                starts.push(block.start);
+                hits.push(Hit { line, scope: block.len });
+            }
+        }
+        let mut index = vec![0u32; (1 << 16) + 1];
+        let mut k = 0usize;
+        for (t, slot) in index.iter_mut().enumerate() {
+            while k < starts.len() && starts[k].top16() < t {
+                k += 1;
+            }
+            *slot = k as u32;
+        }
+        PrefixTable { starts: starts.into(), hits: hits.into(), index: index.into() }
+    }
+
+    /// The block holding `addr`: its line and its length (the ECS scope).
+    #[inline]
+    pub fn lookup(&self, addr: K) -> Hit {
+        let t = addr.top16();
+        let lo = self.index[t] as usize;
+        let hi = self.index[t + 1] as usize;
+        let below = self.starts[lo..hi].partition_point(|&s| s <= addr);
+        // The first block starts at zero, so some block starts at or before `addr`: either
+        // inside this 16-bit bucket or as the last block of an earlier one.
+        self.hits[lo + below - 1]
+    }
+
+    /// Number of blocks in the table.
+    pub fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// Whether the table has no blocks (never true for a built table).
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+
+    /// Every block with its line, in address order.
+    pub fn blocks(&self) -> impl Iterator<Item = (Block<K>, LineIdx)> + '_ {
+        self.starts.iter().zip(self.hits.iter()).map(|(&start, hit)| (Block { start, len: hit.scope }, hit.line))
+    }
+}
+
+/// `x - 1` for `x > 0` (`low_ones(1)` is the value one).
+fn prev<K: AddrBits>(x: K) -> K {
+    x.distance(K::low_ones(1))
+}
+
+/// Splits `[first, last]` into its maximal aligned blocks, in address order.
+///
+/// Every aligned block inside the range is contained in exactly one of them, so the block
+/// returned for an address is the largest aligned block around it that stays in the range.
+pub fn maximal_blocks<K: AddrBits>(first: K, last: K) -> impl Iterator<Item = Block<K>> {
+    let mut cursor = Some(first);
+    std::iter::from_fn(move || {
+        let start = cursor?;
+        if start > last {
+            return None;
+        }
+        let room = last.distance(start); // block size - 1 may not exceed this
+        let mut k = start.trailing_zeros().min(K::BITS as u32);
+        while K::low_ones(k) > room {
+            k -= 1;
+        }
+        let len = K::BITS - k as u8;
+        let block = Block { start, len };
+        cursor = block.last().next();
+        Some(block)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(start: u32, len: u8) -> Block<u32> {
+        Block { start, len }
+    }
+
+    #[test]
+    fn maximal_blocks_of_ranges() {
+        let got: Vec<_> = maximal_blocks(0u32, u32::MAX).collect();
+        assert_eq!(got, vec![b(0, 0)]);
+        let got: Vec<_> = maximal_blocks(1u32, 6).collect();
+        assert_eq!(got, vec![b(1, 32), b(2, 31), b(4, 31), b(6, 32)]);
+        let got: Vec<_> = maximal_blocks(0x0a00_0000u32, 0x0aff_ffff).collect();
+        assert_eq!(got, vec![b(0x0a00_0000, 8)]);
+    }
+
+    #[test]
+    fn nested_prefix_splits_the_scope() {
+        // 10.0.0.0/8 is line 1 with 10.1.0.0/16 of line 2 inside it.
+        let pts = paint(vec![(b(0x0a00_0000, 8), 1), (b(0x0a01_0000, 16), 2)]);
+        let full = overlay(&pts, &pts, |a, _| a.unwrap_or(0));
+        let table = PrefixTable::from_segments(&full);
+        assert_eq!(table.lookup(0x0a01_0203), Hit { line: 2, scope: 16 });
+        // 10.0.x.x: the largest single-line block around it is 10.0.0.0/16, not the /8.
+        assert_eq!(table.lookup(0x0a00_0001), Hit { line: 1, scope: 16 });
+        assert_eq!(table.lookup(0x0a80_0001), Hit { line: 1, scope: 9 });
+        assert_eq!(table.lookup(0x0b00_0000), Hit { line: 0, scope: 8 });
+        assert_eq!(table.lookup(0), Hit { line: 0, scope: 5 });
+        assert_eq!(table.lookup(u32::MAX), Hit { line: 0, scope: 1 });
+    }
+
+    #[test]
+    fn adjacent_equal_lines_merge() {
+        let pts = paint(vec![(b(0x0a00_0000, 9), 1), (b(0x0a80_0000, 9), 1)]);
+        let full = overlay(&pts, &pts, |a, _| a.unwrap_or(0));
+        let table = PrefixTable::from_segments(&full);
+        assert_eq!(table.lookup(0x0a01_0000), Hit { line: 1, scope: 8 });
+    }
+
+    #[test]
+    fn overlay_only_claims_parent_space() {
+        let base = paint(vec![(b(0x0a00_0000, 8), 1), (b(0x0a01_0000, 16), 2)]);
+        let child = paint(vec![(b(0x0a00_0000, 15), 3)]);
+        let full = overlay(&base, &child, |a, c| match (a, c) {
+            (Some(1), Some(c)) => c,
+            (a, _) => a.unwrap_or(0),
+        });
+        let table = PrefixTable::from_segments(&full);
+        assert_eq!(table.lookup(0x0a00_0001).line, 3);
+        assert_eq!(table.lookup(0x0a01_0001).line, 2); // another line's space stays
+        assert_eq!(table.lookup(0x0a02_0001).line, 1);
+    }
+}

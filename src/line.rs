@@ -1,0 +1,214 @@
+//! Lines, fallback chains, and the choice of nodes from a line record's pools.
+
+use std::net::IpAddr;
+
+use smallvec::SmallVec;
+
+use crate::geo::table::LineIdx;
+use crate::rdata::{RData, RecordType};
+
+/// Index of a node in the snapshot (nodes are unique by address).
+pub type NodeId = u32;
+
+/// The lines of a snapshot; index 0 is the built-in `default`.
+#[derive(Debug, Default)]
+pub struct LineTable {
+    /// Name of each line.
+    pub names: Vec<Box<str>>,
+    /// Parent of each line.
+    pub parents: Vec<Option<LineIdx>>,
+}
+
+impl LineTable {
+    /// The line's name.
+    pub fn name(&self, line: LineIdx) -> &str {
+        &self.names[line as usize]
+    }
+
+    /// The line with this name.
+    pub fn find(&self, name: &str) -> Option<LineIdx> {
+        self.names.iter().position(|n| &**n == name).map(|i| i as LineIdx)
+    }
+
+    /// Whether `line` is `ancestor` or below it.
+    pub fn is_within(&self, mut line: LineIdx, ancestor: LineIdx) -> bool {
+        loop {
+            if line == ancestor {
+                return true;
+            }
+            match self.parents[line as usize] {
+                Some(p) => line = p,
+                None => return false,
+            }
+        }
+    }
+
+    /// Number of lines.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether there are no lines (never: `default` is built in).
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+/// A node: an address that pools answer with.
+#[derive(Debug)]
+pub struct Node {
+    /// The address, also the node's stable key.
+    pub addr: IpAddr,
+    /// The address as record data (A or AAAA), what answers point at.
+    pub data: RData,
+}
+
+/// What the pool choice knows of node health. The health checker provides the real view;
+/// [`AllUp`] is the view without health checks.
+pub trait NodeHealth {
+    /// Whether the node may be answered.
+    fn is_up(&self, node: NodeId) -> bool;
+}
+
+/// Every node is up.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AllUp;
+
+impl NodeHealth for AllUp {
+    #[inline]
+    fn is_up(&self, _node: NodeId) -> bool {
+        true
+    }
+}
+
+/// A node of a pool with its weight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolNode {
+    /// The node.
+    pub node: NodeId,
+    /// Relative weight (1 when the pool is unweighted).
+    pub weight: u32,
+}
+
+/// The nodes one line gets for one line record.
+#[derive(Debug)]
+pub struct Pool {
+    /// The line the pool is for.
+    pub line: LineIdx,
+    /// Its nodes in the order written.
+    pub nodes: Box<[PoolNode]>,
+    /// Whether any weight differs from 1.
+    pub weighted: bool,
+}
+
+/// A name + type answered per line.
+#[derive(Debug)]
+pub struct LineRecord {
+    /// Owner name (normalized), for explanations.
+    pub name: Box<str>,
+    /// A or AAAA.
+    pub rtype: RecordType,
+    /// TTL of answers.
+    pub ttl: u32,
+    /// Most addresses in one answer.
+    pub max_answers: u16,
+    /// The pools.
+    pub pools: Box<[Pool]>,
+    /// Pool of each line, indexed by line.
+    pub pool_of_line: Box<[Option<u16>]>,
+    /// For each client line, the lines to try in order: the line itself, then its chain,
+    /// ending with `default`.
+    pub chains: Box<[Box<[LineIdx]>]>,
+}
+
+/// Up to this many nodes are chosen without allocating.
+pub type Chosen = SmallVec<[NodeId; 16]>;
+
+impl Pool {
+    /// Number of nodes `health` says are up.
+    pub fn healthy_count(&self, health: &impl NodeHealth) -> usize {
+        self.nodes.iter().filter(|n| health.is_up(n.node)).count()
+    }
+
+    /// Chooses up to `max` nodes among those `keep` accepts.
+    ///
+    /// Unweighted pools return the nodes in the written order, rotated by `entropy` so
+    /// that clients taking the first address spread over all of them. Weighted pools
+    /// draw without replacement, each draw proportional to the weights left, so the
+    /// first address is node *i* with probability `weight_i / total`.
+    pub fn choose(&self, max: usize, entropy: u64, keep: impl Fn(NodeId) -> bool) -> Chosen {
+        let mut candidates: SmallVec<[PoolNode; 16]> = self.nodes.iter().copied().filter(|n| keep(n.node)).collect();
+        let mut out = Chosen::new();
+        if candidates.is_empty() {
+            return out;
+        }
+        if !self.weighted {
+            let n = candidates.len();
+            let start = (entropy % n as u64) as usize;
+            out.extend((0..n.min(max)).map(|i| candidates[(start + i) % n].node));
+            return out;
+        }
+        let mut rng = SplitMix64(entropy);
+        while out.len() < max && !candidates.is_empty() {
+            let total: u64 = candidates.iter().map(|n| u64::from(n.weight)).sum();
+            let mut draw = rng.next() % total;
+            let pick = candidates
+                .iter()
+                .position(|n| {
+                    let w = u64::from(n.weight);
+                    if draw < w {
+                        true
+                    } else {
+                        draw -= w;
+                        false
+                    }
+                })
+                .expect("draw < total");
+            out.push(candidates.remove(pick).node);
+        }
+        out
+    }
+}
+
+/// SplitMix64 (Steele, Lea, Flood 2014): a tiny, well-mixed generator for per-query
+/// choices from the caller's entropy.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(weights: &[u32]) -> Pool {
+        let nodes: Vec<PoolNode> =
+            weights.iter().enumerate().map(|(i, &w)| PoolNode { node: i as NodeId, weight: w }).collect();
+        Pool { line: 0, weighted: weights.iter().any(|&w| w != 1), nodes: nodes.into() }
+    }
+
+    #[test]
+    fn unweighted_rotates_and_caps() {
+        let p = pool(&[1, 1, 1]);
+        assert_eq!(p.choose(8, 0, |_| true).as_slice(), &[0, 1, 2]);
+        assert_eq!(p.choose(2, 1, |_| true).as_slice(), &[1, 2]);
+        assert_eq!(p.choose(8, 0, |n| n != 1).as_slice(), &[0, 2]);
+    }
+
+    #[test]
+    fn weighted_draws_all_without_repeats() {
+        let p = pool(&[5, 1, 1]);
+        for e in 0..100 {
+            let mut got = p.choose(8, e, |_| true).to_vec();
+            got.sort();
+            assert_eq!(got, [0, 1, 2]);
+        }
+    }
+}

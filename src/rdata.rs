@@ -1,0 +1,208 @@
+//! Record data as compiled from the rules, with zone-file presentation both ways.
+
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+pub use hickory_proto::rr::RecordType;
+
+use crate::name;
+
+/// The data of one resource record. Names are normalized (see [`crate::name`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RData {
+    /// RFC 1035 §3.4.1.
+    A(Ipv4Addr),
+    /// RFC 3596 §2.2.
+    Aaaa(Ipv6Addr),
+    /// RFC 1035 §3.3.1.
+    Cname(Box<str>),
+    /// RFC 1035 §3.3.11.
+    Ns(Box<str>),
+    /// RFC 1035 §3.3.9.
+    Mx {
+        /// Lower is preferred.
+        preference: u16,
+        /// Mail exchanger.
+        exchange: Box<str>,
+    },
+    /// RFC 1035 §3.3.14: the text, split into 255-octet strings on the wire.
+    Txt(Box<str>),
+    /// RFC 2782.
+    Srv {
+        /// Lower is tried first.
+        priority: u16,
+        /// Relative weight among equal priorities.
+        weight: u16,
+        /// Service port.
+        port: u16,
+        /// Target host.
+        target: Box<str>,
+    },
+    /// RFC 8659 §4.1.
+    Caa {
+        /// Flags (128 = issuer critical).
+        flags: u8,
+        /// Property tag: issue, issuewild, iodef.
+        tag: Box<str>,
+        /// Property value.
+        value: Box<str>,
+    },
+    /// RFC 1035 §3.3.13.
+    Soa {
+        /// Primary name server.
+        mname: Box<str>,
+        /// Responsible mailbox as a name.
+        rname: Box<str>,
+        /// Zone serial.
+        serial: u32,
+        /// Secondaries' refresh interval.
+        refresh: u32,
+        /// Secondaries' retry interval.
+        retry: u32,
+        /// Secondaries' expiry.
+        expire: u32,
+        /// Negative-caching TTL.
+        minimum: u32,
+    },
+}
+
+/// The record types a rules file may hold as static records.
+pub const STATIC_TYPES: &[RecordType] = &[
+    RecordType::A,
+    RecordType::AAAA,
+    RecordType::CNAME,
+    RecordType::MX,
+    RecordType::TXT,
+    RecordType::NS,
+    RecordType::SRV,
+    RecordType::CAA,
+];
+
+/// Parses a record type name (`a`, `AAAA`, ...) among `allowed`.
+pub fn parse_type(text: &str, allowed: &[RecordType]) -> Result<RecordType, String> {
+    let upper = text.to_ascii_uppercase();
+    allowed.iter().copied().find(|t| t.to_string() == upper).ok_or_else(|| {
+        let names: Vec<String> = allowed.iter().map(|t| t.to_string()).collect();
+        format!("unsupported record type {text:?} (supported: {})", names.join(", "))
+    })
+}
+
+impl RData {
+    /// The record type.
+    pub fn rtype(&self) -> RecordType {
+        match self {
+            RData::A(_) => RecordType::A,
+            RData::Aaaa(_) => RecordType::AAAA,
+            RData::Cname(_) => RecordType::CNAME,
+            RData::Ns(_) => RecordType::NS,
+            RData::Mx { .. } => RecordType::MX,
+            RData::Txt(_) => RecordType::TXT,
+            RData::Srv { .. } => RecordType::SRV,
+            RData::Caa { .. } => RecordType::CAA,
+            RData::Soa { .. } => RecordType::SOA,
+        }
+    }
+
+    /// Parses presentation text; names are relative to `origin` unless they end in a dot.
+    pub fn parse(rtype: RecordType, text: &str, origin: &str) -> Result<RData, String> {
+        let text = text.trim();
+        let fields: Vec<&str> = text.split_whitespace().collect();
+        let target = |s: &str| name::in_origin(s, origin).map(Into::into);
+        let num = |s: &str, what: &str| -> Result<u16, String> {
+            s.parse().map_err(|_| format!("bad {what} {s:?} in {rtype} value {text:?}"))
+        };
+        let arity = |n: usize, form: &str| {
+            if fields.len() == n { Ok(()) } else { Err(format!("bad {rtype} value {text:?}: expected {form}")) }
+        };
+        Ok(match rtype {
+            RecordType::A => RData::A(text.parse().map_err(|_| format!("bad IPv4 address {text:?}"))?),
+            RecordType::AAAA => RData::Aaaa(text.parse().map_err(|_| format!("bad IPv6 address {text:?}"))?),
+            RecordType::CNAME => RData::Cname(target(text)?),
+            RecordType::NS => RData::Ns(target(text)?),
+            RecordType::MX => {
+                arity(2, "\"PREFERENCE EXCHANGE\"")?;
+                RData::Mx { preference: num(fields[0], "preference")?, exchange: target(fields[1])? }
+            }
+            RecordType::TXT => {
+                let unquoted = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or(text);
+                if unquoted.len() > 4000 {
+                    return Err(format!("TXT value of {} characters is too long (4000 at most)", unquoted.len()));
+                }
+                RData::Txt(unquoted.into())
+            }
+            RecordType::SRV => {
+                arity(4, "\"PRIORITY WEIGHT PORT TARGET\"")?;
+                RData::Srv {
+                    priority: num(fields[0], "priority")?,
+                    weight: num(fields[1], "weight")?,
+                    port: num(fields[2], "port")?,
+                    target: target(fields[3])?,
+                }
+            }
+            RecordType::CAA => {
+                let mut parts = text.splitn(3, char::is_whitespace);
+                let (flags, tag, value) = match (parts.next(), parts.next(), parts.next()) {
+                    (Some(f), Some(t), Some(v)) => (f, t, v.trim()),
+                    _ => return Err(format!("bad CAA value {text:?}: expected FLAGS TAG \"VALUE\"")),
+                };
+                let flags: u8 = flags.parse().map_err(|_| format!("bad CAA flags {flags:?}"))?;
+                if tag.is_empty() || !tag.chars().all(|c| c.is_ascii_alphanumeric()) {
+                    return Err(format!("bad CAA tag {tag:?}: letters and digits only"));
+                }
+                let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
+                RData::Caa { flags, tag: tag.to_ascii_lowercase().into(), value: value.into() }
+            }
+            other => return Err(format!("record type {other} cannot be written as a static record")),
+        })
+    }
+}
+
+/// Writes a name in presentation form with its trailing dot.
+struct Fqdn<'a>(&'a str);
+
+impl fmt::Display for Fqdn<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.", self.0)
+    }
+}
+
+impl fmt::Display for RData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RData::A(a) => write!(f, "{a}"),
+            RData::Aaaa(a) => write!(f, "{a}"),
+            RData::Cname(n) | RData::Ns(n) => write!(f, "{}", Fqdn(n)),
+            RData::Mx { preference, exchange } => write!(f, "{preference} {}", Fqdn(exchange)),
+            RData::Txt(t) => write!(f, "{t:?}"),
+            RData::Srv { priority, weight, port, target } => write!(f, "{priority} {weight} {port} {}", Fqdn(target)),
+            RData::Caa { flags, tag, value } => write!(f, "{flags} {tag} {value:?}"),
+            RData::Soa { mname, rname, serial, refresh, retry, expire, minimum } => {
+                write!(f, "{} {} {serial} {refresh} {retry} {expire} {minimum}", Fqdn(mname), Fqdn(rname))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_and_show() {
+        let o = "example.com";
+        let cases = [
+            (RecordType::MX, "10 mail", "10 mail.example.com."),
+            (RecordType::SRV, "0 5 5060 sip.example.net.", "0 5 5060 sip.example.net."),
+            (RecordType::CAA, "0 issue \"letsencrypt.org\"", "0 issue \"letsencrypt.org\""),
+            (RecordType::TXT, "v=spf1 -all", "\"v=spf1 -all\""),
+            (RecordType::CNAME, "@", "example.com."),
+        ];
+        for (t, text, shown) in cases {
+            assert_eq!(RData::parse(t, text, o).unwrap().to_string(), shown, "{t} {text}");
+        }
+        assert!(RData::parse(RecordType::A, "300.1.1.1", o).unwrap_err().contains("300.1.1.1"));
+        assert!(RData::parse(RecordType::MX, "mail", o).unwrap_err().contains("PREFERENCE"));
+        assert!(parse_type("ptr", STATIC_TYPES).unwrap_err().contains("PTR"));
+        assert_eq!(parse_type("aaaa", STATIC_TYPES).unwrap(), RecordType::AAAA);
+    }
+}

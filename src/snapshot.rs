@@ -1,0 +1,267 @@
+//! The compiled, immutable rule set and the query path over it.
+//!
+//! [`Snapshot::resolve`] is a plain function of the snapshot, the query and the client: no
+//! I/O, no clock, no locks, and no heap allocation for answers of up to eight records.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use rustc_hash::FxHashMap;
+
+use crate::answer::{Answer, Owner, Rcode, RecordRef, Route};
+use crate::geo::table::{Hit, LineIdx};
+use crate::geo::{Classifier, Tie};
+use crate::line::{LineRecord, LineTable, Node, NodeHealth};
+use crate::name;
+use crate::query::{ClientInfo, Query};
+use crate::rdata::RecordType;
+use crate::zone::{Content, Lookup, RrSet, Zone};
+
+/// Longest CNAME chain followed inside our zones (RFC 1034 §3.6.2 asks servers to guard
+/// against loops).
+pub const MAX_CNAME_CHAIN: usize = 8;
+
+/// A prefix of a line as the rules gave it, kept for explanations.
+#[derive(Clone, Copy, Debug)]
+pub struct SourcePrefix {
+    /// The prefix.
+    pub net: IpNet,
+    /// Its line.
+    pub line: LineIdx,
+    /// Index into [`Snapshot::sources`].
+    pub source: u32,
+    /// Line number in a list file (0 when not from a file).
+    pub line_no: u32,
+}
+
+/// Everything a query needs, compiled from one rule set and its data.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// Lines, `default` first.
+    pub lines: LineTable,
+    /// Address → line and ECS scope.
+    pub classifier: Classifier,
+    /// Every source prefix with its origin.
+    pub prefixes: Vec<SourcePrefix>,
+    /// Descriptions of sources: a file path, `rules.yaml:12 (inline)`, or an MMDB field.
+    pub sources: Vec<Box<str>>,
+    /// Equal prefixes found in two lines, decided by priority.
+    pub ties: Vec<Tie>,
+    /// The zones.
+    pub zones: Vec<Zone>,
+    /// Zone index by origin.
+    pub zone_by_origin: FxHashMap<Box<str>, u32>,
+    /// The line records of all zones.
+    pub line_records: Vec<LineRecord>,
+    /// The nodes of all pools, unique by address.
+    pub nodes: Vec<Node>,
+}
+
+/// One step along a fallback chain, as seen by [`Trace`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// The record has no pool for the line.
+    NoPool,
+    /// The pool has no healthy node.
+    NoHealthyNode {
+        /// Nodes in the pool.
+        nodes: usize,
+    },
+    /// The pool answered.
+    Chosen {
+        /// Healthy nodes in the pool.
+        healthy: usize,
+        /// Nodes in the pool.
+        nodes: usize,
+    },
+    /// No pool had a healthy node: this pool was returned whole (fail open).
+    FailOpen,
+}
+
+/// Observes the decisions of [`Snapshot::resolve_traced`]; every method defaults to
+/// nothing, so the query path with [`NoTrace`] compiles to the plain resolver.
+pub trait Trace {
+    /// The zone that holds the name.
+    fn zone(&mut self, _origin: &str) {}
+    /// The client's classification.
+    fn classified(&mut self, _hit: Hit) {}
+    /// A line record was reached.
+    fn line_record(&mut self, _record: &LineRecord) {}
+    /// A step of the fallback chain.
+    fn step(&mut self, _line: LineIdx, _step: Step) {}
+    /// A CNAME was followed to `target`.
+    fn cname(&mut self, _target: &str) {}
+}
+
+/// A [`Trace`] that records nothing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoTrace;
+
+impl Trace for NoTrace {}
+
+impl Snapshot {
+    /// Resolves a query for a client. Health comes from `health`.
+    #[inline]
+    pub fn resolve<'s>(&'s self, query: &Query<'_>, client: &ClientInfo, health: &impl NodeHealth) -> Answer<'s> {
+        self.resolve_traced(query, client, health, &mut NoTrace)
+    }
+
+    /// [`Snapshot::resolve`], reporting each decision to `trace`.
+    pub fn resolve_traced<'s>(
+        &'s self,
+        query: &Query<'_>,
+        client: &ClientInfo,
+        health: &impl NodeHealth,
+        trace: &mut impl Trace,
+    ) -> Answer<'s> {
+        let mut buf = [0u8; 256];
+        let Some(qname) = name::lower_into(query.name, &mut buf) else { return Answer::refused() };
+        let Some(mut zone) = self.find_zone(qname) else { return Answer::refused() };
+        trace.zone(&zone.origin);
+        let qtype = query.qtype;
+        let mut answer = Answer::new(Rcode::NoError, true);
+        let mut hit: Option<Hit> = None;
+        // The name being resolved: the question's, then CNAME targets (snapshot strings).
+        let mut current: Option<&'s str> = None;
+        for _ in 0..MAX_CNAME_CHAIN {
+            let (lookup_name, owner) = match current {
+                None => (qname, Owner::Query),
+                Some(target) => (target, Owner::Name(target)),
+            };
+            let node = match zone.lookup(lookup_name) {
+                Lookup::Found { node, .. } => node,
+                Lookup::Referral { cut, ns } => {
+                    // RFC 1034 §4.3.2 step 3b: a referral is not authoritative data.
+                    answer.authoritative = current.is_some();
+                    answer.authority.extend(static_records(Owner::Name(cut), ns));
+                    return answer;
+                }
+                Lookup::NxDomain => {
+                    answer.rcode = Rcode::NxDomain;
+                    push_negative(&mut answer, zone);
+                    return answer;
+                }
+            };
+            // RFC 8482 §4.1: answer ANY with one record set of the name.
+            let set = if qtype == RecordType::ANY { node.sets.first() } else { node.get(qtype) };
+            if let Some(set) = set {
+                match set.content {
+                    Content::Static(_) => answer.answers.extend(static_records(owner, set)),
+                    Content::Line(idx) => {
+                        let record = &self.line_records[idx as usize];
+                        let h = *hit.get_or_insert_with(|| {
+                            let h = self.classifier.classify(client.addr, client.significant_bits());
+                            trace.classified(h);
+                            h
+                        });
+                        answer.scope = h.scope;
+                        answer.route =
+                            Some(self.answer_line_record(&mut answer, record, owner, h, client, health, trace));
+                    }
+                }
+                return answer;
+            }
+            let Some(cname) = node.get(RecordType::CNAME) else {
+                push_negative(&mut answer, zone); // NODATA: RFC 2308 §2.2
+                return answer;
+            };
+            answer.answers.extend(static_records(owner, cname));
+            let Content::Static(records) = &cname.content else { unreachable!("CNAME is static") };
+            let crate::rdata::RData::Cname(target) = &records[0] else { unreachable!("CNAME set holds a CNAME") };
+            trace.cname(target);
+            // RFC 1034 §4.3.2 step 3a: restart with the canonical name, if it is ours.
+            match self.find_zone(target) {
+                Some(z) => zone = z,
+                None => return answer,
+            }
+            current = Some(target);
+        }
+        answer
+    }
+
+    /// The zone holding `qname`: the longest origin that is a suffix of it.
+    pub fn find_zone(&self, qname: &str) -> Option<&Zone> {
+        let mut cur = qname;
+        loop {
+            if let Some(&idx) = self.zone_by_origin.get(cur) {
+                return Some(&self.zones[idx as usize]);
+            }
+            cur = name::parent(cur)?;
+        }
+    }
+
+    /// Walks the client line's chain to the first pool with a healthy node and answers
+    /// with its healthy nodes; if there is none, fails open with the first pool whole.
+    #[allow(clippy::too_many_arguments)]
+    fn answer_line_record<'s>(
+        &'s self,
+        answer: &mut Answer<'s>,
+        record: &'s LineRecord,
+        owner: Owner<'s>,
+        hit: Hit,
+        client: &ClientInfo,
+        health: &impl NodeHealth,
+        trace: &mut impl Trace,
+    ) -> Route {
+        trace.line_record(record);
+        let chain = &record.chains[hit.line as usize];
+        let max = usize::from(record.max_answers);
+        let mut first_pool = None;
+        for (depth, &line) in chain.iter().enumerate() {
+            let Some(pool_idx) = record.pool_of_line[line as usize] else {
+                trace.step(line, Step::NoPool);
+                continue;
+            };
+            let pool = &record.pools[pool_idx as usize];
+            first_pool.get_or_insert((pool, depth));
+            let chosen = pool.choose(max, client.entropy, |n| health.is_up(n));
+            if chosen.is_empty() {
+                trace.step(line, Step::NoHealthyNode { nodes: pool.nodes.len() });
+                continue;
+            }
+            trace.step(line, Step::Chosen { healthy: pool.healthy_count(health), nodes: pool.nodes.len() });
+            self.push_nodes(answer, owner, record.ttl, &chosen);
+            return Route { client_line: hit.line, served_line: line, fallback_depth: depth as u8, fail_open: false };
+        }
+        // Compilation guarantees every chain ends at `default`, which has a pool.
+        let (pool, depth) = first_pool.expect("every chain reaches the default pool");
+        trace.step(pool.line, Step::FailOpen);
+        let chosen = pool.choose(max, client.entropy, |_| true);
+        self.push_nodes(answer, owner, record.ttl, &chosen);
+        Route { client_line: hit.line, served_line: pool.line, fallback_depth: depth as u8, fail_open: true }
+    }
+
+    fn push_nodes<'s>(&'s self, answer: &mut Answer<'s>, owner: Owner<'s>, ttl: u32, nodes: &[u32]) {
+        answer.answers.extend(nodes.iter().map(|&n| RecordRef { owner, ttl, data: &self.nodes[n as usize].data }));
+    }
+
+    /// The longest source prefix of `line` containing `addr`, for explanations.
+    pub fn source_prefix(&self, addr: IpAddr, line: LineIdx) -> Option<&SourcePrefix> {
+        let addr = match addr {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
+            v4 => v4,
+        };
+        self.prefixes.iter().filter(|p| p.line == line && p.net.contains(&addr)).max_by_key(|p| p.net.prefix_len())
+    }
+
+    /// Where a source prefix came from: `file:line`, or the source's description.
+    pub fn describe_source(&self, prefix: &SourcePrefix) -> String {
+        let source = &self.sources[prefix.source as usize];
+        if prefix.line_no > 0 { format!("{source}:{}", prefix.line_no) } else { source.to_string() }
+    }
+}
+
+/// The records of a static set, owned by `owner`.
+fn static_records<'s>(owner: Owner<'s>, set: &'s RrSet) -> impl Iterator<Item = RecordRef<'s>> {
+    let records: &[crate::rdata::RData] = match &set.content {
+        Content::Static(records) => records,
+        Content::Line(_) => &[],
+    };
+    records.iter().map(move |data| RecordRef { owner, ttl: set.ttl, data })
+}
+
+/// RFC 2308 §3: negative answers carry the zone's SOA in the authority section.
+fn push_negative<'s>(answer: &mut Answer<'s>, zone: &'s Zone) {
+    let (soa, ttl) = zone.negative_soa();
+    answer.authority.push(RecordRef { owner: Owner::Name(&zone.origin), ttl, data: soa });
+}

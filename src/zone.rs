@@ -1,0 +1,141 @@
+//! Zones: names, their record sets, and the lookup of a name inside a zone.
+
+use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
+
+use crate::name;
+use crate::rdata::{RData, RecordType};
+
+/// What a record set holds.
+#[derive(Debug)]
+pub enum Content {
+    /// Fixed records.
+    Static(Box<[RData]>),
+    /// A line record (index into the snapshot's line records).
+    Line(u32),
+}
+
+/// All records of one name and type.
+#[derive(Debug)]
+pub struct RrSet {
+    /// The type.
+    pub rtype: RecordType,
+    /// TTL of static records (line records carry their own).
+    pub ttl: u32,
+    /// The records.
+    pub content: Content,
+}
+
+/// A name that exists in the zone. No record sets: an empty non-terminal (RFC 8020),
+/// which exists and answers NODATA.
+#[derive(Debug, Default)]
+pub struct NameNode {
+    /// Record sets of the name.
+    pub sets: SmallVec<[RrSet; 2]>,
+}
+
+impl NameNode {
+    /// The record set of type `rtype`.
+    pub fn get(&self, rtype: RecordType) -> Option<&RrSet> {
+        self.sets.iter().find(|s| s.rtype == rtype)
+    }
+}
+
+/// An authoritative zone.
+#[derive(Debug)]
+pub struct Zone {
+    /// The apex (normalized).
+    pub origin: Box<str>,
+    /// The SOA record set (one record).
+    pub soa: RrSet,
+    /// Every existing name, apex and empty non-terminals included.
+    pub names: FxHashMap<Box<str>, NameNode>,
+    /// Whether any name below the apex has NS records (a zone cut).
+    pub has_cuts: bool,
+}
+
+/// Where a name leads inside a zone.
+#[derive(Debug)]
+pub enum Lookup<'z> {
+    /// The name exists; `wildcard` when it was synthesized from `*.<closest encloser>`.
+    Found {
+        /// The node answering.
+        node: &'z NameNode,
+        /// Whether it is a wildcard's node.
+        wildcard: bool,
+    },
+    /// The name is at or below a zone cut: refer to the child's name servers.
+    Referral {
+        /// Owner of the NS set.
+        cut: &'z str,
+        /// The NS set.
+        ns: &'z RrSet,
+    },
+    /// The name does not exist (and no wildcard covers it).
+    NxDomain,
+}
+
+impl Zone {
+    /// Looks `qname` (normalized, at or below the origin) up.
+    ///
+    /// RFC 1034 §4.3.2 step 3, for an authoritative-only server: a zone cut above or at the
+    /// name gives a referral; an existing name answers; otherwise RFC 4592 §3.3.1: the
+    /// *closest encloser* is the longest existing ancestor, and `*.<closest encloser>`, if
+    /// it exists, is the source of synthesis.
+    pub fn lookup<'z>(&'z self, qname: &str) -> Lookup<'z> {
+        if self.has_cuts
+            && let Some(referral) = self.find_cut(qname)
+        {
+            return referral;
+        }
+        if let Some(node) = self.names.get(qname) {
+            return Lookup::Found { node, wildcard: false };
+        }
+        let mut encloser = name::parent(qname).unwrap_or("");
+        while !self.names.contains_key(encloser) {
+            match name::parent(encloser) {
+                Some(p) if encloser.len() > self.origin.len() => encloser = p,
+                _ => return Lookup::NxDomain,
+            }
+        }
+        let mut buf = [0u8; 258];
+        let wild_len = encloser.len() + 2;
+        if wild_len > buf.len() {
+            return Lookup::NxDomain;
+        }
+        buf[..2].copy_from_slice(b"*.");
+        buf[2..wild_len].copy_from_slice(encloser.as_bytes());
+        let wild = std::str::from_utf8(&buf[..wild_len]).expect("ASCII");
+        match self.names.get(wild) {
+            Some(node) => Lookup::Found { node, wildcard: true },
+            None => Lookup::NxDomain,
+        }
+    }
+
+    /// The highest zone cut at or above `qname` and below the apex.
+    fn find_cut<'z>(&'z self, qname: &str) -> Option<Lookup<'z>> {
+        let mut found = None;
+        let mut cur = qname;
+        while cur.len() > self.origin.len() {
+            if let Some((owner, node)) = self.names.get_key_value(cur)
+                && let Some(ns) = node.get(RecordType::NS)
+            {
+                found = Some(Lookup::Referral { cut: owner, ns });
+            }
+            cur = name::parent(cur)?;
+        }
+        found
+    }
+
+    /// The SOA record and the TTL negative answers carry: RFC 2308 §5, "the minimum of
+    /// the MINIMUM field of the SOA record and the TTL of the SOA itself".
+    pub fn negative_soa(&self) -> (&RData, u32) {
+        let Content::Static(records) = &self.soa.content else { unreachable!("SOA is static") };
+        let soa = &records[0];
+        let minimum = match soa {
+            RData::Soa { minimum, .. } => *minimum,
+            _ => unreachable!("SOA set holds an SOA"),
+        };
+        (soa, self.soa.ttl.min(minimum))
+    }
+}
