@@ -368,7 +368,7 @@ impl<'o> Compiler<'o> {
             return;
         }
         if let Some(file) = &s.file {
-            let path = root.join(file);
+            let path = data_path(root, file);
             if let Some(nets) = self.read_list(&path, &place, &rule, |text, p| lists::parse_cidr_list(text, p)) {
                 self.push_numbered(&path, line, &nets);
             }
@@ -380,7 +380,7 @@ impl<'o> Compiler<'o> {
                 self.fail(place, rule, "an apnic source needs `country` (e.g. country: CN)");
                 return;
             }
-            let path = root.join(file);
+            let path = data_path(root, file);
             if let Some(nets) =
                 self.read_list(&path, &place, &rule, |text, p| lists::parse_delegated(text, p, &countries))
             {
@@ -399,7 +399,7 @@ impl<'o> Compiler<'o> {
                 self.fail(place, rule, "an mmdb source needs at least one of `country`, `subdivision`, `asn`");
                 return;
             }
-            let path = root.join(file);
+            let path = data_path(root, file);
             match mmdb::select(&path, &selector) {
                 Ok(nets) => {
                     for (net, why) in nets {
@@ -761,6 +761,23 @@ impl<'o> Compiler<'o> {
         self.node_ids.insert(addr, id);
         id
     }
+}
+
+/// `root/file`, with `.` and `a/..` removed lexically so errors and explanations show
+/// the path an operator would type (symlinks are left alone: nothing is resolved).
+fn data_path(root: &Path, file: &str) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for part in root.join(file).components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn clone_at<T: Clone>(at: &At<T>) -> At<T> {

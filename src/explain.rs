@@ -31,7 +31,12 @@ pub struct Explanation {
     pub source: Option<String>,
     /// The RFC 7871 scope for answers that depend on the line.
     pub scope: u8,
-    /// The query, if one was explained.
+    /// Answer records in presentation form (empty without a query).
+    pub records: Vec<String>,
+    /// TTL of the answer: the smallest in the answer section, else of the authority
+    /// section (none without a query).
+    pub ttl: Option<u32>,
+    /// How the query was answered, if one was explained.
     pub query: Option<QueryExplanation>,
 }
 
@@ -56,12 +61,8 @@ pub struct QueryExplanation {
     pub served_line: Option<String>,
     /// Whether every pool was down and the first was returned whole.
     pub fail_open: bool,
-    /// Answer records in presentation form.
-    pub records: Vec<String>,
     /// Authority records in presentation form.
     pub authority: Vec<String>,
-    /// TTL of the answer (the smallest in the answer section, else of the authority).
-    pub ttl: Option<u32>,
     /// ECS scope the response would carry (0: the answer does not depend on the client).
     pub response_scope: u8,
 }
@@ -119,6 +120,8 @@ pub fn explain(
         parents.push(lines.name(p).to_string());
         cur = lines.parents[p as usize];
     }
+    let mut records = Vec::new();
+    let mut ttl = None;
     let query = query.map(|(name, qtype)| {
         let mut rec = Recorder::default();
         let answer = snapshot.resolve_traced(&Query::new(name, qtype), &client, health, &mut rec);
@@ -130,7 +133,8 @@ pub fn explain(
             };
             format!("{owner}. {} IN {} {}", r.ttl, r.data.rtype(), r.data)
         };
-        let ttl = answer.answers.iter().map(|r| r.ttl).min().or_else(|| answer.authority.iter().map(|r| r.ttl).min());
+        ttl = answer.answers.iter().map(|r| r.ttl).min().or_else(|| answer.authority.iter().map(|r| r.ttl).min());
+        records = answer.answers.iter().map(show).collect();
         QueryExplanation {
             name: name.to_string(),
             qtype: qtype.to_string(),
@@ -153,9 +157,7 @@ pub fn explain(
                 .collect(),
             served_line: answer.route.map(|r| lines.name(r.served_line).to_string()),
             fail_open: answer.route.is_some_and(|r| r.fail_open),
-            records: answer.answers.iter().map(show).collect(),
             authority: answer.authority.iter().map(show).collect(),
-            ttl,
             response_scope: answer.scope,
         }
     });
@@ -167,6 +169,8 @@ pub fn explain(
         prefix: source.map(|p| p.net.to_string()),
         source: source.map(|p| snapshot.describe_source(p)),
         scope: hit.scope,
+        records,
+        ttl,
         query,
     }
 }
@@ -212,13 +216,13 @@ impl fmt::Display for Explanation {
             writeln!(f, "step {}   {}: {}", i + 1, s.line, s.outcome)?;
         }
         writeln!(f, "rcode    {}", q.rcode)?;
-        for r in &q.records {
+        for r in &self.records {
             writeln!(f, "answer   {r}")?;
         }
         for r in &q.authority {
             writeln!(f, "auth     {r}")?;
         }
-        if let Some(ttl) = q.ttl {
+        if let Some(ttl) = self.ttl {
             writeln!(f, "ttl      {ttl}")?;
         }
         write!(f, "ecs      response scope /{}", q.response_scope)?;
