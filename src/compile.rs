@@ -369,7 +369,7 @@ impl<'o> Compiler<'o> {
         }
         if let Some(file) = &s.file {
             let path = data_path(root, file);
-            if let Some(nets) = self.read_list(&path, &place, &rule, |text, p| lists::parse_cidr_list(text, p)) {
+            if let Some(nets) = self.read_list(&path, &place, &rule, lists::parse_cidr_list) {
                 self.push_numbered(&path, line, &nets);
             }
             return;

@@ -202,7 +202,7 @@ mod tests {
         }
         assert!(RData::parse(RecordType::A, "300.1.1.1", o).unwrap_err().contains("300.1.1.1"));
         assert!(RData::parse(RecordType::MX, "mail", o).unwrap_err().contains("PREFERENCE"));
-        assert!(parse_type("ptr", STATIC_TYPES).unwrap_err().contains("PTR"));
+        assert!(parse_type("ptr", STATIC_TYPES).unwrap_err().contains("\"ptr\""));
         assert_eq!(parse_type("aaaa", STATIC_TYPES).unwrap(), RecordType::AAAA);
     }
 }

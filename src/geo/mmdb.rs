@@ -62,8 +62,17 @@ struct Country<'a> {
 ///
 /// Errors are plain messages; the caller adds the file and rule.
 pub fn select(path: &Path, selector: &Selector) -> Result<Vec<SelectedNet>, String> {
-    let reader = Reader::open_readfile(path).map_err(|e| format!("not a valid MaxMind DB: {e}"))?;
-    reader.verify().map_err(|e| format!("corrupt MaxMind DB (verify failed): {e}"))?;
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    let reader = Reader::from_source(bytes.as_slice()).map_err(|e| format!("not a valid MaxMind DB: {e}"))?;
+    // verify() stops at an empty description map, which real databases omit
+    // (chnroutes2's has none), before it checks the search tree or the data. For such a
+    // database the walk below does those checks itself: every node, every record decoded.
+    check_tree(&bytes, reader.metadata())?;
+    let full_walk = match reader.verify() {
+        Ok(()) => false,
+        Err(e) if reader.metadata().description.is_empty() && e.to_string().contains("description") => true,
+        Err(e) => return Err(format!("corrupt MaxMind DB (verify failed): {e}")),
+    };
     let ip_version = reader.metadata().ip_version;
     if ip_version == 4 && selector.family != Family::V4 {
         return Err("the database is IPv4-only (ip_version 4): IPv6 networks cannot be looked up in it; \
@@ -71,9 +80,19 @@ pub fn select(path: &Path, selector: &Selector) -> Result<Vec<SelectedNet>, Stri
             .into());
     }
     let mut out = Vec::new();
-    let networks = reader.networks(WithinOptions::default()).map_err(|e| format!("cannot walk the database: {e}"))?;
-    for item in networks {
+    let options =
+        if full_walk { WithinOptions::default().include_networks_without_data() } else { WithinOptions::default() };
+    // A tree of N nodes has at most 2N leaves; more steps mean a cycle (as verify() bounds it).
+    let max_steps = (reader.metadata().node_count as usize).saturating_mul(3);
+    let networks = reader.networks(options).map_err(|e| format!("cannot walk the database: {e}"))?;
+    for (step, item) in networks.enumerate() {
+        if step > max_steps {
+            return Err(format!("corrupt MaxMind DB: the search tree has a cycle (over {max_steps} steps)"));
+        }
         let item = item.map_err(|e| format!("corrupt MaxMind DB while walking it: {e}"))?;
+        if !item.has_data() {
+            continue;
+        }
         let network = item.network().map_err(|e| format!("corrupt network in MaxMind DB: {e}"))?;
         let Some(net) = to_ipnet(network.ip(), network.prefix()) else { continue };
         let wanted = match (net, selector.family) {
@@ -81,17 +100,86 @@ pub fn select(path: &Path, selector: &Selector) -> Result<Vec<SelectedNet>, Stri
             (IpNet::V4(_), f) => f == Family::V4,
             (IpNet::V6(_), f) => f == Family::V6,
         };
-        if !wanted {
+        if !wanted && !full_walk {
             continue;
         }
         let Some(record) = item.decode::<Record<'_>>().map_err(|e| format!("undecodable record at {net}: {e}"))? else {
             continue;
         };
+        if !wanted {
+            continue;
+        }
         if let Some(why) = matches(&record, selector) {
             out.push((net, why));
         }
     }
     Ok(out)
+}
+
+/// Checks the search tree node by node, as `verify()` would after the description it
+/// stopped at, and stricter: walking from the root never visits unreachable nodes.
+///
+/// MaxMind DB spec: a record is a node index (`< node_count`), "no data"
+/// (`== node_count`), or a data pointer (`node_count + 16 + offset`, the offset inside the
+/// data section); the tree is followed by 16 zero bytes. Writers lay children out after
+/// their parent, so a record pointing at its own node or an earlier one is a cycle,
+/// whether or not a lookup reaches it today — except the IPv4 aliases of an IPv6
+/// database (`::ffff:0:0/96`, `2002::/16`), which point back at the IPv4 subtree's root.
+fn check_tree(bytes: &[u8], meta: &maxminddb::Metadata) -> Result<(), String> {
+    let nodes = meta.node_count as usize;
+    let node_bytes = usize::from(meta.record_size) / 4;
+    let tree_bytes = nodes.saturating_mul(node_bytes);
+    match bytes.get(tree_bytes..tree_bytes.saturating_add(16)) {
+        Some(sep) if sep.iter().all(|&b| b == 0) => {}
+        Some(_) => {
+            return Err(format!(
+                "corrupt MaxMind DB: no data section separator after the search tree (offset {tree_bytes})"
+            ));
+        }
+        None => return Err("corrupt MaxMind DB: the search tree runs past the end of the file".into()),
+    }
+    const METADATA_MARKER: &[u8] = b"\xab\xcd\xefMaxMind.com";
+    let data_end = bytes.windows(METADATA_MARKER.len()).rposition(|w| w == METADATA_MARKER).unwrap_or(bytes.len());
+    let data_len = data_end.saturating_sub(tree_bytes + 16);
+    let be = |b: &[u8]| b.iter().fold(0usize, |acc, &x| (acc << 8) | usize::from(x));
+    let records: Vec<(usize, usize)> = bytes[..tree_bytes]
+        .chunks_exact(node_bytes)
+        .map(|node| match meta.record_size {
+            24 => (be(&node[0..3]), be(&node[3..6])),
+            28 => (
+                (usize::from(node[3] & 0xf0) << 20) | be(&node[0..3]),
+                (usize::from(node[3] & 0x0f) << 24) | be(&node[4..7]),
+            ),
+            _ => (be(&node[0..4]), be(&node[4..8])),
+        })
+        .collect();
+    // The IPv4 subtree of an IPv6 database: 96 left turns from the root.
+    let mut ipv4_root = None;
+    if meta.ip_version == 6 {
+        let mut node = 0;
+        for _ in 0..96 {
+            match records.get(node) {
+                Some(&(left, _)) if left < nodes && left > node => node = left,
+                _ => break,
+            }
+        }
+        ipv4_root = Some(node);
+    }
+    for (index, &(left, right)) in records.iter().enumerate() {
+        for record in [left, right] {
+            let ok = match record {
+                r if r < nodes => r > index || Some(r) == ipv4_root && r != 0,
+                r if r == nodes => true,
+                r => r >= nodes + 16 && r - nodes - 16 < data_len,
+            };
+            if !ok {
+                return Err(format!(
+                    "corrupt MaxMind DB: search tree node {index} has the invalid record {record} (node count {nodes})"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// An IPv6 network of an IPv6 database that is really the IPv4 tree (`::a.b.c.d/96+n`)

@@ -124,6 +124,12 @@ fn depth(lines: &[LineShape], mut line: LineIdx) -> usize {
     d
 }
 
+/// Lines painted together: same depth, same parent.
+type GroupKey = (usize, Option<LineIdx>);
+
+/// A group's blocks, each with the prefix as written and the line that holds it.
+type GroupBlocks<K> = FxHashMap<Block<K>, (IpNet, LineIdx)>;
+
 fn build_family<K: AddrBits>(
     lines: &[LineShape],
     prefixes: &[LinePrefix],
@@ -131,7 +137,7 @@ fn build_family<K: AddrBits>(
     to_block: impl Fn(IpNet) -> Option<Block<K>>,
 ) -> PrefixTable<K> {
     // Group the family's prefixes by (depth, parent): each group is painted on its own.
-    let mut groups: Vec<((usize, Option<LineIdx>), FxHashMap<Block<K>, (IpNet, LineIdx)>)> = Vec::new();
+    let mut groups: Vec<(GroupKey, GroupBlocks<K>)> = Vec::new();
     for p in prefixes {
         let Some(block) = to_block(p.net) else { continue };
         let key = (depth(lines, p.line), lines[p.line as usize].parent);

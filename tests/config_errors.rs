@@ -1,0 +1,280 @@
+//! Bad input: every error names the place (file:line:column or file:line), the rule and
+//! the value, and nothing panics.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{compile_text, real_geo_data};
+
+/// A rules text with one line whose sources are `sources` (YAML flow list).
+fn with_sources(sources: &str) -> String {
+    format!("version: 1\nlines:\n  - name: carrier\n    sources: {sources}\nzones: []\n")
+}
+
+/// Compiles and returns the error text; fails the test if it compiled.
+fn error_of(text: &str, geo: &Path) -> String {
+    match compile_text(text, geo) {
+        Ok(_) => panic!("expected an error for:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn assert_mentions(err: &str, needles: &[&str]) {
+    for n in needles {
+        assert!(err.contains(n), "error does not mention {n:?}:\n{err}");
+    }
+}
+
+/// A scratch directory for data files made by a test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("linedns-test-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn malformed_yaml_names_line_and_column() {
+    let err = compile_text("version: 1\nlines:\n  - name: [unclosed\n", Path::new(".")).unwrap_err();
+    let place = &err.0[0].place;
+    assert!(place.file.ends_with("tests/inline.yaml"), "{err}");
+    assert_eq!((place.line, place.column), (Some(3), Some(11)), "{err}");
+    assert!(err.to_string().contains("tests/inline.yaml:3:11:"), "{err}");
+}
+
+#[test]
+fn unknown_field_is_rejected_by_name() {
+    let err = error_of("version: 1\nlines:\n  - name: a\n    sourcse: []\n", Path::new("."));
+    assert_mentions(&err, &["tests/inline.yaml:4:", "sourcse"]);
+    let err = error_of("version: 1\nzonez: []\n", Path::new("."));
+    assert_mentions(&err, &["tests/inline.yaml:2:", "zonez"]);
+}
+
+#[test]
+fn wrong_version_is_rejected() {
+    let err = error_of("version: 2\n", Path::new("."));
+    assert_mentions(&err, &["tests/inline.yaml:1:", "unsupported rules version 2"]);
+}
+
+#[test]
+fn unknown_line_in_a_chain() {
+    let text = "version: 1\nlines:\n  - name: a\n    fallback: [nowhere]\n";
+    let err = error_of(text, Path::new("."));
+    assert_mentions(&err, &["tests/inline.yaml:4:", "line \"a\" fallback", "unknown line \"nowhere\""]);
+    let text = "version: 1\nlines:\n  - name: a\n    parent: ghost\n";
+    assert_mentions(&error_of(text, Path::new(".")), &["tests/inline.yaml:4:", "unknown line \"ghost\""]);
+}
+
+#[test]
+fn cycles_in_chains_and_parents() {
+    let text = "version: 1\nlines:\n  - name: a\n    fallback: [default, a]\n";
+    assert_mentions(
+        &error_of(text, Path::new(".")),
+        &["tests/inline.yaml:4:", "cycle: line \"a\" falls back to itself"],
+    );
+    let text = "version: 1\nlines:\n  - name: a\n  - name: b\n    fallback: [a, a]\n";
+    assert_mentions(&error_of(text, Path::new(".")), &["appears twice"]);
+    let text = "version: 1\nlines:\n  - name: a\n    parent: b\n  - name: b\n    parent: a\n";
+    assert_mentions(&error_of(text, Path::new(".")), &["tests/inline.yaml:4:", "parent cycle: a → b → a"]);
+}
+
+#[test]
+fn bad_cidr_in_a_list_names_file_line_and_value() {
+    let dir = scratch("badcidr");
+    let mut list: String = (0..4011u32).map(|i| format!("10.{}.{}.0/24\n", i / 256, i % 256)).collect();
+    list.push_str("10.200.0.1/16\n");
+    std::fs::write(dir.join("big.txt"), list).unwrap();
+    let err = error_of(&with_sources("[{ file: big.txt }]"), &dir);
+    assert_mentions(
+        &err,
+        &["big.txt:4012:", "line \"carrier\"", "\"10.200.0.1/16\"", "host bits set", "10.200.0.0/16"],
+    );
+    // Inline prefixes too.
+    let err = error_of(&with_sources("[{ cidr: [192.0.2.1/24] }]"), Path::new("."));
+    assert_mentions(&err, &["tests/inline.yaml:4:", "\"192.0.2.1/24\"", "host bits set"]);
+    let err = error_of(&with_sources("[{ cidr: [not-an-ip] }]"), Path::new("."));
+    assert_mentions(&err, &["\"not-an-ip\""]);
+}
+
+#[test]
+fn missing_data_file() {
+    let err = error_of(&with_sources("[{ file: no/such/list.txt }]"), Path::new("/nonexistent-geo"));
+    assert_mentions(
+        &err,
+        &["tests/inline.yaml:4:", "line \"carrier\"", "cannot read /nonexistent-geo/no/such/list.txt"],
+    );
+    let err = error_of(&with_sources("[{ mmdb: gone.mmdb, asn: [1] }]"), Path::new("/nonexistent-geo"));
+    assert_mentions(&err, &["tests/inline.yaml:4:", "/nonexistent-geo/gone.mmdb"]);
+}
+
+#[test]
+fn corrupt_mmdb_files_are_rejected() {
+    let geo = real_geo_data();
+    // Cyclic data: fails on open.
+    let err = error_of(
+        &with_sources("[{ mmdb: mmdb-test/bad-maxminddb-golang-cyclic-data-structure.mmdb, country: CN }]"),
+        &geo,
+    );
+    assert_mentions(
+        &err,
+        &["tests/inline.yaml:4:", "bad-maxminddb-golang-cyclic-data-structure.mmdb", "not a valid MaxMind DB"],
+    );
+    // Corrupt search tree: opens and even answers lookups; its unreachable nodes point
+    // back at the root (a cycle waiting for a lookup).
+    let err = error_of(
+        &with_sources("[{ mmdb: mmdb-test/bad-libmaxminddb-corrupt-search-tree.mmdb, country: CN, family: v4 }]"),
+        &geo,
+    );
+    assert_mentions(
+        &err,
+        &["bad-libmaxminddb-corrupt-search-tree.mmdb", "search tree node 1 has the invalid record 0"],
+    );
+    // Not an MMDB at all.
+    let err = error_of(&with_sources("[{ mmdb: china-operator-ip/chinanet.txt, country: CN }]"), &geo);
+    assert_mentions(&err, &["chinanet.txt", "not a valid MaxMind DB"]);
+}
+
+#[test]
+fn ipv6_in_an_ipv4_only_mmdb_is_an_error_unless_v4_is_asked() {
+    let geo = real_geo_data();
+    for db in ["chnroutes2/chnroutes.mmdb", "mmdb-test/MaxMind-DB-test-ipv4-24.mmdb"] {
+        let err = error_of(&with_sources(&format!("[{{ mmdb: {db}, country: CN }}]")), &geo);
+        assert_mentions(&err, &["tests/inline.yaml:4:", db, "IPv4-only", "family: v4"]);
+    }
+    let snap =
+        compile_text(&with_sources("[{ mmdb: chnroutes2/chnroutes.mmdb, country: CN, family: v4 }]"), &geo).unwrap();
+    let line = snap.classifier.classify("114.114.114.114".parse().unwrap(), 32).line;
+    assert_eq!(snap.lines.name(line), "carrier");
+    assert_eq!(snap.classifier.classify("8.8.8.8".parse().unwrap(), 32).line, 0);
+}
+
+#[test]
+fn mmdb_selectors_take_country_and_subdivision() {
+    let geo = real_geo_data();
+    let text = "version: 1\nlines:\n  - name: cn\n    sources: [{ mmdb: mmdb-test/GeoIP2-City-Test.mmdb, country: CN }]\n  - name: jilin\n    parent: cn\n    sources: [{ mmdb: mmdb-test/GeoIP2-City-Test.mmdb, subdivision: CN-22 }]\n";
+    let snap = compile_text(text, &geo).unwrap_or_else(|e| panic!("{e}"));
+    let line = |a: &str| snap.lines.name(snap.classifier.classify(a.parse().unwrap(), 128).line).to_string();
+    assert_eq!(line("175.16.199.1"), "jilin");
+    assert_eq!(line("2001:250::1"), "cn");
+    assert_eq!(line("81.2.69.142"), "default");
+}
+
+#[test]
+fn apnic_delegated_source_needs_a_country() {
+    let geo = common::repo_path("geo-data");
+    let err = error_of(&with_sources("[{ apnic: sample/delegated-sample.txt }]"), &geo);
+    assert_mentions(&err, &["tests/inline.yaml:4:", "needs `country`"]);
+    let snap = compile_text(&with_sources("[{ apnic: sample/delegated-sample.txt, country: JP }]"), &geo).unwrap();
+    assert_eq!(snap.lines.name(snap.classifier.classify("192.0.2.1".parse().unwrap(), 32).line), "carrier");
+}
+
+#[test]
+fn source_shape_errors() {
+    let err = error_of(&with_sources("[{ file: a.txt, cidr: [10.0.0.0/8] }]"), Path::new("."));
+    assert_mentions(&err, &["exactly one of file, cidr, apnic, mmdb (found: file, cidr)"]);
+    let err = error_of(&with_sources("[{ cidr: [10.0.0.0/8], asn: [1] }]"), Path::new("."));
+    assert_mentions(&err, &["`asn` does not apply to a cidr source"]);
+    let err = error_of(&with_sources("[{ mmdb: x.mmdb }]"), Path::new("."));
+    assert_mentions(&err, &["needs at least one of `country`, `subdivision`, `asn`"]);
+}
+
+#[test]
+fn line_definition_errors() {
+    let err = error_of("version: 1\nlines:\n  - name: default\n", Path::new("."));
+    assert_mentions(&err, &["tests/inline.yaml:3:", "`default` is built in"]);
+    let err = error_of("version: 1\nlines:\n  - name: a\n  - name: a\n", Path::new("."));
+    assert_mentions(&err, &["tests/inline.yaml:4:", "defined twice"]);
+    let err = error_of("version: 1\npriority: [zz]\nlines:\n  - name: a\n", Path::new("."));
+    assert_mentions(&err, &["tests/inline.yaml:2:", "priority", "unknown line \"zz\""]);
+}
+
+const ZONE_HEAD: &str = "version: 1\nlines:\n  - name: a\n    sources: [{ cidr: [10.0.0.0/8] }]\nzones:\n  - origin: example.com\n    soa: { mname: ns1, rname: hostmaster, serial: 1 }\n    ns: [ns1]\n";
+
+#[test]
+fn zone_errors_name_the_record() {
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "    records: [{ name: www, type: PTR, values: x }]\n",
+            &["tests/inline.yaml:9:", "unsupported record type \"PTR\""],
+        ),
+        (
+            "    records: [{ name: www, type: A, values: 300.1.2.3 }]\n",
+            &["tests/inline.yaml:9:", "record www A", "\"300.1.2.3\""],
+        ),
+        ("    records: [{ name: www.other.org., type: A, values: 192.0.2.1 }]\n", &["outside the zone example.com"]),
+        (
+            "    records: [{ name: www, type: CNAME, values: a }, { name: www, type: TXT, values: t }]\n",
+            &["www.example.com has a CNAME and other records"],
+        ),
+        (
+            "    records: [{ name: www, type: A, values: 192.0.2.1 }, { name: www, type: A, values: 192.0.2.2 }]\n",
+            &["www.example.com A is defined twice"],
+        ),
+        (
+            "    line_records: [{ name: www, type: A, pools: { a: [192.0.2.1] } }]\n",
+            &["tests/inline.yaml:9:", "no pool for line `default`"],
+        ),
+        (
+            "    line_records: [{ name: www, type: A, pools: { b: [192.0.2.1], default: [192.0.2.2] } }]\n",
+            &["pool for unknown line \"b\""],
+        ),
+        (
+            "    line_records: [{ name: www, type: A, pools: { default: [\"2001:db8::1\"] } }]\n",
+            &["2001:db8::1 does not fit an A record"],
+        ),
+        (
+            "    line_records: [{ name: www, type: A, pools: { default: [{ address: 192.0.2.1, weight: 0 }] } }]\n",
+            &["weight 0 of 192.0.2.1"],
+        ),
+        (
+            "    line_records: [{ name: www, type: MX, pools: { default: [192.0.2.1] } }]\n",
+            &["line records are A or AAAA"],
+        ),
+        (
+            "    line_records: [{ name: www, type: A, pools: { default: [192.0.2.1] }, fallback: { a: [a] } }]\n",
+            &["falls back to itself"],
+        ),
+    ];
+    for (zone_tail, needles) in cases {
+        let err = error_of(&format!("{ZONE_HEAD}{zone_tail}"), Path::new("."));
+        assert_mentions(&err, needles);
+    }
+}
+
+#[test]
+fn every_error_is_reported_not_just_the_first() {
+    let text = format!(
+        "{ZONE_HEAD}    records:\n      - {{ name: a, type: A, values: 1.2.3 }}\n      - {{ name: b, type: A, values: 4.5.6 }}\n"
+    );
+    let err = compile_text(&text, Path::new(".")).unwrap_err();
+    assert_eq!(err.0.len(), 2, "{err}");
+}
+
+#[test]
+fn every_good_test_database_loads() {
+    // The tree check must not reject real databases: IPv6 ones point their IPv4 aliases
+    // back at the IPv4 subtree, and chnroutes.mmdb has no description map.
+    let geo = real_geo_data();
+    let dbs = [
+        "chnroutes2/chnroutes.mmdb",
+        "mmdb-test/GeoIP2-City-Test.mmdb",
+        "mmdb-test/GeoIP2-Country-Test.mmdb",
+        "mmdb-test/GeoIP2-ISP-Test.mmdb",
+        "mmdb-test/GeoLite2-ASN-Test.mmdb",
+        "mmdb-test/GeoLite2-City-Test.mmdb",
+        "mmdb-test/GeoLite2-Country-Test.mmdb",
+        "mmdb-test/MaxMind-DB-no-ipv4-search-tree.mmdb",
+        "mmdb-test/MaxMind-DB-test-decoder.mmdb",
+        "mmdb-test/MaxMind-DB-test-ipv4-24.mmdb",
+        "mmdb-test/MaxMind-DB-test-mixed-24.mmdb",
+    ];
+    for db in dbs {
+        let text = with_sources(&format!("[{{ mmdb: {db}, country: CN, family: v4 }}]"));
+        if let Err(e) = compile_text(&text, &geo) {
+            panic!("{db} must load: {e}");
+        }
+    }
+    let snap =
+        compile_text(&with_sources("[{ mmdb: chnroutes2/chnroutes.mmdb, country: CN, family: v4 }]"), &geo).unwrap();
+    assert_eq!(snap.summary().lines[1].prefixes_v4, 3912, "every network of chnroutes.mmdb");
+}
