@@ -1,1 +1,86 @@
-fn main() {}
+//! Criterion benches: classification on the full real carrier lists (v4, v6) and the
+//! whole resolve of a line record and of a static record.
+//!
+//! Needs the real data: `../shared/geo-data` beside the clone, or `LINEDNS_GEO_DATA`.
+//! Run: `cargo bench --bench engine`. Results are recorded in `benches/README.md`.
+
+use std::hint::black_box;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use linedns::{AllUp, ClientInfo, CompileOptions, Query, RecordType, Snapshot, compile_file};
+
+fn snapshot() -> Snapshot {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let geo =
+        std::env::var_os("LINEDNS_GEO_DATA").map(PathBuf::from).unwrap_or_else(|| root.join("../shared/geo-data"));
+    compile_file(&root.join("rules/china-carriers.yaml"), &CompileOptions { geo_data: Some(geo) })
+        .unwrap_or_else(|e| panic!("the benches need the real geo data (LINEDNS_GEO_DATA): {e}"))
+}
+
+/// Addresses to look up: half inside source prefixes, half uniform, so that both the
+/// dense carrier ranges and the sparse overseas space are measured.
+fn addresses(snap: &Snapshot, v4: bool, n: usize) -> Vec<IpAddr> {
+    let mut rng = fastrand::Rng::with_seed(42);
+    let nets: Vec<_> = snap.prefixes.iter().map(|p| p.net).filter(|n| n.addr().is_ipv4() == v4).collect();
+    (0..n)
+        .map(|i| {
+            if i % 2 == 0 {
+                let net = nets[rng.usize(..nets.len())];
+                match net.network() {
+                    IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from(
+                        u32::from(a)
+                            | (rng.u32(..) & !u32::from(net.netmask().to_string().parse::<Ipv4Addr>().unwrap())),
+                    )),
+                    IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(
+                        u128::from(a)
+                            | (rng.u128(..) & !u128::from(net.netmask().to_string().parse::<Ipv6Addr>().unwrap())),
+                    )),
+                }
+            } else if v4 {
+                IpAddr::V4(Ipv4Addr::from(rng.u32(..)))
+            } else {
+                // Uniform over 2000::/3, where global unicast lives.
+                IpAddr::V6(Ipv6Addr::from((rng.u128(..) >> 3) | (1u128 << 125)))
+            }
+        })
+        .collect()
+}
+
+fn classify(c: &mut Criterion) {
+    let snap = snapshot();
+    for (name, v4, bits) in [("classify/v4", true, 32u8), ("classify/v6", false, 128u8)] {
+        let addrs = addresses(&snap, v4, 1 << 16);
+        let mut i = 0usize;
+        c.bench_function(name, |b| {
+            b.iter(|| {
+                i = (i + 1) & ((1 << 16) - 1);
+                black_box(snap.classifier.classify(black_box(addrs[i]), bits))
+            })
+        });
+    }
+}
+
+fn resolve(c: &mut Criterion) {
+    let snap = snapshot();
+    let clients: Vec<ClientInfo> = addresses(&snap, true, 1 << 16)
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| ClientInfo::from_ecs(a, 24).with_entropy(i as u64))
+        .collect();
+    for (name, qname) in [("resolve/line-record", "WWW.Example.CN."), ("resolve/static", "ns1.example.cn")] {
+        let query = Query::new(qname, RecordType::A);
+        let mut i = 0usize;
+        c.bench_function(name, |b| {
+            b.iter(|| {
+                i = (i + 1) & ((1 << 16) - 1);
+                let answer = snap.resolve(black_box(&query), black_box(&clients[i]), &AllUp);
+                black_box(answer.answers.len())
+            })
+        });
+    }
+}
+
+criterion_group!(benches, classify, resolve);
+criterion_main!(benches);

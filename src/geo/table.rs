@@ -137,15 +137,38 @@ pub struct Hit {
     pub scope: u8,
 }
 
+/// Buckets of more blocks than this get a second index level on the next 8 bits.
+const CROWDED_BUCKET: u32 = 24;
+
+/// No second level for this bucket.
+const NO_SUB: u32 = u32::MAX;
+
+/// A first-level index entry: where the bucket's blocks start, and its second level.
+#[derive(Clone, Copy, Debug)]
+struct Bucket {
+    /// Number of blocks whose first 16 bits are below this bucket's.
+    first: u32,
+    /// Offset of this bucket's 257 second-level entries in `sub`, or `NO_SUB`.
+    sub: u32,
+}
+
 /// A partition of one address family into maximal aligned blocks, each with its line.
+///
+/// Lookup: the first 16 bits pick a bucket (and in a crowded bucket the next 8 bits a
+/// sub-bucket), then a binary search finds the last block starting at or before the
+/// address. Real IPv6 data crowds into a few /16s (2408::, 240e::), which the second level
+/// splits.
 #[derive(Debug)]
 pub struct PrefixTable<K> {
     /// First address of every block, ascending; the first is zero.
     starts: Box<[K]>,
     /// Line and prefix length of every block, parallel to `starts`.
     hits: Box<[Hit]>,
-    /// `index[t]` = number of blocks whose first 16 bits are below `t` (65,537 entries).
-    index: Box<[u32]>,
+    /// One entry per 16-bit prefix, plus an end marker (65,537 entries).
+    index: Box<[Bucket]>,
+    /// Second levels: for a crowded bucket, 257 entries `first` of blocks whose next 8
+    /// bits are below `j` (absolute indexes into `starts`).
+    sub: Box<[u32]>,
 }
 
 impl<K: AddrBits> PrefixTable<K> {
@@ -165,26 +188,39 @@ impl<K: AddrBits> PrefixTable<K> {
                 hits.push(Hit { line, scope: block.len });
             }
         }
-        let mut index = vec![0u32; (1 << 16) + 1];
-        let mut k = 0usize;
-        for (t, slot) in index.iter_mut().enumerate() {
-            while k < starts.len() && starts[k].top16() < t {
-                k += 1;
-            }
-            *slot = k as u32;
+        let first_with =
+            |bits: u32, below: usize, from: usize| from + starts[from..].partition_point(|s: &K| s.top(bits) < below);
+        let mut index = Vec::with_capacity((1 << 16) + 1);
+        for t in 0..=(1usize << 16) {
+            index.push(Bucket { first: first_with(16, t, 0) as u32, sub: NO_SUB });
         }
-        PrefixTable { starts: starts.into(), hits: hits.into(), index: index.into() }
+        let mut sub = Vec::new();
+        for t in 0..(1usize << 16) {
+            let (lo, hi) = (index[t].first, index[t + 1].first);
+            if hi - lo > CROWDED_BUCKET {
+                index[t].sub = sub.len() as u32;
+                for j in 0..=256usize {
+                    sub.push(first_with(24, (t << 8) + j, lo as usize).min(hi as usize) as u32);
+                }
+            }
+        }
+        PrefixTable { starts: starts.into(), hits: hits.into(), index: index.into(), sub: sub.into() }
     }
 
     /// The block holding `addr`: its line and its length (the ECS scope).
     #[inline]
     pub fn lookup(&self, addr: K) -> Hit {
-        let t = addr.top16();
-        let lo = self.index[t] as usize;
-        let hi = self.index[t + 1] as usize;
+        let t = addr.top(16);
+        let bucket = self.index[t];
+        let (lo, hi) = if bucket.sub == NO_SUB {
+            (bucket.first as usize, self.index[t + 1].first as usize)
+        } else {
+            let j = bucket.sub as usize + (addr.top(24) & 0xff);
+            (self.sub[j] as usize, self.sub[j + 1] as usize)
+        };
         let below = self.starts[lo..hi].partition_point(|&s| s <= addr);
         // The first block starts at zero, so some block starts at or before `addr`: either
-        // inside this 16-bit bucket or as the last block of an earlier one.
+        // inside this (sub-)bucket or as the last block of an earlier one.
         self.hits[lo + below - 1]
     }
 

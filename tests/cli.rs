@@ -1,0 +1,132 @@
+//! The `linedns` binary as an operator runs it.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::{real_geo_data, repo_path};
+
+fn linedns(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_linedns"))
+        .current_dir(repo_path(""))
+        .env_remove("LINEDNS_GEO_DATA")
+        .args(args)
+        .output()
+        .expect("run linedns")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+/// The README's first command prints exactly what the README shows.
+#[test]
+fn readme_first_command_output_is_true() {
+    let readme = std::fs::read_to_string(repo_path("README.md")).unwrap();
+    let command = "cargo run --release -- explain --config rules/default.yaml 198.51.100.64/26 www.example.com";
+    assert!(readme.contains(command), "the README's first command changed: update this test");
+    let out = linedns(&["explain", "--config", "rules/default.yaml", "198.51.100.64/26", "www.example.com"]);
+    assert!(out.status.success());
+    let printed = stdout(&out);
+    let shown = readme.split("The first prints:\n\n```\n").nth(1).unwrap().split("```").next().unwrap();
+    assert_eq!(printed, shown, "README output block is stale");
+}
+
+#[test]
+fn check_config_on_the_bundled_rules() {
+    let out = linedns(&["check-config", "rules/default.yaml"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = stdout(&out);
+    for needle in [
+        "rules/default.yaml: OK",
+        "lines (7):",
+        "gd-telecom",
+        "in telecom",
+        "zones (1):",
+        "example.com.  10 names, 3 line records",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+    let json = linedns(&["check-config", "--json", "rules/default.yaml"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["lines"].as_array().unwrap().len(), 7);
+    assert_eq!(v["ties"], 0);
+}
+
+#[test]
+fn check_config_fails_with_every_error_and_exit_1() {
+    let dir = std::env::temp_dir().join(format!("linedns-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rules = dir.join("broken.yaml");
+    std::fs::write(&rules, "version: 1\nlines:\n  - name: a\n    sources: [{ file: missing.txt }]\n  - name: b\n    sources: [{ cidr: [10.0.0.1/8] }]\n").unwrap();
+    let out = linedns(&["check-config", rules.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("broken.yaml:4:15: line \"a\": cannot read"), "{err}");
+    assert!(err.contains("broken.yaml:6:15: line \"b\": bad CIDR \"10.0.0.1/8\""), "{err}");
+    assert!(err.contains("2 error(s); nothing was loaded"), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn explain_json_has_the_fields_scripts_use() {
+    let out = linedns(&["explain", "--config", "rules/default.yaml", "--json", "198.51.100.9", "www.example.com"]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["line"], "gd-telecom");
+    assert_eq!(v["prefix"], "198.51.100.0/27");
+    assert_eq!(v["source"], "rules/default.yaml:38 (inline)");
+    assert_eq!(v["scope"], 27);
+    assert_eq!(v["records"], serde_json::json!(["www.example.com. 60 IN A 192.0.2.11"]));
+    assert_eq!(v["ttl"], 60);
+    assert_eq!(v["query"]["steps"][0]["line"], "gd-telecom");
+}
+
+#[test]
+fn explain_shows_each_fallback_step_and_the_data_source() {
+    let out = linedns(&["explain", "--config", "rules/default.yaml", "203.0.113.200", "www.example.com", "AAAA"]);
+    let text = stdout(&out);
+    for needle in [
+        "line     domestic",
+        "from geo-data/sample/delegated-sample.txt:8",
+        "step 1   domestic: no pool",
+        "step 2   default: chosen (1 of 1 healthy)",
+        "answer   www.example.com. 60 IN AAAA 2001:db8:f::100",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn geo_data_flag_and_variable_point_at_the_real_data() {
+    let geo = real_geo_data();
+    let geo = geo.to_str().unwrap();
+    let flag = linedns(&["explain", "-c", "rules/china-carriers.yaml", "--geo-data", geo, "--json", "240e::1"]);
+    assert!(flag.status.success(), "{}", String::from_utf8_lossy(&flag.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&flag.stdout).unwrap();
+    assert_eq!(v["line"], "telecom");
+    assert!(v["source"].as_str().unwrap().ends_with("china-operator-ip/chinanet6.txt:272"));
+    let var = Command::new(env!("CARGO_BIN_EXE_linedns"))
+        .current_dir(repo_path(""))
+        .env("LINEDNS_GEO_DATA", geo)
+        .args(["explain", "-c", "rules/china-carriers.yaml", "--json", "27.192.0.1"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&var.stdout).unwrap();
+    assert_eq!(v["line"], "unicom");
+    // Without either, the rules' own geo_data (/var/lib/linedns/geo-data) is used.
+    let none = linedns(&["check-config", "rules/china-carriers.yaml"]);
+    assert_eq!(none.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("/var/lib/linedns/geo-data/china-operator-ip/china.txt"));
+}
+
+#[test]
+fn bad_arguments_are_usage_errors() {
+    let out = linedns(&["explain", "-c", "rules/default.yaml", "10.0.0.1/8"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("host bits set"));
+    let out = linedns(&["explain", "-c", "rules/default.yaml", "10.0.0.1", "www.example.com", "BOGUS"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported record type \"BOGUS\""));
+    assert!(stdout(&linedns(&["--help"])).contains("check-config"));
+}
