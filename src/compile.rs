@@ -579,6 +579,24 @@ impl<'o> Compiler<'o> {
         }
     }
 
+    /// The record type written at `written`, one of `allowed`; `hint` is added to errors.
+    fn record_type(
+        &mut self,
+        written: &At<String>,
+        allowed: &[RecordType],
+        hint: &str,
+        rule: &str,
+    ) -> Option<RecordType> {
+        match rdata::parse_type(&written.value, allowed) {
+            Ok(t) => Some(t),
+            Err(m) => {
+                let place = self.place(written);
+                self.fail(place, rule, format!("{m}{hint}"));
+                None
+            }
+        }
+    }
+
     fn static_set(
         &mut self,
         record: &At<RecordDef>,
@@ -589,14 +607,7 @@ impl<'o> Compiler<'o> {
         let r = &record.value;
         let owner = self.owner(&r.name, origin, rule)?;
         let rule = format!("{rule}, record {} {}", r.name.value, r.rtype.value);
-        let rtype = match rdata::parse_type(&r.rtype.value, rdata::STATIC_TYPES) {
-            Ok(t) => t,
-            Err(m) => {
-                let place = self.place(&r.rtype);
-                self.fail(place, rule, m);
-                return None;
-            }
-        };
+        let rtype = self.record_type(&r.rtype, rdata::STATIC_TYPES, "", &rule)?;
         let place = self.place(record);
         let values = r.values.clone().into_vec();
         if values.is_empty() {
@@ -629,14 +640,8 @@ impl<'o> Compiler<'o> {
         let owner = self.owner(&r.name, origin, rule)?;
         let rule = format!("{rule}, line record {} {}", r.name.value, r.rtype.value);
         let place = self.place(record);
-        let rtype = match rdata::parse_type(&r.rtype.value, &[RecordType::A, RecordType::AAAA]) {
-            Ok(t) => t,
-            Err(m) => {
-                let place = self.place(&r.rtype);
-                self.fail(place, rule, format!("{m}: line records are A or AAAA"));
-                return None;
-            }
-        };
+        let rtype =
+            self.record_type(&r.rtype, &[RecordType::A, RecordType::AAAA], ": line records are A or AAAA", &rule)?;
         if r.max_answers == Some(0) {
             self.fail(place.clone(), rule.clone(), "max_answers must be at least 1");
         }

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! # linedns
 //!
 //! A GeoDNS / split-horizon authoritative DNS engine: each client is classified into a
