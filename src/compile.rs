@@ -11,7 +11,9 @@ use std::rc::Rc;
 use ipnet::IpNet;
 use rustc_hash::FxHashMap;
 
-use crate::config::{self, At, LineDef, LineRecordDef, NodeDef, RecordDef, RulesFile, SourceDef, ZoneDef, place_of};
+use crate::config::{
+    self, At, LineDef, LineRecordDef, NodeDef, RecordDef, RulesFile, ServerDef, SourceDef, ZoneDef, place_of,
+};
 use crate::error::{CompileErrors, ConfigError, Place};
 use crate::geo::lists::{self, NumberedNet};
 use crate::geo::mmdb::{self, Family, Selector};
@@ -20,6 +22,7 @@ use crate::geo::{Classifier, DEFAULT_LINE, LinePrefix, LineShape};
 use crate::line::{LineRecord, LineTable, Node, NodeId, Pool, PoolNode};
 use crate::name;
 use crate::rdata::{self, RData, RecordType};
+use crate::settings::ServerSettings;
 use crate::snapshot::{Snapshot, SourcePrefix};
 use crate::zone::{Content, NameNode, RrSet, Zone};
 
@@ -146,10 +149,15 @@ impl<'o> Compiler<'o> {
                 zones.push(zone);
             }
         }
+        let settings = match &rules.server {
+            Some(def) => self.server_settings(def),
+            None => ServerSettings::default(),
+        };
         if !self.errors.is_empty() {
             return Err(CompileErrors(self.errors));
         }
         Ok(Snapshot {
+            settings,
             lines: self.lines,
             classifier,
             prefixes: self.prefixes,
@@ -751,6 +759,52 @@ impl<'o> Compiler<'o> {
             chains: chains.into(),
         });
         Some((owner, RrSet { rtype, ttl: r.ttl.unwrap_or(zone_ttl), content: Content::Line(idx) }))
+    }
+
+    fn server_settings(&mut self, def: &At<ServerDef>) -> ServerSettings {
+        let place = self.place(def);
+        let d = &def.value;
+        let mut settings = ServerSettings::default();
+        if let Some(listen) = &d.listen {
+            settings.listen.clear();
+            for text in listen {
+                match text.parse() {
+                    Ok(addr) => settings.listen.push(addr),
+                    Err(_) => self.fail(
+                        place.clone(),
+                        "server listen",
+                        format!("bad address {text:?} (IP:PORT, IPv6 as [::1]:53)"),
+                    ),
+                }
+            }
+            if listen.is_empty() {
+                self.fail(place.clone(), "server listen", "no address to listen on");
+            }
+        }
+        settings.workers = d.workers.unwrap_or(0);
+        if let Some(size) = d.udp_payload_max {
+            if !(512..=4096).contains(&size) {
+                self.fail(place.clone(), "server", format!("udp_payload_max {size} is outside 512..=4096"));
+            }
+            settings.udp_payload_max = size;
+        }
+        if let Some(ms) = d.tcp_idle_timeout_ms {
+            if ms < 100 {
+                self.fail(place.clone(), "server", format!("tcp_idle_timeout_ms {ms} is below 100"));
+            }
+            settings.tcp_idle_timeout = std::time::Duration::from_millis(ms);
+        }
+        if let Some(n) = d.tcp_max_connections {
+            if n == 0 {
+                self.fail(place.clone(), "server", "tcp_max_connections must be at least 1");
+            }
+            settings.tcp_max_connections = n;
+        }
+        if let Some(chaos) = &d.chaos {
+            settings.chaos_version = chaos.version.clone();
+            settings.chaos_id = chaos.id.clone();
+        }
+        settings
     }
 
     fn node_id(&mut self, addr: IpAddr) -> NodeId {

@@ -54,11 +54,16 @@ pub mod engine;
 pub mod error;
 pub mod explain;
 pub mod geo;
+pub mod handle;
 pub mod line;
 pub mod name;
+#[cfg(feature = "server")]
+pub mod net;
 pub mod query;
 pub mod rdata;
+pub mod settings;
 pub mod snapshot;
+pub mod wire;
 pub mod zone;
 
 pub use answer::{Answer, Owner, Rcode, RecordRef, Route};
@@ -66,6 +71,7 @@ pub use compile::{CompileOptions, GEO_DATA_ENV, Summary, compile_file, compile_s
 pub use engine::Engine;
 pub use error::{CompileErrors, ConfigError, Place};
 pub use explain::{Explanation, explain};
+pub use handle::Transport;
 pub use line::{AllUp, NodeHealth};
 pub use query::{ClientInfo, Query};
 pub use rdata::{RData, RecordType};

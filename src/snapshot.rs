@@ -37,6 +37,8 @@ pub struct SourcePrefix {
 /// Everything a query needs, compiled from one rule set and its data.
 #[derive(Debug)]
 pub struct Snapshot {
+    /// How the server answers (payload size, CHAOS) and listens.
+    pub settings: crate::settings::ServerSettings,
     /// Lines, `default` first.
     pub lines: LineTable,
     /// Address → line and ECS scope.

@@ -20,6 +20,24 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve DNS on UDP and TCP at the rules' `server.listen` addresses (default
+    /// 127.0.0.1:5353 and [::1]:5353) until SIGTERM or SIGINT. Logs go to stderr
+    /// (`RUST_LOG=debug` for more).
+    Serve {
+        /// The rules file (YAML).
+        #[arg(long, short = 'c', value_name = "RULES")]
+        config: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
+        /// Listen on this address instead of the rules' (repeat for several; port 0
+        /// picks a free port, printed in the start log line).
+        #[arg(long = "listen", value_name = "IP:PORT")]
+        listen: Vec<std::net::SocketAddr>,
+        /// UDP sockets per address and runtime threads (default: the rules', else one
+        /// per core).
+        #[arg(long)]
+        workers: Option<usize>,
+    },
     /// Compile the rules and their geo data, print what they hold, and exit non-zero on
     /// any error (each error names file, line, rule and value). Nothing is served.
     CheckConfig {
@@ -65,6 +83,7 @@ struct DataArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Serve { config, data, listen, workers } => serve(&config, data, listen, workers),
         Command::CheckConfig { rules, data, json } => {
             let Some(snapshot) = load(&rules, data) else { return ExitCode::FAILURE };
             let summary = snapshot.summary();
@@ -107,6 +126,91 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+fn serve(
+    rules: &std::path::Path,
+    data: DataArgs,
+    listen: Vec<std::net::SocketAddr>,
+    workers: Option<usize>,
+) -> ExitCode {
+    use std::sync::Arc;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let engine = match linedns::Engine::from_rules(rules, CompileOptions { geo_data: data.geo_data }) {
+        Ok(e) => Arc::new(e),
+        Err(errors) => {
+            for e in &errors.0 {
+                tracing::error!("{e}");
+            }
+            tracing::error!("{}: {} error(s); not started", rules.display(), errors.0.len());
+            return ExitCode::FAILURE;
+        }
+    };
+    let settings = engine.snapshot().settings.clone();
+    let listen = if listen.is_empty() { settings.listen.clone() } else { listen };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = workers.filter(|&w| w > 0).unwrap_or(if settings.workers > 0 { settings.workers } else { cores });
+    let listeners = match linedns::net::bind(&listen, workers) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("{e}; not started");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (udp, tcp) = listeners.local_addrs().unwrap_or_default();
+    let mut tcp_addrs: Vec<String> = tcp.iter().map(ToString::to_string).collect();
+    tcp_addrs.dedup();
+    let summary = engine.snapshot().summary();
+    tracing::info!(
+        "linedns {} serving {} ({} lines, {} zones, {} nodes) on udp+tcp {} ({} UDP sockets, {workers} workers)",
+        env!("CARGO_PKG_VERSION"),
+        rules.display(),
+        summary.lines.len(),
+        summary.zones.len(),
+        summary.nodes,
+        tcp_addrs.join(" "),
+        udp.len(),
+    );
+    let server = linedns::net::Server::new(engine);
+    let result = runtime.block_on(server.run(listeners, shutdown_signal()));
+    match result {
+        Ok(()) => {
+            tracing::info!("linedns stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!("linedns stopped on an error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Completes on SIGTERM or SIGINT, logging which.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        tracing::error!("cannot install signal handlers; stop with SIGKILL");
+        return std::future::pending().await;
+    };
+    let name = tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    };
+    tracing::info!("{name} received: stopping (in-flight TCP answers finish first)");
 }
 
 fn load(rules: &std::path::Path, data: DataArgs) -> Option<Snapshot> {

@@ -42,6 +42,46 @@ pub struct RulesFile {
     /// Authoritative zones.
     #[serde(default)]
     pub zones: Vec<At<ZoneDef>>,
+    /// How `linedns serve` listens and answers.
+    #[serde(default)]
+    pub server: Option<At<ServerDef>>,
+}
+
+/// The `server:` section.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerDef {
+    /// Addresses (`IP:PORT`, IPv6 in brackets) for UDP and TCP; default 127.0.0.1:5353
+    /// and [::1]:5353.
+    #[serde(default)]
+    pub listen: Option<Vec<String>>,
+    /// UDP sockets per address and runtime threads; 0 or unset = one per core.
+    #[serde(default)]
+    pub workers: Option<usize>,
+    /// Largest UDP response (512..=4096; default 1232).
+    #[serde(default)]
+    pub udp_payload_max: Option<u16>,
+    /// Idle TCP connections are closed after this many milliseconds (default 10000).
+    #[serde(default)]
+    pub tcp_idle_timeout_ms: Option<u64>,
+    /// Most TCP connections at once (default 1024).
+    #[serde(default)]
+    pub tcp_max_connections: Option<usize>,
+    /// CHAOS-class answers; off unless set.
+    #[serde(default)]
+    pub chaos: Option<ChaosDef>,
+}
+
+/// CHAOS TXT answers for server identification (off by default).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChaosDef {
+    /// Text for `version.bind` and `version.server`.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Text for `id.server` and `hostname.bind`.
+    #[serde(default)]
+    pub id: Option<String>,
 }
 
 /// A line: a set of client addresses that get the same answers.

@@ -1,0 +1,176 @@
+//! Bytes in, bytes out: one DNS message answered from a snapshot.
+//!
+//! [`respond`] never fails and never panics on any input: malformed queries get FORMERR
+//! (or are dropped when not even a header can be read), everything else gets the
+//! engine's answer encoded. Hosts that own their sockets call
+//! [`crate::Engine::handle_packet`].
+
+use std::net::{IpAddr, SocketAddr};
+
+use crate::answer::{Answer, Rcode};
+use crate::engine::Engine;
+use crate::line::{AllUp, NodeHealth};
+use crate::query::{ClientInfo, Query};
+use crate::rdata::RecordType;
+use crate::snapshot::Snapshot;
+use crate::wire::decode::{self, Ecs, Header, Reject, WireQuery};
+use crate::wire::encode::{self, CLASS_CH, CLASS_IN, EcsEcho};
+
+/// How the query arrived; it decides the response size limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// UDP: at most 512 octets, or the EDNS size the client offers, up to our maximum.
+    Udp,
+    /// TCP (RFC 7766): up to 65,535 octets.
+    Tcp,
+}
+
+/// RFC 6891 §9: BADVERS is extended RCODE 16.
+pub const RCODE_BADVERS: u16 = 16;
+
+/// RFC 1035 §4.2.1: without EDNS, UDP messages are at most 512 octets.
+const CLASSIC_UDP_LIMIT: usize = 512;
+
+impl Engine {
+    /// Answers one DNS message from `peer` into `out`. Returns `false` when nothing should
+    /// be sent (responses, fragments shorter than a header).
+    pub fn handle_packet(&self, packet: &[u8], peer: SocketAddr, transport: Transport, out: &mut Vec<u8>) -> bool {
+        respond(&self.snapshot(), packet, peer.ip(), transport, &AllUp, out)
+    }
+}
+
+/// Answers `packet` from `snapshot` into `out` (cleared first).
+pub fn respond(
+    snapshot: &Snapshot,
+    packet: &[u8],
+    peer: IpAddr,
+    transport: Transport,
+    health: &impl NodeHealth,
+    out: &mut Vec<u8>,
+) -> bool {
+    let mut name_buf = [0u8; 256];
+    let (query, name_len) = match decode::decode(packet, &mut name_buf) {
+        Ok(q) => q,
+        Err(Reject::Drop) => return false,
+        Err(Reject::FormErr(header, question_end)) => {
+            error_only(out, packet, header, question_end, Rcode::FormErr);
+            return true;
+        }
+        Err(Reject::NotImp(header, question_end)) => {
+            error_only(out, packet, header, question_end, Rcode::NotImp);
+            return true;
+        }
+    };
+    let settings = &snapshot.settings;
+    let limit = match (transport, query.edns) {
+        (Transport::Tcp, _) => usize::from(u16::MAX),
+        // RFC 6891 §6.2.3: values below 512 are treated as 512.
+        (Transport::Udp, Some(e)) => usize::from(e.udp_size.clamp(512, settings.udp_payload_max)),
+        (Transport::Udp, None) => CLASSIC_UDP_LIMIT,
+    };
+    if let Some(edns) = query.edns
+        && edns.version > 0
+    {
+        // RFC 6891 §6.1.3: "If a responder does not implement the VERSION level of the
+        // request, then it MUST respond with RCODE=BADVERS."
+        encode::start(out, query.header, Some(query.question), false, RCODE_BADVERS);
+        encode::write_opt(out, settings.udp_payload_max, RCODE_BADVERS, edns.dnssec_ok, None);
+        encode::set_counts(out, 0, 0, 1);
+        return true;
+    }
+    let name = std::str::from_utf8(&name_buf[..name_len]).unwrap_or("\0");
+    let ecs = query.edns.and_then(|e| e.ecs);
+    let client = client_info(&query, ecs, peer);
+    let qtype = RecordType::from(query.qtype);
+    let mut chaos_text = None;
+    let answer = match query.qclass {
+        CLASS_IN if matches!(qtype, RecordType::AXFR | RecordType::IXFR) => Answer::refused(),
+        CLASS_IN => snapshot.resolve(&Query::new(name, qtype), &client, health),
+        CLASS_CH => {
+            chaos_text = chaos(snapshot, name, qtype);
+            Answer::new(if chaos_text.is_some() { Rcode::NoError } else { Rcode::Refused }, chaos_text.is_some())
+        }
+        // Other classes hold nothing of ours.
+        _ => Answer::refused(),
+    };
+    // RFC 7871 §7.2.1: an ECS option in the query gets one in the response; §7.1.2: a
+    // /0 source means no client address was given, so the answer (from the resolver's
+    // own address) is valid for everyone: scope 0.
+    let ecs_echo = ecs.map(|e| EcsEcho {
+        family: e.family,
+        source_prefix: e.source_prefix,
+        scope_prefix: if e.source_prefix == 0 { 0 } else { answer.scope },
+        addr: e.addr,
+    });
+    encode::start(out, query.header, Some(query.question), answer.authoritative, u16::from(answer.rcode.code()));
+    let mut answers = answer.answers.len() as u16;
+    for record in &answer.answers {
+        encode::write_record(out, record);
+    }
+    if let Some(text) = chaos_text {
+        out.extend_from_slice(&[0xc0, 0x0c]);
+        encode::write_rr_body(out, u16::from(RecordType::TXT), CLASS_CH, 0, |out| {
+            encode::write_text(out, text.as_bytes())
+        });
+        answers += 1;
+    }
+    for record in &answer.authority {
+        encode::write_record(out, record);
+    }
+    let mut additional = 0;
+    let opt = query.edns.map(|e| (e.dnssec_ok, ecs_echo));
+    if let Some((dnssec_ok, ecs_echo)) = opt {
+        encode::write_opt(out, settings.udp_payload_max, 0, dnssec_ok, ecs_echo);
+        additional = 1;
+    }
+    encode::set_counts(out, answers, answer.authority.len() as u16, additional);
+    if out.len() > limit {
+        // RFC 2181 §9: a truncated response sets TC and the client retries over TCP. We
+        // keep only the header, question and OPT (RFC 6891 §7 asks for the OPT), so
+        // nothing partial is ever cached.
+        out.truncate(encode::header_and_question_len(Some(query.question)));
+        encode::set_truncated(out);
+        if let Some((dnssec_ok, ecs_echo)) = opt {
+            encode::write_opt(out, settings.udp_payload_max, 0, dnssec_ok, ecs_echo);
+        }
+        encode::set_counts(out, 0, 0, additional);
+    }
+    true
+}
+
+/// The client to classify: RFC 7871 §7.1.1 — the ECS address when the query has one
+/// with a non-zero source prefix, otherwise the address the query came from (§7.1.2:
+/// with SOURCE PREFIX-LENGTH 0 the resolver's own address is what an authoritative
+/// server "will almost certainly use").
+fn client_info(query: &WireQuery<'_>, ecs: Option<Ecs>, peer: IpAddr) -> ClientInfo {
+    let client = match ecs {
+        Some(e) if e.source_prefix > 0 => ClientInfo::from_ecs(e.addr, e.source_prefix),
+        _ => ClientInfo::from_source(peer),
+    };
+    // Per-query choice among nodes: the query ID is random per query (RFC 5452), mixed
+    // with the peer so that one resolver's retries still spread.
+    let peer_bits = match peer {
+        IpAddr::V4(a) => u64::from(u32::from(a)),
+        IpAddr::V6(a) => (u128::from(a) as u64) ^ ((u128::from(a) >> 64) as u64),
+    };
+    client.with_entropy(u64::from(query.header.id) ^ peer_bits.rotate_left(16))
+}
+
+/// CHAOS TXT for server identification, when configured.
+fn chaos<'s>(snapshot: &'s Snapshot, name: &str, qtype: RecordType) -> Option<&'s str> {
+    if !matches!(qtype, RecordType::TXT | RecordType::ANY) {
+        return None;
+    }
+    let settings = &snapshot.settings;
+    match name {
+        "version.bind" | "version.server" => settings.chaos_version.as_deref(),
+        "id.server" | "hostname.bind" => settings.chaos_id.as_deref(),
+        _ => None,
+    }
+}
+
+/// An error response: header, the question if it could be read, no records.
+fn error_only(out: &mut Vec<u8>, packet: &[u8], header: Header, question_end: Option<usize>, rcode: Rcode) {
+    let question = question_end.map(|end| &packet[decode::HEADER_LEN..end]);
+    encode::start(out, header, question, false, u16::from(rcode.code()));
+}

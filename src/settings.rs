@@ -1,0 +1,44 @@
+//! Server settings from the rules' `server:` section, compiled.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Default listen addresses: loopback, an unprivileged port.
+pub const DEFAULT_LISTEN: &[&str] = &["127.0.0.1:5353", "[::1]:5353"];
+
+/// RFC 6891 §6.2.5 and DNS Flag Day 2020: 1232 octets avoids IP fragmentation.
+pub const DEFAULT_UDP_PAYLOAD: u16 = 1232;
+
+/// How the server listens and answers. Listen addresses and workers take effect at
+/// start; the rest at every reload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerSettings {
+    /// UDP and TCP addresses to listen on.
+    pub listen: Vec<SocketAddr>,
+    /// UDP sockets (and runtime threads) per address; 0 = one per core.
+    pub workers: usize,
+    /// Largest UDP response we send and advertise (512..=4096).
+    pub udp_payload_max: u16,
+    /// A TCP connection idle this long is closed (RFC 7766 §6.2.3).
+    pub tcp_idle_timeout: Duration,
+    /// Most TCP connections open at once; more are closed on accept.
+    pub tcp_max_connections: usize,
+    /// Answer for CHAOS `version.bind` / `version.server` (off when `None`).
+    pub chaos_version: Option<String>,
+    /// Answer for CHAOS `id.server` / `hostname.bind` (off when `None`).
+    pub chaos_id: Option<String>,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            listen: DEFAULT_LISTEN.iter().map(|a| a.parse().expect("valid default")).collect(),
+            workers: 0,
+            udp_payload_max: DEFAULT_UDP_PAYLOAD,
+            tcp_idle_timeout: Duration::from_secs(10),
+            tcp_max_connections: 1024,
+            chaos_version: None,
+            chaos_id: None,
+        }
+    }
+}

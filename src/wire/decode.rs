@@ -1,0 +1,298 @@
+//! Reading a query off the wire: header, the one question, and EDNS(0) with ECS.
+//!
+//! Nothing is allocated: the question name is lowercased into a fixed buffer and the
+//! question's bytes are kept as a slice so the response can echo them letter for letter
+//! (the 0x20 case randomization resolvers use).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// RFC 1035 §4.1.1: the fixed header is 12 octets.
+pub const HEADER_LEN: usize = 12;
+
+/// RFC 6891 §6.1.1: the OPT pseudo-RR type.
+pub const TYPE_OPT: u16 = 41;
+
+/// RFC 7871 §6: the ECS option code.
+pub const OPTION_ECS: u16 = 8;
+
+/// A query's header fields the response needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// Message ID, echoed.
+    pub id: u16,
+    /// Flags word as received (QR, opcode, RD, CD ...).
+    pub flags: u16,
+}
+
+impl Header {
+    /// QR bit: set in responses.
+    pub fn is_response(self) -> bool {
+        self.flags & 0x8000 != 0
+    }
+
+    /// The 4-bit opcode (0 = QUERY).
+    pub fn opcode(self) -> u8 {
+        ((self.flags >> 11) & 0x0f) as u8
+    }
+}
+
+/// The ECS option of a query (RFC 7871 §6), checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ecs {
+    /// 1 = IPv4, 2 = IPv6.
+    pub family: u16,
+    /// SOURCE PREFIX-LENGTH.
+    pub source_prefix: u8,
+    /// The address, host bits zero.
+    pub addr: IpAddr,
+}
+
+/// The EDNS(0) OPT record of a query (RFC 6891 §6.1.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Edns {
+    /// Requestor's UDP payload size (the OPT CLASS).
+    pub udp_size: u16,
+    /// EDNS version.
+    pub version: u8,
+    /// DNSSEC OK bit (RFC 3225), copied into the response.
+    pub dnssec_ok: bool,
+    /// The ECS option, if any.
+    pub ecs: Option<Ecs>,
+}
+
+/// A decoded query.
+#[derive(Debug)]
+pub struct WireQuery<'p> {
+    /// Header.
+    pub header: Header,
+    /// The question exactly as received (name, type, class), for the echo.
+    pub question: &'p [u8],
+    /// QTYPE.
+    pub qtype: u16,
+    /// QCLASS.
+    pub qclass: u16,
+    /// EDNS, if the query had an OPT record.
+    pub edns: Option<Edns>,
+}
+
+/// Why a query cannot be answered normally.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reject {
+    /// Not worth an answer: shorter than a header, or a response (QR=1).
+    Drop,
+    /// FORMERR, with whatever of the query could be read for the response.
+    FormErr(Header, Option<usize>),
+    /// Opcode other than QUERY: NOTIMP.
+    NotImp(Header, Option<usize>),
+}
+
+/// Reads a query, lowercasing its name into `name_buf`. On success returns the query and
+/// the name's length in `name_buf` (text form, dot-separated, no trailing dot).
+///
+/// RFC 1035 §4.1; RFC 6891 §6.1.1 (one OPT, owner root) and §7 (FORMERR on a malformed
+/// OPT); RFC 7871 §6 and §7.2.1 (malformed ECS → FORMERR).
+pub fn decode<'p>(packet: &'p [u8], name_buf: &mut [u8; 256]) -> Result<(WireQuery<'p>, usize), Reject> {
+    if packet.len() < HEADER_LEN {
+        return Err(Reject::Drop);
+    }
+    let header =
+        Header { id: u16::from_be_bytes([packet[0], packet[1]]), flags: u16::from_be_bytes([packet[2], packet[3]]) };
+    if header.is_response() {
+        return Err(Reject::Drop);
+    }
+    let count = |i: usize| u16::from_be_bytes([packet[4 + 2 * i], packet[5 + 2 * i]]);
+    let (qdcount, ancount, nscount, arcount) = (count(0), count(1), count(2), count(3));
+    // The question is read first so that NOTIMP and FORMERR can echo it when they may.
+    let parsed = if qdcount == 1 { read_question(packet, name_buf) } else { None };
+    let question_end = parsed.map(|(end, _)| end);
+    if header.opcode() != 0 {
+        return Err(Reject::NotImp(header, question_end));
+    }
+    // RFC 1035 allows QDCOUNT > 1 but no server answers it; RFC 9619 makes it FORMERR.
+    let Some((question_end, name_len)) = parsed.filter(|_| qdcount == 1) else {
+        return Err(Reject::FormErr(header, None));
+    };
+    let formerr = Reject::FormErr(header, Some(question_end));
+    let qtype = u16::from_be_bytes([packet[question_end - 4], packet[question_end - 3]]);
+    let qclass = u16::from_be_bytes([packet[question_end - 2], packet[question_end - 1]]);
+
+    let mut pos = question_end;
+    for _ in 0..(u32::from(ancount) + u32::from(nscount)) {
+        pos = skip_record(packet, pos).ok_or(formerr)?.next;
+    }
+    let mut edns = None;
+    for _ in 0..arcount {
+        let rr = skip_record(packet, pos).ok_or(formerr)?;
+        if rr.rtype == TYPE_OPT {
+            // RFC 6891 §6.1.1: "If a query message with more than one OPT RR is received,
+            // a FORMERR (RCODE=1) MUST be returned." Its owner MUST be the root.
+            if edns.is_some() || rr.name_start + 1 != rr.name_end || packet[rr.name_start] != 0 {
+                return Err(formerr);
+            }
+            edns = Some(read_opt(packet, &rr).ok_or(formerr)?);
+        }
+        pos = rr.next;
+    }
+    Ok((WireQuery { header, question: &packet[HEADER_LEN..question_end], qtype, qclass, edns }, name_len))
+}
+
+/// Reads the question at offset 12: an uncompressed name (nothing precedes it to point
+/// at), then type and class. Returns the end offset and the lowercased name's length.
+fn read_question(packet: &[u8], name_buf: &mut [u8; 256]) -> Option<(usize, usize)> {
+    let mut pos = HEADER_LEN;
+    let mut len = 0usize;
+    loop {
+        let label = usize::from(*packet.get(pos)?);
+        pos += 1;
+        if label == 0 {
+            break;
+        }
+        // RFC 1035 §4.1.4: 0b11 marks a pointer, 0b01/0b10 are reserved: none belong here.
+        if label > 63 {
+            return None;
+        }
+        let bytes = packet.get(pos..pos + label)?;
+        // RFC 1035 §3.1: 255 octets on the wire, so at most 253 in text form.
+        if len + label + usize::from(len > 0) > 253 {
+            return None;
+        }
+        if len > 0 {
+            name_buf[len] = b'.';
+            len += 1;
+        }
+        for &b in bytes {
+            // A dot or a non-ASCII byte inside a label cannot be one of our names; keep
+            // the text form unambiguous by refusing it here (the name resolves as REFUSED).
+            name_buf[len] = if b == b'.' || !b.is_ascii() { b'\0' } else { b.to_ascii_lowercase() };
+            len += 1;
+        }
+        pos += label;
+    }
+    packet.get(pos..pos + 4)?;
+    Some((pos + 4, len))
+}
+
+/// A resource record located in a packet.
+struct Located {
+    name_start: usize,
+    name_end: usize,
+    rtype: u16,
+    class: u16,
+    ttl: u32,
+    rdata_start: usize,
+    next: usize,
+}
+
+/// Steps over one resource record (names may be compressed), checking every length.
+fn skip_record(packet: &[u8], start: usize) -> Option<Located> {
+    let mut pos = start;
+    loop {
+        let b = *packet.get(pos)?;
+        match b & 0xc0 {
+            0x00 if b == 0 => {
+                pos += 1;
+                break;
+            }
+            0x00 => pos += 1 + usize::from(b),
+            0xc0 => {
+                packet.get(pos + 1)?;
+                pos += 2;
+                break;
+            }
+            _ => return None,
+        }
+    }
+    let name_end = pos;
+    let fixed = packet.get(pos..pos + 10)?;
+    let rtype = u16::from_be_bytes([fixed[0], fixed[1]]);
+    let class = u16::from_be_bytes([fixed[2], fixed[3]]);
+    let ttl = u32::from_be_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]);
+    let rdlength = usize::from(u16::from_be_bytes([fixed[8], fixed[9]]));
+    let rdata_start = pos + 10;
+    packet.get(rdata_start..rdata_start + rdlength)?;
+    Some(Located { name_start: start, name_end, rtype, class, ttl, rdata_start, next: rdata_start + rdlength })
+}
+
+/// Reads an OPT record's fields and options (RFC 6891 §6.1.2, §6.1.3).
+fn read_opt(packet: &[u8], rr: &Located) -> Option<Edns> {
+    let mut edns =
+        Edns { udp_size: rr.class, version: (rr.ttl >> 16) as u8, dnssec_ok: rr.ttl & 0x8000 != 0, ecs: None };
+    let mut pos = rr.rdata_start;
+    while pos < rr.next {
+        let head = packet.get(pos..pos + 4).filter(|_| pos + 4 <= rr.next)?;
+        let code = u16::from_be_bytes([head[0], head[1]]);
+        let len = usize::from(u16::from_be_bytes([head[2], head[3]]));
+        let data = packet.get(pos + 4..pos + 4 + len).filter(|_| pos + 4 + len <= rr.next)?;
+        // RFC 6891 §6.1.2: "Any OPTION-CODE values not understood by a responder or
+        // requestor MUST be ignored."
+        if code == OPTION_ECS {
+            if edns.ecs.is_some() {
+                return None; // two ECS options: malformed
+            }
+            edns.ecs = Some(read_ecs(data)?);
+        }
+        pos += 4 + len;
+    }
+    Some(edns)
+}
+
+/// RFC 7871 §6 and §7.2.1: FAMILY 1 or 2, SOURCE PREFIX-LENGTH within the family's bits,
+/// exactly `ceil(SOURCE PREFIX-LENGTH / 8)` address octets, and no bit set beyond the
+/// source prefix ("A query with a wrongly formatted option (e.g., an unknown FAMILY) MUST
+/// be rejected and a FORMERR response MUST be returned"; for too many octets or set bits
+/// beyond the prefix the server "SHOULD return FORMERR").
+fn read_ecs(data: &[u8]) -> Option<Ecs> {
+    let head = data.get(..4)?;
+    let family = u16::from_be_bytes([head[0], head[1]]);
+    let source_prefix = head[2];
+    let address = &data[4..];
+    let width: u8 = match family {
+        1 => 32,
+        2 => 128,
+        _ => return None,
+    };
+    if source_prefix > width || address.len() != usize::from(source_prefix).div_ceil(8) {
+        return None;
+    }
+    if let Some(&last) = address.last() {
+        let used_bits = source_prefix - 8 * (address.len() as u8 - 1);
+        if last & !(0xffu8 << (8 - used_bits)) != 0 {
+            return None;
+        }
+    }
+    let addr = if family == 1 {
+        let mut octets = [0u8; 4];
+        octets[..address.len()].copy_from_slice(address);
+        IpAddr::V4(Ipv4Addr::from(octets))
+    } else {
+        let mut octets = [0u8; 16];
+        octets[..address.len()].copy_from_slice(address);
+        IpAddr::V6(Ipv6Addr::from(octets))
+    };
+    Some(Ecs { family, source_prefix, addr })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ecs(family: u16, source: u8, addr: &[u8]) -> Option<Ecs> {
+        let mut data = family.to_be_bytes().to_vec();
+        data.extend([source, 0]);
+        data.extend(addr);
+        read_ecs(&data)
+    }
+
+    #[test]
+    fn ecs_checks() {
+        assert_eq!(ecs(1, 24, &[198, 51, 100]).unwrap().addr, "198.51.100.0".parse::<IpAddr>().unwrap());
+        assert!(ecs(1, 24, &[198, 51, 100, 0]).is_none(), "too many octets");
+        assert!(ecs(1, 24, &[198, 51]).is_none(), "too few octets");
+        assert!(ecs(1, 23, &[198, 51, 101]).is_none(), "host bit beyond /23");
+        assert!(ecs(1, 23, &[198, 51, 100]).is_some());
+        assert!(ecs(1, 33, &[1, 2, 3, 4, 5]).is_none());
+        assert!(ecs(3, 0, &[]).is_none(), "unknown family");
+        assert_eq!(ecs(2, 0, &[]).unwrap().source_prefix, 0);
+        assert!(ecs(2, 56, &[0x24, 0x0e, 0, 0, 0, 0, 0]).is_some());
+    }
+}
