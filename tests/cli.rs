@@ -75,7 +75,9 @@ fn explain_json_has_the_fields_scripts_use() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["line"], "gd-telecom");
     assert_eq!(v["prefix"], "198.51.100.0/27");
-    assert_eq!(v["source"], "rules/default.yaml:38 (inline)");
+    let rules = std::fs::read_to_string(repo_path("rules/default.yaml")).unwrap();
+    let line = rules.lines().position(|l| l.contains("- cidr: [198.51.100.0/27")).unwrap() + 1;
+    assert_eq!(v["source"], format!("rules/default.yaml:{line} (inline)"));
     assert_eq!(v["scope"], 27);
     assert_eq!(v["records"], serde_json::json!(["www.example.com. 60 IN A 192.0.2.11"]));
     assert_eq!(v["ttl"], 60);
