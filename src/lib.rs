@@ -47,6 +47,34 @@
 //! assert_eq!(answer.scope, 24);
 //! ```
 
+//!
+//! ## Serving
+//!
+//! Hosts that own their sockets pass bytes in and get bytes out; others hand bound
+//! sockets and a shutdown future to [`net::Server`] (the `linedns serve` command does).
+//!
+//! ```
+//! use std::path::Path;
+//! use std::sync::Arc;
+//! use linedns::{CompileOptions, Engine, Transport};
+//!
+//! let engine = Arc::new(Engine::from_rules(Path::new("rules/default.yaml"), CompileOptions::default()).unwrap());
+//!
+//! // A query for www.example.com A: header (ID 1, RD), one question.
+//! let mut query = vec![0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+//! query.extend(b"\x03www\x07example\x03com\x00\x00\x01\x00\x01");
+//! let mut response = Vec::new();
+//! assert!(engine.handle_packet(&query, "198.51.100.7:5300".parse().unwrap(), Transport::Udp, &mut response));
+//! assert_eq!(&response[..2], &[0, 1]); // the ID, echoed
+//! assert_eq!(response[3] & 0x0f, 0); // NOERROR
+//!
+//! // The whole server on sockets bound here (port 0), until the future completes.
+//! let listeners = linedns::net::bind(&["127.0.0.1:0".parse().unwrap()], 1).unwrap();
+//! let runtime = tokio::runtime::Runtime::new().unwrap();
+//! let shutdown = async { /* e.g. a signal; here: stop at once */ };
+//! runtime.block_on(linedns::net::Server::new(engine).run(listeners, shutdown)).unwrap();
+//! ```
+
 pub mod answer;
 pub mod compile;
 pub mod config;

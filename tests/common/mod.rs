@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod server;
+
 use std::path::{Path, PathBuf};
 
 use linedns::{CompileErrors, CompileOptions, Snapshot, compile_file, compile_str};

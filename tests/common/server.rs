@@ -1,0 +1,92 @@
+//! Starting the real `linedns` binary on loopback for a test, and stopping it by PID.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A running `linedns serve` started by this test.
+pub struct RunningServer {
+    child: Child,
+    /// The addresses it listens on (UDP and TCP share them), in `--listen` order.
+    pub addrs: Vec<SocketAddr>,
+    log: Arc<Mutex<String>>,
+}
+
+impl RunningServer {
+    /// Starts `linedns serve -c RULES` on port 0 of each of `listen` and waits for its
+    /// start line (at most 20 s).
+    pub fn start(rules: &str, listen: &[&str]) -> RunningServer {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_linedns"));
+        cmd.current_dir(super::repo_path("")).args(["serve", "-c", rules, "--workers", "2"]);
+        for l in listen {
+            cmd.args(["--listen", l]);
+        }
+        let mut child =
+            cmd.env("RUST_LOG", "info").stderr(Stdio::piped()).stdout(Stdio::null()).spawn().expect("start linedns");
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains(" on udp+tcp ") {
+                    let _ = tx.send(line.clone());
+                }
+                sink.lock().unwrap().push_str(&line);
+                sink.lock().unwrap().push('\n');
+            }
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("linedns did not start:\n{}", log.lock().unwrap()));
+        let addrs = line
+            .split(" on udp+tcp ")
+            .nth(1)
+            .unwrap()
+            .split(" (")
+            .next()
+            .unwrap()
+            .split(' ')
+            .map(|a| a.parse().unwrap())
+            .collect();
+        RunningServer { child, addrs, log }
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Sends SIGTERM and waits (at most 10 s) for a clean exit; returns the log.
+    pub fn stop(mut self) -> String {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "linedns exited with {status}:\n{}", self.log());
+                break;
+            }
+            assert!(Instant::now() < deadline, "linedns did not stop on SIGTERM:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(50)); // let the log reader drain
+        self.log()
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        // A failing test still ends the process it started, by its PID.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `kdig` with `args` and returns its stdout (panics if kdig is missing).
+pub fn kdig(args: &[String]) -> String {
+    let out = Command::new("kdig").args(args).output().expect("kdig (Debian knot-dnsutils) must be installed");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

@@ -1,0 +1,229 @@
+//! The real `linedns` binary on loopback, queried with real clients (kdig) and with
+//! crafted bytes, including a burst of malformed input.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::time::Duration;
+
+use common::server::{RunningServer, kdig};
+
+const RULES: &str = "tests/rules/server.yaml";
+
+fn at(addr: SocketAddr) -> Vec<String> {
+    vec![format!("@{}", addr.ip()), "-p".into(), addr.port().to_string()]
+}
+
+fn dig(addr: SocketAddr, extra: &[&str]) -> String {
+    let mut args = at(addr);
+    args.extend(["+timeout=2".to_string(), "+retry=0".to_string()]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    kdig(&args)
+}
+
+/// The records of kdig's answer section: "name ttl class type data" lines.
+fn answer_data(output: &str) -> Vec<String> {
+    let mut data: Vec<String> = output
+        .split(";; ANSWER SECTION:")
+        .nth(1)
+        .unwrap_or("")
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty() && !l.starts_with(";;"))
+        .map(|l| l.split_whitespace().last().unwrap_or("").to_string())
+        .collect();
+    data.sort();
+    data
+}
+
+fn status(output: &str) -> String {
+    output.split("status: ").nth(1).and_then(|s| s.split(';').next()).unwrap_or("none").to_string()
+}
+
+#[test]
+fn kdig_gets_per_line_answers_and_scopes_over_udp_and_tcp() {
+    let server = RunningServer::start(RULES, &["127.0.0.1:0", "[::1]:0"]);
+    let cases: &[(&str, &[&str], &str)] = &[
+        ("198.51.100.0/27", &["192.0.2.11"], "198.51.100.0/27/27"),
+        ("198.51.100.64/26", &["192.0.2.1", "192.0.2.2"], "198.51.100.64/26/26"),
+        ("198.51.100.128/25", &["192.0.2.21", "192.0.2.22", "192.0.2.23"], "198.51.100.128/25/25"),
+        ("198.51.100.0/24", &["192.0.2.11"], "198.51.100.0/24/27"),
+        ("8.8.8.0/24", &["192.0.2.101"], "8.8.8.0/24/"),
+    ];
+    for &addr in &server.addrs {
+        for transport in ["+notcp", "+tcp"] {
+            for (subnet, want, echo) in cases {
+                let out = dig(addr, &["www.example.com", "A", transport, &format!("+subnet={subnet}")]);
+                assert_eq!(status(&out), "NOERROR", "{out}");
+                assert_eq!(answer_data(&out), *want, "{subnet} via {addr} {transport}:\n{out}");
+                assert!(out.contains(&format!("CLIENT-SUBNET: {echo}")), "{subnet} via {addr} {transport}:\n{out}");
+                assert!(out.contains("Flags: qr aa"), "authoritative:\n{out}");
+                let over = if transport == "+tcp" { "(TCP)" } else { "(UDP)" };
+                assert!(out.contains(over), "{out}");
+            }
+        }
+        let v6 = dig(addr, &["www.example.com", "AAAA", "+subnet=2001:db8:1::/48"]);
+        assert_eq!(answer_data(&v6), ["2001:db8:f::1"], "{v6}");
+        assert!(v6.contains("CLIENT-SUBNET: 2001:db8:1::/48/48"), "{v6}");
+    }
+    let log = server.stop();
+    assert!(log.contains("linedns stopped"), "{log}");
+}
+
+#[test]
+fn kdig_sees_negative_answers_refusals_and_truncation() {
+    let server = RunningServer::start(RULES, &["127.0.0.1:0"]);
+    let addr = server.addrs[0];
+    let nx = dig(addr, &["nope.example.com", "A"]);
+    assert_eq!(status(&nx), "NXDOMAIN", "{nx}");
+    assert!(nx.contains("AUTHORITY SECTION") && nx.contains("SOA"), "{nx}");
+    let nodata = dig(addr, &["static.example.com", "AAAA"]);
+    assert_eq!(status(&nodata), "NOERROR", "{nodata}");
+    assert!(nodata.contains("ANSWER: 0") && nodata.contains("SOA"), "{nodata}");
+    assert_eq!(status(&dig(addr, &["example.org", "A"])), "REFUSED");
+    // kdig lowercases names, so the 0x20 echo is checked with a query of our own.
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    socket.send_to(&hickory_query("WwW.ExAmPlE.cOm."), addr).unwrap();
+    let mut buf = [0u8; 1500];
+    let (n, _) = socket.recv_from(&mut buf).unwrap();
+    let m = hickory_proto::op::Message::from_vec(&buf[..n]).unwrap();
+    assert_eq!(m.queries[0].name().to_ascii(), "WwW.ExAmPlE.cOm.");
+    assert_eq!(m.answers[0].name.to_ascii(), "WwW.ExAmPlE.cOm.");
+    // 40 A records do not fit 512 octets without EDNS: TC, then kdig retries over TCP.
+    let truncated = dig(addr, &["many.example.com", "A", "+noedns", "+ignore"]);
+    assert!(truncated.contains("Flags: qr tc aa") || truncated.contains("tc"), "{truncated}");
+    assert!(truncated.contains("ANSWER: 0"), "{truncated}");
+    let retried = dig(addr, &["many.example.com", "A", "+noedns"]);
+    assert_eq!(answer_data(&retried).len(), 40, "{retried}");
+    assert!(retried.contains("(TCP)"), "kdig fell back to TCP:\n{retried}");
+    let chaos = dig(addr, &["version.bind", "TXT", "CH"]);
+    assert!(chaos.contains("\"linedns-test\""), "{chaos}");
+    server.stop();
+}
+
+/// A bounded burst of bad input of every kind, then correct queries still work and the
+/// log holds no panic.
+#[test]
+fn malformed_burst_leaves_the_server_answering() {
+    let server = RunningServer::start(RULES, &["127.0.0.1:0"]);
+    let addr = server.addrs[0];
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    let mut rng = fastrand::Rng::with_seed(0xbad);
+    let good_query = hickory_query("www.example.com.");
+    let mut sent = 0;
+    for i in 0..12_000u32 {
+        let packet: Vec<u8> = match i % 6 {
+            // Random bytes of random length.
+            0 => (0..rng.usize(0..600)).map(|_| rng.u8(..)).collect(),
+            // Truncated header.
+            1 => good_query[..rng.usize(0..12)].to_vec(),
+            // A good query cut anywhere.
+            2 => good_query[..rng.usize(12..good_query.len())].to_vec(),
+            // Bad ECS: host bits, wrong length, unknown family.
+            3 => with_raw_ecs(
+                &good_query,
+                [[0, 1, 20, 0, 198, 51, 101].as_slice(), &[0, 1, 24, 0, 198, 51], &[0, 9, 0, 0]][rng.usize(0..3)],
+            ),
+            // A good query with random bytes flipped.
+            4 => {
+                let mut p = good_query.clone();
+                for _ in 0..rng.usize(1..4) {
+                    let at = rng.usize(..p.len());
+                    p[at] = rng.u8(..);
+                }
+                p
+            }
+            // Header only claiming many records.
+            _ => vec![0x12, 0x34, 0x01, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+        };
+        socket.send_to(&packet, addr).unwrap();
+        sent += 1;
+        // Drain answers now and then so the socket buffer never fills.
+        if i % 64 == 0 {
+            socket.set_nonblocking(true).unwrap();
+            let mut buf = [0u8; 2048];
+            while socket.recv_from(&mut buf).is_ok() {}
+            socket.set_nonblocking(false).unwrap();
+        }
+    }
+    assert_eq!(sent, 12_000);
+    // TCP: a 65,535-octet length prefix followed by 100 KB of junk, and one that stops short.
+    let mut junk = vec![0xff, 0xff];
+    junk.extend((0..100_000).map(|_| rng.u8(..)));
+    if let Ok(mut tcp) = TcpStream::connect(addr) {
+        let _ = tcp.write_all(&junk);
+    }
+    if let Ok(mut tcp) = TcpStream::connect(addr) {
+        let _ = tcp.write_all(&[0xff, 0xff, 1, 2, 3]);
+    }
+    // Correct queries still get correct answers, over UDP and TCP.
+    let out = dig(addr, &["www.example.com", "A", "+subnet=198.51.100.128/25"]);
+    assert_eq!(answer_data(&out), ["192.0.2.21", "192.0.2.22", "192.0.2.23"], "{out}");
+    let out = dig(addr, &["www.example.com", "A", "+tcp", "+subnet=198.51.100.0/27"]);
+    assert_eq!(answer_data(&out), ["192.0.2.11"], "{out}");
+    // A malformed ECS gets FORMERR with the ID echoed.
+    socket.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 2048];
+    while socket.recv_from(&mut buf).is_ok() {}
+    socket.set_nonblocking(false).unwrap();
+    socket.send_to(&with_raw_ecs(&good_query, &[0, 1, 20, 0, 198, 51, 101]), addr).unwrap();
+    let (n, _) = socket.recv_from(&mut buf).expect("FORMERR answer");
+    assert_eq!((&buf[..2], buf[3] & 0x0f), (&good_query[..2], 1), "{:?}", &buf[..n]);
+    let log = server.stop();
+    assert!(!log.to_lowercase().contains("panic"), "{log}");
+}
+
+#[test]
+fn tcp_connection_answers_pipelined_queries_in_order_then_idles_out() {
+    let server = RunningServer::start(RULES, &["127.0.0.1:0"]);
+    let mut tcp = TcpStream::connect(server.addrs[0]).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let names = ["www.example.com.", "static.example.com.", "nope.example.com."];
+    let mut burst = Vec::new();
+    for name in names {
+        let q = hickory_query(name);
+        burst.extend((q.len() as u16).to_be_bytes());
+        burst.extend(q);
+    }
+    tcp.write_all(&burst).unwrap();
+    for name in names {
+        let mut len = [0u8; 2];
+        tcp.read_exact(&mut len).unwrap();
+        let mut msg = vec![0u8; u16::from_be_bytes(len).into()];
+        tcp.read_exact(&mut msg).unwrap();
+        let m = hickory_proto::op::Message::from_vec(&msg).unwrap();
+        assert_eq!(m.queries[0].name().to_ascii(), name);
+    }
+    // tests/rules/server.yaml sets a 2 s idle timeout: the server closes the connection.
+    let started = std::time::Instant::now();
+    let mut rest = [0u8; 1];
+    let closed = tcp.read(&mut rest);
+    assert!(matches!(closed, Ok(0)), "{closed:?}");
+    assert!(started.elapsed() >= Duration::from_millis(1500), "closed after {:?}", started.elapsed());
+    server.stop();
+}
+
+fn hickory_query(name: &str) -> Vec<u8> {
+    use hickory_proto::op::{Edns, Message, Query};
+    use hickory_proto::rr::{Name, RecordType};
+    let mut m = Message::query();
+    m.metadata.id = 0x4242;
+    m.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::A));
+    m.set_edns(Edns::new());
+    m.to_vec().unwrap()
+}
+
+/// `query` (which ends with an empty OPT RR) with `ecs` as its only option.
+fn with_raw_ecs(query: &[u8], ecs: &[u8]) -> Vec<u8> {
+    let mut p = query.to_vec();
+    let rdlen_at = p.len() - 2;
+    let option_len = ecs.len() as u16;
+    p[rdlen_at..].copy_from_slice(&(4 + option_len).to_be_bytes());
+    p.extend(8u16.to_be_bytes());
+    p.extend(option_len.to_be_bytes());
+    p.extend(ecs);
+    p
+}
