@@ -1,5 +1,6 @@
 //! The `linedns` command: check rules, explain answers (and, later, serve).
 
+use std::io::Write;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,6 +50,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the compiled prefix table: every block of the partition of the IPv4 and
+    /// IPv6 address space with its line, one `PREFIX LINE` per line. The blocks do not
+    /// overlap; each block's length is the ECS scope answered for addresses in it.
+    Table {
+        /// The rules file (YAML).
+        #[arg(long, short = 'c', value_name = "RULES")]
+        config: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
+    },
     /// Show what a client gets and why: its line, the prefix and source that put it
     /// there, the ECS scope, and for a name the pool chosen, each fallback step, the
     /// records and the TTL.
@@ -91,6 +102,18 @@ fn main() -> ExitCode {
                 println!("{}", serde_json::to_string_pretty(&summary).expect("serializable"));
             } else {
                 print_summary(&rules, &snapshot, &summary);
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Table { config, data } => {
+            let Some(snapshot) = load(&config, data) else { return ExitCode::FAILURE };
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let lines = &snapshot.lines;
+            for (block, line) in snapshot.classifier.v4_blocks() {
+                let _ = writeln!(out, "{}/{} {}", std::net::Ipv4Addr::from(block.start), block.len, lines.name(line));
+            }
+            for (block, line) in snapshot.classifier.v6_blocks() {
+                let _ = writeln!(out, "{}/{} {}", std::net::Ipv6Addr::from(block.start), block.len, lines.name(line));
             }
             ExitCode::SUCCESS
         }

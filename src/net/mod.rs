@@ -49,6 +49,9 @@ pub fn bind(addrs: &[SocketAddr], udp_per_addr: usize) -> io::Result<Listeners> 
         let addr = tcp.local_addr()?.as_socket().unwrap_or(requested);
         for _ in 0..udp_per_addr.max(1) {
             let udp = reuse_port_socket(addr, Type::DGRAM, Protocol::UDP)?;
+            // Bursts queue here while a worker is busy; the kernel caps the size at
+            // net.core.rmem_max, so a smaller buffer is not an error.
+            let _ = udp.set_recv_buffer_size(UDP_RECV_BUFFER);
             udp.bind(&addr.into()).map_err(|e| context(e, "UDP", addr))?;
             listeners.udp.push(udp.into());
         }
@@ -56,6 +59,9 @@ pub fn bind(addrs: &[SocketAddr], udp_per_addr: usize) -> io::Result<Listeners> 
     }
     Ok(listeners)
 }
+
+/// Receive buffer asked for each UDP socket.
+const UDP_RECV_BUFFER: usize = 4 << 20;
 
 fn reuse_port_socket(addr: SocketAddr, ty: Type, protocol: Protocol) -> io::Result<Socket> {
     let socket = Socket::new(Domain::for_address(addr), ty, Some(protocol))?;

@@ -1,0 +1,23 @@
+//! Any bytes into `Engine::handle_packet`: no panic, and every response satisfies the
+//! properties in `tests/common/packet_properties.rs` (parses, echoes ID and question,
+//! keeps the UDP limit, ECS scope within the family's bits).
+//!
+//! Run: `cargo fuzz run packet --sanitizer none -- -max_total_time=600`
+#![no_main]
+
+use std::sync::LazyLock;
+
+use libfuzzer_sys::fuzz_target;
+use linedns::{CompileOptions, Engine};
+
+#[path = "../../tests/common/packet_properties.rs"]
+mod packet_properties;
+
+static ENGINE: LazyLock<Engine> = LazyLock::new(|| {
+    let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/rules/server.yaml");
+    Engine::from_rules(std::path::Path::new(rules), CompileOptions::default()).expect("test rules compile")
+});
+
+fuzz_target!(|data: &[u8]| {
+    packet_properties::check(&ENGINE, data);
+});

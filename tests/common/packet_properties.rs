@@ -1,0 +1,59 @@
+//! What must hold for any bytes given to `Engine::handle_packet`. Shared by the fuzz
+//! target (`fuzz/fuzz_targets/packet.rs`) and the corpus replay in `cargo test`
+//! (`tests/fuzz_corpus.rs`), so both check the same properties.
+
+use hickory_proto::op::Message;
+use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
+use linedns::{Engine, Transport};
+
+/// Largest UDP response the rules used by the fuzz target allow.
+const UDP_MAX: usize = 1232;
+
+/// Feeds `packet` to `engine` over UDP and TCP and checks every response:
+/// it parses (hickory-proto), is a response, echoes the ID and the question byte for
+/// byte, keeps the UDP size limit, and carries an ECS scope within the family's bits.
+/// Panics (a fuzz finding) when a property fails.
+pub fn check(engine: &Engine, packet: &[u8]) {
+    for transport in [Transport::Udp, Transport::Tcp] {
+        let mut out = Vec::new();
+        let answered = engine.handle_packet(packet, "192.0.2.1:53000".parse().unwrap(), transport, &mut out);
+        let is_query = packet.len() >= 12 && packet[2] & 0x80 == 0;
+        assert_eq!(answered, is_query, "queries are answered, responses and fragments dropped");
+        if !answered {
+            continue;
+        }
+        assert!(out.len() >= 12, "a response has a header");
+        assert_eq!(out[..2], packet[..2], "ID echoed");
+        assert!(out[2] & 0x80 != 0, "QR set");
+        if transport == Transport::Udp {
+            assert!(out.len() <= UDP_MAX, "UDP response of {} octets", out.len());
+        }
+        let response = Message::from_vec(&out).unwrap_or_else(|e| panic!("response does not parse: {e}: {out:02x?}"));
+        if response.queries.len() == 1 {
+            let end = question_end(&out).expect("response question");
+            assert_eq!(out[12..end], packet[12..end], "question echoed byte for byte");
+        } else {
+            assert!(response.queries.is_empty());
+        }
+        if let Some(edns) = &response.edns
+            && let Some(EdnsOption::Subnet(subnet)) = edns.option(EdnsCode::Subnet)
+        {
+            let bits = if subnet.addr().is_ipv4() { 32 } else { 128 };
+            assert!(subnet.scope_prefix() <= bits, "scope /{} in a family of {bits} bits", subnet.scope_prefix());
+            assert!(subnet.source_prefix() <= bits);
+        }
+    }
+}
+
+/// End of the (uncompressed) question that starts at offset 12.
+fn question_end(message: &[u8]) -> Option<usize> {
+    let mut pos = 12;
+    loop {
+        let len = usize::from(*message.get(pos)?);
+        pos += 1;
+        if len == 0 {
+            return Some(pos + 4).filter(|&end| end <= message.len());
+        }
+        pos += len;
+    }
+}

@@ -1,0 +1,22 @@
+//! Replays the fuzz corpus (`fuzz/corpus/packet/`) on stable: every saved input must
+//! still satisfy the packet properties.
+
+mod common;
+
+use common::packet_properties;
+use linedns::{CompileOptions, Engine};
+
+#[test]
+fn fuzz_corpus_replays_clean() {
+    let engine = Engine::from_rules(&common::repo_path("tests/rules/server.yaml"), CompileOptions::default()).unwrap();
+    let dir = common::repo_path("fuzz/corpus/packet");
+    let mut count = 0;
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let result = std::panic::catch_unwind(|| packet_properties::check(&engine, &bytes));
+        assert!(result.is_ok(), "corpus input {} fails", path.display());
+        count += 1;
+    }
+    assert!(count >= 20, "the corpus holds {count} inputs; it should hold the seeds at least");
+}
