@@ -71,6 +71,32 @@ fn kdig_gets_per_line_answers_and_scopes_over_udp_and_tcp() {
     assert!(log.contains("linedns stopped"), "{log}");
 }
 
+/// The bundled rules, as the README runs them (on port 0 here, so a test never collides
+/// with anything on 5353): every line gets its pool and scope, over UDP and TCP.
+#[test]
+fn bundled_rules_answer_kdig_for_every_line() {
+    let server = RunningServer::start("rules/default.yaml", &["127.0.0.1:0"]);
+    let addr = server.addrs[0];
+    let cases: &[(&str, &[&str], &str)] = &[
+        ("198.51.100.0/27", &["192.0.2.11"], "198.51.100.0/27/27"), // gd-telecom
+        ("198.51.100.32/27", &["192.0.2.1", "192.0.2.2"], "198.51.100.32/27/27"), // telecom
+        ("198.51.100.128/25", &["192.0.2.21", "192.0.2.22"], "198.51.100.128/25/25"), // unicom
+        ("203.0.113.0/25", &["192.0.2.31", "192.0.2.32"], "203.0.113.0/25/25"), // mobile
+        ("198.51.100.64/26", &["192.0.2.51", "192.0.2.52"], "198.51.100.64/26/26"), // cernet → domestic
+        ("198.18.0.0/24", &["192.0.2.51", "192.0.2.52"], "198.18.0.0/24/15"), // domestic
+        ("8.8.8.0/24", &["192.0.2.101", "192.0.2.102", "192.0.2.103"], "8.8.8.0/24/1"), // default
+    ];
+    for transport in ["+notcp", "+tcp"] {
+        for (subnet, want, echo) in cases {
+            let out = dig(addr, &["www.example.com", "A", transport, &format!("+subnet={subnet}")]);
+            assert_eq!(answer_data(&out), *want, "{subnet} {transport}:\n{out}");
+            assert!(out.contains(&format!("CLIENT-SUBNET: {echo}")), "{subnet} {transport}:\n{out}");
+        }
+    }
+    let log = server.stop_with("INT");
+    assert!(log.contains("SIGINT received") && log.contains("linedns stopped"), "{log}");
+}
+
 #[test]
 fn kdig_sees_negative_answers_refusals_and_truncation() {
     let server = RunningServer::start(RULES, &["127.0.0.1:0"]);

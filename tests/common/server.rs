@@ -60,9 +60,14 @@ impl RunningServer {
     }
 
     /// Sends SIGTERM and waits (at most 10 s) for a clean exit; returns the log.
-    pub fn stop(mut self) -> String {
+    pub fn stop(self) -> String {
+        self.stop_with("TERM")
+    }
+
+    /// Sends `signal` (`TERM`, `INT`) and waits (at most 10 s) for a clean exit.
+    pub fn stop_with(mut self, signal: &str) -> String {
         let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+        Command::new("kill").args([&format!("-{signal}"), &pid]).status().expect("kill");
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
