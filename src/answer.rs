@@ -68,17 +68,40 @@ pub struct RecordRef<'a> {
     pub data: &'a RData,
 }
 
+/// Where the addresses of a line-record answer came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Served {
+    /// A usable pool of the chain (the healthy nodes of it).
+    Pool,
+    /// No pool was usable: the first pool of the chain, whole.
+    FailOpen,
+    /// No pool was usable: the record's last-resort nodes.
+    LastResort,
+    /// No pool was usable and the record asks for SERVFAIL.
+    ServFail,
+}
+
 /// How a line record was answered: which line asked and which line's pool served.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Route {
     /// The client's line.
     pub client_line: LineIdx,
-    /// The line whose pool gave the answer.
+    /// The line whose pool gave the answer (the client's line for the all-down cases).
     pub served_line: LineIdx,
     /// Steps taken along the fallback chain (0: the client's own line).
     pub fallback_depth: u8,
-    /// No pool in the chain had a healthy node; the first pool was returned whole.
-    pub fail_open: bool,
+    /// Where the answer came from.
+    pub how: Served,
+    /// Answered with the degraded TTL: after skipping an unusable pool, from a pool with
+    /// down nodes, or by the all-down policy.
+    pub degraded: bool,
+}
+
+impl Route {
+    /// Whether the all-down policy answered (fail open, last resort or SERVFAIL).
+    pub fn all_down(&self) -> bool {
+        self.how != Served::Pool
+    }
 }
 
 /// A resolved answer.

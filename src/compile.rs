@@ -12,14 +12,16 @@ use ipnet::IpNet;
 use rustc_hash::FxHashMap;
 
 use crate::config::{
-    self, At, LineDef, LineRecordDef, NodeDef, RecordDef, RulesFile, ServerDef, SourceDef, ZoneDef, place_of,
+    self, At, HealthCheckDef, LineDef, LineRecordDef, MinHealthyDef, NodeDef, RecordDef, RulesFile, ServerDef,
+    SourceDef, WhenAllDownDef, ZoneDef, place_of,
 };
 use crate::error::{CompileErrors, ConfigError, Place};
 use crate::geo::lists::{self, NumberedNet};
 use crate::geo::mmdb::{self, Family, Selector};
 use crate::geo::table::LineIdx;
 use crate::geo::{Classifier, DEFAULT_LINE, LinePrefix, LineShape};
-use crate::line::{LineRecord, LineTable, Node, NodeId, Pool, PoolNode};
+use crate::health::{CheckKind, CheckSpec, Probe, ProbeKey, ProbeState};
+use crate::line::{LineRecord, LineTable, MinHealthy, Node, NodeId, Pool, PoolNode, WhenAllDown};
 use crate::name;
 use crate::rdata::{self, RData, RecordType};
 use crate::settings::ServerSettings;
@@ -76,6 +78,9 @@ struct Compiler<'o> {
     nodes: Vec<Node>,
     node_ids: FxHashMap<IpAddr, NodeId>,
     line_records: Vec<LineRecord>,
+    checks: FxHashMap<String, std::sync::Arc<CheckSpec>>,
+    probes: Vec<Probe>,
+    probe_ids: FxHashMap<ProbeKey, u32>,
 }
 
 impl<'o> Compiler<'o> {
@@ -94,6 +99,9 @@ impl<'o> Compiler<'o> {
             nodes: Vec::new(),
             node_ids: FxHashMap::default(),
             line_records: Vec::new(),
+            checks: FxHashMap::default(),
+            probes: Vec::new(),
+            probe_ids: FxHashMap::default(),
         }
     }
 
@@ -136,6 +144,11 @@ impl<'o> Compiler<'o> {
             self.prefixes.iter().map(|p| LinePrefix { net: p.net, line: p.line }).collect();
         let (classifier, ties) = Classifier::build(&shapes, &line_prefixes);
 
+        for (name, def) in &rules.health_checks {
+            if let Some(spec) = self.health_check(name, def) {
+                self.checks.insert(name.clone(), std::sync::Arc::new(spec));
+            }
+        }
         let mut zones = Vec::new();
         let mut zone_by_origin = FxHashMap::default();
         for def in &rules.zones {
@@ -167,6 +180,7 @@ impl<'o> Compiler<'o> {
             zone_by_origin,
             line_records: self.line_records,
             nodes: self.nodes,
+            probes: self.probes,
         })
     }
 
@@ -654,6 +668,22 @@ impl<'o> Compiler<'o> {
             self.fail(place.clone(), rule.clone(), "max_answers must be at least 1");
         }
         let errors_before = self.errors.len();
+        let check = match &r.health_check {
+            Some(name) => match self.checks.get(&name.value) {
+                Some(spec) => Some(spec.clone()),
+                None => {
+                    let place = self.place(name);
+                    let known: Vec<&String> = self.checks.keys().collect();
+                    self.fail(
+                        place,
+                        rule.clone(),
+                        format!("unknown health check {:?} (health_checks: {known:?})", name.value),
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
         let mut pools = Vec::new();
         let mut pool_of_line = vec![None; self.lines.len()];
         for (line_name, nodes) in &r.pools {
@@ -673,9 +703,11 @@ impl<'o> Compiler<'o> {
             }
             let mut pool_nodes: Vec<PoolNode> = Vec::new();
             for node in &nodes.value {
-                let (text, weight) = match node {
-                    NodeDef::Address(a) => (a.as_str(), 1),
-                    NodeDef::Weighted { address, weight } => (address.as_str(), *weight),
+                let (text, weight, probe_at) = match node {
+                    NodeDef::Address(a) => (a.as_str(), 1, None),
+                    NodeDef::Detailed { address, weight, probe } => {
+                        (address.as_str(), weight.unwrap_or(1), probe.as_deref())
+                    }
                 };
                 let addr: IpAddr = match text.parse() {
                     Ok(a) => a,
@@ -709,7 +741,27 @@ impl<'o> Compiler<'o> {
                     self.fail(pool_place.clone(), rule.clone(), format!("pool {line_name:?}: {addr} is listed twice"));
                     continue;
                 }
-                pool_nodes.push(PoolNode { node: id, weight });
+                let probe = match &check {
+                    Some(check) => match self.probe_for(check, addr, probe_at) {
+                        Ok(p) => Some(p),
+                        Err(m) => {
+                            self.fail(pool_place.clone(), rule.clone(), format!("pool {line_name:?}: {addr}: {m}"));
+                            continue;
+                        }
+                    },
+                    None if probe_at.is_some() => {
+                        self.fail(
+                            pool_place.clone(),
+                            rule.clone(),
+                            format!(
+                                "pool {line_name:?}: {addr} has a probe address but the record has no health_check"
+                            ),
+                        );
+                        continue;
+                    }
+                    None => None,
+                };
+                pool_nodes.push(PoolNode { node: id, weight, probe });
             }
             pool_of_line[line as usize] = Some(pools.len() as u16);
             let weighted = pool_nodes.iter().any(|n| n.weight != 1);
@@ -738,6 +790,76 @@ impl<'o> Compiler<'o> {
                 overrides.insert(line, resolved);
             }
         }
+        let min_healthy = match &r.min_healthy {
+            None => MinHealthy::Count(1),
+            Some(at) => match &at.value {
+                MinHealthyDef::Count(n) if *n >= 1 => {
+                    if let Some(small) = pools.iter().find(|p: &&Pool| p.nodes.len() < *n as usize) {
+                        let place = self.place(at);
+                        let line = self.lines.name(small.line).to_string();
+                        self.fail(place, rule.clone(), format!("min_healthy {n} exceeds the {} node(s) of the pool of {line:?}: it could never be used", small.nodes.len()));
+                    }
+                    MinHealthy::Count(*n)
+                }
+                MinHealthyDef::Share(text)
+                    if text
+                        .strip_suffix('%')
+                        .and_then(|p| p.trim().parse::<u8>().ok())
+                        .is_some_and(|p| (1..=100).contains(&p)) =>
+                {
+                    MinHealthy::Percent(text.trim_end_matches('%').trim().parse().expect("checked"))
+                }
+                other => {
+                    let place = self.place(at);
+                    self.fail(
+                        place,
+                        rule.clone(),
+                        format!("bad min_healthy {other:?}: a count of at least 1 or a share like \"50%\""),
+                    );
+                    MinHealthy::Count(1)
+                }
+            },
+        };
+        let ttl = r.ttl.unwrap_or(zone_ttl);
+        let when_all_down = match &r.when_all_down {
+            None => WhenAllDown::FailOpen,
+            Some(at) => match &at.value {
+                WhenAllDownDef::Mode(m) if m == "fail_open" => WhenAllDown::FailOpen,
+                WhenAllDownDef::Mode(m) if m == "servfail" => WhenAllDown::ServFail,
+                WhenAllDownDef::LastResort { last_resort } => {
+                    let mut nodes = Vec::new();
+                    for text in last_resort {
+                        match text.parse::<IpAddr>() {
+                            Ok(addr) if addr.is_ipv4() == (rtype == RecordType::A) => {
+                                nodes.push(PoolNode { node: self.node_id(addr), weight: 1, probe: None })
+                            }
+                            _ => {
+                                let place = self.place(at);
+                                self.fail(
+                                    place,
+                                    rule.clone(),
+                                    format!("last_resort: {text:?} is not an {rtype} address"),
+                                );
+                            }
+                        }
+                    }
+                    if nodes.is_empty() {
+                        let place = self.place(at);
+                        self.fail(place, rule.clone(), "last_resort needs at least one address");
+                    }
+                    WhenAllDown::LastResort(Pool { line: DEFAULT_LINE, nodes: nodes.into(), weighted: false })
+                }
+                WhenAllDownDef::Mode(other) => {
+                    let place = self.place(at);
+                    self.fail(
+                        place,
+                        rule.clone(),
+                        format!("bad when_all_down {other:?}: fail_open, servfail, or {{ last_resort: [addresses] }}"),
+                    );
+                    WhenAllDown::FailOpen
+                }
+            },
+        };
         if self.errors.len() > errors_before {
             return None;
         }
@@ -752,13 +874,16 @@ impl<'o> Compiler<'o> {
         self.line_records.push(LineRecord {
             name: owner.as_str().into(),
             rtype,
-            ttl: r.ttl.unwrap_or(zone_ttl),
+            ttl,
             max_answers: r.max_answers.unwrap_or(u16::MAX),
             pools: pools.into(),
             pool_of_line: pool_of_line.into(),
             chains: chains.into(),
+            min_healthy,
+            degraded_ttl: r.degraded_ttl.unwrap_or(ttl / 2),
+            when_all_down,
         });
-        Some((owner, RrSet { rtype, ttl: r.ttl.unwrap_or(zone_ttl), content: Content::Line(idx) }))
+        Some((owner, RrSet { rtype, ttl, content: Content::Line(idx) }))
     }
 
     fn server_settings(&mut self, def: &At<ServerDef>) -> ServerSettings {
@@ -805,6 +930,152 @@ impl<'o> Compiler<'o> {
             settings.chaos_id = chaos.id.clone();
         }
         settings
+    }
+
+    /// Compiles a `health_checks` entry.
+    fn health_check(&mut self, name: &str, def: &At<HealthCheckDef>) -> Option<CheckSpec> {
+        let place = self.place(def);
+        let rule = format!("health check {name:?}");
+        let d = &def.value;
+        let errors_before = self.errors.len();
+        let not_for =
+            |field: &str, set: bool, kinds: &str| set.then(|| format!("`{field}` only applies to {kinds} checks"));
+        let misplaced = [
+            not_for("path", d.path.is_some() && d.kind != config::CheckKind::Http, "http"),
+            not_for("host", d.host.is_some() && d.kind != config::CheckKind::Http, "http"),
+            not_for("expect_status", d.expect_status.is_some() && d.kind != config::CheckKind::Http, "http"),
+            not_for("body_contains", d.body_contains.is_some() && d.kind != config::CheckKind::Http, "http"),
+            not_for("query", d.query.is_some() && d.kind != config::CheckKind::Dns, "dns"),
+            not_for("qtype", d.qtype.is_some() && d.kind != config::CheckKind::Dns, "dns"),
+            not_for("expect_rcode", d.expect_rcode.is_some() && d.kind != config::CheckKind::Dns, "dns"),
+        ];
+        for m in misplaced.into_iter().flatten() {
+            self.fail(place.clone(), rule.clone(), m);
+        }
+        let kind = match d.kind {
+            config::CheckKind::Tcp => CheckKind::Tcp,
+            config::CheckKind::Http => {
+                let path = d.path.clone().unwrap_or_else(|| "/".into());
+                if !path.starts_with('/') || path.contains(char::is_whitespace) {
+                    self.fail(
+                        place.clone(),
+                        rule.clone(),
+                        format!("bad path {path:?}: starts with / and has no spaces"),
+                    );
+                }
+                let expect_status = d.expect_status.clone().unwrap_or_else(|| (200..400).collect());
+                if let Some(bad) = expect_status.iter().find(|s| !(100..=599).contains(*s)) {
+                    self.fail(place.clone(), rule.clone(), format!("bad expect_status {bad}"));
+                }
+                CheckKind::Http { path, host: d.host.clone(), expect_status, body_contains: d.body_contains.clone() }
+            }
+            config::CheckKind::Dns => {
+                let query = match d.query.as_deref().map(name::normalize) {
+                    Some(Ok(q)) => q,
+                    Some(Err(m)) => {
+                        self.fail(place.clone(), rule.clone(), m);
+                        String::new()
+                    }
+                    None => {
+                        self.fail(place.clone(), rule.clone(), "a dns check needs `query` (the name to ask)");
+                        String::new()
+                    }
+                };
+                let qtype = match rdata::parse_type(
+                    d.qtype.as_deref().unwrap_or("A"),
+                    &[RecordType::A, RecordType::AAAA, RecordType::SOA, RecordType::NS, RecordType::TXT],
+                ) {
+                    Ok(t) => u16::from(t),
+                    Err(m) => {
+                        self.fail(place.clone(), rule.clone(), m);
+                        1
+                    }
+                };
+                let rcodes = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"];
+                let want = d.expect_rcode.as_deref().unwrap_or("NOERROR").to_ascii_uppercase();
+                let expect_rcode = match rcodes.iter().position(|r| *r == want) {
+                    Some(i) => i as u8,
+                    None => {
+                        self.fail(
+                            place.clone(),
+                            rule.clone(),
+                            format!("bad expect_rcode {want:?} (one of {})", rcodes.join(", ")),
+                        );
+                        0
+                    }
+                };
+                CheckKind::Dns { query, qtype, expect_rcode }
+            }
+        };
+        let interval = d.interval_ms.unwrap_or(2000);
+        let timeout = d.timeout_ms.unwrap_or(1000);
+        if !(100..=3_600_000).contains(&interval) {
+            self.fail(place.clone(), rule.clone(), format!("interval_ms {interval} is outside 100..=3600000"));
+        }
+        if timeout < 10 || timeout > interval {
+            self.fail(
+                place.clone(),
+                rule.clone(),
+                format!("timeout_ms {timeout} must be at least 10 and at most interval_ms ({interval})"),
+            );
+        }
+        let (fall, rise) = (d.fall.unwrap_or(3), d.rise.unwrap_or(2));
+        if fall == 0 || rise == 0 {
+            self.fail(place.clone(), rule.clone(), "fall and rise must be at least 1");
+        }
+        (self.errors.len() == errors_before).then(|| CheckSpec {
+            name: name.to_string(),
+            kind,
+            port: d.port,
+            interval: std::time::Duration::from_millis(interval),
+            timeout: std::time::Duration::from_millis(timeout),
+            jitter: std::time::Duration::from_millis(d.jitter_ms.unwrap_or(interval / 10)),
+            fall,
+            rise,
+            initially_up: d.initial != Some(config::InitialState::Down),
+        })
+    }
+
+    /// The probe of `check` for a node at `addr`, probed at `probe_at` (`IP` or
+    /// `IP:PORT`) if given; one probe per distinct target and check.
+    fn probe_for(
+        &mut self,
+        check: &std::sync::Arc<CheckSpec>,
+        addr: IpAddr,
+        probe_at: Option<&str>,
+    ) -> Result<u32, String> {
+        let (ip, port) = match probe_at {
+            None => (addr, None),
+            Some(text) => match text.parse::<std::net::SocketAddr>() {
+                Ok(sa) => (sa.ip(), Some(sa.port())),
+                Err(_) => {
+                    (text.parse::<IpAddr>().map_err(|_| format!("bad probe address {text:?} (IP or IP:PORT)"))?, None)
+                }
+            },
+        };
+        let default_port = match check.kind {
+            CheckKind::Tcp => None,
+            CheckKind::Http { .. } => Some(80),
+            CheckKind::Dns { .. } => Some(53),
+        };
+        let port = port.or(check.port).or(default_port).ok_or_else(|| {
+            format!(
+                "health check {:?} is tcp and has no port: set `port` on the check or probe: IP:PORT on the node",
+                check.name
+            )
+        })?;
+        let key = ProbeKey { target: std::net::SocketAddr::new(ip, port), check: check.name.clone() };
+        if let Some(&id) = self.probe_ids.get(&key) {
+            return Ok(id);
+        }
+        let id = self.probes.len() as u32;
+        self.probe_ids.insert(key.clone(), id);
+        self.probes.push(Probe {
+            key,
+            spec: check.clone(),
+            state: std::sync::Arc::new(ProbeState::new(check.initially_up)),
+        });
+        Ok(id)
     }
 
     fn node_id(&mut self, addr: IpAddr) -> NodeId {

@@ -2,8 +2,11 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::{ArcSwap, Guard};
+use rustc_hash::FxHashMap;
+use serde::Serialize;
 
 use crate::compile::{CompileOptions, compile_file};
 use crate::error::CompileErrors;
@@ -15,18 +18,42 @@ use crate::snapshot::Snapshot;
 pub struct Engine {
     current: ArcSwap<Snapshot>,
     rules: Option<(PathBuf, CompileOptions)>,
+    generation: AtomicU64,
+}
+
+/// What a successful reload changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ReloadReport {
+    /// Generation now live (1 = the first snapshot).
+    pub generation: u64,
+    /// Lines added and removed, by name.
+    pub lines_added: Vec<String>,
+    /// Lines removed.
+    pub lines_removed: Vec<String>,
+    /// Zones added, by origin.
+    pub zones_added: Vec<String>,
+    /// Zones removed.
+    pub zones_removed: Vec<String>,
+    /// Probes (target + check) new in this snapshot: they start in their initial state.
+    pub probes_added: Vec<String>,
+    /// Probes gone: their checks stop.
+    pub probes_removed: Vec<String>,
+    /// Probes kept with their health state.
+    pub probes_kept: usize,
+    /// Blocks of the compiled tables (v4, v6), before and after.
+    pub table_blocks: ((usize, usize), (usize, usize)),
 }
 
 impl Engine {
     /// An engine serving `snapshot` (no rules file to reload from).
     pub fn new(snapshot: Snapshot) -> Self {
-        Engine { current: ArcSwap::from_pointee(snapshot), rules: None }
+        Engine { current: ArcSwap::from_pointee(snapshot), rules: None, generation: AtomicU64::new(1) }
     }
 
     /// Compiles the rules file and serves it; [`Engine::reload`] reads the same file again.
     pub fn from_rules(path: &Path, options: CompileOptions) -> Result<Self, CompileErrors> {
         let snapshot = compile_file(path, &options)?;
-        Ok(Engine { current: ArcSwap::from_pointee(snapshot), rules: Some((path.to_path_buf(), options)) })
+        Ok(Engine { rules: Some((path.to_path_buf(), options)), ..Engine::new(snapshot) })
     }
 
     /// The snapshot now live. Hold the guard for the length of one query, not longer.
@@ -35,17 +62,67 @@ impl Engine {
         self.current.load()
     }
 
-    /// Replaces the live snapshot.
-    pub fn swap(&self, snapshot: Snapshot) {
+    /// The rules file this engine reloads from, if any.
+    pub fn rules_path(&self) -> Option<&Path> {
+        self.rules.as_ref().map(|(p, _)| p.as_path())
+    }
+
+    /// Number of the live snapshot: 1 at start, one more per swap.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Makes `snapshot` live. Probes it shares with the live snapshot (same target and
+    /// check) keep their health state; the others start in their initial state.
+    pub fn swap(&self, mut snapshot: Snapshot) -> ReloadReport {
+        let old = self.current.load_full();
+        let report = adopt_and_compare(&mut snapshot, &old);
         self.current.store(Arc::new(snapshot));
+        let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        ReloadReport { generation, ..report }
     }
 
     /// Compiles the rules file again and swaps it in; on any error the running snapshot
     /// stays and the errors are returned.
-    pub fn reload(&self) -> Result<(), CompileErrors> {
-        let Some((path, options)) = &self.rules else { return Ok(()) };
+    pub fn reload(&self) -> Result<ReloadReport, CompileErrors> {
+        let Some((path, options)) = &self.rules else {
+            return Ok(ReloadReport { generation: self.generation(), ..ReloadReport::default() });
+        };
         let snapshot = compile_file(path, options)?;
-        self.swap(snapshot);
-        Ok(())
+        Ok(self.swap(snapshot))
     }
+}
+
+/// Gives `new` the probe states of `old` where the probe key matches, and lists what
+/// differs between the two.
+fn adopt_and_compare(new: &mut Snapshot, old: &Snapshot) -> ReloadReport {
+    let old_probes: FxHashMap<_, _> = old.probes.iter().map(|p| (&p.key, &p.state)).collect();
+    let mut report = ReloadReport::default();
+    for probe in &mut new.probes {
+        match old_probes.get(&probe.key) {
+            Some(state) => {
+                probe.state = Arc::clone(state);
+                report.probes_kept += 1;
+            }
+            None => report.probes_added.push(format!("{} {}", probe.key.check, probe.key.target)),
+        }
+    }
+    let new_keys: std::collections::HashSet<_> = new.probes.iter().map(|p| &p.key).collect();
+    report.probes_removed = old
+        .probes
+        .iter()
+        .filter(|p| !new_keys.contains(&p.key))
+        .map(|p| format!("{} {}", p.key.check, p.key.target))
+        .collect();
+    let diff = |a: Vec<String>, b: Vec<String>| -> (Vec<String>, Vec<String>) {
+        let added = b.iter().filter(|x| !a.contains(x)).cloned().collect();
+        let removed = a.iter().filter(|x| !b.contains(x)).cloned().collect();
+        (added, removed)
+    };
+    let names = |s: &Snapshot| s.lines.names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    (report.lines_added, report.lines_removed) = diff(names(old), names(new));
+    let origins = |s: &Snapshot| s.zones.iter().map(|z| z.origin.to_string()).collect::<Vec<_>>();
+    (report.zones_added, report.zones_removed) = diff(origins(old), origins(new));
+    report.table_blocks = (old.classifier.block_counts(), new.classifier.block_counts());
+    report
 }

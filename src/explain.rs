@@ -59,7 +59,7 @@ pub struct QueryExplanation {
     pub steps: Vec<StepExplanation>,
     /// The line whose pool answered.
     pub served_line: Option<String>,
-    /// Whether every pool was down and the first was returned whole.
+    /// Whether no pool was usable and the all-down policy answered.
     pub fail_open: bool,
     /// Authority records in presentation form.
     pub authority: Vec<String>,
@@ -149,14 +149,18 @@ pub fn explain(
                     line: lines.name(line).to_string(),
                     outcome: match step {
                         Step::NoPool => "no pool".to_string(),
-                        Step::NoHealthyNode { nodes } => format!("no healthy node (of {nodes})"),
+                        Step::TooFewHealthy { healthy, nodes, required } => {
+                            format!("too few healthy nodes ({healthy} of {nodes}, {required} needed)")
+                        }
                         Step::Chosen { healthy, nodes } => format!("chosen ({healthy} of {nodes} healthy)"),
-                        Step::FailOpen => "fail open (every pool down; first pool returned whole)".to_string(),
+                        Step::FailOpen => "fail open (no usable pool; first pool returned whole)".to_string(),
+                        Step::LastResort => "last resort (no usable pool)".to_string(),
+                        Step::ServFail => "SERVFAIL (no usable pool)".to_string(),
                     },
                 })
                 .collect(),
             served_line: answer.route.map(|r| lines.name(r.served_line).to_string()),
-            fail_open: answer.route.is_some_and(|r| r.fail_open),
+            fail_open: answer.route.is_some_and(|r| r.all_down()),
             authority: answer.authority.iter().map(show).collect(),
             response_scope: answer.scope,
         }

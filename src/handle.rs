@@ -9,7 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use crate::answer::{Answer, Rcode};
 use crate::engine::Engine;
-use crate::line::{AllUp, NodeHealth};
+use crate::line::NodeHealth;
 use crate::query::{ClientInfo, Query};
 use crate::rdata::RecordType;
 use crate::snapshot::Snapshot;
@@ -35,7 +35,8 @@ impl Engine {
     /// Answers one DNS message from `peer` into `out`. Returns `false` when nothing should
     /// be sent (responses, fragments shorter than a header).
     pub fn handle_packet(&self, packet: &[u8], peer: SocketAddr, transport: Transport, out: &mut Vec<u8>) -> bool {
-        respond(&self.snapshot(), packet, peer.ip(), transport, &AllUp, out)
+        let snapshot = self.snapshot();
+        respond(&snapshot, packet, peer.ip(), transport, &snapshot.live_health(), out)
     }
 }
 

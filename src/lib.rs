@@ -83,6 +83,7 @@ pub mod error;
 pub mod explain;
 pub mod geo;
 pub mod handle;
+pub mod health;
 pub mod line;
 pub mod name;
 #[cfg(feature = "server")]
@@ -94,7 +95,7 @@ pub mod snapshot;
 pub mod wire;
 pub mod zone;
 
-pub use answer::{Answer, Owner, Rcode, RecordRef, Route};
+pub use answer::{Answer, Owner, Rcode, RecordRef, Route, Served};
 pub use compile::{CompileOptions, GEO_DATA_ENV, Summary, compile_file, compile_str};
 pub use engine::Engine;
 pub use error::{CompileErrors, ConfigError, Place};

@@ -63,11 +63,11 @@ pub struct Node {
     pub data: RData,
 }
 
-/// What the pool choice knows of node health. The health checker provides the real view;
-/// [`AllUp`] is the view without health checks.
+/// What the pool choice knows of node health. [`crate::Snapshot::live_health`] is the
+/// view the health checker writes; [`AllUp`] ignores health.
 pub trait NodeHealth {
-    /// Whether the node may be answered.
-    fn is_up(&self, node: NodeId) -> bool;
+    /// Whether the pool node may be answered.
+    fn is_up(&self, node: &PoolNode) -> bool;
 }
 
 /// Every node is up.
@@ -76,18 +76,51 @@ pub struct AllUp;
 
 impl NodeHealth for AllUp {
     #[inline]
-    fn is_up(&self, _node: NodeId) -> bool {
+    fn is_up(&self, _node: &PoolNode) -> bool {
         true
     }
 }
 
-/// A node of a pool with its weight.
+/// A node of a pool with its weight and its probe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PoolNode {
     /// The node.
     pub node: NodeId,
     /// Relative weight (1 when the pool is unweighted).
     pub weight: u32,
+    /// Index of its probe in the snapshot; `None`: not health-checked, always up.
+    pub probe: Option<u32>,
+}
+
+/// How many healthy nodes make a pool usable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MinHealthy {
+    /// At least this many.
+    Count(u32),
+    /// At least this percentage of the pool (rounded up).
+    Percent(u8),
+}
+
+impl MinHealthy {
+    /// Healthy nodes a pool of `total` needs (at least 1).
+    pub fn required(self, total: usize) -> usize {
+        match self {
+            MinHealthy::Count(n) => n as usize,
+            MinHealthy::Percent(p) => (total * usize::from(p)).div_ceil(100),
+        }
+        .max(1)
+    }
+}
+
+/// What a line record answers when no pool of the chain is usable.
+#[derive(Debug)]
+pub enum WhenAllDown {
+    /// The first pool of the chain, whole: an answer beats none.
+    FailOpen,
+    /// SERVFAIL: resolvers try another server or keep their cache.
+    ServFail,
+    /// These nodes, whole.
+    LastResort(Pool),
 }
 
 /// The nodes one line gets for one line record.
@@ -119,6 +152,12 @@ pub struct LineRecord {
     /// For each client line, the lines to try in order: the line itself, then its chain,
     /// ending with `default`.
     pub chains: Box<[Box<[LineIdx]>]>,
+    /// Healthy nodes a pool needs to be used.
+    pub min_healthy: MinHealthy,
+    /// TTL of answers from a fallback, a pool with down nodes, or the all-down policy.
+    pub degraded_ttl: u32,
+    /// The all-down policy.
+    pub when_all_down: WhenAllDown,
 }
 
 /// Up to this many nodes are chosen without allocating.
@@ -127,7 +166,7 @@ pub type Chosen = SmallVec<[NodeId; 16]>;
 impl Pool {
     /// Number of nodes `health` says are up.
     pub fn healthy_count(&self, health: &impl NodeHealth) -> usize {
-        self.nodes.iter().filter(|n| health.is_up(n.node)).count()
+        self.nodes.iter().filter(|n| health.is_up(n)).count()
     }
 
     /// Chooses up to `max` nodes among those `keep` accepts.
@@ -136,8 +175,8 @@ impl Pool {
     /// that clients taking the first address spread over all of them. Weighted pools
     /// draw without replacement, each draw proportional to the weights left, so the
     /// first address is node *i* with probability `weight_i / total`.
-    pub fn choose(&self, max: usize, entropy: u64, keep: impl Fn(NodeId) -> bool) -> Chosen {
-        let mut candidates: SmallVec<[PoolNode; 16]> = self.nodes.iter().copied().filter(|n| keep(n.node)).collect();
+    pub fn choose(&self, max: usize, entropy: u64, keep: impl Fn(&PoolNode) -> bool) -> Chosen {
+        let mut candidates: SmallVec<[PoolNode; 16]> = self.nodes.iter().copied().filter(|n| keep(n)).collect();
         let mut out = Chosen::new();
         if candidates.is_empty() {
             return out;
@@ -190,7 +229,7 @@ mod tests {
 
     fn pool(weights: &[u32]) -> Pool {
         let nodes: Vec<PoolNode> =
-            weights.iter().enumerate().map(|(i, &w)| PoolNode { node: i as NodeId, weight: w }).collect();
+            weights.iter().enumerate().map(|(i, &w)| PoolNode { node: i as NodeId, weight: w, probe: None }).collect();
         Pool { line: 0, weighted: weights.iter().any(|&w| w != 1), nodes: nodes.into() }
     }
 
@@ -199,7 +238,15 @@ mod tests {
         let p = pool(&[1, 1, 1]);
         assert_eq!(p.choose(8, 0, |_| true).as_slice(), &[0, 1, 2]);
         assert_eq!(p.choose(2, 1, |_| true).as_slice(), &[1, 2]);
-        assert_eq!(p.choose(8, 0, |n| n != 1).as_slice(), &[0, 2]);
+        assert_eq!(p.choose(8, 0, |n| n.node != 1).as_slice(), &[0, 2]);
+    }
+
+    #[test]
+    fn min_healthy_counts_and_shares() {
+        assert_eq!(MinHealthy::Count(2).required(5), 2);
+        assert_eq!(MinHealthy::Percent(50).required(5), 3);
+        assert_eq!(MinHealthy::Percent(1).required(5), 1);
+        assert_eq!(MinHealthy::Count(0).required(5), 1);
     }
 
     #[test]

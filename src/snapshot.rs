@@ -8,10 +8,11 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use rustc_hash::FxHashMap;
 
-use crate::answer::{Answer, Owner, Rcode, RecordRef, Route};
+use crate::answer::{Answer, Owner, Rcode, RecordRef, Route, Served};
 use crate::geo::table::{Hit, LineIdx};
 use crate::geo::{Classifier, Tie};
-use crate::line::{LineRecord, LineTable, Node, NodeHealth};
+use crate::health::Probe;
+use crate::line::{LineRecord, LineTable, Node, NodeHealth, Pool, PoolNode, WhenAllDown};
 use crate::name;
 use crate::query::{ClientInfo, Query};
 use crate::rdata::RecordType;
@@ -57,6 +58,20 @@ pub struct Snapshot {
     pub line_records: Vec<LineRecord>,
     /// The nodes of all pools, unique by address.
     pub nodes: Vec<Node>,
+    /// One probe per distinct (target, check), indexed by [`PoolNode::probe`].
+    pub probes: Vec<Probe>,
+}
+
+/// The health the checker writes, as queries read it: a node with a probe is up when its
+/// probe says so; a node without one is always up.
+#[derive(Clone, Copy, Debug)]
+pub struct LiveHealth<'s>(&'s [Probe]);
+
+impl NodeHealth for LiveHealth<'_> {
+    #[inline]
+    fn is_up(&self, node: &PoolNode) -> bool {
+        node.probe.is_none_or(|p| self.0[p as usize].state.is_up())
+    }
 }
 
 /// One step along a fallback chain, as seen by [`Trace`].
@@ -64,10 +79,14 @@ pub struct Snapshot {
 pub enum Step {
     /// The record has no pool for the line.
     NoPool,
-    /// The pool has no healthy node.
-    NoHealthyNode {
+    /// The pool has fewer healthy nodes than `min_healthy` asks.
+    TooFewHealthy {
+        /// Healthy nodes.
+        healthy: usize,
         /// Nodes in the pool.
         nodes: usize,
+        /// Healthy nodes needed.
+        required: usize,
     },
     /// The pool answered.
     Chosen {
@@ -76,8 +95,12 @@ pub enum Step {
         /// Nodes in the pool.
         nodes: usize,
     },
-    /// No pool had a healthy node: this pool was returned whole (fail open).
+    /// No pool was usable: this pool was returned whole (fail open).
     FailOpen,
+    /// No pool was usable: the last-resort nodes were returned.
+    LastResort,
+    /// No pool was usable: SERVFAIL.
+    ServFail,
 }
 
 /// Observes the decisions of [`Snapshot::resolve_traced`]; every method defaults to
@@ -102,6 +125,12 @@ pub struct NoTrace;
 impl Trace for NoTrace {}
 
 impl Snapshot {
+    /// The node health the checker maintains for this snapshot.
+    #[inline]
+    pub fn live_health(&self) -> LiveHealth<'_> {
+        LiveHealth(&self.probes)
+    }
+
     /// Resolves a query for a client. Health comes from `health`.
     #[inline]
     pub fn resolve<'s>(&'s self, query: &Query<'_>, client: &ClientInfo, health: &impl NodeHealth) -> Answer<'s> {
@@ -192,8 +221,12 @@ impl Snapshot {
         }
     }
 
-    /// Walks the client line's chain to the first pool with a healthy node and answers
-    /// with its healthy nodes; if there is none, fails open with the first pool whole.
+    /// Walks the client line's chain to the first usable pool (at least `min_healthy`
+    /// healthy nodes) and answers with its healthy nodes; if none is usable, applies the
+    /// record's all-down policy. Answers that health made worse carry the degraded TTL:
+    /// after skipping an unusable pool, from a pool with down nodes, or from the
+    /// all-down policy. (Walking past lines that have no pool is configuration, not
+    /// degradation: the record's TTL.)
     #[allow(clippy::too_many_arguments)]
     fn answer_line_record<'s>(
         &'s self,
@@ -208,7 +241,8 @@ impl Snapshot {
         trace.line_record(record);
         let chain = &record.chains[hit.line as usize];
         let max = usize::from(record.max_answers);
-        let mut first_pool = None;
+        let mut first_pool: Option<(&'s Pool, usize)> = None;
+        let mut skipped_unusable = false;
         for (depth, &line) in chain.iter().enumerate() {
             let Some(pool_idx) = record.pool_of_line[line as usize] else {
                 trace.step(line, Step::NoPool);
@@ -216,21 +250,47 @@ impl Snapshot {
             };
             let pool = &record.pools[pool_idx as usize];
             first_pool.get_or_insert((pool, depth));
-            let chosen = pool.choose(max, client.entropy, |n| health.is_up(n));
-            if chosen.is_empty() {
-                trace.step(line, Step::NoHealthyNode { nodes: pool.nodes.len() });
+            let nodes = pool.nodes.len();
+            let healthy = pool.healthy_count(health);
+            let required = record.min_healthy.required(nodes);
+            if healthy < required {
+                trace.step(line, Step::TooFewHealthy { healthy, nodes, required });
+                skipped_unusable = true;
                 continue;
             }
-            trace.step(line, Step::Chosen { healthy: pool.healthy_count(health), nodes: pool.nodes.len() });
-            self.push_nodes(answer, owner, record.ttl, &chosen);
-            return Route { client_line: hit.line, served_line: line, fallback_depth: depth as u8, fail_open: false };
+            trace.step(line, Step::Chosen { healthy, nodes });
+            let degraded = skipped_unusable || healthy < nodes;
+            let ttl = if degraded { record.degraded_ttl } else { record.ttl };
+            self.push_nodes(answer, owner, ttl, &pool.choose(max, client.entropy, |n| health.is_up(n)));
+            return Route {
+                client_line: hit.line,
+                served_line: line,
+                fallback_depth: depth as u8,
+                how: Served::Pool,
+                degraded,
+            };
         }
-        // Compilation guarantees every chain ends at `default`, which has a pool.
-        let (pool, depth) = first_pool.expect("every chain reaches the default pool");
-        trace.step(pool.line, Step::FailOpen);
-        let chosen = pool.choose(max, client.entropy, |_| true);
-        self.push_nodes(answer, owner, record.ttl, &chosen);
-        Route { client_line: hit.line, served_line: pool.line, fallback_depth: depth as u8, fail_open: true }
+        let (served_line, depth, how) = match &record.when_all_down {
+            WhenAllDown::FailOpen => {
+                // Compilation guarantees every chain ends at `default`, which has a pool.
+                let (pool, depth) = first_pool.expect("every chain reaches the default pool");
+                trace.step(pool.line, Step::FailOpen);
+                self.push_nodes(answer, owner, record.degraded_ttl, &pool.choose(max, client.entropy, |_| true));
+                (pool.line, depth, Served::FailOpen)
+            }
+            WhenAllDown::LastResort(pool) => {
+                trace.step(hit.line, Step::LastResort);
+                self.push_nodes(answer, owner, record.degraded_ttl, &pool.choose(max, client.entropy, |_| true));
+                (hit.line, 0, Served::LastResort)
+            }
+            WhenAllDown::ServFail => {
+                trace.step(hit.line, Step::ServFail);
+                answer.rcode = Rcode::ServFail;
+                answer.answers.clear();
+                (hit.line, 0, Served::ServFail)
+            }
+        };
+        Route { client_line: hit.line, served_line, fallback_depth: depth as u8, how, degraded: true }
     }
 
     fn push_nodes<'s>(&'s self, answer: &mut Answer<'s>, owner: Owner<'s>, ttl: u32, nodes: &[u32]) {

@@ -6,7 +6,8 @@ mod common;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use linedns::{AllUp, Answer, ClientInfo, NodeHealth, Owner, Query, Rcode, RecordType, Snapshot};
+use linedns::line::PoolNode;
+use linedns::{AllUp, Answer, ClientInfo, NodeHealth, Owner, Query, Rcode, RecordType, Served, Snapshot};
 
 /// Lines: domestic ⊃ telecom ⊃ gd-telecom, and unicom; records exercise every path.
 const RULES: &str = r#"
@@ -132,7 +133,7 @@ fn fallback_walks_two_levels_up() {
     assert_eq!(snap.lines.name(route.client_line), "gd-telecom");
     assert_eq!(snap.lines.name(route.served_line), "domestic");
     assert_eq!(route.fallback_depth, 2);
-    assert!(!route.fail_open);
+    assert_eq!(route.how, Served::Pool);
     // A chain written on the record replaces the line's own: gd-telecom → unicom.
     let a = ask(&snap, "custom.example.com", RecordType::A, "10.1.1.1");
     assert_eq!(data(&a), ["192.0.2.21"]);
@@ -145,8 +146,8 @@ fn fallback_walks_two_levels_up() {
 /// pool of the chain is returned whole (fail open).
 struct Down(Vec<u32>);
 impl NodeHealth for Down {
-    fn is_up(&self, node: u32) -> bool {
-        !self.0.contains(&node)
+    fn is_up(&self, node: &PoolNode) -> bool {
+        !self.0.contains(&node.node)
     }
 }
 
@@ -166,7 +167,7 @@ fn down_nodes_are_skipped_and_all_down_fails_open() {
     let all: Vec<u32> = (0..snap.nodes.len() as u32).collect();
     let a = snap.resolve(&q, &client, &Down(all));
     assert_eq!(a.answers.len(), 3, "fail open returns telecom's pool whole");
-    assert!(a.route.unwrap().fail_open);
+    assert_eq!(a.route.unwrap().how, Served::FailOpen);
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use linedns::rdata::{STATIC_TYPES, parse_type};
-use linedns::{AllUp, CompileOptions, GEO_DATA_ENV, RecordType, Snapshot, compile_file, explain};
+use linedns::{CompileOptions, GEO_DATA_ENV, RecordType, Snapshot, compile_file, explain};
 
 /// linedns: a GeoDNS / split-horizon authoritative DNS engine that answers each client
 /// with the nodes of its line (carrier or region), classified by its address or its EDNS
@@ -140,7 +140,7 @@ fn main() -> ExitCode {
                 None => None,
             };
             let Some(snapshot) = load(&config, data) else { return ExitCode::FAILURE };
-            let explanation = explain(&snapshot, addr, ecs, query, &AllUp);
+            let explanation = explain(&snapshot, addr, ecs, query, &snapshot.live_health());
             if json {
                 println!("{}", serde_json::to_string_pretty(&explanation).expect("serializable"));
             } else {

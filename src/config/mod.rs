@@ -45,6 +45,82 @@ pub struct RulesFile {
     /// How `linedns serve` listens and answers.
     #[serde(default)]
     pub server: Option<At<ServerDef>>,
+    /// Named health checks that line records refer to.
+    #[serde(default)]
+    pub health_checks: BTreeMap<String, At<HealthCheckDef>>,
+}
+
+/// What a health check does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckKind {
+    /// A TCP connection to the port opens.
+    Tcp,
+    /// An HTTP GET answers an expected status (and body).
+    Http,
+    /// A DNS query answers the expected rcode.
+    Dns,
+}
+
+/// A node's state before its first probe result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InitialState {
+    /// Answered until probes say otherwise (the default).
+    Up,
+    /// Not answered until `rise` probes succeed.
+    Down,
+}
+
+/// A health check.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheckDef {
+    /// `tcp`, `http` or `dns`.
+    pub kind: CheckKind,
+    /// Port to probe (default: the node's probe port, else 80 for http, 53 for dns; tcp
+    /// needs one).
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// HTTP path (default `/`).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// HTTP Host header (default: the probed address).
+    #[serde(default)]
+    pub host: Option<String>,
+    /// HTTP status codes that count as healthy (default 200..=399).
+    #[serde(default)]
+    pub expect_status: Option<Vec<u16>>,
+    /// Text the HTTP body must contain.
+    #[serde(default)]
+    pub body_contains: Option<String>,
+    /// DNS name to ask (required for `dns`).
+    #[serde(default)]
+    pub query: Option<String>,
+    /// DNS type to ask (default A).
+    #[serde(default)]
+    pub qtype: Option<String>,
+    /// DNS rcode that counts as healthy (default NOERROR).
+    #[serde(default)]
+    pub expect_rcode: Option<String>,
+    /// Time between probes, ms (default 2000).
+    #[serde(default)]
+    pub interval_ms: Option<u64>,
+    /// A probe without a result in this many ms fails (default 1000).
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// Consecutive failures that mark a node down (default 3).
+    #[serde(default)]
+    pub fall: Option<u32>,
+    /// Consecutive successes that mark it up again (default 2).
+    #[serde(default)]
+    pub rise: Option<u32>,
+    /// Random delay added to each interval, ms (default a tenth of the interval).
+    #[serde(default)]
+    pub jitter_ms: Option<u64>,
+    /// State before the first result (default `up`).
+    #[serde(default)]
+    pub initial: Option<InitialState>,
 }
 
 /// The `server:` section.
@@ -253,20 +329,63 @@ pub struct LineRecordDef {
     /// Per-line fallback chains for this record, overriding the lines' own.
     #[serde(default)]
     pub fallback: BTreeMap<String, At<Vec<String>>>,
+    /// Health check (a name under `health_checks`) probing every node of the pools.
+    #[serde(default)]
+    pub health_check: Option<At<String>>,
+    /// A pool is used only with at least this many healthy nodes: a count (`2`) or a
+    /// share of the pool (`"50%"`). Default 1.
+    #[serde(default)]
+    pub min_healthy: Option<At<MinHealthyDef>>,
+    /// TTL of answers from a fallback line, a pool with down nodes, or fail-open
+    /// (default: half the record's TTL).
+    #[serde(default)]
+    pub degraded_ttl: Option<u32>,
+    /// When no pool in the chain is usable: `fail_open` (the first pool whole, the
+    /// default), `servfail`, or `{ last_resort: [addresses] }`.
+    #[serde(default)]
+    pub when_all_down: Option<At<WhenAllDownDef>>,
 }
 
-/// A node of a pool: an address, optionally with a weight.
+/// `min_healthy`: a count or a percentage.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum MinHealthyDef {
+    /// At least this many nodes.
+    Count(u32),
+    /// At least this share, written `"50%"`.
+    Share(String),
+}
+
+/// `when_all_down`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum WhenAllDownDef {
+    /// `fail_open` or `servfail`.
+    Mode(String),
+    /// A last-resort pool.
+    LastResort {
+        /// Addresses answered when every pool of the chain is down.
+        last_resort: Vec<String>,
+    },
+}
+
+/// A node of a pool: an address, optionally with a weight and a probe address.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 pub enum NodeDef {
     /// Just the address (weight 1).
     Address(String),
-    /// Address with a relative weight.
-    Weighted {
-        /// The node's address.
+    /// Address with options.
+    Detailed {
+        /// The node's address (what answers carry).
         address: String,
-        /// Relative weight, at least 1.
-        weight: u32,
+        /// Relative weight, at least 1 (default 1).
+        #[serde(default)]
+        weight: Option<u32>,
+        /// Where health checks probe it, if not at `address`: `IP` or `IP:PORT` (an
+        /// internal address behind NAT).
+        #[serde(default)]
+        probe: Option<String>,
     },
 }
 

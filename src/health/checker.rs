@@ -1,0 +1,142 @@
+//! The health checker: one task per probe of the live snapshot, supervised.
+//!
+//! The supervisor follows the engine's generation: after a reload it starts the probes
+//! that are new and stops those that are gone (probes kept by the reload keep running,
+//! and keep their state). A probe task that ends or stops beating is restarted and
+//! counted.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::BuildHasher;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinHandle;
+
+use super::{CheckSpec, ProbeKey, ProbeState, Transition, probe};
+use crate::engine::Engine;
+
+/// How often the supervisor looks at the generation and the probe tasks.
+const SUPERVISE_EVERY: Duration = Duration::from_millis(200);
+
+/// Counters of the checker's own health, for metrics.
+#[derive(Debug, Default)]
+pub struct CheckerStats {
+    /// Probe tasks restarted because they ended.
+    pub restarts: AtomicU64,
+    /// Probe tasks restarted because they stopped beating.
+    pub stalls: AtomicU64,
+    /// Probe tasks running.
+    pub running: AtomicU64,
+}
+
+struct Running {
+    spec: Arc<CheckSpec>,
+    state: Arc<ProbeState>,
+    beat: Arc<AtomicU64>,
+    task: JoinHandle<()>,
+}
+
+/// Runs the checker for `engine` until `stop` completes. Probes of the live snapshot
+/// start at once (before the server answers its first query, if started first).
+pub async fn run(engine: Arc<Engine>, stats: Arc<CheckerStats>, stop: impl Future<Output = ()>) {
+    let started = Instant::now();
+    let mut running: HashMap<ProbeKey, Running> = HashMap::new();
+    let mut seen_generation = 0;
+    tokio::pin!(stop);
+    loop {
+        let generation = engine.generation();
+        if generation != seen_generation {
+            seen_generation = generation;
+            reconcile(&engine, &mut running, started);
+        }
+        for (key, r) in running.iter_mut() {
+            let silent_for = started.elapsed().saturating_sub(Duration::from_millis(r.beat.load(Ordering::Relaxed)));
+            let allowed = r.spec.interval + r.spec.jitter + r.spec.timeout + Duration::from_secs(2);
+            let stalled = silent_for > allowed;
+            if r.task.is_finished() || stalled {
+                if stalled {
+                    r.task.abort();
+                    stats.stalls.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!("health probe {} {} stalled for {silent_for:?}: restarted", key.check, key.target);
+                } else {
+                    stats.restarts.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!("health probe {} {} ended: restarted", key.check, key.target);
+                }
+                r.beat.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+                r.task = spawn(key.clone(), r.spec.clone(), r.state.clone(), r.beat.clone(), started);
+            }
+        }
+        stats.running.store(running.len() as u64, Ordering::Relaxed);
+        tokio::select! {
+            () = &mut stop => break,
+            () = tokio::time::sleep(SUPERVISE_EVERY) => {}
+        }
+    }
+    for (_, r) in running {
+        r.task.abort();
+    }
+}
+
+/// Starts probes new in the live snapshot, stops those it no longer has, and restarts
+/// those whose check changed (their state is the snapshot's, adopted by the reload).
+fn reconcile(engine: &Engine, running: &mut HashMap<ProbeKey, Running>, started: Instant) {
+    let snapshot = engine.snapshot();
+    let wanted: HashMap<&ProbeKey, _> = snapshot.probes.iter().map(|p| (&p.key, p)).collect();
+    running.retain(|key, r| {
+        let keep = wanted.get(key).is_some_and(|p| p.spec == r.spec && Arc::ptr_eq(&p.state, &r.state));
+        if !keep {
+            r.task.abort();
+        }
+        keep
+    });
+    for (key, p) in wanted {
+        if !running.contains_key(key) {
+            let beat = Arc::new(AtomicU64::new(started.elapsed().as_millis() as u64));
+            let task = spawn(key.clone(), p.spec.clone(), p.state.clone(), beat.clone(), started);
+            running.insert(key.clone(), Running { spec: p.spec.clone(), state: p.state.clone(), beat, task });
+        }
+    }
+}
+
+fn spawn(
+    key: ProbeKey,
+    spec: Arc<CheckSpec>,
+    state: Arc<ProbeState>,
+    beat: Arc<AtomicU64>,
+    started: Instant,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let random = std::collections::hash_map::RandomState::new();
+        let mut round: u64 = 0;
+        loop {
+            beat.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+            let began = Instant::now();
+            let id = random.hash_one((round, 0u8)) as u16;
+            let result = match tokio::time::timeout(spec.timeout, probe::run(&spec, key.target, id)).await {
+                Ok(r) => r,
+                Err(_) => Err(format!("no answer within {:?}", spec.timeout)),
+            };
+            beat.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+            match state.record(result.is_ok(), began.elapsed(), spec.fall, spec.rise) {
+                Transition::WentDown => tracing::warn!(
+                    "node {} DOWN ({} failed {} time(s) in a row): {}",
+                    key.target,
+                    key.check,
+                    spec.fall,
+                    result.as_ref().err().map_or("", String::as_str)
+                ),
+                Transition::WentUp => {
+                    tracing::info!("node {} UP ({} passed {} time(s) in a row)", key.target, key.check, spec.rise)
+                }
+                Transition::Unchanged => {}
+            }
+            round += 1;
+            // Jitter spreads probes that share an interval so they do not fire together.
+            let jitter_ms = spec.jitter.as_millis() as u64;
+            let jitter = if jitter_ms == 0 { 0 } else { random.hash_one((round, 1u8)) % jitter_ms };
+            tokio::time::sleep(spec.interval + Duration::from_millis(jitter)).await;
+        }
+    })
+}

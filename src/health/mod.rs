@@ -1,0 +1,190 @@
+//! Node health: check specs, the probe state table queries read, and (feature `server`)
+//! the checker that writes it.
+//!
+//! A probe is one (target address, check) pair, however many pools use it. Its state is
+//! an [`Arc<ProbeState>`] of atomics held by the snapshot; queries read one atomic, the
+//! checker writes with rise/fall thresholds, and a reload adopts the previous snapshot's
+//! states by [`ProbeKey`] so nodes that did not change keep their state.
+
+#[cfg(feature = "server")]
+pub mod checker;
+#[cfg(feature = "server")]
+pub mod probe;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+/// What a check does, compiled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CheckKind {
+    /// A TCP connection opens.
+    Tcp,
+    /// HTTP/1.1 GET.
+    Http {
+        /// Request path.
+        path: String,
+        /// Host header (default: the target address).
+        host: Option<String>,
+        /// Status codes counted as healthy.
+        expect_status: Vec<u16>,
+        /// Text the body must contain.
+        body_contains: Option<String>,
+    },
+    /// A DNS query over UDP.
+    Dns {
+        /// Name asked.
+        query: String,
+        /// Type asked.
+        qtype: u16,
+        /// Rcode counted as healthy.
+        expect_rcode: u8,
+    },
+}
+
+/// A named check with its timing and thresholds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckSpec {
+    /// Name in the rules.
+    pub name: String,
+    /// What it does.
+    pub kind: CheckKind,
+    /// Port to probe when the node's probe address has none.
+    pub port: Option<u16>,
+    /// Time between probes.
+    pub interval: Duration,
+    /// A probe without a result by then fails.
+    pub timeout: Duration,
+    /// Random delay added to each interval, up to this.
+    pub jitter: Duration,
+    /// Consecutive failures that mark the node down.
+    pub fall: u32,
+    /// Consecutive successes that mark it up.
+    pub rise: u32,
+    /// State before the first result.
+    pub initially_up: bool,
+}
+
+/// What identifies a probe across reloads: where it goes and which check it runs.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProbeKey {
+    /// Address and port probed.
+    pub target: SocketAddr,
+    /// Check name.
+    pub check: String,
+}
+
+/// One probe of the snapshot: its key, its check, and its shared state.
+#[derive(Debug)]
+pub struct Probe {
+    /// Identity across reloads.
+    pub key: ProbeKey,
+    /// The check it runs.
+    pub spec: Arc<CheckSpec>,
+    /// State read by queries and written by the checker.
+    pub state: Arc<ProbeState>,
+}
+
+/// The live state of one probe: atomics only, so queries never wait for the checker.
+#[derive(Debug)]
+pub struct ProbeState {
+    up: AtomicBool,
+    /// Consecutive successes (reset by a failure).
+    successes: AtomicU32,
+    /// Consecutive failures (reset by a success).
+    failures: AtomicU32,
+    /// Probes run, and of them failed.
+    runs: AtomicU64,
+    failed_runs: AtomicU64,
+    /// Duration of the last probe, microseconds.
+    last_latency_us: AtomicU64,
+}
+
+/// What a probe result did to the state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transition {
+    /// Still the same state.
+    Unchanged,
+    /// `rise` successes: now up.
+    WentUp,
+    /// `fall` failures: now down.
+    WentDown,
+}
+
+impl ProbeState {
+    /// A new state, up or down.
+    pub fn new(up: bool) -> Self {
+        ProbeState {
+            up: AtomicBool::new(up),
+            successes: AtomicU32::new(0),
+            failures: AtomicU32::new(0),
+            runs: AtomicU64::new(0),
+            failed_runs: AtomicU64::new(0),
+            last_latency_us: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether queries may answer with the node.
+    #[inline]
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
+    }
+
+    /// Records one probe result; `fall` consecutive failures mark the node down and
+    /// `rise` consecutive successes mark it up. Only the checker task of this probe calls
+    /// it, so the counters need no compare-and-swap.
+    pub fn record(&self, ok: bool, latency: Duration, fall: u32, rise: u32) -> Transition {
+        self.runs.fetch_add(1, Ordering::Relaxed);
+        self.last_latency_us.store(latency.as_micros() as u64, Ordering::Relaxed);
+        if ok {
+            self.failures.store(0, Ordering::Relaxed);
+            let successes = self.successes.fetch_add(1, Ordering::Relaxed) + 1;
+            if !self.is_up() && successes >= rise {
+                self.up.store(true, Ordering::Relaxed);
+                return Transition::WentUp;
+            }
+        } else {
+            self.failed_runs.fetch_add(1, Ordering::Relaxed);
+            self.successes.store(0, Ordering::Relaxed);
+            let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
+            if self.is_up() && failures >= fall {
+                self.up.store(false, Ordering::Relaxed);
+                return Transition::WentDown;
+            }
+        }
+        Transition::Unchanged
+    }
+
+    /// (probes run, probes failed, last latency in µs).
+    pub fn counters(&self) -> (u64, u64, u64) {
+        (
+            self.runs.load(Ordering::Relaxed),
+            self.failed_runs.load(Ordering::Relaxed),
+            self.last_latency_us.load(Ordering::Relaxed),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fall_and_rise() {
+        let s = ProbeState::new(true);
+        let d = Duration::from_millis(1);
+        assert_eq!(s.record(false, d, 3, 2), Transition::Unchanged);
+        assert_eq!(s.record(false, d, 3, 2), Transition::Unchanged);
+        assert_eq!(s.record(true, d, 3, 2), Transition::Unchanged, "a success resets the failures");
+        assert!(s.is_up());
+        for _ in 0..2 {
+            s.record(false, d, 3, 2);
+        }
+        assert_eq!(s.record(false, d, 3, 2), Transition::WentDown);
+        assert!(!s.is_up());
+        assert_eq!(s.record(true, d, 3, 2), Transition::Unchanged);
+        assert_eq!(s.record(true, d, 3, 2), Transition::WentUp);
+        assert_eq!(s.counters().0, 8);
+    }
+}
