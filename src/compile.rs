@@ -81,6 +81,9 @@ struct Compiler<'o> {
     checks: FxHashMap<String, std::sync::Arc<CheckSpec>>,
     probes: Vec<Probe>,
     probe_ids: FxHashMap<ProbeKey, u32>,
+    inputs: Vec<PathBuf>,
+    /// Checks that failed to compile: records naming them add no errors of their own.
+    broken_checks: Vec<String>,
 }
 
 impl<'o> Compiler<'o> {
@@ -102,6 +105,8 @@ impl<'o> Compiler<'o> {
             checks: FxHashMap::default(),
             probes: Vec::new(),
             probe_ids: FxHashMap::default(),
+            inputs: vec![file.to_path_buf()],
+            broken_checks: Vec::new(),
         }
     }
 
@@ -145,8 +150,11 @@ impl<'o> Compiler<'o> {
         let (classifier, ties) = Classifier::build(&shapes, &line_prefixes);
 
         for (name, def) in &rules.health_checks {
-            if let Some(spec) = self.health_check(name, def) {
-                self.checks.insert(name.clone(), std::sync::Arc::new(spec));
+            match self.health_check(name, def) {
+                Some(spec) => {
+                    self.checks.insert(name.clone(), std::sync::Arc::new(spec));
+                }
+                None => self.broken_checks.push(name.clone()),
             }
         }
         let mut zones = Vec::new();
@@ -181,6 +189,7 @@ impl<'o> Compiler<'o> {
             line_records: self.line_records,
             nodes: self.nodes,
             probes: self.probes,
+            inputs: self.inputs,
         })
     }
 
@@ -422,6 +431,7 @@ impl<'o> Compiler<'o> {
                 return;
             }
             let path = data_path(root, file);
+            self.inputs.push(path.clone());
             match mmdb::select(&path, &selector) {
                 Ok(nets) => {
                     for (net, why) in nets {
@@ -445,6 +455,7 @@ impl<'o> Compiler<'o> {
         if let Some(cached) = self.list_cache.get(path) {
             return Some(cached.clone());
         }
+        self.inputs.push(path.to_path_buf());
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) => {
@@ -671,6 +682,8 @@ impl<'o> Compiler<'o> {
         let check = match &r.health_check {
             Some(name) => match self.checks.get(&name.value) {
                 Some(spec) => Some(spec.clone()),
+                // Its own error is reported; the record's would only repeat it.
+                None if self.broken_checks.contains(&name.value) => return None,
                 None => {
                     let place = self.place(name);
                     let known: Vec<&String> = self.checks.keys().collect();
@@ -925,6 +938,7 @@ impl<'o> Compiler<'o> {
             }
             settings.tcp_max_connections = n;
         }
+        settings.watch = d.watch.unwrap_or(true);
         if let Some(chaos) = &d.chaos {
             settings.chaos_version = chaos.version.clone();
             settings.chaos_id = chaos.id.clone();
@@ -1012,12 +1026,10 @@ impl<'o> Compiler<'o> {
         if !(100..=3_600_000).contains(&interval) {
             self.fail(place.clone(), rule.clone(), format!("interval_ms {interval} is outside 100..=3600000"));
         }
-        if timeout < 10 || timeout > interval {
-            self.fail(
-                place.clone(),
-                rule.clone(),
-                format!("timeout_ms {timeout} must be at least 10 and at most interval_ms ({interval})"),
-            );
+        // Probes of one target run one after another, so a timeout longer than the
+        // interval is fine: the next probe starts an interval after this one ends.
+        if !(10..=60_000).contains(&timeout) {
+            self.fail(place.clone(), rule.clone(), format!("timeout_ms {timeout} is outside 10..=60000"));
         }
         let (fall, rise) = (d.fall.unwrap_or(3), d.rise.unwrap_or(2));
         if fall == 0 || rise == 0 {

@@ -90,6 +90,8 @@ pub mod name;
 pub mod net;
 pub mod query;
 pub mod rdata;
+#[cfg(feature = "server")]
+pub mod reload;
 pub mod settings;
 pub mod snapshot;
 pub mod wire;

@@ -27,6 +27,8 @@ pub struct ServerSettings {
     pub chaos_version: Option<String>,
     /// Answer for CHAOS `id.server` / `hostname.bind` (off when `None`).
     pub chaos_id: Option<String>,
+    /// Reload when the rules or data files change (checked every second, debounced).
+    pub watch: bool,
 }
 
 impl Default for ServerSettings {
@@ -39,6 +41,7 @@ impl Default for ServerSettings {
             tcp_max_connections: 1024,
             chaos_version: None,
             chaos_id: None,
+            watch: true,
         }
     }
 }

@@ -60,6 +60,8 @@ pub struct Snapshot {
     pub nodes: Vec<Node>,
     /// One probe per distinct (target, check), indexed by [`PoolNode::probe`].
     pub probes: Vec<Probe>,
+    /// Files this snapshot was compiled from (the rules first), for the reload watch.
+    pub inputs: Vec<std::path::PathBuf>,
 }
 
 /// The health the checker writes, as queries read it: a node with a probe is up when its

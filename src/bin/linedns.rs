@@ -208,8 +208,43 @@ fn serve(
         tcp_addrs.join(" "),
         udp.len(),
     );
-    let server = linedns::net::Server::new(engine);
-    let result = runtime.block_on(server.run(listeners, shutdown_signal()));
+    let server = linedns::net::Server::new(engine.clone());
+    let watch_files = settings.watch;
+    let result = runtime.block_on(async move {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let stopped = move || {
+            let mut rx = stop_rx.clone();
+            async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            }
+        };
+        let reload_stats = Arc::new(linedns::reload::ReloadStats::default());
+        let checker_stats = Arc::new(linedns::health::checker::CheckerStats::default());
+        // Probes start before the first query is answered.
+        let checker = tokio::spawn(linedns::health::checker::run(engine.clone(), checker_stats, stopped()));
+        let hup = tokio::spawn(reload_on_sighup(engine.clone(), reload_stats.clone(), stopped()));
+        let watcher = watch_files.then(|| {
+            tokio::spawn(linedns::reload::watch(
+                engine.clone(),
+                reload_stats.clone(),
+                std::time::Duration::from_secs(1),
+                std::time::Duration::from_millis(500),
+                stopped(),
+            ))
+        });
+        let result = server
+            .run(listeners, async {
+                shutdown_signal().await;
+            })
+            .await;
+        let _ = stop_tx.send(true);
+        let _ = checker.await;
+        let _ = hup.await;
+        if let Some(w) = watcher {
+            let _ = w.await;
+        }
+        result
+    });
     match result {
         Ok(()) => {
             tracing::info!("linedns stopped");
@@ -218,6 +253,28 @@ fn serve(
         Err(e) => {
             tracing::error!("linedns stopped on an error: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// Reloads the rules on every SIGHUP until `stop`.
+async fn reload_on_sighup(
+    engine: std::sync::Arc<linedns::Engine>,
+    stats: std::sync::Arc<linedns::reload::ReloadStats>,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::error!("cannot install the SIGHUP handler: reload through the file watch or the admin API");
+        return;
+    };
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => return,
+            _ = hup.recv() => {
+                let _ = linedns::reload::reload_and_log(&engine, &stats, "SIGHUP");
+            }
         }
     }
 }

@@ -146,6 +146,9 @@ pub struct ServerDef {
     /// CHAOS-class answers; off unless set.
     #[serde(default)]
     pub chaos: Option<ChaosDef>,
+    /// Reload when the rules or data files change (default true).
+    #[serde(default)]
+    pub watch: Option<bool>,
 }
 
 /// CHAOS TXT answers for server identification (off by default).
