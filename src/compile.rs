@@ -190,6 +190,7 @@ impl<'o> Compiler<'o> {
             nodes: self.nodes,
             probes: self.probes,
             inputs: self.inputs,
+            metric_slots: Vec::new(),
         })
     }
 
@@ -939,6 +940,22 @@ impl<'o> Compiler<'o> {
             settings.tcp_max_connections = n;
         }
         settings.watch = d.watch.unwrap_or(true);
+        if let Some(admin) = &d.admin {
+            match admin.listen.as_deref() {
+                None => {}
+                Some("off") => settings.admin_listen = None,
+                Some(text) => match text.parse() {
+                    Ok(addr) => settings.admin_listen = Some(addr),
+                    Err(_) => self.fail(
+                        place.clone(),
+                        "server admin",
+                        format!("bad listen address {text:?} (IP:PORT or off)"),
+                    ),
+                },
+            }
+            let rules_dir = self.file.parent().map(Path::to_path_buf).unwrap_or_default();
+            settings.admin_token_file = admin.token_file.as_ref().map(|f| rules_dir.join(f));
+        }
         if let Some(chaos) = &d.chaos {
             settings.chaos_version = chaos.version.clone();
             settings.chaos_id = chaos.id.clone();

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::compile::{CompileOptions, compile_file};
 use crate::error::CompileErrors;
+use crate::metrics::Metrics;
 use crate::snapshot::Snapshot;
 
 /// Holds the snapshot queries read. Readers never block; a reload compiles off the query
@@ -19,6 +20,8 @@ pub struct Engine {
     current: ArcSwap<Snapshot>,
     rules: Option<(PathBuf, CompileOptions)>,
     generation: AtomicU64,
+    /// Query counters, kept across reloads.
+    pub metrics: Metrics,
 }
 
 /// What a successful reload changed.
@@ -46,8 +49,10 @@ pub struct ReloadReport {
 
 impl Engine {
     /// An engine serving `snapshot` (no rules file to reload from).
-    pub fn new(snapshot: Snapshot) -> Self {
-        Engine { current: ArcSwap::from_pointee(snapshot), rules: None, generation: AtomicU64::new(1) }
+    pub fn new(mut snapshot: Snapshot) -> Self {
+        let metrics = Metrics::default();
+        snapshot.metric_slots = metrics.slots_for(&snapshot.lines.names);
+        Engine { current: ArcSwap::from_pointee(snapshot), rules: None, generation: AtomicU64::new(1), metrics }
     }
 
     /// Compiles the rules file and serves it; [`Engine::reload`] reads the same file again.
@@ -77,6 +82,7 @@ impl Engine {
     pub fn swap(&self, mut snapshot: Snapshot) -> ReloadReport {
         let old = self.current.load_full();
         let report = adopt_and_compare(&mut snapshot, &old);
+        snapshot.metric_slots = self.metrics.slots_for(&snapshot.lines.names);
         self.current.store(Arc::new(snapshot));
         let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
         ReloadReport { generation, ..report }

@@ -7,7 +7,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use crate::answer::{Answer, Rcode};
+use crate::answer::{Answer, Rcode, Route};
 use crate::engine::Engine;
 use crate::line::NodeHealth;
 use crate::query::{ClientInfo, Query};
@@ -32,15 +32,35 @@ pub const RCODE_BADVERS: u16 = 16;
 const CLASSIC_UDP_LIMIT: usize = 512;
 
 impl Engine {
-    /// Answers one DNS message from `peer` into `out`. Returns `false` when nothing should
-    /// be sent (responses, fragments shorter than a header).
+    /// Answers one DNS message from `peer` into `out`, and counts it. Returns `false`
+    /// when nothing should be sent (responses, fragments shorter than a header).
     pub fn handle_packet(&self, packet: &[u8], peer: SocketAddr, transport: Transport, out: &mut Vec<u8>) -> bool {
         let snapshot = self.snapshot();
-        respond(&snapshot, packet, peer.ip(), transport, &snapshot.live_health(), out)
+        let Some(outcome) = respond(&snapshot, packet, peer.ip(), transport, &snapshot.live_health(), out) else {
+            return false;
+        };
+        let slot = outcome.route.and_then(|r| snapshot.metric_slots.get(r.client_line as usize).copied());
+        let slot = slot.unwrap_or(crate::metrics::NO_LINE);
+        self.metrics.record(slot, outcome.qtype, outcome.rcode, transport, outcome.route.as_ref(), outcome.ecs);
+        true
     }
 }
 
-/// Answers `packet` from `snapshot` into `out` (cleared first).
+/// What [`respond`] answered, for counting.
+#[derive(Clone, Copy, Debug)]
+pub struct Outcome {
+    /// QTYPE asked (0 if the question could not be read).
+    pub qtype: u16,
+    /// RCODE sent (12-bit, extended).
+    pub rcode: u16,
+    /// How a line record was answered, if one was.
+    pub route: Option<Route>,
+    /// Whether the query carried an ECS option.
+    pub ecs: bool,
+}
+
+/// Answers `packet` from `snapshot` into `out` (cleared first); `None` when nothing
+/// should be sent.
 pub fn respond(
     snapshot: &Snapshot,
     packet: &[u8],
@@ -48,18 +68,18 @@ pub fn respond(
     transport: Transport,
     health: &impl NodeHealth,
     out: &mut Vec<u8>,
-) -> bool {
+) -> Option<Outcome> {
     let mut name_buf = [0u8; 256];
     let (query, name_len) = match decode::decode(packet, &mut name_buf) {
         Ok(q) => q,
-        Err(Reject::Drop) => return false,
+        Err(Reject::Drop) => return None,
         Err(Reject::FormErr(header, question_end)) => {
             error_only(out, packet, header, question_end, Rcode::FormErr);
-            return true;
+            return Some(Outcome { qtype: 0, rcode: 1, route: None, ecs: false });
         }
         Err(Reject::NotImp(header, question_end)) => {
             error_only(out, packet, header, question_end, Rcode::NotImp);
-            return true;
+            return Some(Outcome { qtype: 0, rcode: 4, route: None, ecs: false });
         }
     };
     let settings = &snapshot.settings;
@@ -77,7 +97,7 @@ pub fn respond(
         encode::start(out, query.header, Some(query.question), false, RCODE_BADVERS);
         encode::write_opt(out, settings.udp_payload_max, RCODE_BADVERS, edns.dnssec_ok, None);
         encode::set_counts(out, 0, 0, 1);
-        return true;
+        return Some(Outcome { qtype: query.qtype, rcode: RCODE_BADVERS, route: None, ecs: edns.ecs.is_some() });
     }
     let name = std::str::from_utf8(&name_buf[..name_len]).unwrap_or("\0");
     let ecs = query.edns.and_then(|e| e.ecs);
@@ -136,7 +156,7 @@ pub fn respond(
         }
         encode::set_counts(out, 0, 0, additional);
     }
-    true
+    Some(Outcome { qtype: query.qtype, rcode: u16::from(answer.rcode.code()), route: answer.route, ecs: ecs.is_some() })
 }
 
 /// The client to classify: RFC 7871 §7.1.1 — the ECS address when the query has one

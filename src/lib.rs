@@ -75,6 +75,8 @@
 //! runtime.block_on(linedns::net::Server::new(engine).run(listeners, shutdown)).unwrap();
 //! ```
 
+#[cfg(feature = "server")]
+pub mod admin;
 pub mod answer;
 pub mod compile;
 pub mod config;
@@ -85,6 +87,7 @@ pub mod geo;
 pub mod handle;
 pub mod health;
 pub mod line;
+pub mod metrics;
 pub mod name;
 #[cfg(feature = "server")]
 pub mod net;

@@ -29,6 +29,10 @@ pub struct ServerSettings {
     pub chaos_id: Option<String>,
     /// Reload when the rules or data files change (checked every second, debounced).
     pub watch: bool,
+    /// Admin API listener (`None`: off).
+    pub admin_listen: Option<SocketAddr>,
+    /// File with the admin token, relative paths against the rules file's directory.
+    pub admin_token_file: Option<std::path::PathBuf>,
 }
 
 impl Default for ServerSettings {
@@ -42,6 +46,8 @@ impl Default for ServerSettings {
             chaos_version: None,
             chaos_id: None,
             watch: true,
+            admin_listen: Some("127.0.0.1:9153".parse().expect("valid default")),
+            admin_token_file: None,
         }
     }
 }

@@ -62,6 +62,8 @@ pub struct Snapshot {
     pub probes: Vec<Probe>,
     /// Files this snapshot was compiled from (the rules first), for the reload watch.
     pub inputs: Vec<std::path::PathBuf>,
+    /// Metric slot of each line (set by the engine when the snapshot goes live).
+    pub metric_slots: Vec<u16>,
 }
 
 /// The health the checker writes, as queries read it: a node with a probe is up when its

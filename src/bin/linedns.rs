@@ -38,6 +38,11 @@ enum Command {
         /// per core).
         #[arg(long)]
         workers: Option<usize>,
+        /// Admin API and metrics listener instead of the rules' `server.admin.listen`
+        /// (default 127.0.0.1:9153; `off` disables it). Beyond loopback it needs a token
+        /// (LINEDNS_ADMIN_TOKEN or server.admin.token_file).
+        #[arg(long, value_name = "IP:PORT|off")]
+        admin_listen: Option<String>,
     },
     /// Compile the rules and their geo data, print what they hold, and exit non-zero on
     /// any error (each error names file, line, rule and value). Nothing is served.
@@ -94,7 +99,9 @@ struct DataArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { config, data, listen, workers } => serve(&config, data, listen, workers),
+        Command::Serve { config, data, listen, workers, admin_listen } => {
+            serve(&config, data, listen, workers, admin_listen)
+        }
         Command::CheckConfig { rules, data, json } => {
             let Some(snapshot) = load(&rules, data) else { return ExitCode::FAILURE };
             let summary = snapshot.summary();
@@ -156,6 +163,7 @@ fn serve(
     data: DataArgs,
     listen: Vec<std::net::SocketAddr>,
     workers: Option<usize>,
+    admin_listen: Option<String>,
 ) -> ExitCode {
     use std::sync::Arc;
     tracing_subscriber::fmt()
@@ -187,6 +195,40 @@ fn serve(
             return ExitCode::FAILURE;
         }
     };
+    let admin_addr = match admin_listen.as_deref() {
+        Some("off") => None,
+        Some(text) => match text.parse() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                tracing::error!("--admin-listen {text:?}: not IP:PORT or off; not started");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => settings.admin_listen,
+    };
+    let token = match admin_token(&settings) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!("{e}; not started");
+            return ExitCode::FAILURE;
+        }
+    };
+    let admin_listener = match admin_addr {
+        None => None,
+        Some(addr) => {
+            if let Err(e) = linedns::admin::check_bind(addr, token.as_deref()) {
+                tracing::error!("{e}; not started");
+                return ExitCode::FAILURE;
+            }
+            match std::net::TcpListener::bind(addr).and_then(|l| l.set_nonblocking(true).map(|()| l)) {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    tracing::error!("cannot bind the admin API to {addr}: {e}; not started");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -198,13 +240,16 @@ fn serve(
     let mut tcp_addrs: Vec<String> = tcp.iter().map(ToString::to_string).collect();
     tcp_addrs.dedup();
     let summary = engine.snapshot().summary();
+    let admin_shown =
+        admin_listener.as_ref().and_then(|l| l.local_addr().ok()).map_or("off".to_string(), |a| a.to_string());
     tracing::info!(
-        "linedns {} serving {} ({} lines, {} zones, {} nodes) on udp+tcp {} ({} UDP sockets, {workers} workers)",
+        "linedns {} serving {} ({} lines, {} zones, {} nodes, {} probes) on udp+tcp {} ({} UDP sockets, {workers} workers); admin API {admin_shown}",
         env!("CARGO_PKG_VERSION"),
         rules.display(),
         summary.lines.len(),
         summary.zones.len(),
         summary.nodes,
+        engine.snapshot().probes.len(),
         tcp_addrs.join(" "),
         udp.len(),
     );
@@ -221,7 +266,16 @@ fn serve(
         let reload_stats = Arc::new(linedns::reload::ReloadStats::default());
         let checker_stats = Arc::new(linedns::health::checker::CheckerStats::default());
         // Probes start before the first query is answered.
-        let checker = tokio::spawn(linedns::health::checker::run(engine.clone(), checker_stats, stopped()));
+        let checker = tokio::spawn(linedns::health::checker::run(engine.clone(), checker_stats.clone(), stopped()));
+        let admin = admin_listener.and_then(|l| tokio::net::TcpListener::from_std(l).ok()).map(|listener| {
+            let admin = Arc::new(linedns::admin::Admin {
+                engine: engine.clone(),
+                checker: checker_stats.clone(),
+                reloads: reload_stats.clone(),
+                token: token.clone(),
+            });
+            tokio::spawn(linedns::admin::serve(listener, admin, stopped()))
+        });
         let hup = tokio::spawn(reload_on_sighup(engine.clone(), reload_stats.clone(), stopped()));
         let watcher = watch_files.then(|| {
             tokio::spawn(linedns::reload::watch(
@@ -243,6 +297,9 @@ fn serve(
         if let Some(w) = watcher {
             let _ = w.await;
         }
+        if let Some(a) = admin {
+            let _ = a.await;
+        }
         result
     });
     match result {
@@ -254,6 +311,21 @@ fn serve(
             tracing::error!("linedns stopped on an error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The admin token: LINEDNS_ADMIN_TOKEN, else the rules' `server.admin.token_file`.
+fn admin_token(settings: &linedns::settings::ServerSettings) -> Result<Option<String>, String> {
+    if let Some(t) = std::env::var(linedns::admin::TOKEN_ENV).ok().filter(|t| !t.is_empty()) {
+        return Ok(Some(t));
+    }
+    match &settings.admin_token_file {
+        None => Ok(None),
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(t) if !t.trim().is_empty() => Ok(Some(t.trim().to_string())),
+            Ok(_) => Err(format!("admin token file {} is empty", path.display())),
+            Err(e) => Err(format!("cannot read the admin token file {}: {e}", path.display())),
+        },
     }
 }
 

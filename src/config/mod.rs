@@ -149,6 +149,22 @@ pub struct ServerDef {
     /// Reload when the rules or data files change (default true).
     #[serde(default)]
     pub watch: Option<bool>,
+    /// The admin HTTP API and metrics listener.
+    #[serde(default)]
+    pub admin: Option<AdminDef>,
+}
+
+/// `server.admin`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminDef {
+    /// `IP:PORT` (default 127.0.0.1:9153); `off` disables the API.
+    #[serde(default)]
+    pub listen: Option<String>,
+    /// File holding the token mutating calls must send (the variable
+    /// LINEDNS_ADMIN_TOKEN overrides it). Required to listen beyond loopback.
+    #[serde(default)]
+    pub token_file: Option<String>,
 }
 
 /// CHAOS TXT answers for server identification (off by default).

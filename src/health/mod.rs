@@ -99,7 +99,14 @@ pub struct ProbeState {
     failed_runs: AtomicU64,
     /// Duration of the last probe, microseconds.
     last_latency_us: AtomicU64,
+    /// Probe durations: counts per [`LATENCY_BUCKETS`] bound (not cumulative), then over.
+    latency_buckets: [AtomicU64; LATENCY_BUCKETS.len() + 1],
+    /// Sum of probe durations, microseconds.
+    latency_sum_us: AtomicU64,
 }
+
+/// Upper bounds (seconds) of the probe latency histogram.
+pub const LATENCY_BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
 
 /// What a probe result did to the state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,6 +129,8 @@ impl ProbeState {
             runs: AtomicU64::new(0),
             failed_runs: AtomicU64::new(0),
             last_latency_us: AtomicU64::new(0),
+            latency_buckets: Default::default(),
+            latency_sum_us: AtomicU64::new(0),
         }
     }
 
@@ -137,6 +146,10 @@ impl ProbeState {
     pub fn record(&self, ok: bool, latency: Duration, fall: u32, rise: u32) -> Transition {
         self.runs.fetch_add(1, Ordering::Relaxed);
         self.last_latency_us.store(latency.as_micros() as u64, Ordering::Relaxed);
+        self.latency_sum_us.fetch_add(latency.as_micros() as u64, Ordering::Relaxed);
+        let secs = latency.as_secs_f64();
+        let bucket = LATENCY_BUCKETS.iter().position(|&b| secs <= b).unwrap_or(LATENCY_BUCKETS.len());
+        self.latency_buckets[bucket].fetch_add(1, Ordering::Relaxed);
         if ok {
             self.failures.store(0, Ordering::Relaxed);
             let successes = self.successes.fetch_add(1, Ordering::Relaxed) + 1;
@@ -154,6 +167,19 @@ impl ProbeState {
             }
         }
         Transition::Unchanged
+    }
+
+    /// Probe latency histogram: cumulative counts per [`LATENCY_BUCKETS`] bound, then
+    /// the total count and the sum in seconds.
+    pub fn latency_histogram(&self) -> (Vec<u64>, u64, f64) {
+        let mut cumulative = Vec::with_capacity(LATENCY_BUCKETS.len());
+        let mut running = 0;
+        for b in &self.latency_buckets[..LATENCY_BUCKETS.len()] {
+            running += b.load(Ordering::Relaxed);
+            cumulative.push(running);
+        }
+        let total = running + self.latency_buckets[LATENCY_BUCKETS.len()].load(Ordering::Relaxed);
+        (cumulative, total, self.latency_sum_us.load(Ordering::Relaxed) as f64 / 1e6)
     }
 
     /// (probes run, probes failed, last latency in µs).
