@@ -11,6 +11,8 @@ pub struct RunningServer {
     child: Child,
     /// The addresses it listens on (UDP and TCP share them), in `--listen` order.
     pub addrs: Vec<SocketAddr>,
+    /// The admin API's address.
+    pub admin: SocketAddr,
     log: Arc<Mutex<String>>,
 }
 
@@ -18,8 +20,15 @@ impl RunningServer {
     /// Starts `linedns serve -c RULES` on port 0 of each of `listen` and waits for its
     /// start line (at most 20 s).
     pub fn start(rules: &str, listen: &[&str]) -> RunningServer {
+        Self::start_with(rules, listen, &[])
+    }
+
+    /// [`RunningServer::start`] with extra environment variables.
+    pub fn start_with(rules: &str, listen: &[&str], env: &[(&str, &str)]) -> RunningServer {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_linedns"));
-        cmd.current_dir(super::repo_path("")).args(["serve", "-c", rules, "--workers", "2"]);
+        cmd.current_dir(super::repo_path(""))
+            .args(["serve", "-c", rules, "--workers", "2", "--admin-listen", "127.0.0.1:0"])
+            .envs(env.iter().copied());
         for l in listen {
             cmd.args(["--listen", l]);
         }
@@ -51,7 +60,8 @@ impl RunningServer {
             .split(' ')
             .map(|a| a.parse().unwrap())
             .collect();
-        RunningServer { child, addrs, log }
+        let admin = line.rsplit("admin API ").next().unwrap().trim().parse().unwrap();
+        RunningServer { child, addrs, admin, log }
     }
 
     /// The server's log so far.
