@@ -12,6 +12,9 @@
 //! | `GET /lines` | lines, parents and prefix counts (JSON) |
 //! | `GET /explain?ip=&name=&type=` | the CLI's explanation, from the live snapshot and health |
 //! | `POST /reload` | compile and swap; the report, or the errors (422) |
+//! | `GET /overrides` | the operator overrides, with who, when and why |
+//! | `POST /overrides` | force a node, pool or line `up`, `down` or `drained` |
+//! | `DELETE /overrides/ID` | lift one |
 
 use std::fmt::Write as _;
 use std::future::Future;
@@ -86,6 +89,7 @@ struct Request {
     path: String,
     query: Vec<(String, String)>,
     authorization: Option<String>,
+    body: Vec<u8>,
 }
 
 struct Response {
@@ -167,21 +171,21 @@ async fn read_request(stream: &mut TcpStream) -> Result<Request, String> {
     if body_len > MAX_BODY {
         return Err("request body too large".into());
     }
-    // Bodies are not used by any call; read them so the client sees a clean close.
-    let mut have = buf.len() - head_end - 4;
-    while have < body_len {
+    let mut body = buf[head_end + 4..].to_vec();
+    while body.len() < body_len {
         let mut chunk = [0u8; 4096];
         let n = stream.read(&mut chunk).await.map_err(|e| e.to_string())?;
         if n == 0 {
-            break;
+            return Err("connection closed mid-body".into());
         }
-        have += n;
+        body.extend_from_slice(&chunk[..n]);
     }
+    body.truncate(body_len);
     let (path, query) = match target.split_once('?') {
         Some((p, q)) => (p.to_string(), parse_query(q)),
         None => (target, Vec::new()),
     };
-    Ok(Request { method, path, query, authorization })
+    Ok(Request { method, path, query, authorization, body })
 }
 
 fn parse_query(q: &str) -> Vec<(String, String)> {
@@ -239,8 +243,48 @@ fn route(admin: &Admin, request: &Request) -> Response {
             Ok(report) => Response::json(200, &report),
             Err(errors) => Response::json(422, &errors.0.iter().map(|e| e.to_string()).collect::<Vec<_>>()),
         },
-        (_, "/metrics" | "/nodes" | "/lines" | "/explain" | "/reload") => Response::error(405, "method not allowed"),
+        ("GET", "/overrides") => Response::json(200, &admin.engine.overrides()),
+        ("POST", "/overrides") => add_override(admin, &request.body),
+        ("DELETE", path) if path.starts_with("/overrides/") => match path["/overrides/".len()..].parse::<u64>() {
+            Ok(id) if admin.engine.remove_override(id) => {
+                tracing::info!("override {id} removed");
+                Response::json(200, &admin.engine.overrides())
+            }
+            Ok(id) => Response::error(404, format!("no override {id}")),
+            Err(_) => Response::error(400, "DELETE /overrides/ID"),
+        },
+        (_, "/metrics" | "/nodes" | "/lines" | "/explain" | "/reload" | "/overrides") => {
+            Response::error(405, "method not allowed")
+        }
         _ => Response::error(404, format!("no such call: {} {}", request.method, request.path)),
+    }
+}
+
+/// `POST /overrides` with `{"target": {"node": "192.0.2.1"} | {"line": "telecom"} |
+/// {"pool": {"record": "www.example.com A", "line": "telecom"}}, "state": "up" | "down" |
+/// "drained", "who": "...", "why": "..."}`.
+fn add_override(admin: &Admin, body: &[u8]) -> Response {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct NewOverride {
+        target: crate::overrides::Target,
+        state: crate::overrides::Forced,
+        who: String,
+        why: String,
+    }
+    let new: NewOverride = match serde_json::from_slice(body) {
+        Ok(n) => n,
+        Err(e) => return Response::error(400, format!("bad override: {e}")),
+    };
+    if new.who.trim().is_empty() || new.why.trim().is_empty() {
+        return Response::error(400, "an override needs `who` and `why`");
+    }
+    match admin.engine.add_override(new.target, new.state, new.who, new.why) {
+        Ok(o) => {
+            tracing::warn!("override {}: {:?} forced {:?} by {} ({})", o.id, o.target, o.state, o.who, o.why);
+            Response::json(200, &o)
+        }
+        Err(m) => Response::error(422, m),
     }
 }
 

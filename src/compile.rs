@@ -191,6 +191,7 @@ impl<'o> Compiler<'o> {
             probes: self.probes,
             inputs: self.inputs,
             metric_slots: Vec::new(),
+            overrides: Default::default(),
         })
     }
 

@@ -1,8 +1,8 @@
 //! [`Engine`]: the live snapshot behind an atomic pointer, swapped whole on reload.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use arc_swap::{ArcSwap, Guard};
 use rustc_hash::FxHashMap;
@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::compile::{CompileOptions, compile_file};
 use crate::error::CompileErrors;
 use crate::metrics::Metrics;
+use crate::overrides::{Forced, Override, OverrideView, Target};
 use crate::snapshot::Snapshot;
 
 /// Holds the snapshot queries read. Readers never block; a reload compiles off the query
@@ -22,6 +23,25 @@ pub struct Engine {
     generation: AtomicU64,
     /// Query counters, kept across reloads.
     pub metrics: Metrics,
+    /// Operator overrides, kept across reloads. Held while a snapshot is swapped in, so a
+    /// change never lands on a snapshot about to be replaced.
+    overrides: Mutex<OverrideList>,
+}
+
+#[derive(Debug, Default)]
+struct OverrideList {
+    next_id: u64,
+    list: Vec<Override>,
+}
+
+/// An override as listed: whether it names something in the live snapshot.
+#[derive(Clone, Debug, Serialize)]
+pub struct ListedOverride {
+    /// The override.
+    #[serde(flatten)]
+    pub over: Override,
+    /// Whether the live snapshot has its target (else it waits for one that does).
+    pub active: bool,
 }
 
 /// What a successful reload changed.
@@ -52,7 +72,13 @@ impl Engine {
     pub fn new(mut snapshot: Snapshot) -> Self {
         let metrics = Metrics::default();
         snapshot.metric_slots = metrics.slots_for(&snapshot.lines.names);
-        Engine { current: ArcSwap::from_pointee(snapshot), rules: None, generation: AtomicU64::new(1), metrics }
+        Engine {
+            current: ArcSwap::from_pointee(snapshot),
+            rules: None,
+            generation: AtomicU64::new(1),
+            metrics,
+            overrides: Mutex::default(),
+        }
     }
 
     /// Compiles the rules file and serves it; [`Engine::reload`] reads the same file again.
@@ -80,12 +106,53 @@ impl Engine {
     /// Makes `snapshot` live. Probes it shares with the live snapshot (same target and
     /// check) keep their health state; the others start in their initial state.
     pub fn swap(&self, mut snapshot: Snapshot) -> ReloadReport {
+        let overrides = self.overrides.lock().unwrap_or_else(|e| e.into_inner());
         let old = self.current.load_full();
         let report = adopt_and_compare(&mut snapshot, &old);
         snapshot.metric_slots = self.metrics.slots_for(&snapshot.lines.names);
+        snapshot.overrides.store(Arc::new(OverrideView::build(&overrides.list, &snapshot)));
         self.current.store(Arc::new(snapshot));
+        drop(overrides);
         let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
         ReloadReport { generation, ..report }
+    }
+
+    /// Sets an override; it must name a node, line or pool of the live snapshot.
+    pub fn add_override(&self, target: Target, state: Forced, who: String, why: String) -> Result<Override, String> {
+        let mut overrides = self.overrides.lock().unwrap_or_else(|e| e.into_inner());
+        let snapshot = self.current.load();
+        let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        overrides.next_id += 1;
+        let over = Override { id: overrides.next_id, target, state, who, why, at };
+        if !OverrideView::applies(&over, &snapshot) {
+            return Err(format!("the live rules have no {:?}", over.target));
+        }
+        // One override per target: a new one replaces the old.
+        overrides.list.retain(|o| o.target != over.target);
+        overrides.list.push(over.clone());
+        snapshot.overrides.store(Arc::new(OverrideView::build(&overrides.list, &snapshot)));
+        Ok(over)
+    }
+
+    /// Removes an override by id; `false` if there is none.
+    pub fn remove_override(&self, id: u64) -> bool {
+        let mut overrides = self.overrides.lock().unwrap_or_else(|e| e.into_inner());
+        let before = overrides.list.len();
+        overrides.list.retain(|o| o.id != id);
+        let snapshot = self.current.load();
+        snapshot.overrides.store(Arc::new(OverrideView::build(&overrides.list, &snapshot)));
+        overrides.list.len() < before
+    }
+
+    /// The overrides set, oldest first.
+    pub fn overrides(&self) -> Vec<ListedOverride> {
+        let overrides = self.overrides.lock().unwrap_or_else(|e| e.into_inner());
+        let snapshot = self.current.load();
+        overrides
+            .list
+            .iter()
+            .map(|o| ListedOverride { over: o.clone(), active: OverrideView::applies(o, &snapshot) })
+            .collect()
     }
 
     /// Compiles the rules file again and swaps it in; on any error the running snapshot

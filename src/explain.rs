@@ -153,6 +153,7 @@ pub fn explain(
                             format!("too few healthy nodes ({healthy} of {nodes}, {required} needed)")
                         }
                         Step::Chosen { healthy, nodes } => format!("chosen ({healthy} of {nodes} healthy)"),
+                        Step::Overridden => "forced down or drained by an operator override".to_string(),
                         Step::FailOpen => "fail open (no usable pool; first pool returned whole)".to_string(),
                         Step::LastResort => "last resort (no usable pool)".to_string(),
                         Step::ServFail => "SERVFAIL (no usable pool)".to_string(),

@@ -91,6 +91,7 @@ pub mod metrics;
 pub mod name;
 #[cfg(feature = "server")]
 pub mod net;
+pub mod overrides;
 pub mod query;
 pub mod rdata;
 #[cfg(feature = "server")]

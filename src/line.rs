@@ -68,6 +68,11 @@ pub struct Node {
 pub trait NodeHealth {
     /// Whether the pool node may be answered.
     fn is_up(&self, node: &PoolNode) -> bool;
+
+    /// An operator's override of a whole pool (line record `record`, line `line`).
+    fn pool_override(&self, _record: u32, _line: LineIdx) -> Option<crate::overrides::Forced> {
+        None
+    }
 }
 
 /// Every node is up.

@@ -64,17 +64,30 @@ pub struct Snapshot {
     pub inputs: Vec<std::path::PathBuf>,
     /// Metric slot of each line (set by the engine when the snapshot goes live).
     pub metric_slots: Vec<u16>,
+    /// Operator overrides compiled for this snapshot (set by the engine).
+    pub overrides: arc_swap::ArcSwap<crate::overrides::OverrideView>,
 }
 
-/// The health the checker writes, as queries read it: a node with a probe is up when its
-/// probe says so; a node without one is always up.
-#[derive(Clone, Copy, Debug)]
-pub struct LiveHealth<'s>(&'s [Probe]);
+/// The health queries see: an operator override if one applies, else the probe's state
+/// (a node without a probe is up).
+#[derive(Debug)]
+pub struct LiveHealth<'s> {
+    probes: &'s [Probe],
+    overrides: arc_swap::Guard<std::sync::Arc<crate::overrides::OverrideView>>,
+}
 
 impl NodeHealth for LiveHealth<'_> {
     #[inline]
     fn is_up(&self, node: &PoolNode) -> bool {
-        node.probe.is_none_or(|p| self.0[p as usize].state.is_up())
+        match self.overrides.node(node.node) {
+            Some(forced) => forced.answerable(),
+            None => node.probe.is_none_or(|p| self.probes[p as usize].state.is_up()),
+        }
+    }
+
+    #[inline]
+    fn pool_override(&self, record: u32, line: LineIdx) -> Option<crate::overrides::Forced> {
+        self.overrides.pool(record, line)
     }
 }
 
@@ -99,6 +112,8 @@ pub enum Step {
         /// Nodes in the pool.
         nodes: usize,
     },
+    /// An operator forced the pool (or its line) down or drained.
+    Overridden,
     /// No pool was usable: this pool was returned whole (fail open).
     FailOpen,
     /// No pool was usable: the last-resort nodes were returned.
@@ -132,7 +147,7 @@ impl Snapshot {
     /// The node health the checker maintains for this snapshot.
     #[inline]
     pub fn live_health(&self) -> LiveHealth<'_> {
-        LiveHealth(&self.probes)
+        LiveHealth { probes: &self.probes, overrides: self.overrides.load() }
     }
 
     /// Resolves a query for a client. Health comes from `health`.
@@ -183,15 +198,13 @@ impl Snapshot {
                 match set.content {
                     Content::Static(_) => answer.answers.extend(static_records(owner, set)),
                     Content::Line(idx) => {
-                        let record = &self.line_records[idx as usize];
                         let h = *hit.get_or_insert_with(|| {
                             let h = self.classifier.classify(client.addr, client.significant_bits());
                             trace.classified(h);
                             h
                         });
                         answer.scope = h.scope;
-                        answer.route =
-                            Some(self.answer_line_record(&mut answer, record, owner, h, client, health, trace));
+                        answer.route = Some(self.answer_line_record(&mut answer, idx, owner, h, client, health, trace));
                     }
                 }
                 return answer;
@@ -235,13 +248,14 @@ impl Snapshot {
     fn answer_line_record<'s>(
         &'s self,
         answer: &mut Answer<'s>,
-        record: &'s LineRecord,
+        record_idx: u32,
         owner: Owner<'s>,
         hit: Hit,
         client: &ClientInfo,
         health: &impl NodeHealth,
         trace: &mut impl Trace,
     ) -> Route {
+        let record = &self.line_records[record_idx as usize];
         trace.line_record(record);
         let chain = &record.chains[hit.line as usize];
         let max = usize::from(record.max_answers);
@@ -255,7 +269,15 @@ impl Snapshot {
             let pool = &record.pools[pool_idx as usize];
             first_pool.get_or_insert((pool, depth));
             let nodes = pool.nodes.len();
-            let healthy = pool.healthy_count(health);
+            let forced = health.pool_override(record_idx, line);
+            if forced.is_some_and(|f| !f.answerable()) {
+                trace.step(line, Step::Overridden);
+                skipped_unusable = true;
+                continue;
+            }
+            // A pool forced up answers with all its nodes, whatever the probes say.
+            let forced_up = forced.is_some();
+            let healthy = if forced_up { nodes } else { pool.healthy_count(health) };
             let required = record.min_healthy.required(nodes);
             if healthy < required {
                 trace.step(line, Step::TooFewHealthy { healthy, nodes, required });
@@ -265,7 +287,7 @@ impl Snapshot {
             trace.step(line, Step::Chosen { healthy, nodes });
             let degraded = skipped_unusable || healthy < nodes;
             let ttl = if degraded { record.degraded_ttl } else { record.ttl };
-            self.push_nodes(answer, owner, ttl, &pool.choose(max, client.entropy, |n| health.is_up(n)));
+            self.push_nodes(answer, owner, ttl, &pool.choose(max, client.entropy, |n| forced_up || health.is_up(n)));
             return Route {
                 client_line: hit.line,
                 served_line: line,

@@ -1,0 +1,173 @@
+//! The admin API of the real binary, with real clients: curl for HTTP, promtool
+//! (Debian's prometheus package) for the metrics text, kdig for DNS.
+
+mod common;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::process::Command;
+
+use common::server::{RunningServer, kdig};
+
+const TOKEN: &str = "test-token-123";
+
+fn curl(args: &[&str]) -> (u16, String) {
+    let out =
+        Command::new("curl").args(["-s", "-w", "\n%{http_code}", "--max-time", "5"]).args(args).output().expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+fn url(admin: SocketAddr, path: &str) -> String {
+    format!("http://{admin}{path}")
+}
+
+fn dig(dns: SocketAddr, args: &[&str]) -> String {
+    let mut all =
+        vec![format!("@{}", dns.ip()), "-p".into(), dns.port().to_string(), "+timeout=2".into(), "+retry=0".into()];
+    all.extend(args.iter().map(|s| s.to_string()));
+    kdig(&all)
+}
+
+fn answers(out: &str) -> Vec<String> {
+    let mut v: Vec<String> = out
+        .split(";; ANSWER SECTION:")
+        .nth(1)
+        .unwrap_or("")
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty() && !l.starts_with(";;"))
+        .filter_map(|l| l.split_whitespace().last().map(str::to_string))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Samples of the metrics text: `name{labels}` → value.
+fn samples(text: &str) -> HashMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| l.rsplit_once(' ').map(|(k, v)| (k.to_string(), v.parse().unwrap_or(f64::NAN))))
+        .collect()
+}
+
+#[test]
+fn metrics_are_valid_prometheus_text_and_count_the_queries_sent() {
+    let server = RunningServer::start("tests/rules/server.yaml", &["127.0.0.1:0"]);
+    let dns = server.addrs[0];
+    for _ in 0..5 {
+        dig(dns, &["www.example.com", "A", "+subnet=198.51.100.0/27"]);
+    }
+    for _ in 0..3 {
+        dig(dns, &["nope.example.com", "A"]);
+    }
+    for _ in 0..2 {
+        dig(dns, &["www.example.com", "AAAA", "+tcp", "+subnet=2001:db8:1::/48"]);
+    }
+    dig(dns, &["example.org", "A"]);
+    let (code, text) = curl(&[&url(server.admin, "/metrics")]);
+    assert_eq!(code, 200);
+    // promtool, from Debian's prometheus package, is the reference parser and linter.
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian package prometheus) must be installed");
+    use std::io::Write;
+    promtool.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let checked = promtool.wait_with_output().unwrap();
+    assert!(
+        checked.status.success(),
+        "promtool: {}{}\n{text}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    let s = samples(&text);
+    let q = |line: &str, qtype: &str, rcode: &str, transport: &str| {
+        s.get(&format!(
+            "linedns_queries_total{{line=\"{line}\",qtype=\"{qtype}\",rcode=\"{rcode}\",transport=\"{transport}\"}}"
+        ))
+        .copied()
+    };
+    assert_eq!(q("gd-telecom", "A", "NOERROR", "udp"), Some(5.0), "{text}");
+    assert_eq!(q("none", "A", "NXDOMAIN", "udp"), Some(3.0), "{text}");
+    assert_eq!(q("telecom", "AAAA", "NOERROR", "tcp"), Some(2.0), "{text}");
+    assert_eq!(q("none", "A", "REFUSED", "udp"), Some(1.0), "{text}");
+    assert_eq!(s["linedns_line_answers_total{classified_by=\"ecs\"}"], 7.0);
+    assert_eq!(s["linedns_snapshot_generation"], 1.0);
+    assert_eq!(s["linedns_build_info{version=\"0.1.0\"}"], 1.0);
+    let total: f64 = s.iter().filter(|(k, _)| k.starts_with("linedns_queries_total")).map(|(_, v)| v).sum();
+    assert_eq!(total, 11.0, "every query counted once");
+    server.stop();
+}
+
+#[test]
+fn admin_refuses_a_public_bind_without_a_token() {
+    let out = Command::new(env!("CARGO_BIN_EXE_linedns"))
+        .current_dir(common::repo_path(""))
+        .env_remove("LINEDNS_ADMIN_TOKEN")
+        .args(["serve", "-c", "tests/rules/server.yaml", "--listen", "127.0.0.1:0", "--admin-listen", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("refusing to listen on 0.0.0.0:0 without a token"), "{err}");
+    // With a token the same bind is allowed (checked without opening it).
+    assert!(linedns::admin::check_bind("0.0.0.0:9153".parse().unwrap(), Some(TOKEN)).is_ok());
+    assert!(linedns::admin::check_bind("[::1]:9153".parse().unwrap(), None).is_ok());
+}
+
+#[test]
+fn mutating_calls_need_the_token_and_overrides_steer_answers() {
+    let server =
+        RunningServer::start_with("tests/rules/server.yaml", &["127.0.0.1:0"], &[("LINEDNS_ADMIN_TOKEN", TOKEN)]);
+    let (dns, admin) = (server.addrs[0], server.admin);
+    let auth = format!("Authorization: Bearer {TOKEN}");
+    // Reads need no token.
+    assert_eq!(curl(&[&url(admin, "/lines")]).0, 200);
+    let (code, body) = curl(&[&url(admin, "/explain?ip=198.51.100.64%2F26&name=www.example.com&type=A")]);
+    assert_eq!(code, 200);
+    let explained: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((explained["line"].as_str(), explained["scope"].as_u64()), (Some("telecom"), Some(26)));
+    // Writes without (or with a wrong) token: 401, nothing changes.
+    assert_eq!(curl(&["-X", "POST", &url(admin, "/reload")]).0, 401);
+    assert_eq!(curl(&["-X", "POST", "-H", "Authorization: Bearer wrong", &url(admin, "/reload")]).0, 401);
+    let node_down = r#"{"target":{"node":"192.0.2.1"},"state":"down","who":"alice","why":"disk failing"}"#;
+    assert_eq!(curl(&["-X", "POST", "-d", node_down, &url(admin, "/overrides")]).0, 401);
+    assert_eq!(answers(&dig(dns, &["www.example.com", "+subnet=198.51.100.64/26"])), ["192.0.2.1", "192.0.2.2"]);
+
+    // A node forced down leaves the answers.
+    let (code, body) = curl(&["-X", "POST", "-H", &auth, "-d", node_down, &url(admin, "/overrides")]);
+    assert_eq!(code, 200, "{body}");
+    let node_id = serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"].as_u64().unwrap();
+    assert_eq!(answers(&dig(dns, &["www.example.com", "+subnet=198.51.100.64/26"])), ["192.0.2.2"]);
+    // A line drained: its clients fall back (telecom → default).
+    let drain = r#"{"target":{"line":"telecom"},"state":"drained","who":"bob","why":"maintenance window"}"#;
+    assert_eq!(curl(&["-X", "POST", "-H", &auth, "-d", drain, &url(admin, "/overrides")]).0, 200);
+    assert_eq!(answers(&dig(dns, &["www.example.com", "+subnet=198.51.100.64/26"])), ["192.0.2.101"]);
+    // Listed with who, when and why; unknown targets are refused.
+    let (_, list) = curl(&[&url(admin, "/overrides")]);
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert_eq!((list[0]["who"].as_str(), list[0]["why"].as_str()), (Some("alice"), Some("disk failing")));
+    assert!(list[0]["at"].as_u64().unwrap() > 1_700_000_000 && list[0]["active"] == true);
+    let unknown = r#"{"target":{"line":"nowhere"},"state":"down","who":"x","why":"y"}"#;
+    assert_eq!(curl(&["-X", "POST", "-H", &auth, "-d", unknown, &url(admin, "/overrides")]).0, 422);
+
+    // Overrides survive a reload.
+    let (code, report) = curl(&["-X", "POST", "-H", &auth, &url(admin, "/reload")]);
+    assert_eq!(code, 200, "{report}");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&report).unwrap()["generation"], 2);
+    assert_eq!(answers(&dig(dns, &["www.example.com", "+subnet=198.51.100.64/26"])), ["192.0.2.101"]);
+    // Lifting them restores the answers.
+    for id in [node_id, node_id + 1] {
+        assert_eq!(curl(&["-X", "DELETE", "-H", &auth, &url(admin, &format!("/overrides/{id}"))]).0, 200);
+    }
+    assert_eq!(answers(&dig(dns, &["www.example.com", "+subnet=198.51.100.64/26"])), ["192.0.2.1", "192.0.2.2"]);
+    let (_, metrics) = curl(&[&url(admin, "/metrics")]);
+    assert!(metrics.contains("linedns_reloads_total{result=\"success\"} 1"), "{metrics}");
+    server.stop();
+}
