@@ -53,8 +53,18 @@ impl CompileOptions {
 
 /// Compiles the rules file at `path`.
 pub fn compile_file(path: &Path, options: &CompileOptions) -> Result<Snapshot, CompileErrors> {
+    // Stamped before reading: a write racing the compile shows up as a change later.
+    let rules_stamp = stamp(path);
     let rules = config::load(path)?;
-    Compiler::new(path, options).run(rules)
+    let mut compiler = Compiler::new(path, options);
+    compiler.inputs[0].1 = rules_stamp;
+    compiler.run(rules)
+}
+
+/// A file's modification time and length, what the reload watch compares.
+pub fn stamp(path: &Path) -> Option<(std::time::SystemTime, u64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
 }
 
 /// Compiles rules given as text; `path` names them in errors and anchors relative paths.
@@ -81,7 +91,7 @@ struct Compiler<'o> {
     checks: FxHashMap<String, std::sync::Arc<CheckSpec>>,
     probes: Vec<Probe>,
     probe_ids: FxHashMap<ProbeKey, u32>,
-    inputs: Vec<PathBuf>,
+    inputs: Vec<(PathBuf, Option<(std::time::SystemTime, u64)>)>,
     /// Checks that failed to compile: records naming them add no errors of their own.
     broken_checks: Vec<String>,
 }
@@ -105,7 +115,7 @@ impl<'o> Compiler<'o> {
             checks: FxHashMap::default(),
             probes: Vec::new(),
             probe_ids: FxHashMap::default(),
-            inputs: vec![file.to_path_buf()],
+            inputs: vec![(file.to_path_buf(), stamp(file))],
             broken_checks: Vec::new(),
         }
     }
@@ -433,7 +443,7 @@ impl<'o> Compiler<'o> {
                 return;
             }
             let path = data_path(root, file);
-            self.inputs.push(path.clone());
+            self.inputs.push((path.clone(), stamp(&path)));
             match mmdb::select(&path, &selector) {
                 Ok(nets) => {
                     for (net, why) in nets {
@@ -457,7 +467,7 @@ impl<'o> Compiler<'o> {
         if let Some(cached) = self.list_cache.get(path) {
             return Some(cached.clone());
         }
-        self.inputs.push(path.to_path_buf());
+        self.inputs.push((path.to_path_buf(), stamp(path)));
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) => {

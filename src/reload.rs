@@ -57,7 +57,7 @@ pub fn reload_and_log(engine: &Engine, stats: &ReloadStats, cause: &str) -> Resu
 
 /// What the watch compares: each input file's modification time and length.
 fn fingerprint(paths: &[PathBuf]) -> Vec<Option<(SystemTime, u64)>> {
-    paths.iter().map(|p| std::fs::metadata(p).ok().and_then(|m| Some((m.modified().ok()?, m.len())))).collect()
+    paths.iter().map(|p| crate::compile::stamp(p)).collect()
 }
 
 /// Watches the live snapshot's input files (rules and data) every `every`; after a
@@ -71,20 +71,24 @@ pub async fn watch(
     stop: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(stop);
-    let mut inputs = engine.snapshot().inputs.clone();
-    let mut seen = fingerprint(&inputs);
-    let mut generation = engine.generation();
+    // Compare with the files as the live snapshot read them, not as they are when the
+    // watch notices a reload: an edit landing after a SIGHUP reload must not pass as seen.
+    let live = |engine: &Engine| {
+        let snapshot = engine.snapshot();
+        (
+            engine.generation(),
+            snapshot.inputs.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(),
+            snapshot.inputs.iter().map(|(_, s)| *s).collect::<Vec<_>>(),
+        )
+    };
+    let (mut generation, mut inputs, mut seen) = live(&engine);
     loop {
         tokio::select! {
             () = &mut stop => return,
             () = tokio::time::sleep(every) => {}
         }
         if engine.generation() != generation {
-            // Reloaded by another trigger: watch what the new snapshot read.
-            generation = engine.generation();
-            inputs = engine.snapshot().inputs.clone();
-            seen = fingerprint(&inputs);
-            continue;
+            (generation, inputs, seen) = live(&engine);
         }
         let now = fingerprint(&inputs);
         if now == seen {
@@ -99,12 +103,10 @@ pub async fn watch(
             }
             settled = again;
         }
-        seen = settled;
         // A failed reload keeps the old snapshot; the files are watched on for the fix.
-        if reload_and_log(&engine, &stats, "files changed").is_ok() {
-            generation = engine.generation();
-            inputs = engine.snapshot().inputs.clone();
-            seen = fingerprint(&inputs);
+        match reload_and_log(&engine, &stats, "files changed") {
+            Ok(_) => (generation, inputs, seen) = live(&engine),
+            Err(_) => seen = settled,
         }
     }
 }

@@ -60,8 +60,9 @@ pub struct Snapshot {
     pub nodes: Vec<Node>,
     /// One probe per distinct (target, check), indexed by [`PoolNode::probe`].
     pub probes: Vec<Probe>,
-    /// Files this snapshot was compiled from (the rules first), for the reload watch.
-    pub inputs: Vec<std::path::PathBuf>,
+    /// Files this snapshot was compiled from (the rules first), each with its
+    /// modification time and length when it was read, for the reload watch.
+    pub inputs: Vec<(std::path::PathBuf, Option<(std::time::SystemTime, u64)>)>,
     /// Metric slot of each line (set by the engine when the snapshot goes live).
     pub metric_slots: Vec<u16>,
     /// Operator overrides compiled for this snapshot (set by the engine).

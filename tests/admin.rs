@@ -171,3 +171,51 @@ fn mutating_calls_need_the_token_and_overrides_steer_answers() {
     assert!(metrics.contains("linedns_reloads_total{result=\"success\"} 1"), "{metrics}");
     server.stop();
 }
+
+#[test]
+fn sighup_and_the_file_watch_reload_the_rules() {
+    let dir = std::env::temp_dir().join(format!("linedns-triggers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("rules.yaml");
+    let original = std::fs::read_to_string(common::repo_path("tests/rules/server.yaml")).unwrap();
+    std::fs::write(&path, &original).unwrap();
+    let server = RunningServer::start(path.to_str().unwrap(), &["127.0.0.1:0"]);
+    let dns = server.addrs[0];
+    assert_eq!(answers(&dig(dns, &["static.example.com"])), ["192.0.2.80"]);
+
+    // The watch: an edit goes live within a few seconds, without any signal.
+    std::fs::write(&path, original.replace("values: 192.0.2.80", "values: 192.0.2.81")).unwrap();
+    let started = std::time::Instant::now();
+    while answers(&dig(dns, &["static.example.com"])) != ["192.0.2.81"] {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(6),
+            "the file watch did not reload:\n{}",
+            server.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(server.log().contains("reload (files changed): generation 2 live"), "{}", server.log());
+
+    // SIGHUP: reloads at once (here the same content: generation 3).
+    let pid = server_pid(&server);
+    Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    let started = std::time::Instant::now();
+    while !server.log().contains("reload (SIGHUP): generation 3 live") {
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "no SIGHUP reload:\n{}", server.log());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // A broken edit is logged with its place and the old rules keep answering.
+    std::fs::write(&path, "version: 1\nlines:\n  - name: [broken\n").unwrap();
+    let started = std::time::Instant::now();
+    while !server.log().contains("reload (files changed) failed") {
+        assert!(started.elapsed() < std::time::Duration::from_secs(6), "broken edit not reported:\n{}", server.log());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(server.log().contains("rules.yaml:3:"), "the error names file and line:\n{}", server.log());
+    assert_eq!(answers(&dig(dns, &["static.example.com"])), ["192.0.2.81"]);
+    server.stop();
+}
+
+fn server_pid(server: &RunningServer) -> String {
+    server.pid().to_string()
+}

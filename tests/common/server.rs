@@ -64,6 +64,11 @@ impl RunningServer {
         RunningServer { child, addrs, admin, log }
     }
 
+    /// The process id (to signal it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The server's log so far.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
