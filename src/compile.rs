@@ -982,11 +982,15 @@ impl<'o> Compiler<'o> {
         let errors_before = self.errors.len();
         let not_for =
             |field: &str, set: bool, kinds: &str| set.then(|| format!("`{field}` only applies to {kinds} checks"));
+        let web = matches!(d.kind, config::CheckKind::Http | config::CheckKind::Https);
+        let tls = d.kind == config::CheckKind::Https;
         let misplaced = [
-            not_for("path", d.path.is_some() && d.kind != config::CheckKind::Http, "http"),
-            not_for("host", d.host.is_some() && d.kind != config::CheckKind::Http, "http"),
-            not_for("expect_status", d.expect_status.is_some() && d.kind != config::CheckKind::Http, "http"),
-            not_for("body_contains", d.body_contains.is_some() && d.kind != config::CheckKind::Http, "http"),
+            not_for("path", d.path.is_some() && !web, "http and https"),
+            not_for("host", d.host.is_some() && !web, "http and https"),
+            not_for("expect_status", d.expect_status.is_some() && !web, "http and https"),
+            not_for("body_contains", d.body_contains.is_some() && !web, "http and https"),
+            not_for("ca_file", d.ca_file.is_some() && !tls, "https"),
+            not_for("server_name", d.server_name.is_some() && !tls, "https"),
             not_for("query", d.query.is_some() && d.kind != config::CheckKind::Dns, "dns"),
             not_for("qtype", d.qtype.is_some() && d.kind != config::CheckKind::Dns, "dns"),
             not_for("expect_rcode", d.expect_rcode.is_some() && d.kind != config::CheckKind::Dns, "dns"),
@@ -996,7 +1000,7 @@ impl<'o> Compiler<'o> {
         }
         let kind = match d.kind {
             config::CheckKind::Tcp => CheckKind::Tcp,
-            config::CheckKind::Http => {
+            config::CheckKind::Http | config::CheckKind::Https => {
                 let path = d.path.clone().unwrap_or_else(|| "/".into());
                 if !path.starts_with('/') || path.contains(char::is_whitespace) {
                     self.fail(
@@ -1009,7 +1013,33 @@ impl<'o> Compiler<'o> {
                 if let Some(bad) = expect_status.iter().find(|s| !(100..=599).contains(*s)) {
                     self.fail(place.clone(), rule.clone(), format!("bad expect_status {bad}"));
                 }
-                CheckKind::Http { path, host: d.host.clone(), expect_status, body_contains: d.body_contains.clone() }
+                let tls = tls.then(|| {
+                    let rules_dir = self.file.parent().map(Path::to_path_buf).unwrap_or_default();
+                    let ca_file = d.ca_file.as_ref().map(|f| rules_dir.join(f));
+                    if let Some(ca) = &ca_file {
+                        match std::fs::read_to_string(ca) {
+                            Ok(pem) if pem.contains("-----BEGIN CERTIFICATE-----") => {}
+                            Ok(_) => self.fail(
+                                place.clone(),
+                                rule.clone(),
+                                format!("ca_file {}: no PEM certificate in it", ca.display()),
+                            ),
+                            Err(e) => self.fail(
+                                place.clone(),
+                                rule.clone(),
+                                format!("cannot read ca_file {}: {e}", ca.display()),
+                            ),
+                        }
+                    }
+                    crate::health::TlsCheck { ca_file, server_name: d.server_name.clone() }
+                });
+                CheckKind::Http {
+                    path,
+                    host: d.host.clone(),
+                    expect_status,
+                    body_contains: d.body_contains.clone(),
+                    tls,
+                }
             }
             config::CheckKind::Dns => {
                 let query = match d.query.as_deref().map(name::normalize) {
@@ -1093,9 +1123,10 @@ impl<'o> Compiler<'o> {
                 }
             },
         };
-        let default_port = match check.kind {
+        let default_port = match &check.kind {
             CheckKind::Tcp => None,
-            CheckKind::Http { .. } => Some(80),
+            CheckKind::Http { tls: None, .. } => Some(80),
+            CheckKind::Http { tls: Some(_), .. } => Some(443),
             CheckKind::Dns { .. } => Some(53),
         };
         let port = port.or(check.port).or(default_port).ok_or_else(|| {

@@ -316,3 +316,71 @@ async fn reload_keeps_the_health_of_unchanged_nodes_and_stops_removed_probes() {
     checker.await.unwrap();
     b.stop();
 }
+
+/// An HTTPS backend with a self-signed certificate for `backend.test` and 127.0.0.1;
+/// answers 200 "ok". Returns its address and the certificate (PEM) to trust.
+async fn https_backend() -> (SocketAddr, String) {
+    let key = rcgen::generate_simple_self_signed(vec!["backend.test".to_string(), "127.0.0.1".to_string()]).unwrap();
+    let cert_der = key.cert.der().clone();
+    let key_der = rustls_pki_types::PrivateKeyDer::Pkcs8(key.signing_key.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert_der], key_der)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((conn, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(conn).await else { return };
+                let mut buf = [0u8; 1024];
+                let _ = tls.read(&mut buf).await;
+                let _ = tls.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok").await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    (addr, key.cert.pem())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_check_verifies_the_certificate() {
+    let (addr, pem) = https_backend().await;
+    let ca = std::env::temp_dir().join(format!("linedns-health-{}-ca.pem", std::process::id()));
+    std::fs::write(&ca, pem).unwrap();
+    // Trusted CA and the right name: up. The Mozilla roots (no ca_file) do not know this
+    // self-signed certificate, and a wrong name fails verification: both down.
+    let checks = format!(
+        "  good: {{ kind: https, ca_file: \"{ca}\", server_name: backend.test, body_contains: ok, interval_ms: 100, timeout_ms: 500, fall: 1, rise: 1, initial: down }}\n  by-ip: {{ kind: https, ca_file: \"{ca}\", interval_ms: 100, timeout_ms: 500, fall: 1, rise: 1, initial: down }}\n  untrusted: {{ kind: https, server_name: backend.test, interval_ms: 100, timeout_ms: 500, fall: 1, rise: 1 }}\n  wrong-name: {{ kind: https, ca_file: \"{ca}\", server_name: other.test, interval_ms: 100, timeout_ms: 500, fall: 1, rise: 1 }}",
+        ca = ca.display()
+    );
+    let record = |name: &str, check: &str| {
+        format!(
+            "      - name: {name}\n        type: A\n        health_check: {check}\n        pools:\n          default: [{{ address: 192.0.2.1, probe: \"{addr}\" }}]\n"
+        )
+    };
+    let rules = format!(
+        "{}        pools:\n          default: [192.0.2.100]\n{}{}{}{}",
+        head(&checks),
+        record("good", "good"),
+        record("byip", "by-ip"),
+        record("untrusted", "untrusted"),
+        record("wrongname", "wrong-name")
+    );
+    let engine = Arc::new(Engine::from_rules(&write_rules("https", &rules), CompileOptions::default()).unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let checker = tokio::spawn(run_checker(engine.clone(), Arc::new(CheckerStats::default()), async {
+        let _ = stopped.await;
+    }));
+    let state = |check: &str| engine.snapshot().probes.iter().find(|p| p.key.check == check).unwrap().state.clone();
+    eventually(Duration::from_secs(5), "verified HTTPS probe goes up", || state("good").is_up()).await;
+    eventually(Duration::from_secs(5), "IP-address verification goes up", || state("by-ip").is_up()).await;
+    eventually(Duration::from_secs(5), "untrusted certificate goes down", || !state("untrusted").is_up()).await;
+    eventually(Duration::from_secs(5), "wrong name goes down", || !state("wrong-name").is_up()).await;
+    stop.send(()).unwrap();
+    checker.await.unwrap();
+}

@@ -58,6 +58,8 @@ pub enum CheckKind {
     Tcp,
     /// An HTTP GET answers an expected status (and body).
     Http,
+    /// The same over TLS, with the certificate verified.
+    Https,
     /// A DNS query answers the expected rcode.
     Dns,
 }
@@ -76,7 +78,7 @@ pub enum InitialState {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HealthCheckDef {
-    /// `tcp`, `http` or `dns`.
+    /// `tcp`, `http`, `https` or `dns`.
     pub kind: CheckKind,
     /// Port to probe (default: the node's probe port, else 80 for http, 53 for dns; tcp
     /// needs one).
@@ -94,6 +96,14 @@ pub struct HealthCheckDef {
     /// Text the HTTP body must contain.
     #[serde(default)]
     pub body_contains: Option<String>,
+    /// HTTPS: PEM file of the CA certificates to trust (relative to the rules file;
+    /// default: the Mozilla root set).
+    #[serde(default)]
+    pub ca_file: Option<String>,
+    /// HTTPS: the name the certificate must be valid for, also sent as SNI (default:
+    /// `host`, else the probed IP address).
+    #[serde(default)]
+    pub server_name: Option<String>,
     /// DNS name to ask (required for `dns`).
     #[serde(default)]
     pub query: Option<String>,

@@ -110,13 +110,26 @@ fn spawn(
     tokio::spawn(async move {
         let random = std::collections::hash_map::RandomState::new();
         let mut round: u64 = 0;
+        let prepared = probe::prepare(&spec);
+        if let Err(e) = &prepared {
+            tracing::error!(
+                "health check {} for {}: {e}; every probe fails until the rules are fixed",
+                key.check,
+                key.target
+            );
+        }
         loop {
             beat.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
             let began = Instant::now();
             let id = random.hash_one((round, 0u8)) as u16;
-            let result = match tokio::time::timeout(spec.timeout, probe::run(&spec, key.target, id)).await {
-                Ok(r) => r,
-                Err(_) => Err(format!("no answer within {:?}", spec.timeout)),
+            let result = match &prepared {
+                Err(e) => Err(e.clone()),
+                Ok(prepared) => {
+                    match tokio::time::timeout(spec.timeout, probe::run(&spec, prepared, key.target, id)).await {
+                        Ok(r) => r,
+                        Err(_) => Err(format!("no answer within {:?}", spec.timeout)),
+                    }
+                }
             };
             beat.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
             match state.record(result.is_ok(), began.elapsed(), spec.fall, spec.rise) {

@@ -21,7 +21,7 @@ use std::time::Duration;
 pub enum CheckKind {
     /// A TCP connection opens.
     Tcp,
-    /// HTTP/1.1 GET.
+    /// HTTP/1.1 GET, over TLS when `tls` is set.
     Http {
         /// Request path.
         path: String,
@@ -31,6 +31,8 @@ pub enum CheckKind {
         expect_status: Vec<u16>,
         /// Text the body must contain.
         body_contains: Option<String>,
+        /// HTTPS settings.
+        tls: Option<TlsCheck>,
     },
     /// A DNS query over UDP.
     Dns {
@@ -41,6 +43,16 @@ pub enum CheckKind {
         /// Rcode counted as healthy.
         expect_rcode: u8,
     },
+}
+
+/// How an HTTPS check verifies the server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsCheck {
+    /// PEM file of trusted CAs; `None`: the Mozilla root set.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Name the certificate must be valid for (and SNI); `None`: the Host header's name,
+    /// else the probed IP address.
+    pub server_name: Option<String>,
 }
 
 /// A named check with its timing and thresholds.
