@@ -1198,6 +1198,8 @@ pub struct Summary {
     pub zones: Vec<ZoneSummary>,
     /// Distinct nodes over all pools.
     pub nodes: usize,
+    /// Health probes (distinct target and check) the checker will run.
+    pub probes: usize,
 }
 
 /// One line in a [`Summary`].
@@ -1260,6 +1262,7 @@ impl Snapshot {
             ties: self.ties.len(),
             zones,
             nodes: self.nodes.len(),
+            probes: self.probes.len(),
         }
     }
 }

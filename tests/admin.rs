@@ -167,6 +167,14 @@ fn mutating_calls_need_the_token_and_overrides_steer_answers() {
         assert_eq!(curl(&["-X", "DELETE", "-H", &auth, &url(admin, &format!("/overrides/{id}"))]).0, 200);
     }
     assert_eq!(answers(&dig(dns, &["www.example.com", "+subnet=198.51.100.64/26"])), ["192.0.2.1", "192.0.2.2"]);
+    // One pool of one record: telecom's pool of www A down; the AAAA record is untouched.
+    let pool = r#"{"target":{"pool":{"record":"www.example.com A","line":"telecom"}},"state":"down","who":"carol","why":"drill"}"#;
+    let (code, body) = curl(&["-X", "POST", "-H", &auth, "-d", pool, &url(admin, "/overrides")]);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(answers(&dig(dns, &["www.example.com", "+subnet=198.51.100.64/26"])), ["192.0.2.101"]);
+    assert_eq!(answers(&dig(dns, &["www.example.com", "AAAA", "+subnet=2001:db8:1::/48"])), ["2001:db8:f::1"]);
+    let id = serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"].as_u64().unwrap();
+    assert_eq!(curl(&["-X", "DELETE", "-H", &auth, &url(admin, &format!("/overrides/{id}"))]).0, 200);
     let (_, metrics) = curl(&[&url(admin, "/metrics")]);
     assert!(metrics.contains("linedns_reloads_total{result=\"success\"} 1"), "{metrics}");
     server.stop();

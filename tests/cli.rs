@@ -132,3 +132,14 @@ fn bad_arguments_are_usage_errors() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported record type \"BOGUS\""));
     assert!(stdout(&linedns(&["--help"])).contains("check-config"));
 }
+
+#[test]
+fn the_production_sample_compiles() {
+    let out = linedns(&["check-config", "rules/production.yaml"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = stdout(&out);
+    assert!(text.contains("example.com.  6 names, 3 line records"), "{text}");
+    // www: 13 nodes with the web check (one probed at its internal address), secure: 2
+    // with web-tls, api: 4 with api-port.
+    assert!(text.contains("health probes: 19"), "{text}");
+}

@@ -406,4 +406,5 @@ fn print_summary(rules: &std::path::Path, snapshot: &Snapshot, s: &linedns::Summ
         println!("  {}.  {} names, {} line records", z.origin, z.names, z.line_records);
     }
     println!("nodes: {}", s.nodes);
+    println!("health probes: {}", s.probes);
 }
