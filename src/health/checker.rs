@@ -8,6 +8,8 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::BuildHasher;
+#[cfg(test)]
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -51,24 +53,7 @@ pub async fn run(engine: Arc<Engine>, stats: Arc<CheckerStats>, stop: impl Futur
             seen_generation = generation;
             reconcile(&engine, &mut running, started);
         }
-        for (key, r) in running.iter_mut() {
-            let silent_for = started.elapsed().saturating_sub(Duration::from_millis(r.beat.load(Ordering::Relaxed)));
-            let allowed = r.spec.interval + r.spec.jitter + r.spec.timeout + Duration::from_secs(2);
-            let stalled = silent_for > allowed;
-            if r.task.is_finished() || stalled {
-                if stalled {
-                    r.task.abort();
-                    stats.stalls.fetch_add(1, Ordering::Relaxed);
-                    tracing::error!("health probe {} {} stalled for {silent_for:?}: restarted", key.check, key.target);
-                } else {
-                    stats.restarts.fetch_add(1, Ordering::Relaxed);
-                    tracing::error!("health probe {} {} ended: restarted", key.check, key.target);
-                }
-                r.beat.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
-                r.task = spawn(key.clone(), r.spec.clone(), r.state.clone(), r.beat.clone(), started);
-            }
-        }
-        stats.running.store(running.len() as u64, Ordering::Relaxed);
+        restart_dead(&mut running, started, &stats);
         tokio::select! {
             () = &mut stop => break,
             () = tokio::time::sleep(SUPERVISE_EVERY) => {}
@@ -77,6 +62,29 @@ pub async fn run(engine: Arc<Engine>, stats: Arc<CheckerStats>, stop: impl Futur
     for (_, r) in running {
         r.task.abort();
     }
+}
+
+/// Restarts probe tasks that ended (a panic, say) or stopped beating for longer than a
+/// probe can take, and counts them.
+fn restart_dead(running: &mut HashMap<ProbeKey, Running>, started: Instant, stats: &CheckerStats) {
+    for (key, r) in running.iter_mut() {
+        let silent_for = started.elapsed().saturating_sub(Duration::from_millis(r.beat.load(Ordering::Relaxed)));
+        let allowed = r.spec.interval + r.spec.jitter + r.spec.timeout + Duration::from_secs(2);
+        let stalled = silent_for > allowed;
+        if r.task.is_finished() || stalled {
+            if stalled {
+                r.task.abort();
+                stats.stalls.fetch_add(1, Ordering::Relaxed);
+                tracing::error!("health probe {} {} stalled for {silent_for:?}: restarted", key.check, key.target);
+            } else {
+                stats.restarts.fetch_add(1, Ordering::Relaxed);
+                tracing::error!("health probe {} {} ended: restarted", key.check, key.target);
+            }
+            r.beat.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+            r.task = spawn(key.clone(), r.spec.clone(), r.state.clone(), r.beat.clone(), started);
+        }
+    }
+    stats.running.store(running.len() as u64, Ordering::Relaxed);
 }
 
 /// Starts probes new in the live snapshot, stops those it no longer has, and restarts
@@ -152,4 +160,59 @@ fn spawn(
             tokio::time::sleep(spec.interval + Duration::from_millis(jitter)).await;
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::CheckKind;
+
+    fn running(task: JoinHandle<()>, beat_ms: u64, port: u16) -> (ProbeKey, Running) {
+        let spec = Arc::new(CheckSpec {
+            name: "t".into(),
+            kind: CheckKind::Tcp,
+            port: None,
+            interval: Duration::from_secs(60),
+            timeout: Duration::from_millis(100),
+            jitter: Duration::ZERO,
+            fall: 1,
+            rise: 1,
+            initially_up: true,
+        });
+        // A closed loopback port: the restarted probes fail fast and stay on loopback.
+        let key = ProbeKey { target: SocketAddr::from(([127, 0, 0, 1], port)), check: "t".into() };
+        let r = Running { spec, state: Arc::new(ProbeState::new(true)), beat: Arc::new(AtomicU64::new(beat_ms)), task };
+        (key, r)
+    }
+
+    #[tokio::test]
+    async fn ended_and_stalled_probe_tasks_are_restarted_and_counted() {
+        let started = Instant::now() - Duration::from_secs(3600);
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut tasks = HashMap::new();
+        // One task that ended (as after a panic), beating recently.
+        let ended = tokio::spawn(async {});
+        tokio::task::yield_now().await;
+        while !ended.is_finished() {
+            tokio::task::yield_now().await;
+        }
+        let now_ms = started.elapsed().as_millis() as u64;
+        let (k, r) = running(ended, now_ms, closed);
+        tasks.insert(k, r);
+        // One task still "running" but silent for an hour: stalled.
+        let (k, r) = running(tokio::spawn(std::future::pending()), 0, closed.wrapping_add(1));
+        tasks.insert(k, r);
+        let stats = CheckerStats::default();
+        restart_dead(&mut tasks, started, &stats);
+        assert_eq!(stats.restarts.load(Ordering::Relaxed), 1);
+        assert_eq!(stats.stalls.load(Ordering::Relaxed), 1);
+        assert_eq!(stats.running.load(Ordering::Relaxed), 2);
+        assert!(tasks.values().all(|r| !r.task.is_finished()), "both were respawned");
+        // A second pass finds them healthy: nothing more is restarted.
+        restart_dead(&mut tasks, started, &stats);
+        assert_eq!((stats.restarts.load(Ordering::Relaxed), stats.stalls.load(Ordering::Relaxed)), (1, 1));
+        for r in tasks.values() {
+            r.task.abort();
+        }
+    }
 }
