@@ -28,6 +28,10 @@ impl RunningServer {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_linedns"));
         cmd.current_dir(super::repo_path(""))
             .args(["serve", "-c", rules, "--workers", "2", "--admin-listen", "127.0.0.1:0"])
+            // The rules' own geo_data applies: a LINEDNS_GEO_DATA of the caller's (CI sets
+            // one) would point the bundled rules at other data.
+            .env_remove("LINEDNS_GEO_DATA")
+            .env_remove("LINEDNS_ADMIN_TOKEN")
             .envs(env.iter().copied());
         for l in listen {
             cmd.args(["--listen", l]);
