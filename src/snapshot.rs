@@ -313,6 +313,7 @@ impl Snapshot {
             WhenAllDown::ServFail => {
                 trace.step(hit.line, Step::ServFail);
                 answer.rcode = Rcode::ServFail;
+                answer.authoritative = false;
                 answer.answers.clear();
                 (hit.line, 0, Served::ServFail)
             }

@@ -384,3 +384,56 @@ async fn https_check_verifies_the_certificate() {
     stop.send(()).unwrap();
     checker.await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_down_policies_and_a_node_forced_up() {
+    // Every probe targets a closed loopback port: all nodes go down after one failure.
+    let closed = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let node = |addr: &str| format!("{{ address: {addr}, probe: \"{}\" }}", closed());
+    let record = |name: &str, policy: &str| {
+        format!(
+            "      - name: {name}\n        type: A\n        health_check: tcp\n        degraded_ttl: 5\n        when_all_down: {policy}\n        pools:\n          default: [{}, {}]\n",
+            node("192.0.2.1"),
+            node("192.0.2.2")
+        )
+    };
+    let rules = format!(
+        "{}        pools:\n          default: [192.0.2.100]\n{}{}",
+        head("  tcp: { kind: tcp, interval_ms: 100, timeout_ms: 100, fall: 1, rise: 1 }"),
+        record("sf", "servfail"),
+        record("lr", "{ last_resort: [192.0.2.250] }")
+    );
+    let engine = Arc::new(Engine::from_rules(&write_rules("policies", &rules), CompileOptions::default()).unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let checker = tokio::spawn(run_checker(engine.clone(), Arc::new(CheckerStats::default()), async {
+        let _ = stopped.await;
+    }));
+    eventually(Duration::from_secs(3), "all nodes down", || engine.snapshot().probes.iter().all(|p| !p.state.is_up()))
+        .await;
+    let ask = |name: &str| {
+        let snapshot = engine.snapshot();
+        let client = ClientInfo::from_source("8.8.8.8".parse().unwrap());
+        let a = snapshot.resolve(&Query::new(name, RecordType::A), &client, &snapshot.live_health());
+        let addrs: Vec<String> = a.answers.iter().map(|r| r.data.to_string()).collect();
+        (a.rcode, addrs, a.answers.first().map(|r| r.ttl), a.route.map(|r| r.how))
+    };
+    assert_eq!(ask("sf.example.com"), (linedns::Rcode::ServFail, vec![], None, Some(Served::ServFail)));
+    assert_eq!(
+        ask("lr.example.com"),
+        (linedns::Rcode::NoError, vec!["192.0.2.250".to_string()], Some(5), Some(Served::LastResort))
+    );
+    // An operator forces one node up over its failing probe: it is answered again.
+    let forced = engine
+        .add_override(
+            linedns::overrides::Target::Node("192.0.2.1".parse().unwrap()),
+            linedns::overrides::Forced::Up,
+            "ops".into(),
+            "probe is wrong".into(),
+        )
+        .unwrap();
+    assert_eq!(ask("sf.example.com").1, ["192.0.2.1"]);
+    assert!(engine.remove_override(forced.id));
+    assert_eq!(ask("sf.example.com").0, linedns::Rcode::ServFail);
+    stop.send(()).unwrap();
+    checker.await.unwrap();
+}
