@@ -70,17 +70,26 @@ pub struct Snapshot {
 }
 
 /// The health queries see: an operator override if one applies, else the probe's state
-/// (a node without a probe is up).
+/// (a node without a probe is up). The override view is loaded on the first pool
+/// decision, so answers without a line record never pay for it.
 #[derive(Debug)]
 pub struct LiveHealth<'s> {
     probes: &'s [Probe],
-    overrides: arc_swap::Guard<std::sync::Arc<crate::overrides::OverrideView>>,
+    view: &'s arc_swap::ArcSwap<crate::overrides::OverrideView>,
+    overrides: std::cell::OnceCell<arc_swap::Guard<std::sync::Arc<crate::overrides::OverrideView>>>,
+}
+
+impl LiveHealth<'_> {
+    #[inline]
+    fn overrides(&self) -> &crate::overrides::OverrideView {
+        self.overrides.get_or_init(|| self.view.load())
+    }
 }
 
 impl NodeHealth for LiveHealth<'_> {
     #[inline]
     fn is_up(&self, node: &PoolNode) -> bool {
-        match self.overrides.node(node.node) {
+        match self.overrides().node(node.node) {
             Some(forced) => forced.answerable(),
             None => node.probe.is_none_or(|p| self.probes[p as usize].state.is_up()),
         }
@@ -88,7 +97,7 @@ impl NodeHealth for LiveHealth<'_> {
 
     #[inline]
     fn pool_override(&self, record: u32, line: LineIdx) -> Option<crate::overrides::Forced> {
-        self.overrides.pool(record, line)
+        self.overrides().pool(record, line)
     }
 }
 
@@ -148,7 +157,7 @@ impl Snapshot {
     /// The node health the checker maintains for this snapshot.
     #[inline]
     pub fn live_health(&self) -> LiveHealth<'_> {
-        LiveHealth { probes: &self.probes, overrides: self.overrides.load() }
+        LiveHealth { probes: &self.probes, view: &self.overrides, overrides: std::cell::OnceCell::new() }
     }
 
     /// Resolves a query for a client. Health comes from `health`.
