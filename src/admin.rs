@@ -367,32 +367,29 @@ pub fn render_metrics(admin: &Admin) -> String {
     let mut out = String::with_capacity(16 * 1024);
     admin.engine.metrics.render(&mut out);
     let snapshot = admin.engine.snapshot();
-    let _ = writeln!(out, "# HELP linedns_node_up Whether a probed node is answered (1) or not (0), per probe.");
-    let _ = writeln!(out, "# TYPE linedns_node_up gauge");
-    for p in &snapshot.probes {
-        let _ = writeln!(
-            out,
-            "linedns_node_up{{target=\"{}\",check=\"{}\"}} {}",
-            p.key.target,
-            escape(&p.key.check),
-            u8::from(p.state.is_up())
-        );
-    }
-    let _ = writeln!(out, "# HELP linedns_probe_failures_total Failed probes, per probe.");
-    let _ = writeln!(out, "# TYPE linedns_probe_failures_total counter");
-    for p in &snapshot.probes {
-        let _ = writeln!(
-            out,
-            "linedns_probe_failures_total{{target=\"{}\",check=\"{}\"}} {}",
-            p.key.target,
-            escape(&p.key.check),
-            p.state.counters().1
-        );
-    }
+    let labels = |p: &crate::health::Probe| format!("target=\"{}\",check=\"{}\"", p.key.target, escape(&p.key.check));
+    let per_probe =
+        |out: &mut String, name: &str, kind: &str, help: &str, value: &dyn Fn(&crate::health::Probe) -> String| {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            for p in &snapshot.probes {
+                let _ = writeln!(out, "{name}{{{}}} {}", labels(p), value(p));
+            }
+        };
+    per_probe(
+        &mut out,
+        "linedns_node_up",
+        "gauge",
+        "Whether a probed node is answered (1) or not (0), per probe.",
+        &|p| u8::from(p.state.is_up()).to_string(),
+    );
+    per_probe(&mut out, "linedns_probe_failures_total", "counter", "Failed probes, per probe.", &|p| {
+        p.state.counters().1.to_string()
+    });
     let _ = writeln!(out, "# HELP linedns_probe_duration_seconds Time a probe took, per probe.");
     let _ = writeln!(out, "# TYPE linedns_probe_duration_seconds histogram");
     for p in &snapshot.probes {
-        let labels = format!("target=\"{}\",check=\"{}\"", p.key.target, escape(&p.key.check));
+        let labels = labels(p);
         let (cumulative, total, sum) = p.state.latency_histogram();
         for (bound, count) in LATENCY_BUCKETS.iter().zip(&cumulative) {
             let _ = writeln!(out, "linedns_probe_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}");

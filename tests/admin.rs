@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::process::Command;
 
-use common::server::{RunningServer, kdig};
+use common::server::{RunningServer, answers, dig};
 
 const TOKEN: &str = "test-token-123";
 
@@ -21,27 +21,6 @@ fn curl(args: &[&str]) -> (u16, String) {
 
 fn url(admin: SocketAddr, path: &str) -> String {
     format!("http://{admin}{path}")
-}
-
-fn dig(dns: SocketAddr, args: &[&str]) -> String {
-    let mut all =
-        vec![format!("@{}", dns.ip()), "-p".into(), dns.port().to_string(), "+timeout=2".into(), "+retry=0".into()];
-    all.extend(args.iter().map(|s| s.to_string()));
-    kdig(&all)
-}
-
-fn answers(out: &str) -> Vec<String> {
-    let mut v: Vec<String> = out
-        .split(";; ANSWER SECTION:")
-        .nth(1)
-        .unwrap_or("")
-        .lines()
-        .skip(1)
-        .take_while(|l| !l.trim().is_empty() && !l.starts_with(";;"))
-        .filter_map(|l| l.split_whitespace().last().map(str::to_string))
-        .collect();
-    v.sort();
-    v
 }
 
 /// Samples of the metrics text: `name{labels}` → value.

@@ -7,35 +7,9 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::Duration;
 
-use common::server::{RunningServer, kdig};
+use common::server::{RunningServer, answers as answer_data, dig};
 
 const RULES: &str = "tests/rules/server.yaml";
-
-fn at(addr: SocketAddr) -> Vec<String> {
-    vec![format!("@{}", addr.ip()), "-p".into(), addr.port().to_string()]
-}
-
-fn dig(addr: SocketAddr, extra: &[&str]) -> String {
-    let mut args = at(addr);
-    args.extend(["+timeout=2".to_string(), "+retry=0".to_string()]);
-    args.extend(extra.iter().map(|s| s.to_string()));
-    kdig(&args)
-}
-
-/// The records of kdig's answer section: "name ttl class type data" lines.
-fn answer_data(output: &str) -> Vec<String> {
-    let mut data: Vec<String> = output
-        .split(";; ANSWER SECTION:")
-        .nth(1)
-        .unwrap_or("")
-        .lines()
-        .skip(1)
-        .take_while(|l| !l.trim().is_empty() && !l.starts_with(";;"))
-        .map(|l| l.split_whitespace().last().unwrap_or("").to_string())
-        .collect();
-    data.sort();
-    data
-}
 
 fn status(output: &str) -> String {
     output.split("status: ").nth(1).and_then(|s| s.split(';').next()).unwrap_or("none").to_string()

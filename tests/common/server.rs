@@ -114,3 +114,26 @@ pub fn kdig(args: &[String]) -> String {
     let out = Command::new("kdig").args(args).output().expect("kdig (Debian knot-dnsutils) must be installed");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// `kdig @ADDR -p PORT +timeout=2 +retry=0 ARGS...`.
+pub fn dig(addr: SocketAddr, args: &[&str]) -> String {
+    let mut all =
+        vec![format!("@{}", addr.ip()), "-p".into(), addr.port().to_string(), "+timeout=2".into(), "+retry=0".into()];
+    all.extend(args.iter().map(|s| s.to_string()));
+    kdig(&all)
+}
+
+/// The data of kdig's answer section (the last field of each record line), sorted.
+pub fn answers(output: &str) -> Vec<String> {
+    let mut data: Vec<String> = output
+        .split(";; ANSWER SECTION:")
+        .nth(1)
+        .unwrap_or("")
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty() && !l.starts_with(";;"))
+        .filter_map(|l| l.split_whitespace().last().map(str::to_string))
+        .collect();
+    data.sort();
+    data
+}
