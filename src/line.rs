@@ -168,20 +168,28 @@ pub struct LineRecord {
 /// Up to this many nodes are chosen without allocating.
 pub type Chosen = SmallVec<[NodeId; 16]>;
 
+/// The nodes of a pool that may answer, read once per query.
+pub type Candidates = SmallVec<[PoolNode; 16]>;
+
 impl Pool {
-    /// Number of nodes `health` says are up.
-    pub fn healthy_count(&self, health: &impl NodeHealth) -> usize {
-        self.nodes.iter().filter(|n| health.is_up(n)).count()
+    /// The nodes `keep` accepts, in the written order. Health is read here once, so the
+    /// count a policy checks and the nodes then chosen come from the same read.
+    pub fn candidates(&self, keep: impl Fn(&PoolNode) -> bool) -> Candidates {
+        self.nodes.iter().copied().filter(|n| keep(n)).collect()
     }
 
-    /// Chooses up to `max` nodes among those `keep` accepts.
+    /// Chooses up to `max` nodes among those `keep` accepts (see [`Pool::pick`]).
+    pub fn choose(&self, max: usize, entropy: u64, keep: impl Fn(&PoolNode) -> bool) -> Chosen {
+        self.pick(self.candidates(keep), max, entropy)
+    }
+
+    /// Chooses up to `max` of `candidates`.
     ///
     /// Unweighted pools return the nodes in the written order, rotated by `entropy` so
     /// that clients taking the first address spread over all of them. Weighted pools
     /// draw without replacement, each draw proportional to the weights left, so the
     /// first address is node *i* with probability `weight_i / total`.
-    pub fn choose(&self, max: usize, entropy: u64, keep: impl Fn(&PoolNode) -> bool) -> Chosen {
-        let mut candidates: SmallVec<[PoolNode; 16]> = self.nodes.iter().copied().filter(|n| keep(n)).collect();
+    pub fn pick(&self, mut candidates: Candidates, max: usize, entropy: u64) -> Chosen {
         let mut out = Chosen::new();
         if candidates.is_empty() {
             return out;

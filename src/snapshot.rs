@@ -286,8 +286,8 @@ impl Snapshot {
                 continue;
             }
             // A pool forced up answers with all its nodes, whatever the probes say.
-            let forced_up = forced.is_some();
-            let healthy = if forced_up { nodes } else { pool.healthy_count(health) };
+            let up = if forced.is_some() { pool.candidates(|_| true) } else { pool.candidates(|n| health.is_up(n)) };
+            let healthy = up.len();
             let required = record.min_healthy.required(nodes);
             if healthy < required {
                 trace.step(line, Step::TooFewHealthy { healthy, nodes, required });
@@ -297,7 +297,7 @@ impl Snapshot {
             trace.step(line, Step::Chosen { healthy, nodes });
             let degraded = skipped_unusable || healthy < nodes;
             let ttl = if degraded { record.degraded_ttl } else { record.ttl };
-            self.push_nodes(answer, owner, ttl, &pool.choose(max, client.entropy, |n| forced_up || health.is_up(n)));
+            self.push_nodes(answer, owner, ttl, &pool.pick(up, max, client.entropy));
             return Route {
                 client_line: hit.line,
                 served_line: line,
