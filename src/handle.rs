@@ -129,7 +129,7 @@ pub fn respond(
         encode::write_record(out, record);
     }
     if let Some(text) = chaos_text {
-        out.extend_from_slice(&[0xc0, 0x0c]);
+        out.extend_from_slice(&encode::POINTER_TO_QNAME);
         encode::write_rr_body(out, u16::from(RecordType::TXT), CLASS_CH, 0, |out| {
             encode::write_text(out, text.as_bytes())
         });
@@ -149,7 +149,7 @@ pub fn respond(
         // RFC 2181 §9: a truncated response sets TC and the client retries over TCP. We
         // keep only the header, question and OPT (RFC 6891 §7 asks for the OPT), so
         // nothing partial is ever cached.
-        out.truncate(encode::header_and_question_len(Some(query.question)));
+        out.truncate(encode::header_and_question_len(query.question));
         encode::set_truncated(out);
         if let Some((dnssec_ok, ecs_echo)) = opt {
             encode::write_opt(out, settings.udp_payload_max, 0, dnssec_ok, ecs_echo);

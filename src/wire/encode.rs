@@ -7,7 +7,7 @@ use crate::answer::{Owner, RecordRef};
 use crate::rdata::RData;
 
 /// RFC 1035 §4.1.4: a pointer to offset 12, where the question name starts.
-const POINTER_TO_QNAME: [u8; 2] = [0xc0, 0x0c];
+pub const POINTER_TO_QNAME: [u8; 2] = [0xc0, 0x0c];
 
 /// Class IN.
 pub const CLASS_IN: u16 = 1;
@@ -163,6 +163,6 @@ pub fn write_opt(out: &mut Vec<u8>, udp_payload: u16, rcode: u16, dnssec_ok: boo
 }
 
 /// Length of header plus question in a response started with `question`.
-pub fn header_and_question_len(question: Option<&[u8]>) -> usize {
-    HEADER_LEN + question.map_or(0, <[u8]>::len)
+pub fn header_and_question_len(question: &[u8]) -> usize {
+    HEADER_LEN + question.len()
 }
