@@ -172,26 +172,22 @@ fn adopt_and_compare(new: &mut Snapshot, old: &Snapshot) -> ReloadReport {
     let old_probes: FxHashMap<_, _> = old.probes.iter().map(|p| (&p.key, &p.state)).collect();
     let mut report = ReloadReport::default();
     for probe in &mut new.probes {
-        match old_probes.get(&probe.key) {
-            Some(state) => {
-                probe.state = Arc::clone(state);
-                report.probes_kept += 1;
-            }
-            None => report.probes_added.push(format!("{} {}", probe.key.check, probe.key.target)),
+        if let Some(state) = old_probes.get(&probe.key) {
+            probe.state = Arc::clone(state);
+            report.probes_kept += 1;
         }
     }
-    let new_keys: std::collections::HashSet<_> = new.probes.iter().map(|p| &p.key).collect();
-    report.probes_removed = old
-        .probes
-        .iter()
-        .filter(|p| !new_keys.contains(&p.key))
-        .map(|p| format!("{} {}", p.key.check, p.key.target))
-        .collect();
+    // (added, removed) between two lists of names, in their order.
     let diff = |a: Vec<String>, b: Vec<String>| -> (Vec<String>, Vec<String>) {
-        let added = b.iter().filter(|x| !a.contains(x)).cloned().collect();
-        let removed = a.iter().filter(|x| !b.contains(x)).cloned().collect();
+        let (in_a, in_b): (std::collections::HashSet<_>, std::collections::HashSet<_>) =
+            (a.iter().collect(), b.iter().collect());
+        let added = b.iter().filter(|x| !in_a.contains(x)).cloned().collect();
+        let removed = a.iter().filter(|x| !in_b.contains(x)).cloned().collect();
         (added, removed)
     };
+    let probes =
+        |s: &Snapshot| s.probes.iter().map(|p| format!("{} {}", p.key.check, p.key.target)).collect::<Vec<_>>();
+    (report.probes_added, report.probes_removed) = diff(probes(old), probes(new));
     let names = |s: &Snapshot| s.lines.names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
     (report.lines_added, report.lines_removed) = diff(names(old), names(new));
     let origins = |s: &Snapshot| s.zones.iter().map(|z| z.origin.to_string()).collect::<Vec<_>>();
