@@ -16,6 +16,27 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+/// The health checker of an engine, running until [`Checker::stop`].
+struct Checker {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl Checker {
+    fn start(engine: &Arc<Engine>, stats: Arc<CheckerStats>) -> Checker {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(run_checker(engine.clone(), stats, async {
+            let _ = stopped.await;
+        }));
+        Checker { stop, task }
+    }
+
+    async fn stop(self) {
+        self.stop.send(()).unwrap();
+        self.task.await.unwrap();
+    }
+}
+
 /// A TCP backend that accepts (and closes) connections until dropped.
 struct TcpBackend {
     addr: SocketAddr,
@@ -120,10 +141,7 @@ async fn tcp_node_leaves_after_fall_and_returns_after_rise() {
         b.addr
     );
     let engine = Arc::new(Engine::from_rules(&write_rules("fallrise", &rules), CompileOptions::default()).unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let checker = tokio::spawn(run_checker(engine.clone(), Arc::new(CheckerStats::default()), async {
-        let _ = stopped.await;
-    }));
+    let checker = Checker::start(&engine, Arc::new(CheckerStats::default()));
     eventually(Duration::from_secs(3), "first probes ran", || {
         engine.snapshot().probes.iter().all(|p| p.state.counters().0 >= 2)
     })
@@ -145,8 +163,7 @@ async fn tcp_node_leaves_after_fall_and_returns_after_rise() {
     let a = TcpBackend::start(a_addr).await;
     eventually(Duration::from_secs(3), "A back up", || answer(&engine, "8.8.8.0/24").0.len() == 2).await;
     assert_eq!(answer(&engine, "8.8.8.0/24").1, 60, "all healthy: the record's TTL");
-    stop.send(()).unwrap();
-    checker.await.unwrap();
+    checker.stop().await;
     a.stop();
     b.stop();
 }
@@ -184,10 +201,7 @@ async fn min_healthy_falls_back_along_a_three_step_chain_then_fails_open() {
         pool(4, 5),
     );
     let engine = Arc::new(Engine::from_rules(&write_rules("chain", &rules), CompileOptions::default()).unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let checker = tokio::spawn(run_checker(engine.clone(), Arc::new(CheckerStats::default()), async {
-        let _ = stopped.await;
-    }));
+    let checker = Checker::start(&engine, Arc::new(CheckerStats::default()));
     let gd = "10.1.1.0/24";
     assert_eq!(answer(&engine, gd), (vec!["192.0.2.1".into(), "192.0.2.2".into()], 60, Served::Pool, 0));
     // One gd-telecom node down: below min_healthy 2, so telecom answers (1 step).
@@ -208,8 +222,7 @@ async fn min_healthy_falls_back_along_a_three_step_chain_then_fails_open() {
         f.store(true, Ordering::SeqCst);
     }
     eventually(Duration::from_secs(3), "recovered", || answer(&engine, gd).3 == 0 && answer(&engine, gd).1 == 60).await;
-    stop.send(()).unwrap();
-    checker.await.unwrap();
+    checker.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -222,10 +235,7 @@ async fn a_hanging_target_fails_by_its_timeout_and_delays_no_other_probe() {
         good.addr
     );
     let engine = Arc::new(Engine::from_rules(&write_rules("hang", &rules), CompileOptions::default()).unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let checker = tokio::spawn(run_checker(engine.clone(), Arc::new(CheckerStats::default()), async {
-        let _ = stopped.await;
-    }));
+    let checker = Checker::start(&engine, Arc::new(CheckerStats::default()));
     let probes =
         |target: SocketAddr| engine.snapshot().probes.iter().find(|p| p.key.target == target).unwrap().state.clone();
     let (hung, fine) = (probes(hang), probes(good.addr));
@@ -238,8 +248,7 @@ async fn a_hanging_target_fails_by_its_timeout_and_delays_no_other_probe() {
     eventually(Duration::from_millis(1200), "hanging probe timed out", || hung.counters().0 >= 1).await;
     assert_eq!(hung.counters().1, 1, "the hang counts as a failure");
     assert!(!hung.is_up());
-    stop.send(()).unwrap();
-    checker.await.unwrap();
+    checker.stop().await;
     good.stop();
 }
 
@@ -263,14 +272,10 @@ async fn dns_check_against_a_real_dns_server_and_initial_down() {
     let engine = Arc::new(Engine::from_rules(&write_rules("dns", &rules), CompileOptions::default()).unwrap());
     let probe = |check: &str| engine.snapshot().probes.iter().find(|p| p.key.check == check).unwrap().state.clone();
     assert!(!probe("dns").is_up(), "initial: down holds before the first result");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let checker = tokio::spawn(run_checker(engine.clone(), Arc::new(CheckerStats::default()), async {
-        let _ = stopped.await;
-    }));
+    let checker = Checker::start(&engine, Arc::new(CheckerStats::default()));
     eventually(Duration::from_secs(3), "NOERROR probes raise it", || probe("dns").is_up()).await;
     eventually(Duration::from_secs(3), "REFUSED marks the other down", || !probe("refused").is_up()).await;
-    stop.send(()).unwrap();
-    checker.await.unwrap();
+    checker.stop().await;
     stop_dns.send(()).unwrap();
     server.await.unwrap().unwrap();
 }
@@ -289,10 +294,7 @@ async fn reload_keeps_the_health_of_unchanged_nodes_and_stops_removed_probes() {
     let path = write_rules("reload", &with_b);
     let engine = Arc::new(Engine::from_rules(&path, CompileOptions::default()).unwrap());
     let stats = Arc::new(CheckerStats::default());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let checker = tokio::spawn(run_checker(engine.clone(), stats.clone(), async {
-        let _ = stopped.await;
-    }));
+    let checker = Checker::start(&engine, stats.clone());
     a.stop();
     eventually(Duration::from_secs(3), "A down", || answer(&engine, "8.8.8.0/24").0 == ["192.0.2.2"]).await;
     // Reload the same rules: A's probe state is kept (down), not reset to up.
@@ -312,8 +314,7 @@ async fn reload_keeps_the_health_of_unchanged_nodes_and_stops_removed_probes() {
     assert!(engine.reload().is_err());
     assert_eq!(engine.generation(), generation);
     assert_eq!(answer(&engine, "8.8.8.0/24").2, Served::FailOpen);
-    stop.send(()).unwrap();
-    checker.await.unwrap();
+    checker.stop().await;
     b.stop();
 }
 
@@ -372,17 +373,13 @@ async fn https_check_verifies_the_certificate() {
         record("wrongname", "wrong-name")
     );
     let engine = Arc::new(Engine::from_rules(&write_rules("https", &rules), CompileOptions::default()).unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let checker = tokio::spawn(run_checker(engine.clone(), Arc::new(CheckerStats::default()), async {
-        let _ = stopped.await;
-    }));
+    let checker = Checker::start(&engine, Arc::new(CheckerStats::default()));
     let state = |check: &str| engine.snapshot().probes.iter().find(|p| p.key.check == check).unwrap().state.clone();
     eventually(Duration::from_secs(5), "verified HTTPS probe goes up", || state("good").is_up()).await;
     eventually(Duration::from_secs(5), "IP-address verification goes up", || state("by-ip").is_up()).await;
     eventually(Duration::from_secs(5), "untrusted certificate goes down", || !state("untrusted").is_up()).await;
     eventually(Duration::from_secs(5), "wrong name goes down", || !state("wrong-name").is_up()).await;
-    stop.send(()).unwrap();
-    checker.await.unwrap();
+    checker.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -404,10 +401,7 @@ async fn all_down_policies_and_a_node_forced_up() {
         record("lr", "{ last_resort: [192.0.2.250] }")
     );
     let engine = Arc::new(Engine::from_rules(&write_rules("policies", &rules), CompileOptions::default()).unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let checker = tokio::spawn(run_checker(engine.clone(), Arc::new(CheckerStats::default()), async {
-        let _ = stopped.await;
-    }));
+    let checker = Checker::start(&engine, Arc::new(CheckerStats::default()));
     eventually(Duration::from_secs(3), "all nodes down", || engine.snapshot().probes.iter().all(|p| !p.state.is_up()))
         .await;
     let ask = |name: &str| {
@@ -434,6 +428,5 @@ async fn all_down_policies_and_a_node_forced_up() {
     assert_eq!(ask("sf.example.com").1, ["192.0.2.1"]);
     assert!(engine.remove_override(forced.id));
     assert_eq!(ask("sf.example.com").0, linedns::Rcode::ServFail);
-    stop.send(()).unwrap();
-    checker.await.unwrap();
+    checker.stop().await;
 }
