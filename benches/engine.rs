@@ -1,7 +1,8 @@
 //! Criterion benches: classification on the full real carrier lists (v4, v6) and the
 //! whole resolve of a line record and of a static record.
 //!
-//! Needs the real data: `../shared/geo-data` beside the clone, or `LINEDNS_GEO_DATA`.
+//! Runs on the real data kept as test fixtures (`tests/data/geo-data`), or on the data
+//! `LINEDNS_GEO_DATA` names.
 //! Run: `cargo bench --bench engine`. Results are recorded in `benches/README.md`.
 
 use std::hint::black_box;
@@ -14,9 +15,9 @@ use linedns::{ClientInfo, CompileOptions, Query, RecordType, Snapshot, compile_f
 fn snapshot() -> Snapshot {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let geo =
-        std::env::var_os("LINEDNS_GEO_DATA").map(PathBuf::from).unwrap_or_else(|| root.join("../shared/geo-data"));
+        std::env::var_os("LINEDNS_GEO_DATA").map(PathBuf::from).unwrap_or_else(|| root.join("tests/data/geo-data"));
     compile_file(&root.join("rules/china-carriers.yaml"), &CompileOptions { geo_data: Some(geo) })
-        .unwrap_or_else(|e| panic!("the benches need the real geo data (LINEDNS_GEO_DATA): {e}"))
+        .unwrap_or_else(|e| panic!("china-carriers.yaml must compile on the geo data: {e}"))
 }
 
 /// Addresses to look up: half inside source prefixes, half uniform, so that both the

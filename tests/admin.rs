@@ -12,8 +12,11 @@ use common::server::{RunningServer, answers, dig};
 const TOKEN: &str = "test-token-123";
 
 fn curl(args: &[&str]) -> (u16, String) {
-    let out =
-        Command::new("curl").args(["-s", "-w", "\n%{http_code}", "--max-time", "5"]).args(args).output().expect("curl");
+    let out = common::tools::tool("curl")
+        .args(["-s", "-w", "\n%{http_code}", "--max-time", "5"])
+        .args(args)
+        .output()
+        .expect("curl");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
     (code.trim().parse().unwrap_or(0), body.to_string())
@@ -33,6 +36,7 @@ fn samples(text: &str) -> HashMap<String, f64> {
 
 #[test]
 fn metrics_are_valid_prometheus_text_and_count_the_queries_sent() {
+    common::tools::require(&["curl", "promtool", "kdig"]);
     let server = RunningServer::start("tests/rules/server.yaml", &["127.0.0.1:0"]);
     let dns = server.addrs[0];
     for _ in 0..5 {
@@ -48,7 +52,7 @@ fn metrics_are_valid_prometheus_text_and_count_the_queries_sent() {
     let (code, text) = curl(&[&url(server.admin, "/metrics")]);
     assert_eq!(code, 200);
     // promtool, from Debian's prometheus package, is the reference parser and linter.
-    let mut promtool = Command::new("promtool")
+    let mut promtool = common::tools::tool("promtool")
         .args(["check", "metrics"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -101,6 +105,7 @@ fn admin_refuses_a_public_bind_without_a_token() {
 
 #[test]
 fn mutating_calls_need_the_token_and_overrides_steer_answers() {
+    common::tools::require(&["curl", "kdig"]);
     let server =
         RunningServer::start_with("tests/rules/server.yaml", &["127.0.0.1:0"], &[("LINEDNS_ADMIN_TOKEN", TOKEN)]);
     let (dns, admin) = (server.addrs[0], server.admin);
@@ -161,6 +166,7 @@ fn mutating_calls_need_the_token_and_overrides_steer_answers() {
 
 #[test]
 fn sighup_and_the_file_watch_reload_the_rules() {
+    common::tools::require(&["curl", "kdig"]);
     let dir = std::env::temp_dir().join(format!("linedns-triggers-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("rules.yaml");
@@ -185,7 +191,7 @@ fn sighup_and_the_file_watch_reload_the_rules() {
 
     // SIGHUP: reloads at once (here the same content: generation 3).
     let pid = server_pid(&server);
-    Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    common::tools::tool("kill").args(["-HUP", &pid]).status().unwrap();
     let started = std::time::Instant::now();
     while !server.log().contains("reload (SIGHUP): generation 3 live") {
         assert!(started.elapsed() < std::time::Duration::from_secs(5), "no SIGHUP reload:\n{}", server.log());

@@ -24,12 +24,34 @@ fn stdout(out: &Output) -> String {
 #[test]
 fn readme_first_screen_is_true() {
     let readme = std::fs::read_to_string(repo_path("README.md")).unwrap();
-    assert!(readme.contains("cargo run --release -- serve --config rules/default.yaml\n"));
+    let first_screen: String = readme.lines().take(40).collect::<Vec<_>>().join("\n");
+    assert!(first_screen.contains("\ncargo run --release -- serve --config rules/default.yaml\n"));
+    assert!(first_screen.contains("\nscripts/test\n"), "the test command is on the first screen");
+    assert!(
+        repo_path("scripts/test").is_file()
+            && std::fs::read_to_string(repo_path(".ci/run")).unwrap().contains("\nscripts/test\n")
+    );
     let command = "$ cargo run --release -- explain --config rules/default.yaml 198.51.100.64/26 www.example.com\n";
     let shown = readme.split(command).nth(1).expect("the README's explain example").split("```").next().unwrap();
     let out = linedns(&["explain", "--config", "rules/default.yaml", "198.51.100.64/26", "www.example.com"]);
     assert!(out.status.success());
     assert_eq!(stdout(&out), shown, "README output block is stale");
+}
+
+/// The README's `check-config` example on the real lists is what the binary prints.
+#[test]
+fn readme_check_config_example_is_true() {
+    let readme = std::fs::read_to_string(repo_path("README.md")).unwrap();
+    let shown = readme
+        .split("tests/data/geo-data rules/china-carriers.yaml`) prints:\n\n```\n")
+        .nth(1)
+        .expect("the README's check-config example")
+        .split("```")
+        .next()
+        .unwrap();
+    let out = linedns(&["check-config", "--geo-data", "tests/data/geo-data", "rules/china-carriers.yaml"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout(&out), shown, "README check-config block is stale");
 }
 
 #[test]

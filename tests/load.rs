@@ -52,15 +52,16 @@ fn field<'a>(report: &'a str, label: &str) -> &'a str {
 
 #[test]
 fn dnsperf_two_seconds_no_loss_no_errors() {
+    common::tools::require(&["dnsperf"]);
     let server = RunningServer::start("tests/rules/server.yaml", &["127.0.0.1:0"]);
     let addr = server.addrs[0];
     let input = query_file(10_000);
-    let out = Command::new("dnsperf")
+    let out = common::tools::tool("dnsperf")
         .args(["-s", "127.0.0.1", "-p", &addr.port().to_string(), "-B", "-d"])
         .arg(&input)
         .args(["-l", "2", "-Q", "20000", "-c", "4", "-q", "100", "-t", "2"])
         .output()
-        .expect("dnsperf (Debian package dnsperf) must be installed");
+        .expect("run dnsperf");
     let _ = std::fs::remove_file(&input);
     let report = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{report}\n{}", String::from_utf8_lossy(&out.stderr));

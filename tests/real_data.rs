@@ -1,4 +1,4 @@
-//! The engine on the real carrier lists, APNIC data and MMDB files in `shared/geo-data`.
+//! The engine on the real carrier lists, APNIC data and MMDB files in `tests/data/geo-data`.
 
 mod common;
 
@@ -9,8 +9,8 @@ use ipnet::IpNet;
 use linedns::Snapshot;
 use linedns::geo::table::LineIdx;
 
-/// The sample addresses of `shared/geo-data/README.md` and the carrier each belongs to.
-/// `gd-telecom` and `gd-mobile` are children of `telecom` and `mobile`, so an address may
+/// Sample addresses checked against the lists and MaxMind's ASN/ISP test data, and the
+/// carrier each belongs to. `jl-unicom` and `gd-mobile` are children of `unicom` and `mobile`, so an address may
 /// land on the child; it must be inside the expected carrier either way.
 const SAMPLES: &[(&str, &str)] = &[
     ("49.64.0.1", "telecom"),
@@ -48,10 +48,12 @@ fn sample_addresses_classify_to_their_carrier() {
         }
     }
     assert!(wrong.is_empty(), "misclassified: {wrong:?}");
-    // The ASN selector and the province list really claim addresses.
+    // The ASN selector and the City subdivision selector really claim addresses.
     let line_of = |a: &str| snap.lines.name(snap.classifier.classify(a.parse().unwrap(), 128).line).to_string();
     assert_eq!(line_of("111.0.0.1"), "gd-mobile", "AS9808 in GeoLite2-ASN-Test");
     assert_eq!(line_of("36.192.0.1"), "mobile", "AS9394 is not selected");
+    assert_eq!(line_of("175.16.199.1"), "jl-unicom", "CN-22 (Jilin) in GeoIP2-City-Test");
+    assert_eq!(line_of("175.16.200.1"), "unicom", "Jilin's one test network is a /24");
 }
 
 #[test]
@@ -67,6 +69,7 @@ fn real_lists_compile_with_ties_reported() {
     assert_eq!(count("domestic").prefixes_v4, 4604);
     assert_eq!(count("domestic").prefixes_v6, 1641 + 2042);
     assert!(count("gd-mobile").prefixes_v4 > 0, "the MMDB ASN selector found networks");
+    assert_eq!(count("jl-unicom").prefixes_v4, 1, "175.16.199.0/24, the City test DB's one CN-22 network");
     // The README counts 610 identical prefixes across the operator lists; the four
     // carriers here (v4 + v6) share hundreds, decided by `priority`.
     assert!(summary.ties > 500, "ties: {}", summary.ties);

@@ -61,7 +61,7 @@ fn query(name: &str, qtype: RecordType, id: u16) -> Vec<u8> {
 }
 
 fn dnsperf(port: u16, input: &std::path::Path, seconds: u32, rate: Option<u64>) -> String {
-    let mut cmd = Command::new("dnsperf");
+    let mut cmd = common::tools::tool("dnsperf");
     cmd.args(["-s", "127.0.0.1", "-p", &port.to_string(), "-d"]).arg(input).args([
         "-l",
         &seconds.to_string(),
@@ -75,7 +75,7 @@ fn dnsperf(port: u16, input: &std::path::Path, seconds: u32, rate: Option<u64>) 
     if let Some(r) = rate {
         cmd.args(["-Q", &r.to_string()]);
     }
-    let out = cmd.output().expect("dnsperf (Debian package dnsperf) must be installed");
+    let out = cmd.output().expect("run dnsperf");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -90,7 +90,7 @@ fn field(report: &str, label: &str) -> String {
 }
 
 fn reload(admin: SocketAddr) -> u16 {
-    let out = Command::new("curl")
+    let out = common::tools::tool("curl")
         .args([
             "-s",
             "-o",
@@ -112,6 +112,7 @@ fn reload(admin: SocketAddr) -> u16 {
 
 #[test]
 fn reload_every_half_second_under_load_loses_nothing() {
+    common::tools::require(&["dnsperf", "curl"]);
     // Probe targets on loopback: one closed port, one live listener.
     let dead = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let live_listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -221,7 +222,7 @@ fn reload_every_half_second_under_load_loses_nothing() {
     assert!(seen_a.load(Ordering::Relaxed) > 0 && seen_b.load(Ordering::Relaxed) > 0, "both rule sets went live");
     assert!(checked.load(Ordering::Relaxed) > 100);
 
-    let metrics = Command::new("curl").args(["-s", &format!("http://{admin}/metrics")]).output().unwrap();
+    let metrics = common::tools::tool("curl").args(["-s", &format!("http://{admin}/metrics")]).output().unwrap();
     let metrics = String::from_utf8_lossy(&metrics.stdout);
     assert!(metrics.contains(&format!("linedns_reloads_total{{result=\"success\"}} {}", outcomes.0)), "{metrics}");
     assert!(metrics.contains(&format!("linedns_reloads_total{{result=\"failure\"}} {}", outcomes.1)), "{metrics}");

@@ -17,6 +17,7 @@ fn status(output: &str) -> String {
 
 #[test]
 fn kdig_gets_per_line_answers_and_scopes_over_udp_and_tcp() {
+    common::tools::require(&["kdig"]);
     let server = RunningServer::start(RULES, &["127.0.0.1:0", "[::1]:0"]);
     let cases: &[(&str, &[&str], &str)] = &[
         ("198.51.100.0/27", &["192.0.2.11"], "198.51.100.0/27/27"),
@@ -49,6 +50,7 @@ fn kdig_gets_per_line_answers_and_scopes_over_udp_and_tcp() {
 /// with anything on 5353): every line gets its pool and scope, over UDP and TCP.
 #[test]
 fn bundled_rules_answer_kdig_for_every_line() {
+    common::tools::require(&["kdig"]);
     let server = RunningServer::start("rules/default.yaml", &["127.0.0.1:0"]);
     let addr = server.addrs[0];
     let cases: &[(&str, &[&str], &str)] = &[
@@ -73,6 +75,7 @@ fn bundled_rules_answer_kdig_for_every_line() {
 
 #[test]
 fn kdig_sees_negative_answers_refusals_and_truncation() {
+    common::tools::require(&["kdig"]);
     let server = RunningServer::start(RULES, &["127.0.0.1:0"]);
     let addr = server.addrs[0];
     let nx = dig(addr, &["nope.example.com", "A"]);
@@ -107,6 +110,7 @@ fn kdig_sees_negative_answers_refusals_and_truncation() {
 /// log holds no panic.
 #[test]
 fn malformed_burst_leaves_the_server_answering() {
+    common::tools::require(&["kdig"]);
     let server = RunningServer::start(RULES, &["127.0.0.1:0"]);
     let addr = server.addrs[0];
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();

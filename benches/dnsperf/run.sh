@@ -2,16 +2,17 @@
 # dnsperf on loopback: linedns vs NSD (static zone, no geo: the upper bound) vs Knot DNS
 # with mod-geoip in subnet mode, on the same lines, addresses and ECS query mix.
 #
-# Needs: the real geo data (../shared/geo-data or LINEDNS_GEO_DATA), Debian's dnsperf,
+# Needs: Debian's dnsperf,
 # nsd, knot, knot-module-geoip, knot-dnsutils. Every server is started here on a loopback
-# port, loaded for DURATION seconds (default 10), and stopped by its PID.
+# port, loaded for DURATION seconds (default 10), and stopped by its PID. The geo data is
+# the repository's fixtures (tests/data/geo-data), or LINEDNS_GEO_DATA if set.
 #
 #   benches/dnsperf/run.sh [DURATION]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 duration="${1:-10}"
-export LINEDNS_GEO_DATA="${LINEDNS_GEO_DATA:-$(cd "$repo/.." && pwd)/shared/geo-data}"
+export LINEDNS_GEO_DATA="${LINEDNS_GEO_DATA:-$repo/tests/data/geo-data}"
 rules="$repo/rules/china-carriers.yaml"
 work="$(mktemp -d /tmp/linedns-dnsperf.XXXXXX)"
 pids=()

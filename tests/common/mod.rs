@@ -3,21 +3,21 @@
 
 pub mod packet_properties;
 pub mod server;
+pub mod tools;
 
 use std::path::{Path, PathBuf};
 
 use linedns::{CompileErrors, CompileOptions, Snapshot, compile_file, compile_str};
 
-/// The real geo data (`../shared/geo-data` beside the clone, or `LINEDNS_GEO_DATA`).
-/// Tests that need it fail, never skip, when it is missing.
+/// The real geo data the tests run on: licensed copies of the carrier lists, APNIC's CN
+/// lists and MaxMind's test databases, kept in this repository (`tests/data/geo-data`,
+/// whose README gives each file's source and licence). The tests assert counts of this
+/// exact data, so `LINEDNS_GEO_DATA` (for the benches and other data) does not apply here.
 pub fn real_geo_data() -> PathBuf {
-    let dir = match std::env::var_os("LINEDNS_GEO_DATA").filter(|v| !v.is_empty()) {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/geo-data"),
-    };
+    let dir = repo_path("tests/data/geo-data");
     assert!(
         dir.join("china-operator-ip/chinanet.txt").is_file(),
-        "the real geo data is missing at {}: put shared/geo-data beside the clone or set LINEDNS_GEO_DATA",
+        "the test fixtures are missing at {}: this checkout is incomplete",
         dir.display()
     );
     dir

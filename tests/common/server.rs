@@ -25,6 +25,8 @@ impl RunningServer {
 
     /// [`RunningServer::start`] with extra environment variables.
     pub fn start_with(rules: &str, listen: &[&str], env: &[(&str, &str)]) -> RunningServer {
+        // `stop` signals it with kill(1): fail now, not after the test, if it is missing.
+        super::tools::require(&["kill"]);
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_linedns"));
         cmd.current_dir(super::repo_path(""))
             .args(["serve", "-c", rules, "--workers", "2", "--admin-listen", "127.0.0.1:0"])
@@ -86,7 +88,7 @@ impl RunningServer {
     /// Sends `signal` (`TERM`, `INT`) and waits (at most 10 s) for a clean exit.
     pub fn stop_with(mut self, signal: &str) -> String {
         let pid = self.child.id().to_string();
-        Command::new("kill").args([&format!("-{signal}"), &pid]).status().expect("kill");
+        super::tools::tool("kill").args([&format!("-{signal}"), &pid]).status().expect("kill");
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -111,7 +113,7 @@ impl Drop for RunningServer {
 
 /// Runs `kdig` with `args` and returns its stdout (panics if kdig is missing).
 pub fn kdig(args: &[String]) -> String {
-    let out = Command::new("kdig").args(args).output().expect("kdig (Debian knot-dnsutils) must be installed");
+    let out = super::tools::tool("kdig").args(args).output().expect("run kdig");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
