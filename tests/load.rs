@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::server::RunningServer;
 use hickory_proto::op::{Edns, Message, Query};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};

@@ -7,7 +7,6 @@
 mod common;
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
