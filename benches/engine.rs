@@ -1,16 +1,17 @@
-//! Criterion benches: classification on the full real carrier lists (v4, v6) and the
-//! whole resolve of a line record and of a static record.
+//! Criterion benches: classification on the full real carrier lists (v4, v6), the
+//! whole resolve of a line record and of a static record, and `handle_packet` (bytes in,
+//! bytes out) for a typical ECS query.
 //!
 //! Runs on the real data kept as test fixtures (`tests/data/geo-data`), or on the data
 //! `LINEDNS_GEO_DATA` names.
 //! Run: `cargo bench --bench engine`. Results are recorded in `benches/README.md`.
 
 use std::hint::black_box;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use linedns::{ClientInfo, CompileOptions, Query, RecordType, Snapshot, compile_file};
+use linedns::{ClientInfo, CompileOptions, Engine, Query, RecordType, Snapshot, Transport, compile_file};
 
 fn snapshot() -> Snapshot {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -64,7 +65,9 @@ fn classify(c: &mut Criterion) {
 }
 
 fn resolve(c: &mut Criterion) {
-    let snap = snapshot();
+    // Health as the server reads it: probes and the operator overrides of a live engine.
+    let engine = Engine::new(snapshot());
+    let snap = engine.snapshot();
     let clients: Vec<ClientInfo> = addresses(&snap, true, 1 << 16)
         .into_iter()
         .enumerate()
@@ -83,5 +86,46 @@ fn resolve(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, classify, resolve);
+/// A typical ECS query as a resolver sends it: `www.example.cn A`, RD, EDNS(0) with a
+/// 1232-octet payload and an ECS option with a /24 (IPv4) source prefix.
+fn ecs_query(id: u16, subnet: Ipv4Addr) -> Vec<u8> {
+    use hickory_proto::op::{Edns, Message, Query as HQuery};
+    use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
+    use hickory_proto::rr::{Name, RecordType as HType};
+    let mut m = Message::query();
+    m.metadata.id = id;
+    m.metadata.recursion_desired = true;
+    m.add_query(HQuery::query(Name::from_ascii("www.example.cn.").unwrap(), HType::A));
+    let mut edns = Edns::new();
+    edns.set_max_payload(1232);
+    edns.options_mut().insert(EdnsOption::Subnet(ClientSubnet::new(IpAddr::V4(subnet), 24, 0)));
+    m.set_edns(edns);
+    m.to_vec().unwrap()
+}
+
+/// `Engine::handle_packet`: decode, classify, resolve, encode and count one ECS query,
+/// over 4,096 distinct /24 subnets (half inside the carrier lists).
+fn handle_packet(c: &mut Criterion) {
+    let engine = Engine::new(snapshot());
+    let packets: Vec<Vec<u8>> = addresses(&engine.snapshot(), true, 4096)
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let IpAddr::V4(a) = a else { unreachable!("IPv4 addresses") };
+            ecs_query(i as u16, Ipv4Addr::from(u32::from(a) & 0xffff_ff00))
+        })
+        .collect();
+    let peer: SocketAddr = "192.0.2.53:40000".parse().unwrap();
+    let mut out = Vec::with_capacity(4096);
+    let mut i = 0usize;
+    c.bench_function("handle_packet/ecs", |b| {
+        b.iter(|| {
+            i = (i + 1) & (packets.len() - 1);
+            let sent = engine.handle_packet(black_box(&packets[i]), peer, Transport::Udp, &mut out);
+            black_box((sent, out.len()))
+        })
+    });
+}
+
+criterion_group!(benches, classify, resolve, handle_packet);
 criterion_main!(benches);

@@ -5,16 +5,34 @@
 //! *line* (carrier or region) by its address or its EDNS Client Subnet, and gets that
 //! line's nodes, falling back along a chain of lines.
 //!
-//! ```text
-//! off the query path (load, reload, check-config: one code path)
-//!   rules/*.yaml ──► config (file types) ─┐
-//!   CIDR lists / APNIC / .mmdb ──► geo ───┴► compile ──► Snapshot (immutable) ──► Engine
+//! ## Layers and the flow of data
 //!
-//! query path (sync, no I/O, no locks)
-//!   Query + ClientInfo ─► Snapshot::resolve ─► Answer
+//! Each folder is one layer; a layer imports only from the layers below it (checked by
+//! `scripts/check-layers`), and data flows one way: files → config → compile →
+//! [`Snapshot`] → [`Engine`] → packets.
+//!
+//! ```text
+//!  bin/linedns.rs   arguments, logging, binding, signals ─────────────┐
+//!  serve/   [feature server] async: udp, tcp, admin (hyper), checker, │ Server::run
+//!           probe, reload watch, Prometheus exposition ◄──────────────┘
+//!  compile/ rules + data files → Snapshot (lines, sources, zones, line records,
+//!           health checks, server settings); load, reload, check-config: one path
+//!  engine/  pure and synchronous: no tokio, no clock, no file system
+//!           Engine (live snapshot, swap, overrides, handle_packet), resolve + trace,
+//!           snapshot, zone, line, overrides, health state (atomics), metrics counters
+//!  config/  the YAML file types        geo/  prefix lists, MMDB, the prefix table
+//!  wire/    DNS message decode/encode  name, rdata, error: names, record data, places
+//!
+//! off the query path (load, reload, check-config)
+//!   rules/*.yaml ──► config ─┐
+//!   CIDR lists / APNIC / .mmdb ──► geo ───┴► compile ──► Snapshot (immutable) ──► Engine::swap
+//!
+//! query path (sync, no I/O, no locks): Engine::handle_packet
+//!   bytes ─► wire::decode ─► Query + ClientInfo ─► Snapshot::resolve ─► Answer ─► wire::encode ─► bytes
 //!     1. zone by longest suffix            → REFUSED if none
 //!     2. name: exact, zone cut, wildcard   → NXDOMAIN / NODATA with SOA
-//!     3. line record: classify (line, ECS scope), walk the fallback chain, choose nodes
+//!     3. line record: classify (line, ECS scope), walk the fallback chain, choose the
+//!        healthy nodes (probe states and overrides, read lock-free)
 //! ```
 //!
 //! ## Embedding
@@ -50,16 +68,13 @@
 //!
 //! ## Serving
 //!
-//! Hosts that own their sockets pass bytes in and get bytes out; others hand bound
-//! sockets and a shutdown future to [`net::Server`] (the `linedns serve` command does).
+//! Hosts that own their sockets pass bytes in and get bytes out:
 //!
 //! ```
 //! use std::path::Path;
-//! use std::sync::Arc;
 //! use linedns::{CompileOptions, Engine, Transport};
 //!
-//! let engine = Arc::new(Engine::from_rules(Path::new("rules/default.yaml"), CompileOptions::default()).unwrap());
-//!
+//! let engine = Engine::from_rules(Path::new("rules/default.yaml"), CompileOptions::default()).unwrap();
 //! // A query for www.example.com A: header (ID 1, RD), one question.
 //! let mut query = vec![0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
 //! query.extend(b"\x03www\x07example\x03com\x00\x00\x01\x00\x01");
@@ -67,47 +82,102 @@
 //! assert!(engine.handle_packet(&query, "198.51.100.7:5300".parse().unwrap(), Transport::Udp, &mut response));
 //! assert_eq!(&response[..2], &[0, 1]); // the ID, echoed
 //! assert_eq!(response[3] & 0x0f, 0); // NOERROR
+//! ```
 //!
-//! // The whole server on sockets bound here (port 0), until the future completes.
-//! let listeners = linedns::net::bind(&["127.0.0.1:0".parse().unwrap()], 1).unwrap();
+//! Others hand sockets they bound themselves to [`serve::Server`], which runs what
+//! `linedns serve` runs: DNS over UDP and TCP, the health checker, the admin API and
+//! the reload watch, until the shutdown future completes (here [`serve::Server::spawn`],
+//! which returns the addresses at once):
+//!
+//! ```
+//! # #[cfg(feature = "server")] {
+//! use std::path::Path;
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use linedns::{CompileOptions, Engine, compile_str};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
 //! let runtime = tokio::runtime::Runtime::new().unwrap();
-//! let shutdown = async { /* e.g. a signal; here: stop at once */ };
-//! runtime.block_on(linedns::net::Server::new(engine).run(listeners, shutdown)).unwrap();
+//! runtime.block_on(async {
+//!     // A backend the health check probes: a TCP listener on loopback.
+//!     let backend = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+//!     let rules = format!(
+//!         "version: 1
+//! health_checks:
+//!   web: {{ kind: tcp, interval_ms: 100, timeout_ms: 500, fall: 1, rise: 1 }}
+//! lines:
+//!   - {{ name: telecom, sources: [{{ cidr: [198.51.100.0/24] }}] }}
+//! zones:
+//!   - origin: example.com
+//!     soa: {{ mname: ns1, rname: hostmaster, serial: 1 }}
+//!     ns: [ns1]
+//!     line_records:
+//!       - name: www
+//!         type: A
+//!         health_check: web
+//!         pools:
+//!           default: [{{ address: 192.0.2.1, probe: \"{}\" }}]
+//! ",
+//!         backend.local_addr().unwrap()
+//!     );
+//!     let snapshot = compile_str(&rules, Path::new("host.yaml"), &CompileOptions::default()).unwrap();
+//!     let engine = Arc::new(Engine::new(snapshot));
+//!
+//!     // Sockets the host binds itself: DNS on a free port, the admin API on another.
+//!     let mut listeners = linedns::serve::bind(&["127.0.0.1:0".parse().unwrap()], 1).unwrap();
+//!     listeners.admin = Some(linedns::serve::bind_admin("127.0.0.1:0".parse().unwrap(), None).unwrap());
+//!     let running = linedns::serve::Server::new(engine).spawn(listeners).unwrap();
+//!
+//!     // DNS: www.example.com A over UDP.
+//!     let client = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+//!     let mut query = vec![0, 7, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+//!     query.extend(b"\x03www\x07example\x03com\x00\x00\x01\x00\x01");
+//!     client.send_to(&query, running.udp[0]).await.unwrap();
+//!     let mut answer = [0u8; 512];
+//!     let n = tokio::time::timeout(Duration::from_secs(2), client.recv(&mut answer)).await.unwrap().unwrap();
+//!     assert_eq!(&answer[n - 4..n], &[192, 0, 2, 1]);
+//!
+//!     // The admin API: the node's probe, once the checker has run it.
+//!     let nodes = || async {
+//!         let mut http = tokio::net::TcpStream::connect(running.admin.unwrap()).await.unwrap();
+//!         http.write_all(b"GET /nodes HTTP/1.1\r\nHost: linedns\r\n\r\n").await.unwrap();
+//!         let mut reply = String::new();
+//!         http.read_to_string(&mut reply).await.unwrap();
+//!         reply
+//!     };
+//!     let mut reply = nodes().await;
+//!     for _ in 0..50 {
+//!         if !reply.contains("\"runs\": 0") { break }
+//!         tokio::time::sleep(Duration::from_millis(100)).await;
+//!         reply = nodes().await;
+//!     }
+//!     assert!(reply.starts_with("HTTP/1.1 200") && reply.contains("\"up\": true"), "{reply}");
+//!     assert!(!reply.contains("\"runs\": 0"), "the probe ran: {reply}");
+//!
+//!     running.stop().await.unwrap();
+//! });
+//! # }
 //! ```
 
-#[cfg(feature = "server")]
-pub mod admin;
-pub mod answer;
 pub mod compile;
 pub mod config;
 pub mod engine;
 pub mod error;
-pub mod explain;
 pub mod geo;
-pub mod handle;
-pub mod health;
-pub mod line;
-pub mod metrics;
 pub mod name;
-#[cfg(feature = "server")]
-pub mod net;
-pub mod overrides;
-pub mod query;
 pub mod rdata;
 #[cfg(feature = "server")]
-pub mod reload;
-pub mod settings;
-pub mod snapshot;
+pub mod serve;
 pub mod wire;
-pub mod zone;
 
-pub use answer::{Answer, Owner, Rcode, RecordRef, Route, Served};
-pub use compile::{CompileOptions, GEO_DATA_ENV, Summary, compile_file, compile_str};
+pub use compile::{CompileOptions, GEO_DATA_ENV, RulesSource, compile_file, compile_str};
 pub use engine::Engine;
+pub use engine::answer::{Answer, Owner, Rcode, RecordRef, Route, Served};
+pub use engine::explain::{Explanation, explain};
+pub use engine::line::{AllUp, NodeHealth};
+pub use engine::query::Transport;
+pub use engine::query::{ClientInfo, Query};
+pub use engine::snapshot::Snapshot;
+pub use engine::summary::Summary;
 pub use error::{CompileErrors, ConfigError, Place};
-pub use explain::{Explanation, explain};
-pub use handle::Transport;
-pub use line::{AllUp, NodeHealth};
-pub use query::{ClientInfo, Query};
 pub use rdata::{RData, RecordType};
-pub use snapshot::Snapshot;

@@ -206,3 +206,23 @@ mod tests {
         assert_eq!(parse_type("aaaa", STATIC_TYPES).unwrap(), RecordType::AAAA);
     }
 }
+
+/// Owner name of an answer record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Owner<'a> {
+    /// The question's name (exact match or wildcard synthesis for it).
+    Query,
+    /// Another name (after a CNAME), normalized.
+    Name(&'a str),
+}
+
+/// One record of an answer, borrowed from the snapshot.
+#[derive(Clone, Copy, Debug)]
+pub struct RecordRef<'a> {
+    /// Owner name.
+    pub owner: Owner<'a>,
+    /// Time to live in seconds.
+    pub ttl: u32,
+    /// The data (its type is the record type).
+    pub data: &'a RData,
+}

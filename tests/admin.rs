@@ -99,8 +99,8 @@ fn admin_refuses_a_public_bind_without_a_token() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("refusing to listen on 0.0.0.0:0 without a token"), "{err}");
     // With a token the same bind is allowed (checked without opening it).
-    assert!(linedns::admin::check_bind("0.0.0.0:9153".parse().unwrap(), Some(TOKEN)).is_ok());
-    assert!(linedns::admin::check_bind("[::1]:9153".parse().unwrap(), None).is_ok());
+    assert!(linedns::serve::admin::check_bind("0.0.0.0:9153".parse().unwrap(), Some(TOKEN)).is_ok());
+    assert!(linedns::serve::admin::check_bind("[::1]:9153".parse().unwrap(), None).is_ok());
 }
 
 #[test]

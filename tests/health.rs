@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use linedns::health::checker::{CheckerStats, run as run_checker};
+use linedns::serve::checker::{CheckerStats, run as run_checker};
 use linedns::{ClientInfo, CompileOptions, Engine, Query, RecordType, Served};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -257,10 +257,10 @@ async fn dns_check_against_a_real_dns_server_and_initial_down() {
     // linedns itself, on port 0, is the DNS target: example.com SOA → NOERROR.
     let target_engine =
         Arc::new(Engine::from_rules(&common::repo_path("tests/rules/server.yaml"), CompileOptions::default()).unwrap());
-    let listeners = linedns::net::bind(&["127.0.0.1:0".parse().unwrap()], 1).unwrap();
+    let listeners = linedns::serve::bind(&["127.0.0.1:0".parse().unwrap()], 1).unwrap();
     let dns = listeners.local_addrs().unwrap().1[0];
     let (stop_dns, dns_stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(linedns::net::Server::new(target_engine).run(listeners, async {
+    let server = tokio::spawn(linedns::serve::Server::new(target_engine).run(listeners, async {
         let _ = dns_stopped.await;
     }));
     let rules = format!(
@@ -419,10 +419,11 @@ async fn all_down_policies_and_a_node_forced_up() {
     // An operator forces one node up over its failing probe: it is answered again.
     let forced = engine
         .add_override(
-            linedns::overrides::Target::Node("192.0.2.1".parse().unwrap()),
-            linedns::overrides::Forced::Up,
+            linedns::engine::overrides::Target::Node("192.0.2.1".parse().unwrap()),
+            linedns::engine::overrides::Forced::Up,
             "ops".into(),
             "probe is wrong".into(),
+            1_764_547_200,
         )
         .unwrap();
     assert_eq!(ask("sf.example.com").1, ["192.0.2.1"]);

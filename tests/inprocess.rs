@@ -9,7 +9,7 @@ use std::time::Duration;
 use hickory_proto::op::{Edns, Message, Query};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
 use hickory_proto::rr::{Name, RecordType};
-use linedns::net::{Server, bind};
+use linedns::serve::{Server, bind};
 use linedns::{CompileOptions, Engine, compile_str};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};

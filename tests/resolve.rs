@@ -6,7 +6,7 @@ mod common;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use linedns::line::PoolNode;
+use linedns::engine::line::PoolNode;
 use linedns::{AllUp, Answer, ClientInfo, NodeHealth, Owner, Query, Rcode, RecordType, Served, Snapshot};
 
 /// Lines: domestic ⊃ telecom ⊃ gd-telecom, and unicom; records exercise every path.

@@ -1,10 +1,10 @@
-//! Writing a response: header, the echoed question, records, and the OPT record.
+//! Writing a response: header, the echoed question, records, and the OPT record; and
+//! the one query linedns sends itself (a DNS health probe).
 
 use std::net::IpAddr;
 
 use super::decode::{HEADER_LEN, Header, OPTION_ECS, TYPE_OPT};
-use crate::answer::{Owner, RecordRef};
-use crate::rdata::RData;
+use crate::rdata::{Owner, RData, RecordRef};
 
 /// RFC 1035 §4.1.4: a pointer to offset 12, where the question name starts.
 pub const POINTER_TO_QNAME: [u8; 2] = [0xc0, 0x0c];
@@ -29,6 +29,17 @@ pub fn start(out: &mut Vec<u8>, query: Header, question: Option<&[u8]>, authorit
     if let Some(q) = question {
         out.extend_from_slice(q);
     }
+}
+
+/// Writes a query into `out` (cleared first): header with `id`, no flags (RD clear: we
+/// ask an authoritative server), one question `name` (normalized text) `qtype` IN.
+pub fn query(out: &mut Vec<u8>, id: u16, name: &str, qtype: u16) {
+    out.clear();
+    out.extend_from_slice(&id.to_be_bytes());
+    out.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+    write_name(out, name);
+    out.extend_from_slice(&qtype.to_be_bytes());
+    out.extend_from_slice(&CLASS_IN.to_be_bytes());
 }
 
 /// Sets ANCOUNT, NSCOUNT and ARCOUNT.

@@ -4,6 +4,28 @@ use std::net::IpAddr;
 
 use crate::rdata::RecordType;
 
+/// How the query arrived; it decides the response size limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// UDP: at most 512 octets, or the EDNS size the client offers, up to our maximum.
+    Udp = 0,
+    /// TCP (RFC 7766): up to 65,535 octets.
+    Tcp = 1,
+}
+
+impl Transport {
+    /// Both transports, in the order counters index them.
+    pub const ALL: [Transport; 2] = [Transport::Udp, Transport::Tcp];
+
+    /// `udp` or `tcp`, as metrics label it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        }
+    }
+}
+
 /// The question of a query.
 #[derive(Clone, Copy, Debug)]
 pub struct Query<'a> {

@@ -8,25 +8,26 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use ipnet::IpNet;
 use rustc_hash::FxHashMap;
 
 use crate::config::{
     self, At, HealthCheckDef, LineDef, LineRecordDef, MinHealthyDef, NodeDef, RecordDef, RulesFile, ServerDef,
     SourceDef, WhenAllDownDef, ZoneDef, place_of,
 };
+use crate::engine::answer::Rcode;
+use crate::engine::health::{CheckKind, CheckSpec, Probe, ProbeKey, ProbeState};
+use crate::engine::line::{LineRecord, LineTable, MinHealthy, Node, NodeId, Pool, PoolNode, WhenAllDown};
+use crate::engine::settings::ServerSettings;
+use crate::engine::snapshot::{Snapshot, SourcePrefix};
+use crate::engine::zone::{Content, NameNode, RrSet, Zone};
+use crate::engine::{Engine, SnapshotSource};
 use crate::error::{CompileErrors, ConfigError, Place};
 use crate::geo::lists::{self, NumberedNet};
 use crate::geo::mmdb::{self, Family, Selector};
 use crate::geo::table::LineIdx;
 use crate::geo::{Classifier, DEFAULT_LINE, LinePrefix, LineShape};
-use crate::health::{CheckKind, CheckSpec, Probe, ProbeKey, ProbeState};
-use crate::line::{LineRecord, LineTable, MinHealthy, Node, NodeId, Pool, PoolNode, WhenAllDown};
 use crate::name;
 use crate::rdata::{self, RData, RecordType};
-use crate::settings::ServerSettings;
-use crate::snapshot::{Snapshot, SourcePrefix};
-use crate::zone::{Content, NameNode, RrSet, Zone};
 
 /// Environment variable naming the geo-data root (overridden by `--geo-data`).
 pub const GEO_DATA_ENV: &str = "LINEDNS_GEO_DATA";
@@ -59,6 +60,34 @@ pub fn compile_file(path: &Path, options: &CompileOptions) -> Result<Snapshot, C
     let mut compiler = Compiler::new(path, options);
     compiler.inputs[0].1 = rules_stamp;
     compiler.run(rules)
+}
+
+/// A rules file and the options to compile it with: the source an [`Engine`] reloads
+/// from.
+#[derive(Clone, Debug)]
+pub struct RulesSource {
+    /// The rules file.
+    pub path: PathBuf,
+    /// Options from outside the file.
+    pub options: CompileOptions,
+}
+
+impl SnapshotSource for RulesSource {
+    fn load(&self) -> Result<Snapshot, CompileErrors> {
+        compile_file(&self.path, &self.options)
+    }
+
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+impl Engine {
+    /// Compiles the rules file and serves it; [`Engine::reload`] reads the same file again.
+    pub fn from_rules(path: &Path, options: CompileOptions) -> Result<Engine, CompileErrors> {
+        let source = RulesSource { path: path.to_path_buf(), options };
+        Ok(Engine::with_source(source.load()?, Box::new(source)))
+    }
 }
 
 /// A file's modification time and length, what the reload watch compares.
@@ -200,8 +229,6 @@ impl<'o> Compiler<'o> {
             nodes: self.nodes,
             probes: self.probes,
             inputs: self.inputs,
-            metric_slots: Vec::new(),
-            overrides: Default::default(),
         })
     }
 
@@ -1031,7 +1058,7 @@ impl<'o> Compiler<'o> {
                             ),
                         }
                     }
-                    crate::health::TlsCheck { ca_file, server_name: d.server_name.clone() }
+                    crate::engine::health::TlsCheck { ca_file, server_name: d.server_name.clone() }
                 });
                 CheckKind::Http {
                     path,
@@ -1063,15 +1090,17 @@ impl<'o> Compiler<'o> {
                         1
                     }
                 };
-                let rcodes = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"];
-                let want = d.expect_rcode.as_deref().unwrap_or("NOERROR").to_ascii_uppercase();
-                let expect_rcode = match rcodes.iter().position(|r| *r == want) {
-                    Some(i) => i as u8,
+                // A DNS probe reads the header's 4-bit rcode: the extended ones cannot match.
+                let header_rcodes = Rcode::ALL.iter().filter(|r| r.code() < 16);
+                let want = d.expect_rcode.as_deref().unwrap_or("NOERROR");
+                let expect_rcode = match Rcode::from_name(want).filter(|r| r.code() < 16) {
+                    Some(r) => r.code() as u8,
                     None => {
+                        let names: Vec<&str> = header_rcodes.map(|r| r.name()).collect();
                         self.fail(
                             place.clone(),
                             rule.clone(),
-                            format!("bad expect_rcode {want:?} (one of {})", rcodes.join(", ")),
+                            format!("bad expect_rcode {:?} (one of {})", want.to_ascii_uppercase(), names.join(", ")),
                         );
                         0
                     }
@@ -1183,86 +1212,4 @@ fn data_path(root: &Path, file: &str) -> PathBuf {
 
 fn clone_at<T: Clone>(at: &At<T>) -> At<T> {
     At { value: at.value.clone(), referenced: at.referenced, defined: at.defined }
-}
-
-/// Counts of what a snapshot holds, for `check-config` and reload reports.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Summary {
-    /// Per line: name, parent, source prefixes (v4, v6).
-    pub lines: Vec<LineSummary>,
-    /// Blocks in the compiled tables (v4, v6).
-    pub table_blocks: (usize, usize),
-    /// Equal prefixes in two lines, decided by priority.
-    pub ties: usize,
-    /// Zones with their name and line-record counts.
-    pub zones: Vec<ZoneSummary>,
-    /// Distinct nodes over all pools.
-    pub nodes: usize,
-    /// Health probes (distinct target and check) the checker will run.
-    pub probes: usize,
-}
-
-/// One line in a [`Summary`].
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct LineSummary {
-    /// Line name.
-    pub name: String,
-    /// Parent line name.
-    pub parent: Option<String>,
-    /// Source prefixes, IPv4.
-    pub prefixes_v4: usize,
-    /// Source prefixes, IPv6.
-    pub prefixes_v6: usize,
-}
-
-/// One zone in a [`Summary`].
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ZoneSummary {
-    /// Zone origin.
-    pub origin: String,
-    /// Names with records (empty non-terminals not counted).
-    pub names: usize,
-    /// Line records.
-    pub line_records: usize,
-}
-
-impl Snapshot {
-    /// What the snapshot holds, in numbers.
-    pub fn summary(&self) -> Summary {
-        let lines = (0..self.lines.len())
-            .map(|i| {
-                let count = |v4: bool| {
-                    self.prefixes.iter().filter(|p| p.line as usize == i && matches!(p.net, IpNet::V4(_)) == v4).count()
-                };
-                LineSummary {
-                    name: self.lines.names[i].to_string(),
-                    parent: self.lines.parents[i].map(|p| self.lines.name(p).to_string()),
-                    prefixes_v4: count(true),
-                    prefixes_v6: count(false),
-                }
-            })
-            .collect();
-        let zones = self
-            .zones
-            .iter()
-            .map(|z| ZoneSummary {
-                origin: z.origin.to_string(),
-                names: z.names.values().filter(|n| !n.sets.is_empty()).count(),
-                line_records: z
-                    .names
-                    .values()
-                    .flat_map(|n| n.sets.iter())
-                    .filter(|s| matches!(s.content, Content::Line(_)))
-                    .count(),
-            })
-            .collect();
-        Summary {
-            lines,
-            table_blocks: self.classifier.block_counts(),
-            ties: self.ties.len(),
-            zones,
-            nodes: self.nodes.len(),
-            probes: self.probes.len(),
-        }
-    }
 }

@@ -3,9 +3,9 @@
 use smallvec::SmallVec;
 
 use crate::geo::table::LineIdx;
-use crate::rdata::RData;
+pub use crate::rdata::{Owner, RecordRef};
 
-/// Response codes the engine produces (RFC 1035 §4.1.1, RFC 6895).
+/// Response codes the engine produces (RFC 1035 §4.1.1, RFC 6891 §6.1.3, RFC 6895).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Rcode {
     /// 0: the name exists (the answer may still be empty: NODATA).
@@ -20,11 +20,24 @@ pub enum Rcode {
     NotImp,
     /// 5: the name is outside our zones, or the query is refused by policy.
     Refused,
+    /// 16 (extended, in the OPT record): the EDNS version is not implemented.
+    BadVers,
 }
 
 impl Rcode {
-    /// The 4-bit header value.
-    pub fn code(self) -> u8 {
+    /// Every rcode the engine sends, in code order: the one list of their names.
+    pub const ALL: [Rcode; 7] = [
+        Rcode::NoError,
+        Rcode::FormErr,
+        Rcode::ServFail,
+        Rcode::NxDomain,
+        Rcode::NotImp,
+        Rcode::Refused,
+        Rcode::BadVers,
+    ];
+
+    /// The 12-bit (extended) value: the low 4 bits go in the header, the rest in the OPT.
+    pub fn code(self) -> u16 {
         match self {
             Rcode::NoError => 0,
             Rcode::FormErr => 1,
@@ -32,6 +45,7 @@ impl Rcode {
             Rcode::NxDomain => 3,
             Rcode::NotImp => 4,
             Rcode::Refused => 5,
+            Rcode::BadVers => 16,
         }
     }
 
@@ -44,28 +58,19 @@ impl Rcode {
             Rcode::NxDomain => "NXDOMAIN",
             Rcode::NotImp => "NOTIMP",
             Rcode::Refused => "REFUSED",
+            Rcode::BadVers => "BADVERS",
         }
     }
-}
 
-/// Owner name of an answer record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Owner<'a> {
-    /// The question's name (exact match or wildcard synthesis for it).
-    Query,
-    /// Another name (after a CNAME), normalized.
-    Name(&'a str),
-}
+    /// The rcode with this mnemonic, in any letter case.
+    pub fn from_name(name: &str) -> Option<Rcode> {
+        Rcode::ALL.into_iter().find(|r| r.name().eq_ignore_ascii_case(name))
+    }
 
-/// One record of the answer, borrowed from the snapshot.
-#[derive(Clone, Copy, Debug)]
-pub struct RecordRef<'a> {
-    /// Owner name.
-    pub owner: Owner<'a>,
-    /// Time to live in seconds.
-    pub ttl: u32,
-    /// The data (its type is the record type).
-    pub data: &'a RData,
+    /// Position in [`Rcode::ALL`] (for counters indexed by rcode).
+    pub fn index(self) -> usize {
+        Rcode::ALL.iter().position(|&r| r == self).unwrap_or(0)
+    }
 }
 
 /// Where the addresses of a line-record answer came from.

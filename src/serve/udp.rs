@@ -7,7 +7,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
 use crate::engine::Engine;
-use crate::handle::Transport;
+use crate::engine::query::Transport;
 
 /// Largest UDP datagram.
 const MAX_DATAGRAM: usize = 65_535;

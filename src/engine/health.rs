@@ -1,20 +1,34 @@
-//! Node health: check specs, the probe state table queries read, and (feature `server`)
-//! the checker that writes it.
+//! Node health as queries see it: check specs, the probe states (atomics only) that the
+//! checker in `serve` writes, and what an operator override forces.
 //!
 //! A probe is one (target address, check) pair, however many pools use it. Its state is
 //! an [`Arc<ProbeState>`] of atomics held by the snapshot; queries read one atomic, the
 //! checker writes with rise/fall thresholds, and a reload adopts the previous snapshot's
 //! states by [`ProbeKey`] so nodes that did not change keep their state.
 
-#[cfg(feature = "server")]
-pub mod checker;
-#[cfg(feature = "server")]
-pub mod probe;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
+
+/// What an operator override forces on a node, a pool or a line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Forced {
+    /// Answered whatever the probes say.
+    Up,
+    /// Not answered (a failure the probes do not see).
+    Down,
+    /// Not answered (planned maintenance); probes keep running.
+    Drained,
+}
+
+impl Forced {
+    /// Whether the target may be answered.
+    pub fn answerable(self) -> bool {
+        self == Forced::Up
+    }
+}
 
 /// What a check does, compiled.
 #[derive(Clone, Debug, PartialEq, Eq)]

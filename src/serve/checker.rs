@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 
-use super::{CheckSpec, ProbeKey, ProbeState, Transition, probe};
+use super::probe;
 use crate::engine::Engine;
+use crate::engine::health::{CheckSpec, ProbeKey, ProbeState, Transition};
 
 /// How often the supervisor looks at the generation and the probe tasks.
 const SUPERVISE_EVERY: Duration = Duration::from_millis(200);
@@ -165,7 +166,7 @@ fn spawn(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::health::CheckKind;
+    use crate::engine::health::CheckKind;
 
     fn running(task: JoinHandle<()>, beat_ms: u64, port: u16) -> (ProbeKey, Running) {
         let spec = Arc::new(CheckSpec {

@@ -10,27 +10,9 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::health::Forced;
+use super::line::{LineRecord, LineTable, Node};
 use crate::geo::table::LineIdx;
-use crate::snapshot::Snapshot;
-
-/// What an override forces.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Forced {
-    /// Answered whatever the probes say.
-    Up,
-    /// Not answered (a failure the probes do not see).
-    Down,
-    /// Not answered (planned maintenance); probes keep running.
-    Drained,
-}
-
-impl Forced {
-    /// Whether the target may be answered.
-    pub fn answerable(self) -> bool {
-        self == Forced::Up
-    }
-}
 
 /// What an override applies to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,31 +62,31 @@ pub struct OverrideView {
 }
 
 impl OverrideView {
-    /// Compiles `list` against `snapshot`; overrides naming what the snapshot lacks are
-    /// kept in the list but have no effect here.
-    pub fn build(list: &[Override], snapshot: &Snapshot) -> OverrideView {
+    /// Compiles `list` against a snapshot's `targets`; overrides naming what it lacks
+    /// are kept in the list but have no effect here.
+    pub fn build(list: &[Override], targets: Targets<'_>) -> OverrideView {
         let mut view = OverrideView {
-            node: vec![None; snapshot.nodes.len()],
-            line: vec![None; snapshot.lines.len()],
+            node: vec![None; targets.nodes.len()],
+            line: vec![None; targets.lines.len()],
             pool: Vec::new(),
             any: false,
         };
         for o in list {
             match &o.target {
                 Target::Node(addr) => {
-                    if let Some(i) = snapshot.nodes.iter().position(|n| n.addr == *addr) {
+                    if let Some(i) = targets.nodes.iter().position(|n| n.addr == *addr) {
                         view.node[i] = Some(o.state);
                         view.any = true;
                     }
                 }
                 Target::Line(name) => {
-                    if let Some(l) = snapshot.lines.find(name) {
+                    if let Some(l) = targets.lines.find(name) {
                         view.line[l as usize] = Some(o.state);
                         view.any = true;
                     }
                 }
                 Target::Pool { record, line } => {
-                    if let (Some(r), Some(l)) = (find_record(snapshot, record), snapshot.lines.find(line)) {
+                    if let (Some(r), Some(l)) = (find_record(targets.line_records, record), targets.lines.find(line)) {
                         view.pool.push((r, l, o.state));
                         view.any = true;
                     }
@@ -114,13 +96,13 @@ impl OverrideView {
         view
     }
 
-    /// Whether `o` names something `snapshot` has.
-    pub fn applies(o: &Override, snapshot: &Snapshot) -> bool {
+    /// Whether `o` names something of `targets`.
+    pub fn applies(o: &Override, targets: Targets<'_>) -> bool {
         match &o.target {
-            Target::Node(addr) => snapshot.nodes.iter().any(|n| n.addr == *addr),
-            Target::Line(name) => snapshot.lines.find(name).is_some(),
+            Target::Node(addr) => targets.nodes.iter().any(|n| n.addr == *addr),
+            Target::Line(name) => targets.lines.find(name).is_some(),
             Target::Pool { record, line } => {
-                find_record(snapshot, record).is_some() && snapshot.lines.find(line).is_some()
+                find_record(targets.line_records, record).is_some() && targets.lines.find(line).is_some()
             }
         }
     }
@@ -148,13 +130,20 @@ impl OverrideView {
     }
 }
 
+/// What overrides can name in one snapshot: its nodes, lines and line records.
+#[derive(Clone, Copy, Debug)]
+pub struct Targets<'s> {
+    /// The nodes, by node id.
+    pub nodes: &'s [Node],
+    /// The lines.
+    pub lines: &'s LineTable,
+    /// The line records, by index.
+    pub line_records: &'s [LineRecord],
+}
+
 /// The line record written as `name TYPE` (`www.example.com A`, trailing dot optional).
-fn find_record(snapshot: &Snapshot, text: &str) -> Option<u32> {
+fn find_record(records: &[LineRecord], text: &str) -> Option<u32> {
     let (name, rtype) = text.trim().rsplit_once(' ')?;
     let name = crate::name::normalize(name.trim()).ok()?;
-    snapshot
-        .line_records
-        .iter()
-        .position(|r| *r.name == *name && r.rtype.to_string().eq_ignore_ascii_case(rtype))
-        .map(|i| i as u32)
+    records.iter().position(|r| *r.name == *name && r.rtype.to_string().eq_ignore_ascii_case(rtype)).map(|i| i as u32)
 }

@@ -6,13 +6,14 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::answer::Owner;
+use crate::engine::answer::Owner;
+use crate::engine::line::{LineRecord, NodeHealth};
+use crate::engine::query::{ClientInfo, Query};
+use crate::engine::resolve::{Step, Trace};
+use crate::engine::snapshot::Snapshot;
 use crate::geo::bits::AddrBits;
 use crate::geo::table::{Hit, LineIdx};
-use crate::line::{LineRecord, NodeHealth};
-use crate::query::{ClientInfo, Query};
 use crate::rdata::RecordType;
-use crate::snapshot::{Snapshot, Step, Trace};
 
 /// The explanation of one client (and optionally one query).
 #[derive(Debug, Clone, Serialize)]
@@ -100,6 +101,36 @@ impl Trace for Recorder {
     }
 }
 
+/// The client of an explanation as an operator writes it: `ADDR`, or `ADDR/LEN` for a
+/// subnet as an ECS option carries it (host bits must be zero, as RFC 7871 §6 asks).
+pub fn parse_client(text: &str) -> Result<(IpAddr, Option<u8>), String> {
+    match text.split_once('/') {
+        None => text.parse().map(|a| (a, None)).map_err(|_| format!("bad client address {text:?}")),
+        Some(_) => {
+            let net = crate::geo::lists::parse_cidr(text)?;
+            Ok((net.addr(), Some(net.prefix_len())))
+        }
+    }
+}
+
+/// What an operator asks to explain, as written: the client (see [`parse_client`]), and
+/// optionally a name with a record type (default A; see [`parse_qtype`]).
+pub type Asked<'a> = (IpAddr, Option<u8>, Option<(&'a str, RecordType)>);
+
+/// Parses what an operator asks to explain (the CLI's arguments, the API's parameters).
+pub fn parse_asked<'a>(client: &str, name: Option<&'a str>, qtype: Option<&str>) -> Result<Asked<'a>, String> {
+    let (addr, ecs) = parse_client(client)?;
+    let query = name.map(|n| parse_qtype(qtype.unwrap_or("A")).map(|t| (n, t))).transpose()?;
+    Ok((addr, ecs, query))
+}
+
+/// The record type of an explanation: a served type, SOA or ANY, by name.
+pub fn parse_qtype(text: &str) -> Result<RecordType, String> {
+    let mut types = crate::rdata::STATIC_TYPES.to_vec();
+    types.extend([RecordType::SOA, RecordType::ANY]);
+    crate::rdata::parse_type(text, &types)
+}
+
 /// Explains how `snapshot` classifies `addr` (as an ECS subnet when `ecs_source_prefix`
 /// is set) and, with `query`, how it answers it.
 pub fn explain(
@@ -126,7 +157,7 @@ pub fn explain(
         let mut rec = Recorder::default();
         let answer = snapshot.resolve_traced(&Query::new(name, qtype), &client, health, &mut rec);
         let qname = name.trim_end_matches('.').to_string();
-        let show = |r: &crate::answer::RecordRef<'_>| {
+        let show = |r: &crate::engine::answer::RecordRef<'_>| {
             let owner = match r.owner {
                 Owner::Query => qname.clone(),
                 Owner::Name(n) => n.to_string(),

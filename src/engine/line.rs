@@ -70,7 +70,7 @@ pub trait NodeHealth {
     fn is_up(&self, node: &PoolNode) -> bool;
 
     /// An operator's override of a whole pool (line record `record`, line `line`).
-    fn pool_override(&self, _record: u32, _line: LineIdx) -> Option<crate::overrides::Forced> {
+    fn pool_override(&self, _record: u32, _line: LineIdx) -> Option<super::health::Forced> {
         None
     }
 }

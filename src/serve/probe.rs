@@ -5,15 +5,20 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper::header::{ACCEPT, CONNECTION, HOST, HeaderValue, USER_AGENT};
+use hyper_util::rt::TokioIo;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpStream, UdpSocket};
 
-use super::{CheckKind, CheckSpec, TlsCheck};
+use crate::engine::health::{CheckKind, CheckSpec, TlsCheck};
 
-/// Most of an HTTP response read for a check (status line, headers and body prefix).
-const HTTP_READ_LIMIT: u64 = 64 * 1024;
+/// Most of an HTTP response body read for a check: the text it must contain is looked
+/// for in this much.
+const HTTP_BODY_LIMIT: usize = 64 * 1024;
 
 /// What a probe task prepares once for its check: the TLS client of an HTTPS check.
 #[derive(Clone, Debug, Default)]
@@ -68,11 +73,7 @@ pub async fn run(spec: &CheckSpec, prepared: &Prepared, target: SocketAddr, id: 
             let socket = UdpSocket::bind(local).await.map_err(|e| format!("bind: {e}"))?;
             socket.connect(target).await.map_err(|e| format!("connect: {e}"))?;
             let mut packet = Vec::with_capacity(64);
-            packet.extend_from_slice(&id.to_be_bytes());
-            packet.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
-            crate::wire::encode::write_name(&mut packet, query);
-            packet.extend_from_slice(&qtype.to_be_bytes());
-            packet.extend_from_slice(&1u16.to_be_bytes());
+            crate::wire::encode::query(&mut packet, id, query, *qtype);
             socket.send(&packet).await.map_err(|e| format!("send: {e}"))?;
             let mut buf = [0u8; 1500];
             loop {
@@ -96,59 +97,94 @@ fn server_name(check: &TlsCheck, host: Option<&str>, target: SocketAddr) -> Resu
     }
 }
 
-/// One GET and its checks, over any stream (plain TCP or TLS).
-async fn http_exchange<S: AsyncRead + AsyncWrite + Unpin>(
-    mut stream: S,
+/// Ends the connection task when the exchange is over (or abandoned at the timeout).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// One GET over HTTP/1.1 (hyper) and its checks, over any stream (plain TCP or TLS).
+async fn http_exchange<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    stream: S,
     path: &str,
     host: &str,
     expect_status: &[u16],
     body_contains: Option<&str>,
 ) -> Result<(), String> {
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: linedns-health/{}\r\nAccept: */*\r\nConnection: close\r\n\r\n",
-        env!("CARGO_PKG_VERSION")
-    );
-    stream.write_all(request.as_bytes()).await.map_err(|e| format!("send: {e}"))?;
-    let mut response = Vec::new();
-    // A server that closes without TLS close_notify still gave its answer.
-    let read = (&mut stream).take(HTTP_READ_LIMIT).read_to_end(&mut response).await;
-    if let Err(e) = read
-        && response.is_empty()
-    {
-        return Err(format!("read: {e}"));
-    }
-    let status = http_status(&response).ok_or("not an HTTP response")?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| format!("HTTP: {e}"))?;
+    let _connection = AbortOnDrop(tokio::spawn(async move {
+        let _ = connection.await;
+    }));
+    let mut request = hyper::Request::get(path).body(Empty::<Bytes>::new()).map_err(|e| format!("bad path: {e}"))?;
+    let headers = request.headers_mut();
+    headers.insert(HOST, HeaderValue::from_str(host).map_err(|_| format!("bad Host {host:?}"))?);
+    headers.insert(USER_AGENT, HeaderValue::from_static(concat!("linedns-health/", env!("CARGO_PKG_VERSION"))));
+    headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
+    headers.insert(CONNECTION, HeaderValue::from_static("close"));
+    let response = sender.send_request(request).await.map_err(|e| format!("HTTP: {e}"))?;
+    let status = response.status().as_u16();
     if !expect_status.contains(&status) {
         return Err(format!("HTTP status {status}"));
     }
-    if let Some(needle) = body_contains {
-        let body = response.windows(4).position(|w| w == b"\r\n\r\n").map_or(&[][..], |i| &response[i + 4..]);
-        if !body.windows(needle.len().max(1)).any(|w| w == needle.as_bytes()) {
-            return Err(format!("body does not contain {needle:?}"));
+    let Some(needle) = body_contains else { return Ok(()) };
+    // Read up to the limit; a server that closes without TLS close_notify still gave
+    // what it sent.
+    let mut body = response.into_body();
+    let mut seen = Vec::new();
+    while seen.len() < HTTP_BODY_LIMIT {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    seen.extend_from_slice(data);
+                }
+            }
+            Some(Err(e)) if seen.is_empty() => return Err(format!("read: {e}")),
+            Some(Err(_)) | None => break,
         }
     }
-    Ok(())
-}
-
-/// The status code of an HTTP/1.x status line (`HTTP/1.1 200 OK`).
-fn http_status(response: &[u8]) -> Option<u16> {
-    let line = response.split(|&b| b == b'\n').next()?;
-    let text = std::str::from_utf8(line).ok()?;
-    let mut parts = text.split_whitespace();
-    parts.next().filter(|v| v.starts_with("HTTP/1."))?;
-    parts.next()?.parse().ok().filter(|s| (100..=599).contains(s))
+    if seen.windows(needle.len().max(1)).any(|w| w == needle.as_bytes()) {
+        Ok(())
+    } else {
+        Err(format!("body does not contain {needle:?}"))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    #[test]
-    fn status_lines() {
-        assert_eq!(http_status(b"HTTP/1.1 200 OK\r\n\r\n"), Some(200));
-        assert_eq!(http_status(b"HTTP/1.0 503 Service Unavailable\r\n"), Some(503));
-        assert_eq!(http_status(b"SSH-2.0-OpenSSH\r\n"), None);
-        assert_eq!(http_status(b"HTTP/1.1 999 What\r\n"), None);
-        assert_eq!(http_status(b""), None);
+    /// Answers one connection on loopback with `response`, whatever was asked.
+    async fn canned(response: &'static [u8]) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = stream.read(&mut buf).await;
+            let _ = stream.write_all(response).await;
+        });
+        addr
+    }
+
+    async fn get(response: &'static [u8], body_contains: Option<&str>) -> Result<(), String> {
+        let stream = TcpStream::connect(canned(response).await).await.unwrap();
+        http_exchange(stream, "/health", "example.com", &[200], body_contains).await
+    }
+
+    #[tokio::test]
+    async fn status_lines() {
+        assert_eq!(get(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", None).await, Ok(()));
+        assert_eq!(get(b"HTTP/1.0 503 Service Unavailable\r\n\r\n", None).await, Err("HTTP status 503".into()));
+        assert!(get(b"SSH-2.0-OpenSSH\r\n", None).await.is_err());
+        assert!(get(b"HTTP/1.1 999 What\r\n\r\n", None).await.is_err());
+        assert!(get(b"", None).await.is_err());
+        // The body is read until the server closes when it gives no length.
+        assert_eq!(get(b"HTTP/1.1 200 OK\r\n\r\nall is well", Some("is well")).await, Ok(()));
+        assert!(get(b"HTTP/1.1 200 OK\r\n\r\nall is bad", Some("is well")).await.is_err());
     }
 }

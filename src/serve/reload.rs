@@ -1,5 +1,6 @@
-//! Triggers of a reload: SIGHUP, a watch on the input files, and (see the admin API) an
-//! HTTP call. All run the same compile-off-the-query-path-then-swap of
+//! Reloads: the one logged and counted [`reload_and_log`] that every trigger runs (the
+//! file watch here, `POST /reload` in the admin API, SIGHUP in the binary through
+//! [`super::Control::reload`]), each the compile-off-the-query-path-then-swap of
 //! [`Engine::reload`]; a failed compile keeps the running snapshot.
 
 use std::path::PathBuf;
@@ -64,13 +65,13 @@ fn fingerprint(paths: &[PathBuf]) -> Vec<Option<(SystemTime, u64)>> {
 /// change, waits until the files have been quiet for `debounce` (an editor or `git
 /// pull` writes several), then reloads. Runs until `stop` completes.
 pub async fn watch(
-    engine: Arc<Engine>,
-    stats: Arc<ReloadStats>,
+    control: Arc<super::Control>,
     every: Duration,
     debounce: Duration,
     stop: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(stop);
+    let engine = &control.engine;
     // Compare with the files as the live snapshot read them, not as they are when the
     // watch notices a reload: an edit landing after a SIGHUP reload must not pass as seen.
     let live = |engine: &Engine| {
@@ -81,14 +82,14 @@ pub async fn watch(
             snapshot.inputs.iter().map(|(_, s)| *s).collect::<Vec<_>>(),
         )
     };
-    let (mut generation, mut inputs, mut seen) = live(&engine);
+    let (mut generation, mut inputs, mut seen) = live(engine);
     loop {
         tokio::select! {
             () = &mut stop => return,
             () = tokio::time::sleep(every) => {}
         }
         if engine.generation() != generation {
-            (generation, inputs, seen) = live(&engine);
+            (generation, inputs, seen) = live(engine);
         }
         let now = fingerprint(&inputs);
         if now == seen {
@@ -104,8 +105,8 @@ pub async fn watch(
             settled = again;
         }
         // A failed reload keeps the old snapshot; the files are watched on for the fix.
-        match reload_and_log(&engine, &stats, "files changed") {
-            Ok(_) => (generation, inputs, seen) = live(&engine),
+        match control.reload("files changed") {
+            Ok(_) => (generation, inputs, seen) = live(engine),
             Err(_) => seen = settled,
         }
     }

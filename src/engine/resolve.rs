@@ -1,105 +1,20 @@
-//! The compiled, immutable rule set and the query path over it.
-//!
-//! [`Snapshot::resolve`] is a plain function of the snapshot, the query and the client: no
-//! I/O, no clock, no locks, and no heap allocation for answers of up to eight records.
+//! The query path: [`Snapshot::resolve`] is a plain function of the snapshot, the query
+//! and the client: no I/O, no clock, no locks, and no heap allocation for answers of up
+//! to eight records. [`Snapshot::resolve_traced`] runs the same code and reports each
+//! decision to a [`Trace`] (what `explain` shows).
 
-use std::net::IpAddr;
-
-use ipnet::IpNet;
-use rustc_hash::FxHashMap;
-
-use crate::answer::{Answer, Owner, Rcode, RecordRef, Route, Served};
+use super::answer::{Answer, Owner, Rcode, RecordRef, Route, Served};
+use super::line::{LineRecord, NodeHealth, Pool, WhenAllDown};
+use super::query::{ClientInfo, Query};
+use super::snapshot::Snapshot;
+use super::zone::{Content, Lookup, RrSet, Zone};
 use crate::geo::table::{Hit, LineIdx};
-use crate::geo::{Classifier, Tie};
-use crate::health::Probe;
-use crate::line::{LineRecord, LineTable, Node, NodeHealth, Pool, PoolNode, WhenAllDown};
 use crate::name;
-use crate::query::{ClientInfo, Query};
 use crate::rdata::RecordType;
-use crate::zone::{Content, Lookup, RrSet, Zone};
 
 /// Longest CNAME chain followed inside our zones (RFC 1034 §3.6.2 asks servers to guard
 /// against loops).
 pub const MAX_CNAME_CHAIN: usize = 8;
-
-/// A prefix of a line as the rules gave it, kept for explanations.
-#[derive(Clone, Copy, Debug)]
-pub struct SourcePrefix {
-    /// The prefix.
-    pub net: IpNet,
-    /// Its line.
-    pub line: LineIdx,
-    /// Index into [`Snapshot::sources`].
-    pub source: u32,
-    /// Line number in a list file (0 when not from a file).
-    pub line_no: u32,
-}
-
-/// Everything a query needs, compiled from one rule set and its data.
-#[derive(Debug)]
-pub struct Snapshot {
-    /// How the server answers (payload size, CHAOS) and listens.
-    pub settings: crate::settings::ServerSettings,
-    /// Lines, `default` first.
-    pub lines: LineTable,
-    /// Address → line and ECS scope.
-    pub classifier: Classifier,
-    /// Every source prefix with its origin.
-    pub prefixes: Vec<SourcePrefix>,
-    /// Descriptions of sources: a file path, `rules.yaml:12 (inline)`, or an MMDB field.
-    pub sources: Vec<Box<str>>,
-    /// Equal prefixes found in two lines, decided by priority.
-    pub ties: Vec<Tie>,
-    /// The zones.
-    pub zones: Vec<Zone>,
-    /// Zone index by origin.
-    pub zone_by_origin: FxHashMap<Box<str>, u32>,
-    /// The line records of all zones.
-    pub line_records: Vec<LineRecord>,
-    /// The nodes of all pools, unique by address.
-    pub nodes: Vec<Node>,
-    /// One probe per distinct (target, check), indexed by [`PoolNode::probe`].
-    pub probes: Vec<Probe>,
-    /// Files this snapshot was compiled from (the rules first), each with its
-    /// modification time and length when it was read, for the reload watch.
-    pub inputs: Vec<(std::path::PathBuf, Option<(std::time::SystemTime, u64)>)>,
-    /// Metric slot of each line (set by the engine when the snapshot goes live).
-    pub metric_slots: Vec<u16>,
-    /// Operator overrides compiled for this snapshot (set by the engine).
-    pub overrides: arc_swap::ArcSwap<crate::overrides::OverrideView>,
-}
-
-/// The health queries see: an operator override if one applies, else the probe's state
-/// (a node without a probe is up). The override view is loaded on the first pool
-/// decision, so answers without a line record never pay for it.
-#[derive(Debug)]
-pub struct LiveHealth<'s> {
-    probes: &'s [Probe],
-    view: &'s arc_swap::ArcSwap<crate::overrides::OverrideView>,
-    overrides: std::cell::OnceCell<arc_swap::Guard<std::sync::Arc<crate::overrides::OverrideView>>>,
-}
-
-impl LiveHealth<'_> {
-    #[inline]
-    fn overrides(&self) -> &crate::overrides::OverrideView {
-        self.overrides.get_or_init(|| self.view.load())
-    }
-}
-
-impl NodeHealth for LiveHealth<'_> {
-    #[inline]
-    fn is_up(&self, node: &PoolNode) -> bool {
-        match self.overrides().node(node.node) {
-            Some(forced) => forced.answerable(),
-            None => node.probe.is_none_or(|p| self.probes[p as usize].state.is_up()),
-        }
-    }
-
-    #[inline]
-    fn pool_override(&self, record: u32, line: LineIdx) -> Option<crate::overrides::Forced> {
-        self.overrides().pool(record, line)
-    }
-}
 
 /// One step along a fallback chain, as seen by [`Trace`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -154,12 +69,6 @@ pub struct NoTrace;
 impl Trace for NoTrace {}
 
 impl Snapshot {
-    /// The node health the checker maintains for this snapshot.
-    #[inline]
-    pub fn live_health(&self) -> LiveHealth<'_> {
-        LiveHealth { probes: &self.probes, view: &self.overrides, overrides: std::cell::OnceCell::new() }
-    }
-
     /// Resolves a query for a client. Health comes from `health`.
     #[inline]
     pub fn resolve<'s>(&'s self, query: &Query<'_>, client: &ClientInfo, health: &impl NodeHealth) -> Answer<'s> {
@@ -235,17 +144,6 @@ impl Snapshot {
             current = Some(target);
         }
         answer
-    }
-
-    /// The zone holding `qname`: the longest origin that is a suffix of it.
-    pub fn find_zone(&self, qname: &str) -> Option<&Zone> {
-        let mut cur = qname;
-        loop {
-            if let Some(&idx) = self.zone_by_origin.get(cur) {
-                return Some(&self.zones[idx as usize]);
-            }
-            cur = name::parent(cur)?;
-        }
     }
 
     /// Walks the client line's chain to the first usable pool (at least `min_healthy`
@@ -332,21 +230,6 @@ impl Snapshot {
 
     fn push_nodes<'s>(&'s self, answer: &mut Answer<'s>, owner: Owner<'s>, ttl: u32, nodes: &[u32]) {
         answer.answers.extend(nodes.iter().map(|&n| RecordRef { owner, ttl, data: &self.nodes[n as usize].data }));
-    }
-
-    /// The longest source prefix of `line` containing `addr`, for explanations.
-    pub fn source_prefix(&self, addr: IpAddr, line: LineIdx) -> Option<&SourcePrefix> {
-        let addr = match addr {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
-            v4 => v4,
-        };
-        self.prefixes.iter().filter(|p| p.line == line && p.net.contains(&addr)).max_by_key(|p| p.net.prefix_len())
-    }
-
-    /// Where a source prefix came from: `file:line`, or the source's description.
-    pub fn describe_source(&self, prefix: &SourcePrefix) -> String {
-        let source = &self.sources[prefix.source as usize];
-        if prefix.line_no > 0 { format!("{source}:{}", prefix.line_no) } else { source.to_string() }
     }
 }
 

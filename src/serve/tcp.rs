@@ -11,7 +11,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::engine::Engine;
-use crate::handle::Transport;
+use crate::engine::query::Transport;
 
 /// Accepts connections until `stop`, then waits for the open ones to finish their query.
 pub(super) async fn serve(

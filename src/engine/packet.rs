@@ -3,56 +3,28 @@
 //! [`respond`] never fails and never panics on any input: malformed queries get FORMERR
 //! (or are dropped when not even a header can be read), everything else gets the
 //! engine's answer encoded. Hosts that own their sockets call
-//! [`crate::Engine::handle_packet`].
+//! [`crate::Engine::handle_packet`], which counts what this answered.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use crate::answer::{Answer, Rcode, Route};
-use crate::engine::Engine;
-use crate::line::NodeHealth;
-use crate::query::{ClientInfo, Query};
+use super::answer::{Answer, Rcode, Route};
+use super::line::NodeHealth;
+use super::query::{ClientInfo, Query, Transport};
+use super::snapshot::Snapshot;
 use crate::rdata::RecordType;
-use crate::snapshot::Snapshot;
 use crate::wire::decode::{self, Ecs, Header, Reject, WireQuery};
 use crate::wire::encode::{self, CLASS_CH, CLASS_IN, EcsEcho};
 
-/// How the query arrived; it decides the response size limit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transport {
-    /// UDP: at most 512 octets, or the EDNS size the client offers, up to our maximum.
-    Udp,
-    /// TCP (RFC 7766): up to 65,535 octets.
-    Tcp,
-}
-
-/// RFC 6891 §9: BADVERS is extended RCODE 16.
-pub const RCODE_BADVERS: u16 = 16;
-
 /// RFC 1035 §4.2.1: without EDNS, UDP messages are at most 512 octets.
 const CLASSIC_UDP_LIMIT: usize = 512;
-
-impl Engine {
-    /// Answers one DNS message from `peer` into `out`, and counts it. Returns `false`
-    /// when nothing should be sent (responses, fragments shorter than a header).
-    pub fn handle_packet(&self, packet: &[u8], peer: SocketAddr, transport: Transport, out: &mut Vec<u8>) -> bool {
-        let snapshot = self.snapshot();
-        let Some(outcome) = respond(&snapshot, packet, peer.ip(), transport, &snapshot.live_health(), out) else {
-            return false;
-        };
-        let slot = outcome.route.and_then(|r| snapshot.metric_slots.get(r.client_line as usize).copied());
-        let slot = slot.unwrap_or(crate::metrics::NO_LINE);
-        self.metrics.record(slot, outcome.qtype, outcome.rcode, transport, outcome.route.as_ref(), outcome.ecs);
-        true
-    }
-}
 
 /// What [`respond`] answered, for counting.
 #[derive(Clone, Copy, Debug)]
 pub struct Outcome {
     /// QTYPE asked (0 if the question could not be read).
     pub qtype: u16,
-    /// RCODE sent (12-bit, extended).
-    pub rcode: u16,
+    /// RCODE sent.
+    pub rcode: Rcode,
     /// How a line record was answered, if one was.
     pub route: Option<Route>,
     /// Whether the query carried an ECS option.
@@ -75,11 +47,11 @@ pub fn respond(
         Err(Reject::Drop) => return None,
         Err(Reject::FormErr(header, question_end)) => {
             error_only(out, packet, header, question_end, Rcode::FormErr);
-            return Some(Outcome { qtype: 0, rcode: 1, route: None, ecs: false });
+            return Some(Outcome { qtype: 0, rcode: Rcode::FormErr, route: None, ecs: false });
         }
         Err(Reject::NotImp(header, question_end)) => {
             error_only(out, packet, header, question_end, Rcode::NotImp);
-            return Some(Outcome { qtype: 0, rcode: 4, route: None, ecs: false });
+            return Some(Outcome { qtype: 0, rcode: Rcode::NotImp, route: None, ecs: false });
         }
     };
     let settings = &snapshot.settings;
@@ -94,10 +66,11 @@ pub fn respond(
     {
         // RFC 6891 §6.1.3: "If a responder does not implement the VERSION level of the
         // request, then it MUST respond with RCODE=BADVERS."
-        encode::start(out, query.header, Some(query.question), false, RCODE_BADVERS);
-        encode::write_opt(out, settings.udp_payload_max, RCODE_BADVERS, edns.dnssec_ok, None);
+        let badvers = Rcode::BadVers.code();
+        encode::start(out, query.header, Some(query.question), false, badvers);
+        encode::write_opt(out, settings.udp_payload_max, badvers, edns.dnssec_ok, None);
         encode::set_counts(out, 0, 0, 1);
-        return Some(Outcome { qtype: query.qtype, rcode: RCODE_BADVERS, route: None, ecs: edns.ecs.is_some() });
+        return Some(Outcome { qtype: query.qtype, rcode: Rcode::BadVers, route: None, ecs: edns.ecs.is_some() });
     }
     let name = std::str::from_utf8(&name_buf[..name_len]).unwrap_or("\0");
     let ecs = query.edns.and_then(|e| e.ecs);
@@ -123,7 +96,7 @@ pub fn respond(
         scope_prefix: if e.source_prefix == 0 { 0 } else { answer.scope },
         addr: e.addr,
     });
-    encode::start(out, query.header, Some(query.question), answer.authoritative, u16::from(answer.rcode.code()));
+    encode::start(out, query.header, Some(query.question), answer.authoritative, answer.rcode.code());
     let mut answers = answer.answers.len() as u16;
     for record in &answer.answers {
         encode::write_record(out, record);
@@ -156,7 +129,7 @@ pub fn respond(
         }
         encode::set_counts(out, 0, 0, additional);
     }
-    Some(Outcome { qtype: query.qtype, rcode: u16::from(answer.rcode.code()), route: answer.route, ecs: ecs.is_some() })
+    Some(Outcome { qtype: query.qtype, rcode: answer.rcode, route: answer.route, ecs: ecs.is_some() })
 }
 
 /// The client to classify: RFC 7871 §7.1.1 — the ECS address when the query has one
@@ -193,5 +166,5 @@ fn chaos<'s>(snapshot: &'s Snapshot, name: &str, qtype: RecordType) -> Option<&'
 /// An error response: header, the question if it could be read, no records.
 fn error_only(out: &mut Vec<u8>, packet: &[u8], header: Header, question_end: Option<usize>, rcode: Rcode) {
     let question = question_end.map(|end| &packet[decode::HEADER_LEN..end]);
-    encode::start(out, header, question, false, u16::from(rcode.code()));
+    encode::start(out, header, question, false, rcode.code());
 }

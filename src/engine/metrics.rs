@@ -1,0 +1,188 @@
+//! Query counters, recorded lock-free on the query path and read whole for a scrape (the
+//! Prometheus text is written in `serve::exposition`).
+//!
+//! Lines are counted by *slot*: a line name gets a slot the first time a snapshot with it
+//! goes live and keeps it for the life of the process, so counters survive reloads
+//! (Prometheus counters must not reset while the process runs).
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::answer::{Rcode, Route, Served};
+use super::query::Transport;
+use crate::rdata::RecordType;
+
+/// Line slots; lines past this count as `other`.
+pub const LINE_SLOTS: usize = 256;
+/// Slot of answers that did not depend on a line.
+pub const NO_LINE: u16 = 0;
+/// Slot of lines past [`LINE_SLOTS`].
+const OTHER_LINE: u16 = (LINE_SLOTS - 1) as u16;
+
+/// The query types counted by name; every other type counts as `other`.
+pub const QTYPES: [RecordType; 10] = [
+    RecordType::A,
+    RecordType::AAAA,
+    RecordType::CNAME,
+    RecordType::MX,
+    RecordType::TXT,
+    RecordType::NS,
+    RecordType::SRV,
+    RecordType::CAA,
+    RecordType::SOA,
+    RecordType::ANY,
+];
+
+/// Counter cells per line slot: each counted qtype and `other`, by rcode, by transport.
+const CELLS_PER_LINE: usize = (QTYPES.len() + 1) * Rcode::ALL.len() * Transport::ALL.len();
+
+fn qtype_bucket(qtype: u16) -> usize {
+    let qtype = RecordType::from(qtype);
+    QTYPES.iter().position(|&t| t == qtype).unwrap_or(QTYPES.len())
+}
+
+fn cell(slot: usize, qtype: usize, rcode: usize, transport: usize) -> usize {
+    slot * CELLS_PER_LINE + (qtype * Rcode::ALL.len() + rcode) * Transport::ALL.len() + transport
+}
+
+/// One non-zero query counter, as read for a scrape.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueryCount {
+    /// The client line (`none`: the answer did not depend on it; `other`: past the slots).
+    pub line: String,
+    /// The query type, or `other`.
+    pub qtype: String,
+    /// The rcode sent.
+    pub rcode: Rcode,
+    /// How the query came.
+    pub transport: Transport,
+    /// Queries.
+    pub count: u64,
+}
+
+/// Every counter of [`Metrics`] read once.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MetricsReading {
+    /// Non-zero query counters.
+    pub queries: Vec<QueryCount>,
+    /// Line-dependent answers classified by the ECS option.
+    pub ecs_classified: u64,
+    /// Line-dependent answers classified by the source address.
+    pub source_classified: u64,
+    /// Answers from a pool further down the chain than the client's line.
+    pub fallback: u64,
+    /// Answers given the degraded TTL.
+    pub degraded: u64,
+    /// All-down answers, by policy: fail open, last resort, SERVFAIL.
+    pub all_down: [u64; 3],
+}
+
+/// The all-down policies in the order of [`MetricsReading::all_down`].
+pub const ALL_DOWN_POLICIES: [&str; 3] = ["fail_open", "last_resort", "servfail"];
+
+/// The counters.
+#[derive(Debug)]
+pub struct Metrics {
+    line_names: Mutex<Vec<String>>,
+    /// Indexed `[line slot][qtype][rcode][transport]`.
+    queries: Box<[AtomicU64]>,
+    ecs_classified: AtomicU64,
+    source_classified: AtomicU64,
+    fallback: AtomicU64,
+    degraded: AtomicU64,
+    all_down: [AtomicU64; 3],
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            line_names: Mutex::new(vec!["none".into()]),
+            queries: (0..LINE_SLOTS * CELLS_PER_LINE).map(|_| AtomicU64::new(0)).collect(),
+            ecs_classified: AtomicU64::new(0),
+            source_classified: AtomicU64::new(0),
+            fallback: AtomicU64::new(0),
+            degraded: AtomicU64::new(0),
+            all_down: Default::default(),
+        }
+    }
+}
+
+impl Metrics {
+    /// Slots for `lines` (by name), for a snapshot about to go live.
+    pub fn slots_for(&self, lines: &[Box<str>]) -> Vec<u16> {
+        let mut names = self.line_names.lock().unwrap_or_else(|e| e.into_inner());
+        lines
+            .iter()
+            .map(|line| match names.iter().position(|n| n == &**line) {
+                Some(i) => i as u16,
+                None if names.len() < OTHER_LINE as usize => {
+                    names.push(line.to_string());
+                    (names.len() - 1) as u16
+                }
+                None => OTHER_LINE,
+            })
+            .collect()
+    }
+
+    /// Counts one answered query. `slot` is the client line's slot when the answer
+    /// depended on it ([`NO_LINE`] otherwise), `ecs` whether the query carried ECS.
+    #[inline]
+    pub fn record(&self, slot: u16, qtype: u16, rcode: Rcode, transport: Transport, route: Option<&Route>, ecs: bool) {
+        let t = transport as usize;
+        self.queries[cell(usize::from(slot), qtype_bucket(qtype), rcode.index(), t)].fetch_add(1, Ordering::Relaxed);
+        if let Some(route) = route {
+            if ecs { &self.ecs_classified } else { &self.source_classified }.fetch_add(1, Ordering::Relaxed);
+            if route.fallback_depth > 0 && route.how == Served::Pool {
+                self.fallback.fetch_add(1, Ordering::Relaxed);
+            }
+            if route.degraded {
+                self.degraded.fetch_add(1, Ordering::Relaxed);
+            }
+            let down = match route.how {
+                Served::Pool => None,
+                Served::FailOpen => Some(0),
+                Served::LastResort => Some(1),
+                Served::ServFail => Some(2),
+            };
+            if let Some(i) = down {
+                self.all_down[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Reads every counter (for a scrape).
+    pub fn read(&self) -> MetricsReading {
+        let names = self.line_names.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let slots = names.iter().map(String::as_str).enumerate().chain(std::iter::once((OTHER_LINE as usize, "other")));
+        let mut queries = Vec::new();
+        for (slot, line) in slots {
+            for q in 0..=QTYPES.len() {
+                let qtype = QTYPES.get(q).map_or_else(|| "other".to_string(), |t| t.to_string());
+                for rcode in Rcode::ALL {
+                    for transport in Transport::ALL {
+                        let count =
+                            self.queries[cell(slot, q, rcode.index(), transport as usize)].load(Ordering::Relaxed);
+                        if count > 0 {
+                            queries.push(QueryCount {
+                                line: line.to_string(),
+                                qtype: qtype.clone(),
+                                rcode,
+                                transport,
+                                count,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        MetricsReading {
+            queries,
+            ecs_classified: load(&self.ecs_classified),
+            source_classified: load(&self.source_classified),
+            fallback: load(&self.fallback),
+            degraded: load(&self.degraded),
+            all_down: [load(&self.all_down[0]), load(&self.all_down[1]), load(&self.all_down[2])],
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! The engine: pure, synchronous, no I/O. [`Engine`] holds the live snapshot behind an
+//! atomic pointer, swapped whole on reload; [`Engine::handle_packet`] answers one DNS
+//! message from it.
+
+pub mod answer;
+pub mod explain;
+pub mod health;
+pub mod line;
+pub mod metrics;
+pub mod overrides;
+pub mod packet;
+pub mod query;
+pub mod resolve;
+pub mod settings;
+pub mod snapshot;
+pub mod summary;
+pub mod zone;
+
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::{ArcSwap, Guard};
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+
+use self::health::Forced;
+use self::line::{NodeHealth, PoolNode};
+use self::metrics::Metrics;
+use self::overrides::{Override, OverrideView, Target};
+use self::query::Transport;
+use self::snapshot::Snapshot;
+use crate::error::CompileErrors;
+use crate::geo::table::LineIdx;
+
+/// Where fresh snapshots come from on reload: in practice the rules file and its data
+/// (`compile::RulesSource`). Loading reads files, so the engine calls it only from
+/// [`Engine::reload`], never on the query path.
+pub trait SnapshotSource: Send + Sync + std::panic::RefUnwindSafe + std::fmt::Debug {
+    /// Compiles a new snapshot, or every error that prevents one.
+    fn load(&self) -> Result<Snapshot, CompileErrors>;
+    /// What it loads from, for logs (the rules file's path).
+    fn describe(&self) -> String;
+}
+
+/// Holds the snapshot queries read. Readers never block; a reload compiles off the query
+/// path and swaps the pointer, so each query sees one whole snapshot, old or new.
+#[derive(Debug)]
+pub struct Engine {
+    current: ArcSwap<Live>,
+    source: Option<Box<dyn SnapshotSource>>,
+    generation: AtomicU64,
+    /// Query counters, kept across reloads.
+    pub metrics: Metrics,
+    /// Operator overrides, kept across reloads. Held while a snapshot is swapped in, so a
+    /// change never lands on a snapshot about to be replaced.
+    overrides: Mutex<OverrideList>,
+}
+
+/// A snapshot as it is served: the compiled [`Snapshot`], untouched, and what the engine
+/// keeps beside it for as long as it is live. Derefs to the snapshot.
+#[derive(Debug)]
+pub struct Live {
+    snapshot: Snapshot,
+    /// Metric slot of each line (slots outlive reloads, so counters never reset).
+    metric_slots: Box<[u16]>,
+    /// Operator overrides compiled against this snapshot; replaced when they change.
+    overrides: ArcSwap<OverrideView>,
+}
+
+impl Deref for Live {
+    type Target = Snapshot;
+
+    fn deref(&self) -> &Snapshot {
+        &self.snapshot
+    }
+}
+
+impl Live {
+    /// The node health queries see: an operator override if one applies, else the
+    /// probe's state (a node without a probe is up).
+    #[inline]
+    pub fn live_health(&self) -> LiveHealth<'_> {
+        LiveHealth { live: self, view: std::cell::OnceCell::new() }
+    }
+
+    /// The metric slot of `line`.
+    #[inline]
+    pub fn metric_slot(&self, line: LineIdx) -> u16 {
+        self.metric_slots.get(line as usize).copied().unwrap_or(metrics::NO_LINE)
+    }
+}
+
+/// The health queries see (see [`Live::live_health`]). The override view is loaded on
+/// the first pool decision, so answers without a line record never pay for it.
+#[derive(Debug)]
+pub struct LiveHealth<'s> {
+    live: &'s Live,
+    view: std::cell::OnceCell<Guard<Arc<OverrideView>>>,
+}
+
+impl LiveHealth<'_> {
+    #[inline]
+    fn overrides(&self) -> &OverrideView {
+        self.view.get_or_init(|| self.live.overrides.load())
+    }
+}
+
+impl NodeHealth for LiveHealth<'_> {
+    #[inline]
+    fn is_up(&self, node: &PoolNode) -> bool {
+        match self.overrides().node(node.node) {
+            Some(forced) => forced.answerable(),
+            None => node.probe.is_none_or(|p| self.live.probes[p as usize].state.is_up()),
+        }
+    }
+
+    #[inline]
+    fn pool_override(&self, record: u32, line: LineIdx) -> Option<Forced> {
+        self.overrides().pool(record, line)
+    }
+}
+
+#[derive(Debug, Default)]
+struct OverrideList {
+    next_id: u64,
+    list: Vec<Override>,
+}
+
+/// An override as listed: whether it names something in the live snapshot.
+#[derive(Clone, Debug, Serialize)]
+pub struct ListedOverride {
+    /// The override.
+    #[serde(flatten)]
+    pub over: Override,
+    /// Whether the live snapshot has its target (else it waits for one that does).
+    pub active: bool,
+}
+
+/// What a successful reload changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ReloadReport {
+    /// Generation now live (1 = the first snapshot).
+    pub generation: u64,
+    /// Lines added and removed, by name.
+    pub lines_added: Vec<String>,
+    /// Lines removed.
+    pub lines_removed: Vec<String>,
+    /// Zones added, by origin.
+    pub zones_added: Vec<String>,
+    /// Zones removed.
+    pub zones_removed: Vec<String>,
+    /// Probes (target + check) new in this snapshot: they start in their initial state.
+    pub probes_added: Vec<String>,
+    /// Probes gone: their checks stop.
+    pub probes_removed: Vec<String>,
+    /// Probes kept with their health state.
+    pub probes_kept: usize,
+    /// Blocks of the compiled tables (v4, v6), before and after.
+    pub table_blocks: ((usize, usize), (usize, usize)),
+}
+
+impl Engine {
+    /// An engine serving `snapshot`, with no source to reload from.
+    pub fn new(snapshot: Snapshot) -> Self {
+        let metrics = Metrics::default();
+        let live = Live {
+            metric_slots: metrics.slots_for(&snapshot.lines.names).into(),
+            overrides: ArcSwap::from_pointee(OverrideView::default()),
+            snapshot,
+        };
+        Engine {
+            current: ArcSwap::from_pointee(live),
+            source: None,
+            generation: AtomicU64::new(1),
+            metrics,
+            overrides: Mutex::default(),
+        }
+    }
+
+    /// An engine serving `snapshot`, which [`Engine::reload`] replaces with a fresh one
+    /// from `source`.
+    pub fn with_source(snapshot: Snapshot, source: Box<dyn SnapshotSource>) -> Self {
+        Engine { source: Some(source), ..Engine::new(snapshot) }
+    }
+
+    /// The snapshot now live. Hold the guard for the length of one query, not longer.
+    #[inline]
+    pub fn snapshot(&self) -> Guard<Arc<Live>> {
+        self.current.load()
+    }
+
+    /// What this engine reloads from, if anything (the rules file's path).
+    pub fn source(&self) -> Option<String> {
+        self.source.as_ref().map(|s| s.describe())
+    }
+
+    /// Number of the live snapshot: 1 at start, one more per swap.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Answers one DNS message from `peer` into `out` and counts it. Returns `false`
+    /// when nothing should be sent (responses, fragments shorter than a header).
+    pub fn handle_packet(&self, packet: &[u8], peer: SocketAddr, transport: Transport, out: &mut Vec<u8>) -> bool {
+        let live = self.snapshot();
+        let Some(outcome) = packet::respond(&live, packet, peer.ip(), transport, &live.live_health(), out) else {
+            return false;
+        };
+        let slot = outcome.route.map_or(metrics::NO_LINE, |r| live.metric_slot(r.client_line));
+        self.metrics.record(slot, outcome.qtype, outcome.rcode, transport, outcome.route.as_ref(), outcome.ecs);
+        true
+    }
+
+    /// Makes `snapshot` live. Probes it shares with the live snapshot (same target and
+    /// check) keep their health state; the others start in their initial state.
+    pub fn swap(&self, mut snapshot: Snapshot) -> ReloadReport {
+        let overrides = self.overrides.lock().unwrap_or_else(|e| e.into_inner());
+        let old = self.current.load_full();
+        let report = adopt_and_compare(&mut snapshot, &old);
+        let live = Live {
+            metric_slots: self.metrics.slots_for(&snapshot.lines.names).into(),
+            overrides: ArcSwap::from_pointee(OverrideView::build(&overrides.list, snapshot.override_targets())),
+            snapshot,
+        };
+        self.current.store(Arc::new(live));
+        drop(overrides);
+        let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        ReloadReport { generation, ..report }
+    }
+
+    /// Loads a fresh snapshot from the source and swaps it in; on any error the running
+    /// snapshot stays and the errors are returned. Loading reads files: call it off the
+    /// query path.
+    pub fn reload(&self) -> Result<ReloadReport, CompileErrors> {
+        let Some(source) = &self.source else {
+            return Ok(ReloadReport { generation: self.generation(), ..ReloadReport::default() });
+        };
+        let snapshot = source.load()?;
+        Ok(self.swap(snapshot))
+    }
+
+    /// Sets an override at `at` (seconds since the Unix epoch); it must name a node, line
+    /// or pool of the live snapshot.
+    pub fn add_override(
+        &self,
+        target: Target,
+        state: Forced,
+        who: String,
+        why: String,
+        at: u64,
+    ) -> Result<Override, String> {
+        let mut overrides = self.overrides.lock().unwrap_or_else(|e| e.into_inner());
+        let live = self.current.load();
+        overrides.next_id += 1;
+        let over = Override { id: overrides.next_id, target, state, who, why, at };
+        if !OverrideView::applies(&over, live.override_targets()) {
+            return Err(format!("the live rules have no {:?}", over.target));
+        }
+        // One override per target: a new one replaces the old.
+        overrides.list.retain(|o| o.target != over.target);
+        overrides.list.push(over.clone());
+        live.overrides.store(Arc::new(OverrideView::build(&overrides.list, live.override_targets())));
+        Ok(over)
+    }
+
+    /// Removes an override by id; `false` if there is none.
+    pub fn remove_override(&self, id: u64) -> bool {
+        let mut overrides = self.overrides.lock().unwrap_or_else(|e| e.into_inner());
+        let before = overrides.list.len();
+        overrides.list.retain(|o| o.id != id);
+        let live = self.current.load();
+        live.overrides.store(Arc::new(OverrideView::build(&overrides.list, live.override_targets())));
+        overrides.list.len() < before
+    }
+
+    /// The overrides set, oldest first.
+    pub fn overrides(&self) -> Vec<ListedOverride> {
+        let overrides = self.overrides.lock().unwrap_or_else(|e| e.into_inner());
+        let live = self.current.load();
+        overrides
+            .list
+            .iter()
+            .map(|o| ListedOverride { over: o.clone(), active: OverrideView::applies(o, live.override_targets()) })
+            .collect()
+    }
+}
+
+/// Gives `new` the probe states of `old` where the probe key matches, and lists what
+/// differs between the two.
+fn adopt_and_compare(new: &mut Snapshot, old: &Snapshot) -> ReloadReport {
+    let old_probes: FxHashMap<_, _> = old.probes.iter().map(|p| (&p.key, &p.state)).collect();
+    let mut report = ReloadReport::default();
+    for probe in &mut new.probes {
+        if let Some(state) = old_probes.get(&probe.key) {
+            probe.state = Arc::clone(state);
+            report.probes_kept += 1;
+        }
+    }
+    // (added, removed) between two lists of names, in their order.
+    let diff = |a: Vec<String>, b: Vec<String>| -> (Vec<String>, Vec<String>) {
+        let (in_a, in_b): (std::collections::HashSet<_>, std::collections::HashSet<_>) =
+            (a.iter().collect(), b.iter().collect());
+        let added = b.iter().filter(|x| !in_a.contains(x)).cloned().collect();
+        let removed = a.iter().filter(|x| !in_b.contains(x)).cloned().collect();
+        (added, removed)
+    };
+    let probes =
+        |s: &Snapshot| s.probes.iter().map(|p| format!("{} {}", p.key.check, p.key.target)).collect::<Vec<_>>();
+    (report.probes_added, report.probes_removed) = diff(probes(old), probes(new));
+    let names = |s: &Snapshot| s.lines.names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    (report.lines_added, report.lines_removed) = diff(names(old), names(new));
+    let origins = |s: &Snapshot| s.zones.iter().map(|z| z.origin.to_string()).collect::<Vec<_>>();
+    (report.zones_added, report.zones_removed) = diff(origins(old), origins(new));
+    report.table_blocks = (old.classifier.block_counts(), new.classifier.block_counts());
+    report
+}

@@ -1,0 +1,189 @@
+//! The Prometheus text exposition format (version 0.0.4), written in this one place:
+//! every metric `/metrics` shows, read from the engine's lock-free counters, the probe
+//! states, and serve's own task and reload counters.
+
+use std::fmt::{Display, Write as _};
+use std::sync::atomic::Ordering;
+
+use super::checker::CheckerStats;
+use super::reload::ReloadStats;
+use crate::engine::Engine;
+use crate::engine::health::{LATENCY_BUCKETS, Probe};
+use crate::engine::metrics::ALL_DOWN_POLICIES;
+
+/// The content type of the text format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The kind of a metric family (`# TYPE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Only goes up (resets with the process).
+    Counter,
+    /// Any value.
+    Gauge,
+    /// Buckets, a sum and a count.
+    Histogram,
+}
+
+/// A text exposition being written: families, each a header then its samples.
+#[derive(Debug, Default)]
+pub struct Exposition {
+    out: String,
+}
+
+impl Exposition {
+    /// Starts a family: its `# HELP` and `# TYPE` lines.
+    pub fn family(&mut self, name: &str, kind: Kind, help: &str) {
+        let kind = match kind {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
+        };
+        let _ = writeln!(self.out, "# HELP {name} {help}");
+        let _ = writeln!(self.out, "# TYPE {name} {kind}");
+    }
+
+    /// One sample: `name{labels} value`, label values escaped.
+    pub fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl Display) {
+        self.out.push_str(name);
+        if !labels.is_empty() {
+            self.out.push('{');
+            for (i, (key, val)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.out.push(',');
+                }
+                let _ = write!(self.out, "{key}=\"{}\"", escape(val));
+            }
+            self.out.push('}');
+        }
+        let _ = writeln!(self.out, " {value}");
+    }
+
+    /// The text written.
+    pub fn finish(self) -> String {
+        self.out
+    }
+}
+
+/// A label value with `\`, `"` and newlines escaped, as the text format asks.
+fn escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// Everything `/metrics` shows.
+pub fn render(engine: &Engine, checker: &CheckerStats, reloads: &ReloadStats) -> String {
+    let mut x = Exposition::default();
+    queries(&mut x, engine);
+    probes(&mut x, &engine.snapshot().probes);
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    x.family("linedns_probe_tasks", Kind::Gauge, "Probe tasks running.");
+    x.sample("linedns_probe_tasks", &[], load(&checker.running));
+    x.family("linedns_probe_task_restarts_total", Kind::Counter, "Probe tasks restarted, by cause.");
+    x.sample("linedns_probe_task_restarts_total", &[("cause", "ended")], load(&checker.restarts));
+    x.sample("linedns_probe_task_restarts_total", &[("cause", "stalled")], load(&checker.stalls));
+    x.family("linedns_reloads_total", Kind::Counter, "Reloads, by result (a failure keeps the running snapshot).");
+    x.sample("linedns_reloads_total", &[("result", "success")], load(&reloads.successes));
+    x.sample("linedns_reloads_total", &[("result", "failure")], load(&reloads.failures));
+    x.family(
+        "linedns_snapshot_generation",
+        Kind::Gauge,
+        "Generation of the live snapshot (1 at start, +1 per reload).",
+    );
+    x.sample("linedns_snapshot_generation", &[], engine.generation());
+    x.family("linedns_build_info", Kind::Gauge, "Build information.");
+    x.sample("linedns_build_info", &[("version", env!("CARGO_PKG_VERSION"))], 1);
+    x.finish()
+}
+
+/// The query counters of the engine.
+fn queries(x: &mut Exposition, engine: &Engine) {
+    let m = engine.metrics.read();
+    x.family(
+        "linedns_queries_total",
+        Kind::Counter,
+        "Queries answered, by client line (none: the answer did not depend on it), type, rcode and transport.",
+    );
+    for q in &m.queries {
+        let labels = [
+            ("line", q.line.as_str()),
+            ("qtype", &q.qtype),
+            ("rcode", q.rcode.name()),
+            ("transport", q.transport.name()),
+        ];
+        x.sample("linedns_queries_total", &labels, q.count);
+    }
+    x.family(
+        "linedns_line_answers_total",
+        Kind::Counter,
+        "Line-dependent answers, by what classified the client (ECS option or source address).",
+    );
+    x.sample("linedns_line_answers_total", &[("classified_by", "ecs")], m.ecs_classified);
+    x.sample("linedns_line_answers_total", &[("classified_by", "source")], m.source_classified);
+    x.family(
+        "linedns_fallback_answers_total",
+        Kind::Counter,
+        "Answers from a pool further down the fallback chain than the client's line.",
+    );
+    x.sample("linedns_fallback_answers_total", &[], m.fallback);
+    x.family("linedns_degraded_answers_total", Kind::Counter, "Answers given the degraded TTL.");
+    x.sample("linedns_degraded_answers_total", &[], m.degraded);
+    x.family(
+        "linedns_all_down_answers_total",
+        Kind::Counter,
+        "Answers when no pool of the chain was usable, by policy.",
+    );
+    for (policy, count) in ALL_DOWN_POLICIES.iter().zip(m.all_down) {
+        x.sample("linedns_all_down_answers_total", &[("policy", policy)], count);
+    }
+}
+
+/// Per-probe health, failures and latency histograms.
+fn probes(x: &mut Exposition, probes: &[Probe]) {
+    let target = |p: &Probe| p.key.target.to_string();
+    x.family("linedns_node_up", Kind::Gauge, "Whether a probed node is answered (1) or not (0), per probe.");
+    for p in probes {
+        x.sample("linedns_node_up", &[("target", &target(p)), ("check", &p.key.check)], u8::from(p.state.is_up()));
+    }
+    x.family("linedns_probe_failures_total", Kind::Counter, "Failed probes, per probe.");
+    for p in probes {
+        x.sample(
+            "linedns_probe_failures_total",
+            &[("target", &target(p)), ("check", &p.key.check)],
+            p.state.counters().1,
+        );
+    }
+    x.family("linedns_probe_duration_seconds", Kind::Histogram, "Time a probe took, per probe.");
+    for p in probes {
+        let (target, check) = (target(p), p.key.check.as_str());
+        let (cumulative, total, sum) = p.state.latency_histogram();
+        for (bound, count) in LATENCY_BUCKETS.iter().zip(&cumulative) {
+            let le = bound.to_string();
+            x.sample(
+                "linedns_probe_duration_seconds_bucket",
+                &[("target", &target), ("check", check), ("le", &le)],
+                count,
+            );
+        }
+        x.sample(
+            "linedns_probe_duration_seconds_bucket",
+            &[("target", &target), ("check", check), ("le", "+Inf")],
+            total,
+        );
+        x.sample("linedns_probe_duration_seconds_sum", &[("target", &target), ("check", check)], sum);
+        x.sample("linedns_probe_duration_seconds_count", &[("target", &target), ("check", check)], total);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_escape_label_values() {
+        let mut x = Exposition::default();
+        x.family("m", Kind::Gauge, "A metric.");
+        x.sample("m", &[("a", "x\"y\\z\nw"), ("b", "c")], 2);
+        x.sample("m", &[], 1.5);
+        assert_eq!(x.finish(), "# HELP m A metric.\n# TYPE m gauge\nm{a=\"x\\\"y\\\\z\\nw\",b=\"c\"} 2\nm 1.5\n");
+    }
+}

@@ -1,0 +1,332 @@
+//! Everything async (feature `server`): DNS over UDP and TCP, the health checker, the
+//! admin API, and reloads, run together by [`Server::run`] until a shutdown future
+//! completes.
+//!
+//! The library takes already-bound sockets, so a host program (or a test, on port 0)
+//! runs the same server the binary runs; the binary only parses arguments, binds, and
+//! turns signals into [`Server::reload`] and the shutdown future.
+//!
+//! ```text
+//!  Listeners ──► udp (one loop per SO_REUSEPORT socket) ─┐
+//!            ──► tcp (RFC 7766 connections) ─────────────┼─► Engine::handle_packet
+//!            ──► admin (hyper) ─► Control ──► Engine (explain, overrides, reload)
+//!  checker: one task per probe ──► ProbeState atomics the engine reads
+//!  reload:  file watch / SIGHUP / POST /reload ──► Engine::reload ──► swap
+//! ```
+
+pub mod admin;
+pub mod checker;
+pub mod exposition;
+pub mod probe;
+pub mod reload;
+mod tcp;
+mod udp;
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use self::checker::CheckerStats;
+use self::reload::ReloadStats;
+use crate::engine::{Engine, ReloadReport};
+use crate::error::CompileErrors;
+
+/// Sockets a [`Server`] serves.
+#[derive(Debug, Default)]
+pub struct Listeners {
+    /// Bound UDP sockets; each gets one receive loop.
+    pub udp: Vec<std::net::UdpSocket>,
+    /// Bound, listening TCP sockets.
+    pub tcp: Vec<std::net::TcpListener>,
+    /// The admin API's listener, if it is on (see [`bind_admin`]).
+    pub admin: Option<std::net::TcpListener>,
+}
+
+impl Listeners {
+    /// The local addresses, UDP then TCP (ports resolved when bound to port 0).
+    pub fn local_addrs(&self) -> io::Result<(Vec<SocketAddr>, Vec<SocketAddr>)> {
+        let udp = self.udp.iter().map(|s| s.local_addr()).collect::<io::Result<_>>()?;
+        let tcp = self.tcp.iter().map(|s| s.local_addr()).collect::<io::Result<_>>()?;
+        Ok((udp, tcp))
+    }
+
+    /// The admin API's address, if it listens.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().and_then(|l| l.local_addr().ok())
+    }
+}
+
+/// Where and how to listen: the rules' `server:` settings, with what the command line
+/// overrides.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// DNS addresses (UDP and TCP on each).
+    pub listen: Vec<SocketAddr>,
+    /// UDP sockets per address, and runtime threads.
+    pub workers: usize,
+    /// The admin API's address (`None`: off).
+    pub admin: Option<SocketAddr>,
+}
+
+impl Plan {
+    /// The plan for `settings`; `listen` (if not empty), `workers` (if not 0) and
+    /// `admin` (if given; it may turn the API off) replace the settings' values.
+    /// Workers default to one per core.
+    pub fn new(
+        settings: &crate::engine::settings::ServerSettings,
+        listen: Vec<SocketAddr>,
+        workers: Option<usize>,
+        admin: Option<AdminListen>,
+    ) -> Plan {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let from_rules = if settings.workers > 0 { settings.workers } else { cores };
+        Plan {
+            listen: if listen.is_empty() { settings.listen.clone() } else { listen },
+            workers: workers.filter(|&w| w > 0).unwrap_or(from_rules),
+            admin: admin.map_or(settings.admin_listen, |a| a.0),
+        }
+    }
+
+    /// Binds every socket of the plan, and reads the admin token (see [`admin::token`]):
+    /// the admin API beyond loopback needs one.
+    pub fn bind(
+        &self,
+        settings: &crate::engine::settings::ServerSettings,
+    ) -> Result<(Listeners, Option<String>), String> {
+        let token = admin::token(settings)?;
+        let mut listeners = bind(&self.listen, self.workers).map_err(|e| e.to_string())?;
+        listeners.admin = self.admin.map(|addr| bind_admin(addr, token.as_deref())).transpose()?;
+        Ok((listeners, token))
+    }
+}
+
+/// The admin listener as an operator writes it: `IP:PORT`, or `off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AdminListen(pub Option<SocketAddr>);
+
+impl std::str::FromStr for AdminListen {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "off" => Ok(AdminListen(None)),
+            _ => text.parse().map(|a| AdminListen(Some(a))).map_err(|_| format!("{text:?} is not IP:PORT or off")),
+        }
+    }
+}
+
+/// Logs the start line: version, rules, what they hold, and every address served (tests
+/// and operators read the ports from it).
+pub fn log_serving(engine: &Engine, listeners: &Listeners, workers: usize) {
+    let (udp, tcp) = listeners.local_addrs().unwrap_or_default();
+    let mut tcp: Vec<String> = tcp.iter().map(ToString::to_string).collect();
+    tcp.dedup();
+    let summary = engine.snapshot().summary();
+    let admin = listeners.admin_addr().map_or("off".to_string(), |a| a.to_string());
+    tracing::info!(
+        "linedns {} serving {} ({} lines, {} zones, {} nodes, {} probes) on udp+tcp {} ({} UDP sockets, {workers} workers); admin API {admin}",
+        env!("CARGO_PKG_VERSION"),
+        engine.source().unwrap_or_else(|| "rules".into()),
+        summary.lines.len(),
+        summary.zones.len(),
+        summary.nodes,
+        summary.probes,
+        tcp.join(" "),
+        udp.len(),
+    );
+}
+
+/// Binds the admin API's listener to `addr` (port 0 picks one), refusing an address
+/// beyond loopback without a token ([`admin::check_bind`]).
+pub fn bind_admin(addr: SocketAddr, token: Option<&str>) -> Result<std::net::TcpListener, String> {
+    admin::check_bind(addr, token)?;
+    std::net::TcpListener::bind(addr)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
+        .map_err(|e| format!("cannot bind the admin API to {addr}: {e}"))
+}
+
+/// Binds `udp_per_addr` UDP sockets (`SO_REUSEPORT`, so the kernel spreads queries over
+/// them) and one TCP listener to each address. Port 0 picks one free port per address,
+/// shared by its UDP and TCP sockets.
+pub fn bind(addrs: &[SocketAddr], udp_per_addr: usize) -> io::Result<Listeners> {
+    let mut listeners = Listeners::default();
+    for &requested in addrs {
+        let tcp = reuse_port_socket(requested, Type::STREAM, Protocol::TCP)?;
+        tcp.bind(&requested.into()).map_err(|e| context(e, "TCP", requested))?;
+        tcp.listen(1024)?;
+        // With port 0, the TCP port chosen is the one UDP binds too.
+        let addr = tcp.local_addr()?.as_socket().unwrap_or(requested);
+        for _ in 0..udp_per_addr.max(1) {
+            let udp = reuse_port_socket(addr, Type::DGRAM, Protocol::UDP)?;
+            // Bursts queue here while a worker is busy; the kernel caps the size at
+            // net.core.rmem_max, so a smaller buffer is not an error.
+            let _ = udp.set_recv_buffer_size(UDP_RECV_BUFFER);
+            udp.bind(&addr.into()).map_err(|e| context(e, "UDP", addr))?;
+            listeners.udp.push(udp.into());
+        }
+        listeners.tcp.push(tcp.into());
+    }
+    Ok(listeners)
+}
+
+/// Receive buffer asked for each UDP socket.
+const UDP_RECV_BUFFER: usize = 4 << 20;
+
+fn reuse_port_socket(addr: SocketAddr, ty: Type, protocol: Protocol) -> io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(addr), ty, Some(protocol))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket)
+}
+
+fn context(e: io::Error, what: &str, addr: SocketAddr) -> io::Error {
+    io::Error::new(e.kind(), format!("cannot bind {what} {addr}: {e}"))
+}
+
+/// How long in-flight TCP answers get to finish after shutdown is asked.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// What the admin API and the reload triggers share: the engine and serve's own
+/// counters.
+#[derive(Debug)]
+pub struct Control {
+    /// The engine served.
+    pub engine: Arc<Engine>,
+    /// Health checker counters.
+    pub checker: Arc<CheckerStats>,
+    /// Reload counters.
+    pub reloads: ReloadStats,
+    /// Token for the admin API's mutating calls.
+    pub token: Option<String>,
+}
+
+impl Control {
+    /// Reloads the engine, logs what changed (or every error) naming `cause`, and counts
+    /// it. A failed reload keeps the running snapshot.
+    pub fn reload(&self, cause: &str) -> Result<ReloadReport, CompileErrors> {
+        reload::reload_and_log(&self.engine, &self.reloads, cause)
+    }
+}
+
+/// The whole server over an [`Engine`]: DNS on UDP and TCP, the health checker, the
+/// admin API (when [`Listeners::admin`] is set) and the file watch (when the rules'
+/// `server.watch` is on).
+#[derive(Debug, Clone)]
+pub struct Server {
+    control: Arc<Control>,
+}
+
+/// Time between looks at the input files, and the quiet time after a change before the
+/// reload (an editor or `git pull` writes several files).
+const WATCH_EVERY: Duration = Duration::from_secs(1);
+const WATCH_DEBOUNCE: Duration = Duration::from_millis(500);
+
+impl Server {
+    /// A server answering from `engine`, with no admin token.
+    pub fn new(engine: Arc<Engine>) -> Self {
+        Server::with_token(engine, None)
+    }
+
+    /// A server whose admin API requires `token` on mutating calls.
+    pub fn with_token(engine: Arc<Engine>, token: Option<String>) -> Self {
+        let control = Control { engine, checker: Arc::default(), reloads: ReloadStats::default(), token };
+        Server { control: Arc::new(control) }
+    }
+
+    /// The engine and counters shared with the admin API (to reload on a signal, say).
+    pub fn control(&self) -> &Arc<Control> {
+        &self.control
+    }
+
+    /// Serves `listeners` until `shutdown` completes, then stops accepting, lets
+    /// in-flight TCP answers finish (up to 5 s), stops the checker, the watch and the
+    /// admin API, and returns. Probes start before the first query is answered. Must
+    /// run inside a tokio runtime.
+    pub async fn run(self, listeners: Listeners, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+        let engine = self.control.engine.clone();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let stopped = || {
+            let mut rx = stop_rx.clone();
+            async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            }
+        };
+        let mut helpers = JoinSet::new();
+        helpers.spawn(checker::run(engine.clone(), self.control.checker.clone(), stopped()));
+        if let Some(listener) = listeners.admin {
+            helpers.spawn(admin::serve(tokio::net::TcpListener::from_std(listener)?, self.control.clone(), stopped()));
+        }
+        if engine.snapshot().settings.watch {
+            helpers.spawn(reload::watch(self.control.clone(), WATCH_EVERY, WATCH_DEBOUNCE, stopped()));
+        }
+        let mut tasks = JoinSet::new();
+        for socket in listeners.udp {
+            let socket = tokio::net::UdpSocket::from_std(socket)?;
+            tasks.spawn(udp::serve(engine.clone(), socket, stop_rx.clone()));
+        }
+        for listener in listeners.tcp {
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            tasks.spawn(tcp::serve(engine.clone(), listener, stop_rx.clone()));
+        }
+        let mut result = Ok(());
+        tokio::select! {
+            () = shutdown => {}
+            Some(joined) = tasks.join_next() => {
+                // A listener loop only ends on its own after a fatal socket error.
+                if let Ok(Err(e)) = joined {
+                    result = Err(e);
+                }
+            }
+        }
+        let _ = stop_tx.send(true);
+        let drained = tokio::time::timeout(SHUTDOWN_GRACE, async { while tasks.join_next().await.is_some() {} }).await;
+        if drained.is_err() {
+            tracing::warn!("shutdown: some TCP connections did not finish within {SHUTDOWN_GRACE:?}; closed");
+        }
+        while helpers.join_next().await.is_some() {}
+        result
+    }
+
+    /// Starts [`Server::run`] on the current tokio runtime and returns at once with the
+    /// addresses it serves: what a host program or a test on port 0 needs.
+    pub fn spawn(self, listeners: Listeners) -> io::Result<Running> {
+        let (udp, tcp) = listeners.local_addrs()?;
+        let admin = listeners.admin_addr();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(self.run(listeners, async {
+            let _ = stopped.await;
+        }));
+        Ok(Running { udp, tcp, admin, stop, task })
+    }
+}
+
+/// A server started by [`Server::spawn`].
+#[derive(Debug)]
+pub struct Running {
+    /// UDP sockets' addresses (one per socket; sockets of one address share its port).
+    pub udp: Vec<SocketAddr>,
+    /// TCP listeners' addresses, one per listen address.
+    pub tcp: Vec<SocketAddr>,
+    /// The admin API's address, if it is on.
+    pub admin: Option<SocketAddr>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<io::Result<()>>,
+}
+
+impl Running {
+    /// Shuts the server down as [`Server::run`] does and waits for it.
+    pub async fn stop(self) -> io::Result<()> {
+        let _ = self.stop.send(());
+        self.task.await.map_err(io::Error::other)?
+    }
+}
