@@ -31,7 +31,7 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use super::Control;
+use super::control::Control;
 use super::exposition;
 use crate::engine::explain::parse_asked;
 
@@ -176,11 +176,9 @@ fn route(admin: &Control, request: &Request) -> Response {
         }
     }
     match (request.method.as_str(), request.path.as_str()) {
-        ("GET", "/metrics") => Response {
-            status: 200,
-            content_type: exposition::CONTENT_TYPE,
-            body: exposition::render(&admin.engine, &admin.checker, &admin.reloads),
-        },
+        ("GET", "/metrics") => {
+            Response { status: 200, content_type: exposition::CONTENT_TYPE, body: exposition::render(admin) }
+        }
         ("GET", "/nodes") => Response::json(200, &nodes(admin)),
         ("GET", "/lines") => Response::json(200, &admin.engine.snapshot().summary().lines),
         ("GET", "/explain") => explain(admin, request),

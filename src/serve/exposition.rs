@@ -5,8 +5,7 @@
 use std::fmt::{Display, Write as _};
 use std::sync::atomic::Ordering;
 
-use super::checker::CheckerStats;
-use super::reload::ReloadStats;
+use super::control::Control;
 use crate::engine::Engine;
 use crate::engine::health::{LATENCY_BUCKETS, Probe};
 use crate::engine::metrics::ALL_DOWN_POLICIES;
@@ -71,7 +70,8 @@ fn escape(value: &str) -> String {
 }
 
 /// Everything `/metrics` shows.
-pub fn render(engine: &Engine, checker: &CheckerStats, reloads: &ReloadStats) -> String {
+pub fn render(control: &Control) -> String {
+    let (engine, checker, reloads) = (&control.engine, &control.checker, &control.reloads);
     let mut x = Exposition::default();
     queries(&mut x, engine);
     probes(&mut x, &engine.snapshot().probes);

@@ -16,11 +16,14 @@
 
 pub mod admin;
 pub mod checker;
+pub mod control;
 pub mod exposition;
+pub mod file_watch;
 pub mod probe;
-pub mod reload;
 mod tcp;
 mod udp;
+
+pub use self::control::Control;
 
 use std::future::Future;
 use std::io;
@@ -32,10 +35,8 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use self::checker::CheckerStats;
-use self::reload::ReloadStats;
-use crate::engine::{Engine, ReloadReport};
-use crate::error::CompileErrors;
+use self::control::ReloadStats;
+use crate::engine::Engine;
 
 /// Sockets a [`Server`] serves.
 #[derive(Debug, Default)]
@@ -196,28 +197,6 @@ fn context(e: io::Error, what: &str, addr: SocketAddr) -> io::Error {
 /// How long in-flight TCP answers get to finish after shutdown is asked.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// What the admin API and the reload triggers share: the engine and serve's own
-/// counters.
-#[derive(Debug)]
-pub struct Control {
-    /// The engine served.
-    pub engine: Arc<Engine>,
-    /// Health checker counters.
-    pub checker: Arc<CheckerStats>,
-    /// Reload counters.
-    pub reloads: ReloadStats,
-    /// Token for the admin API's mutating calls.
-    pub token: Option<String>,
-}
-
-impl Control {
-    /// Reloads the engine, logs what changed (or every error) naming `cause`, and counts
-    /// it. A failed reload keeps the running snapshot.
-    pub fn reload(&self, cause: &str) -> Result<ReloadReport, CompileErrors> {
-        reload::reload_and_log(&self.engine, &self.reloads, cause)
-    }
-}
-
 /// The whole server over an [`Engine`]: DNS on UDP and TCP, the health checker, the
 /// admin API (when [`Listeners::admin`] is set) and the file watch (when the rules'
 /// `server.watch` is on).
@@ -267,7 +246,7 @@ impl Server {
             helpers.spawn(admin::serve(tokio::net::TcpListener::from_std(listener)?, self.control.clone(), stopped()));
         }
         if engine.snapshot().settings.watch {
-            helpers.spawn(reload::watch(self.control.clone(), WATCH_EVERY, WATCH_DEBOUNCE, stopped()));
+            helpers.spawn(file_watch::run(self.control.clone(), WATCH_EVERY, WATCH_DEBOUNCE, stopped()));
         }
         let mut tasks = JoinSet::new();
         for socket in listeners.udp {

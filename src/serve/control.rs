@@ -1,0 +1,73 @@
+//! What the admin API and every reload trigger share: the engine and serve's counters.
+//! [`Control::reload`] is the one logged and counted reload that the file watch,
+//! `POST /reload` and the binary's SIGHUP all run: the compile-off-the-query-path-then-
+//! swap of [`crate::engine::Engine::reload`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::checker::CheckerStats;
+use crate::engine::{Engine, ReloadReport};
+use crate::error::CompileErrors;
+
+/// The engine served and serve's own counters, shared by its tasks.
+#[derive(Debug)]
+pub struct Control {
+    /// The engine served.
+    pub engine: Arc<Engine>,
+    /// Health checker counters.
+    pub checker: Arc<CheckerStats>,
+    /// Reload counters.
+    pub reloads: ReloadStats,
+    /// Token for the admin API's mutating calls.
+    pub token: Option<String>,
+}
+
+/// Reload outcomes, for metrics.
+#[derive(Debug, Default)]
+pub struct ReloadStats {
+    /// Reloads that swapped in a new snapshot.
+    pub successes: AtomicU64,
+    /// Reloads whose compile failed (the old snapshot stayed).
+    pub failures: AtomicU64,
+}
+
+impl Control {
+    /// Reloads the engine, logs the outcome with what changed or every error
+    /// (file:line) naming `cause`, and counts it. A failed reload keeps the running
+    /// snapshot.
+    pub fn reload(&self, cause: &str) -> Result<ReloadReport, CompileErrors> {
+        let (engine, stats) = (&self.engine, &self.reloads);
+        match engine.reload() {
+            Ok(report) => {
+                stats.successes.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(
+                    "reload ({cause}): generation {} live; lines +{:?} -{:?}; zones +{:?} -{:?}; probes kept {}, new {:?}, stopped {:?}; table blocks {:?} -> {:?}",
+                    report.generation,
+                    report.lines_added,
+                    report.lines_removed,
+                    report.zones_added,
+                    report.zones_removed,
+                    report.probes_kept,
+                    report.probes_added,
+                    report.probes_removed,
+                    report.table_blocks.0,
+                    report.table_blocks.1,
+                );
+                Ok(report)
+            }
+            Err(errors) => {
+                stats.failures.fetch_add(1, Ordering::Relaxed);
+                for e in &errors.0 {
+                    tracing::error!("reload ({cause}) failed: {e}");
+                }
+                tracing::error!(
+                    "reload ({cause}) failed with {} error(s); generation {} stays live",
+                    errors.0.len(),
+                    engine.generation()
+                );
+                Err(errors)
+            }
+        }
+    }
+}
