@@ -9,6 +9,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+pub mod defaults;
+
 use crate::error::{ConfigError, Place};
 pub use crate::geo::mmdb::Family;
 
@@ -17,9 +19,6 @@ pub type At<T> = serde_saphyr::Spanned<T>;
 
 /// The rules format version this build reads.
 pub const RULES_VERSION: u32 = 1;
-
-/// Default TTL of a zone's records when neither the record nor the zone sets one.
-pub const DEFAULT_TTL: u32 = 300;
 
 /// One rules file.
 #[derive(Debug, Deserialize)]

@@ -1,13 +1,8 @@
-//! Server settings from the rules' `server:` section, compiled.
+//! Server settings from the rules' `server:` section, compiled (defaults:
+//! `config::defaults`).
 
 use std::net::SocketAddr;
 use std::time::Duration;
-
-/// Default listen addresses: loopback, an unprivileged port.
-pub const DEFAULT_LISTEN: &[&str] = &["127.0.0.1:5353", "[::1]:5353"];
-
-/// RFC 6891 §6.2.5 and DNS Flag Day 2020: 1232 octets avoids IP fragmentation.
-pub const DEFAULT_UDP_PAYLOAD: u16 = 1232;
 
 /// How the server listens and answers. Listen addresses and workers take effect at
 /// start; the rest at every reload.
@@ -33,21 +28,4 @@ pub struct ServerSettings {
     pub admin_listen: Option<SocketAddr>,
     /// File with the admin token, relative paths against the rules file's directory.
     pub admin_token_file: Option<std::path::PathBuf>,
-}
-
-impl Default for ServerSettings {
-    fn default() -> Self {
-        ServerSettings {
-            listen: DEFAULT_LISTEN.iter().map(|a| a.parse().expect("valid default")).collect(),
-            workers: 0,
-            udp_payload_max: DEFAULT_UDP_PAYLOAD,
-            tcp_idle_timeout: Duration::from_secs(10),
-            tcp_max_connections: 1024,
-            chaos_version: None,
-            chaos_id: None,
-            watch: true,
-            admin_listen: Some("127.0.0.1:9153".parse().expect("valid default")),
-            admin_token_file: None,
-        }
-    }
 }

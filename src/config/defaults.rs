@@ -1,0 +1,59 @@
+//! Every default of the rules file, named in one place. The field docs of the file types
+//! and the README quote these values.
+
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+/// Name of the built-in catch-all line: every address no other line claims.
+pub const LINE_NAME: &str = "default";
+
+/// TTL of a zone's records when neither the record nor the zone sets one.
+pub const TTL: u32 = 300;
+
+/// Relative weight of a pool node.
+pub const NODE_WEIGHT: u32 = 1;
+/// Largest weight a pool node may have.
+pub const MAX_NODE_WEIGHT: u32 = 1_000_000;
+/// Most addresses in one answer: unlimited (every healthy node of the pool).
+pub const MAX_ANSWERS: u16 = u16::MAX;
+/// Healthy nodes a pool needs to answer.
+pub const MIN_HEALTHY_COUNT: u32 = 1;
+/// The degraded TTL is the record's TTL divided by this.
+pub const DEGRADED_TTL_DIVISOR: u32 = 2;
+
+/// Time between probes.
+pub const PROBE_INTERVAL_MS: u64 = 2000;
+/// A probe without a result by then fails.
+pub const PROBE_TIMEOUT_MS: u64 = 1000;
+/// The jitter added to each interval is at most the interval divided by this.
+pub const PROBE_JITTER_DIVISOR: u64 = 10;
+/// Consecutive failures that mark a node down.
+pub const PROBE_FALL: u32 = 3;
+/// Consecutive successes that mark it up again.
+pub const PROBE_RISE: u32 = 2;
+/// Path an HTTP check asks for.
+pub const HTTP_PATH: &str = "/";
+/// Status codes an HTTP check counts as healthy.
+pub const HTTP_HEALTHY_STATUS: std::ops::Range<u16> = 200..400;
+/// Type a DNS check asks for.
+pub const DNS_CHECK_QTYPE: &str = "A";
+/// Rcode a DNS check counts as healthy.
+pub const DNS_CHECK_RCODE: &str = "NOERROR";
+
+/// Addresses to listen on: loopback, an unprivileged port.
+pub const LISTEN: [SocketAddr; 2] = [
+    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 5353),
+    SocketAddr::new(std::net::IpAddr::V6(Ipv6Addr::LOCALHOST), 5353),
+];
+/// UDP sockets per address and runtime threads: 0 means one per core.
+pub const WORKERS: usize = 0;
+/// RFC 6891 §6.2.5 and DNS Flag Day 2020: 1232 octets avoids IP fragmentation.
+pub const UDP_PAYLOAD_MAX: u16 = 1232;
+/// An idle TCP connection is closed after this (RFC 7766 §6.2.3).
+pub const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most TCP connections open at once.
+pub const TCP_MAX_CONNECTIONS: usize = 1024;
+/// Reload when the rules or data files change.
+pub const WATCH: bool = true;
+/// The admin API and metrics listener.
+pub const ADMIN_LISTEN: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 9153);
