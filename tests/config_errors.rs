@@ -145,7 +145,7 @@ fn ipv6_in_an_ipv4_only_mmdb_is_an_error_unless_v4_is_asked() {
         compile_text(&with_sources("[{ mmdb: chnroutes2/chnroutes.mmdb, country: CN, family: v4 }]"), &geo).unwrap();
     let line = snap.classifier.classify("114.114.114.114".parse().unwrap(), 32).line;
     assert_eq!(snap.lines.name(line), "carrier");
-    assert_eq!(snap.classifier.classify("8.8.8.8".parse().unwrap(), 32).line, 0);
+    assert_eq!(snap.classifier.classify("8.8.8.8".parse().unwrap(), 32).line, linedns::geo::DEFAULT_LINE);
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use common::{real_geo_data, real_snapshot};
 use ipnet::IpNet;
 use linedns::Snapshot;
-use linedns::geo::table::LineIdx;
+use linedns::geo::table::LineId;
 
 /// Sample addresses checked against the lists and MaxMind's ASN/ISP test data, and the
 /// carrier each belongs to. `jl-unicom` and `gd-mobile` are children of `unicom` and `mobile`, so an address may
@@ -42,7 +42,7 @@ fn sample_addresses_classify_to_their_carrier() {
         let hit = snap.classifier.classify(addr, 128);
         let want = snap.lines.find(carrier).unwrap();
         // A carrier's child line is fine, but not a sibling or the parent.
-        let ok = snap.lines.is_within(hit.line, want) && (carrier == "default" || hit.line != 0);
+        let ok = snap.lines.is_within(hit.line, want) && (carrier == "default" || hit.line != LineId(0));
         if !ok {
             wrong.push(format!("{addr}: {} (want {carrier})", snap.lines.name(hit.line)));
         }
@@ -94,8 +94,8 @@ fn real_lists_compile_with_ties_reported() {
 /// children, only below the line found so far.
 struct Reference {
     /// (network as u128, mask as u128, prefix length, line, is IPv4)
-    prefixes: Vec<(u128, u128, u8, LineIdx, bool)>,
-    parents: Vec<Option<LineIdx>>,
+    prefixes: Vec<(u128, u128, u8, LineId, bool)>,
+    parents: Vec<Option<LineId>>,
     ranks: Vec<usize>,
 }
 
@@ -126,24 +126,24 @@ impl Reference {
         let priority = ["telecom", "unicom", "mobile", "cernet"];
         let ranks = (0..snap.lines.len())
             .map(|l| {
-                let name = snap.lines.name(l as LineIdx);
+                let name = snap.lines.name(LineId::from_index(l));
                 priority.iter().position(|p| *p == name).unwrap_or(priority.len() + l)
             })
             .collect();
         Reference { prefixes, parents: snap.lines.parents.clone(), ranks }
     }
 
-    fn line(&self, addr: u128, v4: bool) -> LineIdx {
-        let mut current: Option<LineIdx> = None;
+    fn line(&self, addr: u128, v4: bool) -> LineId {
+        let mut current: Option<LineId> = None;
         loop {
             let best = self
                 .prefixes
                 .iter()
-                .filter(|p| p.4 == v4 && self.parents[p.3 as usize] == current && addr & p.1 == p.0)
-                .max_by(|a, b| a.2.cmp(&b.2).then(self.ranks[b.3 as usize].cmp(&self.ranks[a.3 as usize])));
+                .filter(|p| p.4 == v4 && self.parents[p.3.index()] == current && addr & p.1 == p.0)
+                .max_by(|a, b| a.2.cmp(&b.2).then(self.ranks[b.3.index()].cmp(&self.ranks[a.3.index()])));
             match best {
                 Some(p) => current = Some(p.3),
-                None => return current.unwrap_or(0),
+                None => return current.unwrap_or(LineId(0)),
             }
         }
     }
@@ -151,7 +151,7 @@ impl Reference {
     /// Whether some address of `[first, last]` has a line other than `line`. The line can
     /// only change at a prefix boundary, so checking `first` and every boundary inside is
     /// exhaustive.
-    fn has_other_line(&self, first: u128, last: u128, v4: bool, line: LineIdx) -> bool {
+    fn has_other_line(&self, first: u128, last: u128, v4: bool, line: LineId) -> bool {
         let mut points = vec![first];
         for p in self.prefixes.iter().filter(|p| p.4 == v4) {
             let end = p.0 | !p.1 & if v4 { u32::MAX as u128 } else { u128::MAX };
@@ -172,7 +172,7 @@ fn check_scope_property(v4: bool, samples: usize, seed: u64) {
     let reference = Reference::new(&snap);
     let width: u32 = if v4 { 32 } else { 128 };
     let all = if v4 { u32::MAX as u128 } else { u128::MAX };
-    let family: Vec<&(u128, u128, u8, LineIdx, bool)> = reference.prefixes.iter().filter(|p| p.4 == v4).collect();
+    let family: Vec<&(u128, u128, u8, LineId, bool)> = reference.prefixes.iter().filter(|p| p.4 == v4).collect();
     let mut rng = fastrand::Rng::with_seed(seed);
     let rand_bits = |rng: &mut fastrand::Rng| rng.u128(..) & all;
     let mut scopes_longer_than_prefix = 0;

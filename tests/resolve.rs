@@ -147,7 +147,7 @@ fn fallback_walks_two_levels_up() {
 struct Down(Vec<u32>);
 impl NodeHealth for Down {
     fn is_up(&self, node: &PoolNode) -> bool {
-        !self.0.contains(&node.node)
+        !self.0.contains(&node.node.0)
     }
 }
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use super::Compiler;
 use crate::config::{At, HealthCheckDef, defaults};
 use crate::engine::answer::Rcode;
-use crate::engine::health::{CheckKind, CheckSpec, Probe, ProbeKey, ProbeState};
+use crate::engine::health::{CheckKind, CheckSpec, Probe, ProbeId, ProbeKey, ProbeState};
 use crate::rdata::RecordType;
 use crate::{config, name, rdata};
 
@@ -153,7 +153,7 @@ impl Compiler<'_> {
         check: &std::sync::Arc<CheckSpec>,
         addr: IpAddr,
         probe_at: Option<&str>,
-    ) -> Result<u32, String> {
+    ) -> Result<ProbeId, String> {
         let (ip, port) = match probe_at {
             None => (addr, None),
             Some(text) => match text.parse::<std::net::SocketAddr>() {
@@ -179,7 +179,7 @@ impl Compiler<'_> {
         if let Some(&id) = self.probe_ids.get(&key) {
             return Ok(id);
         }
-        let id = self.probes.len() as u32;
+        let id = ProbeId(self.probes.len() as u32);
         self.probe_ids.insert(key.clone(), id);
         self.probes.push(Probe {
             key,

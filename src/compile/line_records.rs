@@ -13,7 +13,7 @@ use crate::engine::health::CheckSpec;
 use crate::engine::line::{LineRecord, MinHealthy, Node, NodeId, Pool, PoolNode, WhenAllDown};
 use crate::engine::zone::{Content, RrSet};
 use crate::geo::DEFAULT_LINE;
-use crate::geo::table::LineIdx;
+use crate::geo::table::LineId;
 use crate::rdata::{RData, RecordType};
 
 /// What every part of one line record's compilation names in its errors.
@@ -49,7 +49,7 @@ impl Compiler<'_> {
         let errors_before = self.errors.len();
         let check = self.record_check(&rec)?;
         let (pools, pool_of_line) = self.pools(&rec, check.as_ref());
-        if pool_of_line[DEFAULT_LINE as usize].is_none() {
+        if pool_of_line[DEFAULT_LINE.index()].is_none() {
             self.fail(
                 place,
                 rec.rule.clone(),
@@ -123,7 +123,7 @@ impl Compiler<'_> {
                     Err(m) => self.fail(place.clone(), rec.rule.clone(), format!("pool {line_name:?}: {m}")),
                 }
             }
-            pool_of_line[line as usize] = Some(pools.len() as u16);
+            pool_of_line[line.index()] = Some(pools.len() as u16);
             let weighted = pool_nodes.iter().any(|n| n.weight != 1);
             pools.push(Pool { line, nodes: pool_nodes.into(), weighted });
         }
@@ -168,8 +168,8 @@ impl Compiler<'_> {
 
     /// For each client line, the lines to try: the line itself, then the chain the
     /// record writes for it, else the line's own chain.
-    fn record_chains(&mut self, rec: &Record<'_>) -> Box<[Box<[LineIdx]>]> {
-        let mut written: FxHashMap<LineIdx, Vec<LineIdx>> = FxHashMap::default();
+    fn record_chains(&mut self, rec: &Record<'_>) -> Box<[Box<[LineId]>]> {
+        let mut written: FxHashMap<LineId, Vec<LineId>> = FxHashMap::default();
         for (line_name, chain) in &rec.def.fallback {
             let place = self.place(chain);
             let Some(line) = self.lines.find(line_name) else {
@@ -187,8 +187,8 @@ impl Compiler<'_> {
         }
         (0..self.lines.len())
             .map(|l| {
-                let l = l as LineIdx;
-                let rest = written.get(&l).unwrap_or(&self.chains[l as usize]);
+                let l = LineId::from_index(l);
+                let rest = written.get(&l).unwrap_or(&self.chains[l.index()]);
                 std::iter::once(l).chain(rest.iter().copied().filter(|&x| x != l)).collect()
             })
             .collect()
@@ -265,7 +265,7 @@ impl Compiler<'_> {
         if let Some(&id) = self.node_ids.get(&addr) {
             return id;
         }
-        let id = self.nodes.len() as NodeId;
+        let id = NodeId(self.nodes.len() as u32);
         let data = match addr {
             IpAddr::V4(a) => RData::A(a),
             IpAddr::V6(a) => RData::Aaaa(a),

@@ -5,7 +5,7 @@ use crate::config::defaults;
 use crate::config::{At, LineDef};
 use crate::error::Place;
 use crate::geo::DEFAULT_LINE;
-use crate::geo::table::LineIdx;
+use crate::geo::table::LineId;
 
 impl Compiler<'_> {
     pub(super) fn define_lines(&mut self, defs: &[At<LineDef>], priority: &[At<String>]) {
@@ -44,11 +44,11 @@ impl Compiler<'_> {
             }
         }
         for (i, def) in defs.iter().enumerate() {
-            let mut seen = vec![(i + 1) as LineIdx];
+            let mut seen = vec![LineId::from_index(i + 1)];
             let mut cur = self.lines.parents[i + 1];
             while let Some(p) = cur {
                 seen.push(p);
-                if p as usize == i + 1 {
+                if p.index() == i + 1 {
                     let path: Vec<&str> = seen.iter().map(|&l| self.lines.name(l)).collect();
                     let place = self.place(def.value.parent.as_ref().expect("has a parent"));
                     self.fail(
@@ -61,7 +61,7 @@ impl Compiler<'_> {
                 if seen.len() > self.lines.len() {
                     break; // a cycle above this line, reported at its own members
                 }
-                cur = self.lines.parents[p as usize];
+                cur = self.lines.parents[p.index()];
             }
         }
         // Ranks: the priority list first, then the order of definition.
@@ -75,14 +75,14 @@ impl Compiler<'_> {
                     self.fail(place, "priority", format!("line {:?} is listed twice", entry.value));
                 }
                 seen_in_priority.push(line);
-                self.ranks[line as usize] = pos as u32;
+                self.ranks[line.index()] = pos as u32;
             }
         }
         if !self.errors.is_empty() {
             return;
         }
         for (i, def) in defs.iter().enumerate() {
-            let line = (i + 1) as LineIdx;
+            let line = LineId::from_index(i + 1);
             let chain = match &def.value.fallback {
                 Some(list) => {
                     let names: Vec<At<String>> = list.value.iter().map(clone_at).collect();
@@ -91,10 +91,10 @@ impl Compiler<'_> {
                 }
                 None => {
                     let mut chain = Vec::new();
-                    let mut cur = self.lines.parents[line as usize];
+                    let mut cur = self.lines.parents[line.index()];
                     while let Some(p) = cur {
                         chain.push(p);
-                        cur = self.lines.parents[p as usize];
+                        cur = self.lines.parents[p.index()];
                     }
                     chain.push(DEFAULT_LINE);
                     chain
@@ -106,7 +106,7 @@ impl Compiler<'_> {
 
     /// Resolves a written fallback chain for `line`: known lines, not the line itself, no
     /// line twice; `default` is appended when missing so every chain ends with an answer.
-    pub(super) fn chain_from(&mut self, line: LineIdx, names: &[At<String>], rule: &str) -> Option<Vec<LineIdx>> {
+    pub(super) fn chain_from(&mut self, line: LineId, names: &[At<String>], rule: &str) -> Option<Vec<LineId>> {
         let mut chain = Vec::new();
         let mut ok = true;
         for entry in names {
@@ -131,7 +131,7 @@ impl Compiler<'_> {
         ok.then_some(chain)
     }
 
-    pub(super) fn lookup_line(&mut self, name: &At<String>, rule: &str) -> Option<LineIdx> {
+    pub(super) fn lookup_line(&mut self, name: &At<String>, rule: &str) -> Option<LineId> {
         let found = self.lines.find(&name.value);
         if found.is_none() {
             let place = self.place(name);

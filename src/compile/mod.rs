@@ -18,13 +18,13 @@ mod settings;
 mod sources;
 mod zones;
 
-use crate::engine::health::{CheckSpec, Probe, ProbeKey};
+use crate::engine::health::{CheckSpec, Probe, ProbeId, ProbeKey};
 use crate::engine::line::{LineRecord, LineTable, Node, NodeId};
 use crate::engine::snapshot::{Snapshot, SourcePrefix};
 use crate::engine::{Engine, SnapshotSource};
 use crate::error::{CompileErrors, ConfigError, Place};
 use crate::geo::lists::NumberedNet;
-use crate::geo::table::LineIdx;
+use crate::geo::table::LineId;
 use crate::geo::{Classifier, LinePrefix, LineShape};
 
 /// Environment variable naming the geo-data root (overridden by `--geo-data`).
@@ -104,7 +104,7 @@ struct Compiler<'o> {
     lines: LineTable,
     ranks: Vec<u32>,
     /// Fallback chain of each line (without the line itself), ending with `default`.
-    chains: Vec<Vec<LineIdx>>,
+    chains: Vec<Vec<LineId>>,
     prefixes: Vec<SourcePrefix>,
     sources: Vec<Box<str>>,
     source_ids: FxHashMap<String, u32>,
@@ -114,7 +114,7 @@ struct Compiler<'o> {
     line_records: Vec<LineRecord>,
     checks: FxHashMap<String, std::sync::Arc<CheckSpec>>,
     probes: Vec<Probe>,
-    probe_ids: FxHashMap<ProbeKey, u32>,
+    probe_ids: FxHashMap<ProbeKey, ProbeId>,
     inputs: Vec<(PathBuf, Option<(std::time::SystemTime, u64)>)>,
     /// Checks that failed to compile: records naming them add no errors of their own.
     broken_checks: Vec<String>,
@@ -174,7 +174,7 @@ impl<'o> Compiler<'o> {
         }
         for (i, def) in rules.lines.iter().enumerate() {
             for source in &def.value.sources {
-                self.load_source(&root, (i + 1) as LineIdx, source);
+                self.load_source(&root, LineId::from_index(i + 1), source);
             }
         }
         let shapes: Vec<LineShape> =

@@ -8,7 +8,7 @@ use crate::config::{At, SourceDef};
 use crate::engine::snapshot::SourcePrefix;
 use crate::geo::lists::NumberedNet;
 use crate::geo::mmdb::{Family, Selector};
-use crate::geo::table::LineIdx;
+use crate::geo::table::LineId;
 use crate::geo::{lists, mmdb};
 
 impl Compiler<'_> {
@@ -22,7 +22,7 @@ impl Compiler<'_> {
         id
     }
 
-    pub(super) fn load_source(&mut self, root: &Path, line: LineIdx, source: &At<SourceDef>) {
+    pub(super) fn load_source(&mut self, root: &Path, line: LineId, source: &At<SourceDef>) {
         let rule = format!("line {:?}", self.lines.name(line));
         let place = self.place(source);
         let s = &source.value;
@@ -117,7 +117,7 @@ impl Compiler<'_> {
         }
     }
 
-    pub(super) fn push_numbered(&mut self, path: &Path, line: LineIdx, nets: &[NumberedNet]) {
+    pub(super) fn push_numbered(&mut self, path: &Path, line: LineId, nets: &[NumberedNet]) {
         let id = self.source_id(path.display().to_string());
         self.prefixes.extend(nets.iter().map(|&(net, line_no)| SourcePrefix { net, line, source: id, line_no }));
     }

@@ -2,7 +2,7 @@
 
 use smallvec::SmallVec;
 
-use crate::geo::table::LineIdx;
+use crate::geo::table::LineId;
 pub use crate::rdata::{Owner, RecordRef};
 
 /// Response codes the engine produces (RFC 1035 §4.1.1, RFC 6891 §6.1.3, RFC 6895).
@@ -90,9 +90,9 @@ pub enum Served {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Route {
     /// The client's line.
-    pub client_line: LineIdx,
+    pub client_line: LineId,
     /// The line whose pool gave the answer (the client's line for the all-down cases).
-    pub served_line: LineIdx,
+    pub served_line: LineId,
     /// Steps taken along the fallback chain (0: the client's own line).
     pub fallback_depth: u8,
     /// Where the answer came from.

@@ -12,7 +12,7 @@ use crate::engine::query::{ClientInfo, Query};
 use crate::engine::resolve::{Step, Trace};
 use crate::engine::snapshot::Snapshot;
 use crate::geo::bits::AddrBits;
-use crate::geo::table::{Hit, LineIdx};
+use crate::geo::table::{Hit, LineId};
 use crate::rdata::RecordType;
 
 /// The explanation of one client (and optionally one query).
@@ -83,7 +83,7 @@ struct Recorder {
     zone: Option<String>,
     cnames: Vec<String>,
     line_record: Option<String>,
-    steps: Vec<(LineIdx, Step)>,
+    steps: Vec<(LineId, Step)>,
 }
 
 impl Trace for Recorder {
@@ -93,7 +93,7 @@ impl Trace for Recorder {
     fn line_record(&mut self, record: &LineRecord) {
         self.line_record = Some(format!("{}. {}", record.name, record.rtype));
     }
-    fn step(&mut self, line: LineIdx, step: Step) {
+    fn step(&mut self, line: LineId, step: Step) {
         self.steps.push((line, step));
     }
     fn cname(&mut self, target: &str) {
@@ -146,10 +146,10 @@ pub fn explain(
     let lines = &snapshot.lines;
     let source = snapshot.source_prefix(address, hit.line);
     let mut parents = Vec::new();
-    let mut cur = lines.parents[hit.line as usize];
+    let mut cur = lines.parents[hit.line.index()];
     while let Some(p) = cur {
         parents.push(lines.name(p).to_string());
-        cur = lines.parents[p as usize];
+        cur = lines.parents[p.index()];
     }
     let mut records = Vec::new();
     let mut ttl = None;

@@ -101,6 +101,19 @@ pub struct ProbeKey {
     pub check: String,
 }
 
+/// A probe: its index in the snapshot's probe list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(transparent)]
+pub struct ProbeId(pub u32);
+
+impl ProbeId {
+    /// Its index into the probe list.
+    #[inline]
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
 /// One probe of the snapshot: its key, its check, and its shared state.
 #[derive(Debug)]
 pub struct Probe {

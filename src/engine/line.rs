@@ -4,11 +4,22 @@ use std::net::IpAddr;
 
 use smallvec::SmallVec;
 
-use crate::geo::table::LineIdx;
+use super::health::ProbeId;
+use crate::geo::table::LineId;
 use crate::rdata::{RData, RecordType};
 
-/// Index of a node in the snapshot (nodes are unique by address).
-pub type NodeId = u32;
+/// A node: its index in the snapshot's node list (nodes are unique by address).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(transparent)]
+pub struct NodeId(pub u32);
+
+impl NodeId {
+    /// Its index into the node list.
+    #[inline]
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
 
 /// The lines of a snapshot; index 0 is the built-in `default`.
 #[derive(Debug, Default)]
@@ -16,27 +27,27 @@ pub struct LineTable {
     /// Name of each line.
     pub names: Vec<Box<str>>,
     /// Parent of each line.
-    pub parents: Vec<Option<LineIdx>>,
+    pub parents: Vec<Option<LineId>>,
 }
 
 impl LineTable {
     /// The line's name.
-    pub fn name(&self, line: LineIdx) -> &str {
-        &self.names[line as usize]
+    pub fn name(&self, line: LineId) -> &str {
+        &self.names[line.index()]
     }
 
     /// The line with this name.
-    pub fn find(&self, name: &str) -> Option<LineIdx> {
-        self.names.iter().position(|n| &**n == name).map(|i| i as LineIdx)
+    pub fn find(&self, name: &str) -> Option<LineId> {
+        self.names.iter().position(|n| &**n == name).map(LineId::from_index)
     }
 
     /// Whether `line` is `ancestor` or below it.
-    pub fn is_within(&self, mut line: LineIdx, ancestor: LineIdx) -> bool {
+    pub fn is_within(&self, mut line: LineId, ancestor: LineId) -> bool {
         loop {
             if line == ancestor {
                 return true;
             }
-            match self.parents[line as usize] {
+            match self.parents[line.index()] {
                 Some(p) => line = p,
                 None => return false,
             }
@@ -70,7 +81,7 @@ pub trait NodeHealth {
     fn is_up(&self, node: &PoolNode) -> bool;
 
     /// An operator's override of a whole pool (line record `record`, line `line`).
-    fn pool_override(&self, _record: u32, _line: LineIdx) -> Option<super::health::Forced> {
+    fn pool_override(&self, _record: u32, _line: LineId) -> Option<super::health::Forced> {
         None
     }
 }
@@ -93,8 +104,8 @@ pub struct PoolNode {
     pub node: NodeId,
     /// Relative weight (1 when the pool is unweighted).
     pub weight: u32,
-    /// Index of its probe in the snapshot; `None`: not health-checked, always up.
-    pub probe: Option<u32>,
+    /// Its probe; `None`: not health-checked, always up.
+    pub probe: Option<ProbeId>,
 }
 
 /// How many healthy nodes make a pool usable.
@@ -132,7 +143,7 @@ pub enum WhenAllDown {
 #[derive(Debug)]
 pub struct Pool {
     /// The line the pool is for.
-    pub line: LineIdx,
+    pub line: LineId,
     /// Its nodes in the order written.
     pub nodes: Box<[PoolNode]>,
     /// Whether any weight differs from 1.
@@ -156,7 +167,7 @@ pub struct LineRecord {
     pub pool_of_line: Box<[Option<u16>]>,
     /// For each client line, the lines to try in order: the line itself, then its chain,
     /// ending with `default`.
-    pub chains: Box<[Box<[LineIdx]>]>,
+    pub chains: Box<[Box<[LineId]>]>,
     /// Healthy nodes a pool needs to be used.
     pub min_healthy: MinHealthy,
     /// TTL of answers from a fallback, a pool with down nodes, or the all-down policy.
@@ -241,17 +252,25 @@ mod tests {
     use super::*;
 
     fn pool(weights: &[u32]) -> Pool {
-        let nodes: Vec<PoolNode> =
-            weights.iter().enumerate().map(|(i, &w)| PoolNode { node: i as NodeId, weight: w, probe: None }).collect();
-        Pool { line: 0, weighted: weights.iter().any(|&w| w != 1), nodes: nodes.into() }
+        let nodes: Vec<PoolNode> = weights
+            .iter()
+            .enumerate()
+            .map(|(i, &w)| PoolNode { node: NodeId(i as u32), weight: w, probe: None })
+            .collect();
+        Pool { line: LineId(0), weighted: weights.iter().any(|&w| w != 1), nodes: nodes.into() }
+    }
+
+    /// The chosen nodes' indexes.
+    fn ids(chosen: Chosen) -> Vec<u32> {
+        chosen.iter().map(|n| n.0).collect()
     }
 
     #[test]
     fn unweighted_rotates_and_caps() {
         let p = pool(&[1, 1, 1]);
-        assert_eq!(p.choose(8, 0, |_| true).as_slice(), &[0, 1, 2]);
-        assert_eq!(p.choose(2, 1, |_| true).as_slice(), &[1, 2]);
-        assert_eq!(p.choose(8, 0, |n| n.node != 1).as_slice(), &[0, 2]);
+        assert_eq!(ids(p.choose(8, 0, |_| true)), [0, 1, 2]);
+        assert_eq!(ids(p.choose(2, 1, |_| true)), [1, 2]);
+        assert_eq!(ids(p.choose(8, 0, |n| n.node != NodeId(1))), [0, 2]);
     }
 
     #[test]
@@ -266,7 +285,7 @@ mod tests {
     fn weighted_draws_all_without_repeats() {
         let p = pool(&[5, 1, 1]);
         for e in 0..100 {
-            let mut got = p.choose(8, e, |_| true).to_vec();
+            let mut got = ids(p.choose(8, e, |_| true));
             got.sort();
             assert_eq!(got, [0, 1, 2]);
         }

@@ -32,7 +32,7 @@ use self::overrides::{Override, OverrideView, Target};
 use self::query::Transport;
 use self::snapshot::Snapshot;
 use crate::error::CompileErrors;
-use crate::geo::table::LineIdx;
+use crate::geo::table::LineId;
 
 /// Where fresh snapshots come from on reload: in practice the rules file and its data
 /// (`compile::RulesSource`). Loading reads files, so the engine calls it only from
@@ -87,8 +87,8 @@ impl Live {
 
     /// The metric slot of `line`.
     #[inline]
-    pub fn metric_slot(&self, line: LineIdx) -> u16 {
-        self.metric_slots.get(line as usize).copied().unwrap_or(metrics::NO_LINE)
+    pub fn metric_slot(&self, line: LineId) -> u16 {
+        self.metric_slots.get(line.index()).copied().unwrap_or(metrics::NO_LINE)
     }
 }
 
@@ -112,12 +112,12 @@ impl NodeHealth for LiveHealth<'_> {
     fn is_up(&self, node: &PoolNode) -> bool {
         match self.overrides().node(node.node) {
             Some(forced) => forced.answerable(),
-            None => node.probe.is_none_or(|p| self.live.probes[p as usize].state.is_up()),
+            None => node.probe.is_none_or(|p| self.live.probes[p.index()].state.is_up()),
         }
     }
 
     #[inline]
-    fn pool_override(&self, record: u32, line: LineIdx) -> Option<Forced> {
+    fn pool_override(&self, record: u32, line: LineId) -> Option<Forced> {
         self.overrides().pool(record, line)
     }
 }

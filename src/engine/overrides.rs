@@ -11,8 +11,8 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 pub use super::health::Forced;
-use super::line::{LineRecord, LineTable, Node};
-use crate::geo::table::LineIdx;
+use super::line::{LineRecord, LineTable, Node, NodeId};
+use crate::geo::table::LineId;
 
 /// What an override applies to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,7 +56,7 @@ pub struct OverrideView {
     /// By line.
     line: Vec<Option<Forced>>,
     /// (line record index, line) pools.
-    pool: Vec<(u32, LineIdx, Forced)>,
+    pool: Vec<(u32, LineId, Forced)>,
     /// Whether any override is set (the common case is none).
     any: bool,
 }
@@ -81,7 +81,7 @@ impl OverrideView {
                 }
                 Target::Line(name) => {
                     if let Some(l) = targets.lines.find(name) {
-                        view.line[l as usize] = Some(o.state);
+                        view.line[l.index()] = Some(o.state);
                         view.any = true;
                     }
                 }
@@ -109,16 +109,16 @@ impl OverrideView {
 
     /// The override of a node, if any.
     #[inline]
-    pub fn node(&self, node: u32) -> Option<Forced> {
+    pub fn node(&self, node: NodeId) -> Option<Forced> {
         if !self.any {
             return None;
         }
-        self.node.get(node as usize).copied().flatten()
+        self.node.get(node.index()).copied().flatten()
     }
 
     /// The override of a record's pool for `line` (a pool override beats a line one).
     #[inline]
-    pub fn pool(&self, record: u32, line: LineIdx) -> Option<Forced> {
+    pub fn pool(&self, record: u32, line: LineId) -> Option<Forced> {
         if !self.any {
             return None;
         }
@@ -126,7 +126,7 @@ impl OverrideView {
             .iter()
             .find(|(r, l, _)| *r == record && *l == line)
             .map(|(_, _, f)| *f)
-            .or_else(|| self.line.get(line as usize).copied().flatten())
+            .or_else(|| self.line.get(line.index()).copied().flatten())
     }
 }
 

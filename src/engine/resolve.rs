@@ -4,11 +4,11 @@
 //! decision to a [`Trace`] (what `explain` shows).
 
 use super::answer::{Answer, Owner, Rcode, RecordRef, Route, Served};
-use super::line::{LineRecord, NodeHealth, Pool, WhenAllDown};
+use super::line::{LineRecord, NodeHealth, NodeId, Pool, WhenAllDown};
 use super::query::{ClientInfo, Query};
 use super::snapshot::Snapshot;
 use super::zone::{Content, Lookup, RrSet, Zone};
-use crate::geo::table::{Hit, LineIdx};
+use crate::geo::table::{Hit, LineId};
 use crate::name;
 use crate::rdata::RecordType;
 
@@ -57,7 +57,7 @@ pub trait Trace {
     /// A line record was reached.
     fn line_record(&mut self, _record: &LineRecord) {}
     /// A step of the fallback chain.
-    fn step(&mut self, _line: LineIdx, _step: Step) {}
+    fn step(&mut self, _line: LineId, _step: Step) {}
     /// A CNAME was followed to `target`.
     fn cname(&mut self, _target: &str) {}
 }
@@ -165,12 +165,12 @@ impl Snapshot {
     ) -> Route {
         let record = &self.line_records[record_idx as usize];
         trace.line_record(record);
-        let chain = &record.chains[hit.line as usize];
+        let chain = &record.chains[hit.line.index()];
         let max = usize::from(record.max_answers);
         let mut first_pool: Option<(&'s Pool, usize)> = None;
         let mut skipped_unusable = false;
         for (depth, &line) in chain.iter().enumerate() {
-            let Some(pool_idx) = record.pool_of_line[line as usize] else {
+            let Some(pool_idx) = record.pool_of_line[line.index()] else {
                 trace.step(line, Step::NoPool);
                 continue;
             };
@@ -228,8 +228,8 @@ impl Snapshot {
         Route { client_line: hit.line, served_line, fallback_depth: depth as u8, how, degraded: true }
     }
 
-    fn push_nodes<'s>(&'s self, answer: &mut Answer<'s>, owner: Owner<'s>, ttl: u32, nodes: &[u32]) {
-        answer.answers.extend(nodes.iter().map(|&n| RecordRef { owner, ttl, data: &self.nodes[n as usize].data }));
+    fn push_nodes<'s>(&'s self, answer: &mut Answer<'s>, owner: Owner<'s>, ttl: u32, nodes: &[NodeId]) {
+        answer.answers.extend(nodes.iter().map(|&n| RecordRef { owner, ttl, data: &self.nodes[n.index()].data }));
     }
 }
 

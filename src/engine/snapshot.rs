@@ -10,7 +10,7 @@ use super::health::Probe;
 use super::line::{LineRecord, LineTable, Node, NodeHealth, PoolNode};
 use super::overrides::Targets;
 use super::zone::Zone;
-use crate::geo::table::LineIdx;
+use crate::geo::table::LineId;
 use crate::geo::{Classifier, Tie};
 use crate::name;
 
@@ -20,7 +20,7 @@ pub struct SourcePrefix {
     /// The prefix.
     pub net: IpNet,
     /// Its line.
-    pub line: LineIdx,
+    pub line: LineId,
     /// Index into [`Snapshot::sources`].
     pub source: u32,
     /// Line number in a list file (0 when not from a file).
@@ -68,7 +68,7 @@ pub struct ProbeHealth<'s> {
 impl NodeHealth for ProbeHealth<'_> {
     #[inline]
     fn is_up(&self, node: &PoolNode) -> bool {
-        node.probe.is_none_or(|p| self.probes[p as usize].state.is_up())
+        node.probe.is_none_or(|p| self.probes[p.index()].state.is_up())
     }
 }
 
@@ -96,7 +96,7 @@ impl Snapshot {
     }
 
     /// The longest source prefix of `line` containing `addr`, for explanations.
-    pub fn source_prefix(&self, addr: IpAddr, line: LineIdx) -> Option<&SourcePrefix> {
+    pub fn source_prefix(&self, addr: IpAddr, line: LineId) -> Option<&SourcePrefix> {
         let addr = match addr {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
             v4 => v4,

@@ -56,7 +56,7 @@ impl Snapshot {
         let lines = (0..self.lines.len())
             .map(|i| {
                 let count = |v4: bool| {
-                    self.prefixes.iter().filter(|p| p.line as usize == i && matches!(p.net, IpNet::V4(_)) == v4).count()
+                    self.prefixes.iter().filter(|p| p.line.index() == i && matches!(p.net, IpNet::V4(_)) == v4).count()
                 };
                 LineSummary {
                     name: self.lines.names[i].to_string(),

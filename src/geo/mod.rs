@@ -16,16 +16,16 @@ use ipnet::IpNet;
 use rustc_hash::FxHashMap;
 
 use bits::AddrBits;
-use table::{Block, ChangePoints, Hit, LineIdx, PrefixTable, overlay, paint};
+use table::{Block, ChangePoints, Hit, LineId, PrefixTable, overlay, paint};
 
 /// The line every address belongs to when no source claims it.
-pub const DEFAULT_LINE: LineIdx = 0;
+pub const DEFAULT_LINE: LineId = LineId(0);
 
 /// What the classifier needs to know of a line.
 #[derive(Clone, Copy, Debug)]
 pub struct LineShape {
     /// Parent line: a child only claims addresses that classify to its parent.
-    pub parent: Option<LineIdx>,
+    pub parent: Option<LineId>,
     /// Rank for equal prefixes in two lines: lower wins.
     pub rank: u32,
 }
@@ -36,7 +36,7 @@ pub struct LinePrefix {
     /// The network.
     pub net: IpNet,
     /// The line it belongs to.
-    pub line: LineIdx,
+    pub line: LineId,
 }
 
 /// An equal prefix found in two lines of the same level; `winner` has the better rank.
@@ -45,9 +45,9 @@ pub struct Tie {
     /// The prefix.
     pub net: IpNet,
     /// Line that got it.
-    pub winner: LineIdx,
+    pub winner: LineId,
     /// Line that lost it.
-    pub loser: LineIdx,
+    pub loser: LineId,
 }
 
 /// Classifies client addresses into lines, with the RFC 7871 scope of each answer.
@@ -103,21 +103,21 @@ impl Classifier {
     }
 
     /// Every IPv4 block with its line, in address order.
-    pub fn v4_blocks(&self) -> impl Iterator<Item = (Block<u32>, LineIdx)> + '_ {
+    pub fn v4_blocks(&self) -> impl Iterator<Item = (Block<u32>, LineId)> + '_ {
         self.v4.blocks()
     }
 
     /// Every IPv6 block with its line, in address order.
-    pub fn v6_blocks(&self) -> impl Iterator<Item = (Block<u128>, LineIdx)> + '_ {
+    pub fn v6_blocks(&self) -> impl Iterator<Item = (Block<u128>, LineId)> + '_ {
         self.v6.blocks()
     }
 }
 
 /// Depth of a line in the parent tree (a line without parent is at depth 0). The caller
 /// has rejected parent cycles.
-fn depth(lines: &[LineShape], mut line: LineIdx) -> usize {
+fn depth(lines: &[LineShape], mut line: LineId) -> usize {
     let mut d = 0;
-    while let Some(p) = lines[line as usize].parent {
+    while let Some(p) = lines[line.index()].parent {
         line = p;
         d += 1;
     }
@@ -125,10 +125,10 @@ fn depth(lines: &[LineShape], mut line: LineIdx) -> usize {
 }
 
 /// Lines painted together: same depth, same parent.
-type GroupKey = (usize, Option<LineIdx>);
+type GroupKey = (usize, Option<LineId>);
 
 /// A group's blocks, each with the prefix as written and the line that holds it.
-type GroupBlocks<K> = FxHashMap<Block<K>, (IpNet, LineIdx)>;
+type GroupBlocks<K> = FxHashMap<Block<K>, (IpNet, LineId)>;
 
 fn build_family<K: AddrBits>(
     lines: &[LineShape],
@@ -140,7 +140,7 @@ fn build_family<K: AddrBits>(
     let mut groups: Vec<(GroupKey, GroupBlocks<K>)> = Vec::new();
     for p in prefixes {
         let Some(block) = to_block(p.net) else { continue };
-        let key = (depth(lines, p.line), lines[p.line as usize].parent);
+        let key = (depth(lines, p.line), lines[p.line.index()].parent);
         let pos = match groups.iter().position(|(k, _)| *k == key) {
             Some(pos) => pos,
             None => {
@@ -155,7 +155,7 @@ fn build_family<K: AddrBits>(
             }
             Some((_, held)) if *held == p.line => {}
             Some((net, held)) => {
-                let (winner, loser) = if lines[p.line as usize].rank < lines[*held as usize].rank {
+                let (winner, loser) = if lines[p.line.index()].rank < lines[(*held).index()].rank {
                     (p.line, *held)
                 } else {
                     (*held, p.line)
@@ -167,9 +167,9 @@ fn build_family<K: AddrBits>(
     }
     groups.sort_by_key(|((d, _), _)| *d);
 
-    let mut full: ChangePoints<K, LineIdx> = vec![(K::ZERO, DEFAULT_LINE)];
+    let mut full: ChangePoints<K, LineId> = vec![(K::ZERO, DEFAULT_LINE)];
     for ((_, parent), group) in groups {
-        let blocks: Vec<(Block<K>, LineIdx)> = group.into_iter().map(|(b, (_, l))| (b, l)).collect();
+        let blocks: Vec<(Block<K>, LineId)> = group.into_iter().map(|(b, (_, l))| (b, l)).collect();
         let painted = paint(blocks);
         full = overlay(&full, &painted, |base, claim| match (parent, claim) {
             (None, Some(line)) => line,

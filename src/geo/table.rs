@@ -21,8 +21,25 @@
 
 use super::bits::AddrBits;
 
-/// A line id as stored in the table (the index into the snapshot's line list).
-pub type LineIdx = u16;
+/// A line: the index into the snapshot's line list (`default` is 0). A newtype, so that
+/// a line can never be passed where a node or a probe is meant.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(transparent)]
+pub struct LineId(pub u16);
+
+impl LineId {
+    /// The line at `index` of the line list.
+    #[inline]
+    pub fn from_index(index: usize) -> LineId {
+        LineId(index as u16)
+    }
+
+    /// Its index into the line list (and into tables indexed by line).
+    #[inline]
+    pub fn index(self) -> usize {
+        usize::from(self.0)
+    }
+}
 
 /// One CIDR block of a source, already reduced to integers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -52,13 +69,13 @@ pub type ChangePoints<K, O> = Vec<(K, O)>;
 /// the longest block containing it, `None` where no block does.
 ///
 /// `blocks` must hold each network once (ties between lines resolved by the caller).
-pub fn paint<K: AddrBits>(mut blocks: Vec<(Block<K>, LineIdx)>) -> ChangePoints<K, Option<LineIdx>> {
+pub fn paint<K: AddrBits>(mut blocks: Vec<(Block<K>, LineId)>) -> ChangePoints<K, Option<LineId>> {
     blocks.sort_unstable_by_key(|(b, _)| (b.start, b.len));
-    let mut out: ChangePoints<K, Option<LineIdx>> = vec![(K::ZERO, None)];
+    let mut out: ChangePoints<K, Option<LineId>> = vec![(K::ZERO, None)];
     // Open blocks, outermost first: (last address, line). CIDR blocks never partly overlap,
     // so a block that starts before the top's end lies inside it.
-    let mut open: Vec<(K, LineIdx)> = Vec::new();
-    let close_until = |open: &mut Vec<(K, LineIdx)>, out: &mut ChangePoints<K, Option<LineIdx>>, before: Option<K>| {
+    let mut open: Vec<(K, LineId)> = Vec::new();
+    let close_until = |open: &mut Vec<(K, LineId)>, out: &mut ChangePoints<K, Option<LineId>>, before: Option<K>| {
         while let Some(&(last, _)) = open.last() {
             if before.is_some_and(|start| last >= start) {
                 break;
@@ -132,7 +149,7 @@ pub fn overlay<K: AddrBits, A: Copy, B: Copy, O: Copy + PartialEq>(
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Hit {
     /// Line of the block.
-    pub line: LineIdx,
+    pub line: LineId,
     /// Length of the largest aligned block around the address that is all one line.
     pub scope: u8,
 }
@@ -173,7 +190,7 @@ pub struct PrefixTable<K> {
 
 impl<K: AddrBits> PrefixTable<K> {
     /// Builds the table from a complete partition (change points starting at zero).
-    pub fn from_segments(points: &ChangePoints<K, LineIdx>) -> Self {
+    pub fn from_segments(points: &ChangePoints<K, LineId>) -> Self {
         let points = normalize(points.clone());
         debug_assert!(points.first().is_some_and(|p| p.0 == K::ZERO));
         let mut starts = Vec::with_capacity(points.len() * 4);
@@ -235,7 +252,7 @@ impl<K: AddrBits> PrefixTable<K> {
     }
 
     /// Every block with its line, in address order.
-    pub fn blocks(&self) -> impl Iterator<Item = (Block<K>, LineIdx)> + '_ {
+    pub fn blocks(&self) -> impl Iterator<Item = (Block<K>, LineId)> + '_ {
         self.starts.iter().zip(self.hits.iter()).map(|(&start, hit)| (Block { start, len: hit.scope }, hit.line))
     }
 }
@@ -271,6 +288,7 @@ pub fn maximal_blocks<K: AddrBits>(first: K, last: K) -> impl Iterator<Item = Bl
 #[cfg(test)]
 mod tests {
     use super::*;
+    use LineId as L;
 
     fn b(start: u32, len: u8) -> Block<u32> {
         Block { start, len }
@@ -289,37 +307,37 @@ mod tests {
     #[test]
     fn nested_prefix_splits_the_scope() {
         // 10.0.0.0/8 is line 1 with 10.1.0.0/16 of line 2 inside it.
-        let pts = paint(vec![(b(0x0a00_0000, 8), 1), (b(0x0a01_0000, 16), 2)]);
-        let full = overlay(&pts, &pts, |a, _| a.unwrap_or(0));
+        let pts = paint(vec![(b(0x0a00_0000, 8), L(1)), (b(0x0a01_0000, 16), L(2))]);
+        let full = overlay(&pts, &pts, |a, _| a.unwrap_or(L(0)));
         let table = PrefixTable::from_segments(&full);
-        assert_eq!(table.lookup(0x0a01_0203), Hit { line: 2, scope: 16 });
+        assert_eq!(table.lookup(0x0a01_0203), Hit { line: L(2), scope: 16 });
         // 10.0.x.x: the largest single-line block around it is 10.0.0.0/16, not the /8.
-        assert_eq!(table.lookup(0x0a00_0001), Hit { line: 1, scope: 16 });
-        assert_eq!(table.lookup(0x0a80_0001), Hit { line: 1, scope: 9 });
-        assert_eq!(table.lookup(0x0b00_0000), Hit { line: 0, scope: 8 });
-        assert_eq!(table.lookup(0), Hit { line: 0, scope: 5 });
-        assert_eq!(table.lookup(u32::MAX), Hit { line: 0, scope: 1 });
+        assert_eq!(table.lookup(0x0a00_0001), Hit { line: L(1), scope: 16 });
+        assert_eq!(table.lookup(0x0a80_0001), Hit { line: L(1), scope: 9 });
+        assert_eq!(table.lookup(0x0b00_0000), Hit { line: L(0), scope: 8 });
+        assert_eq!(table.lookup(0), Hit { line: L(0), scope: 5 });
+        assert_eq!(table.lookup(u32::MAX), Hit { line: L(0), scope: 1 });
     }
 
     #[test]
     fn adjacent_equal_lines_merge() {
-        let pts = paint(vec![(b(0x0a00_0000, 9), 1), (b(0x0a80_0000, 9), 1)]);
-        let full = overlay(&pts, &pts, |a, _| a.unwrap_or(0));
+        let pts = paint(vec![(b(0x0a00_0000, 9), L(1)), (b(0x0a80_0000, 9), L(1))]);
+        let full = overlay(&pts, &pts, |a, _| a.unwrap_or(L(0)));
         let table = PrefixTable::from_segments(&full);
-        assert_eq!(table.lookup(0x0a01_0000), Hit { line: 1, scope: 8 });
+        assert_eq!(table.lookup(0x0a01_0000), Hit { line: L(1), scope: 8 });
     }
 
     #[test]
     fn overlay_only_claims_parent_space() {
-        let base = paint(vec![(b(0x0a00_0000, 8), 1), (b(0x0a01_0000, 16), 2)]);
-        let child = paint(vec![(b(0x0a00_0000, 15), 3)]);
+        let base = paint(vec![(b(0x0a00_0000, 8), L(1)), (b(0x0a01_0000, 16), L(2))]);
+        let child = paint(vec![(b(0x0a00_0000, 15), L(3))]);
         let full = overlay(&base, &child, |a, c| match (a, c) {
-            (Some(1), Some(c)) => c,
-            (a, _) => a.unwrap_or(0),
+            (Some(L(1)), Some(c)) => c,
+            (a, _) => a.unwrap_or(L(0)),
         });
         let table = PrefixTable::from_segments(&full);
-        assert_eq!(table.lookup(0x0a00_0001).line, 3);
-        assert_eq!(table.lookup(0x0a01_0001).line, 2); // another line's space stays
-        assert_eq!(table.lookup(0x0a02_0001).line, 1);
+        assert_eq!(table.lookup(0x0a00_0001).line, L(3));
+        assert_eq!(table.lookup(0x0a01_0001).line, L(2)); // another line's space stays
+        assert_eq!(table.lookup(0x0a02_0001).line, L(1));
     }
 }

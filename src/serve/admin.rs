@@ -261,8 +261,8 @@ fn nodes(admin: &Control) -> Vec<NodeView> {
         for pool in record.pools.iter() {
             for node in pool.nodes.iter() {
                 let Some(p) = node.probe else { continue };
-                let probe = &snapshot.probes[p as usize];
-                let view = &mut by_node[node.node as usize];
+                let probe = &snapshot.probes[p.index()];
+                let view = &mut by_node[node.node.index()];
                 if view.probes.iter().any(|v| v.check == probe.key.check && v.target == probe.key.target) {
                     continue;
                 }
