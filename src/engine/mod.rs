@@ -1,6 +1,11 @@
 //! The engine: pure, synchronous, no I/O. [`Engine`] holds the live snapshot behind an
 //! atomic pointer, swapped whole on reload; [`Engine::handle_packet`] answers one DNS
 //! message from it.
+//!
+//! No clock, no file system, no tokio: clippy.toml lists the calls this module denies
+//! (`Instant::now`, `SystemTime::now`, `std::fs`), and tests/layers.rs checks that nothing
+//! here names `serve`, `compile`, `config` or tokio.
+#![deny(clippy::disallowed_methods)]
 
 pub mod answer;
 pub mod explain;
