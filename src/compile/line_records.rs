@@ -8,7 +8,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 
 use super::Compiler;
-use crate::config::{At, LineRecordDef, MinHealthyDef, NodeDef, WhenAllDownDef, defaults};
+use crate::config::{AllDownPolicy, At, LineRecordDef, MinHealthyDef, NodeDef, defaults};
 use crate::engine::health::CheckSpec;
 use crate::engine::line::{LineRecord, MinHealthy, Node, NodeId, Pool, PoolNode, WhenAllDown};
 use crate::engine::zone::{Content, RrSet};
@@ -231,10 +231,10 @@ impl Compiler<'_> {
     fn when_all_down(&mut self, rec: &Record<'_>) -> WhenAllDown {
         let Some(at) = &rec.def.when_all_down else { return WhenAllDown::FailOpen };
         let place = self.place(at);
-        match &at.value {
-            WhenAllDownDef::Mode(m) if m == "fail_open" => WhenAllDown::FailOpen,
-            WhenAllDownDef::Mode(m) if m == "servfail" => WhenAllDown::ServFail,
-            WhenAllDownDef::LastResort { last_resort } => {
+        match at.value.policy() {
+            Ok(AllDownPolicy::FailOpen) => WhenAllDown::FailOpen,
+            Ok(AllDownPolicy::ServFail) => WhenAllDown::ServFail,
+            Ok(AllDownPolicy::LastResort(last_resort)) => {
                 let mut nodes = Vec::new();
                 for text in last_resort {
                     match text.parse::<IpAddr>() {
@@ -252,10 +252,8 @@ impl Compiler<'_> {
                 }
                 WhenAllDown::LastResort(Pool { line: DEFAULT_LINE, nodes: nodes.into(), weighted: false })
             }
-            WhenAllDownDef::Mode(other) => {
-                let message =
-                    format!("bad when_all_down {other:?}: fail_open, servfail, or {{ last_resort: [addresses] }}");
-                self.fail(place, rec.rule.clone(), message);
+            Err(m) => {
+                self.fail(place, rec.rule.clone(), m);
                 WhenAllDown::FailOpen
             }
         }

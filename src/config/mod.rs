@@ -374,6 +374,113 @@ pub struct LineRecordDef {
     pub when_all_down: Option<At<WhenAllDownDef>>,
 }
 
+/// A source as the rules mean it: one of the four kinds, with the fields that kind takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source<'a> {
+    /// A CIDR list file under the geo-data root.
+    File(&'a str),
+    /// Prefixes written inline.
+    Cidr(&'a [String]),
+    /// An RIR delegated-statistics file, the records of `countries`.
+    Apnic {
+        /// The file, under the geo-data root.
+        file: &'a str,
+        /// Country codes (at least one).
+        countries: Vec<String>,
+    },
+    /// A MaxMind-format database, the networks every given field matches.
+    Mmdb {
+        /// The file, under the geo-data root.
+        file: &'a str,
+        /// What to select.
+        selector: crate::geo::mmdb::Selector,
+    },
+}
+
+impl SourceDef {
+    /// Which kind of source this is, or why it is none: exactly one of `file`, `cidr`,
+    /// `apnic`, `mmdb`, with only the fields that kind takes.
+    pub fn kind(&self) -> Result<Source<'_>, String> {
+        let kinds: Vec<&str> = [
+            ("file", self.file.is_some()),
+            ("cidr", self.cidr.is_some()),
+            ("apnic", self.apnic.is_some()),
+            ("mmdb", self.mmdb.is_some()),
+        ]
+        .iter()
+        .filter(|(_, set)| *set)
+        .map(|(k, _)| *k)
+        .collect();
+        if kinds.len() != 1 {
+            let found = if kinds.is_empty() { "none".to_string() } else { kinds.join(", ") };
+            return Err(format!("a source needs exactly one of file, cidr, apnic, mmdb (found: {found})"));
+        }
+        let misplaced: Vec<&str> = [
+            ("country", self.country.is_some() && (self.file.is_some() || self.cidr.is_some())),
+            ("subdivision", self.subdivision.is_some() && self.mmdb.is_none()),
+            ("asn", self.asn.is_some() && self.mmdb.is_none()),
+            ("family", self.family.is_some() && self.mmdb.is_none()),
+        ]
+        .iter()
+        .filter(|(_, bad)| *bad)
+        .map(|(k, _)| *k)
+        .collect();
+        if !misplaced.is_empty() {
+            return Err(format!("`{}` does not apply to a {} source", misplaced.join("`, `"), kinds[0]));
+        }
+        let list = |v: &Option<OneOrMany<String>>| v.clone().map(OneOrMany::into_vec).unwrap_or_default();
+        if let Some(file) = &self.file {
+            return Ok(Source::File(file));
+        }
+        if let Some(cidrs) = &self.cidr {
+            return Ok(Source::Cidr(cidrs));
+        }
+        if let Some(file) = &self.apnic {
+            let countries = list(&self.country);
+            if countries.is_empty() {
+                return Err("an apnic source needs `country` (e.g. country: CN)".into());
+            }
+            return Ok(Source::Apnic { file, countries });
+        }
+        let file = self.mmdb.as_deref().expect("the one kind left");
+        let selector = crate::geo::mmdb::Selector {
+            country: list(&self.country),
+            subdivision: list(&self.subdivision),
+            asn: self.asn.clone().map(OneOrMany::into_vec).unwrap_or_default(),
+            family: self.family.unwrap_or(Family::Both),
+        };
+        if selector.country.is_empty() && selector.subdivision.is_empty() && selector.asn.is_empty() {
+            return Err("an mmdb source needs at least one of `country`, `subdivision`, `asn`".into());
+        }
+        Ok(Source::Mmdb { file, selector })
+    }
+}
+
+/// What a line record answers when no pool of its chain is usable, as the rules mean it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AllDownPolicy<'a> {
+    /// The first pool of the chain, whole.
+    FailOpen,
+    /// SERVFAIL.
+    ServFail,
+    /// These addresses, as written.
+    LastResort(&'a [String]),
+}
+
+impl WhenAllDownDef {
+    /// The policy, or why the text names none.
+    pub fn policy(&self) -> Result<AllDownPolicy<'_>, String> {
+        match self {
+            WhenAllDownDef::Mode(m) if m == "fail_open" => Ok(AllDownPolicy::FailOpen),
+            WhenAllDownDef::Mode(m) if m == "servfail" => Ok(AllDownPolicy::ServFail),
+            WhenAllDownDef::LastResort { last_resort } => Ok(AllDownPolicy::LastResort(last_resort)),
+            WhenAllDownDef::Mode(other) => {
+                Err(format!("bad when_all_down {other:?}: fail_open, servfail, or {{ last_resort: [addresses] }}"))
+            }
+        }
+    }
+}
+
 /// `min_healthy`: a count or a percentage.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]

@@ -26,7 +26,7 @@ pub enum Family {
 }
 
 /// What a line takes from a database: networks whose record matches every given field.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Selector {
     /// `country.iso_code` is one of these (e.g. `CN`).
     pub country: Vec<String>,
