@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::process::Command;
 
+use common::inprocess::InProcess;
 use common::server::{RunningServer, answers, dig};
 
 const TOKEN: &str = "test-token-123";
@@ -37,7 +38,7 @@ fn samples(text: &str) -> HashMap<String, f64> {
 #[test]
 fn metrics_are_valid_prometheus_text_and_count_the_queries_sent() {
     common::tools::require(&["curl", "promtool", "kdig"]);
-    let server = RunningServer::start("tests/rules/server.yaml", &["127.0.0.1:0"]);
+    let server = InProcess::start("tests/rules/server.yaml", &["127.0.0.1:0"]);
     let dns = server.addrs[0];
     for _ in 0..5 {
         dig(dns, &["www.example.com", "A", "+subnet=198.51.100.0/27"]);
@@ -106,8 +107,7 @@ fn admin_refuses_a_public_bind_without_a_token() {
 #[test]
 fn mutating_calls_need_the_token_and_overrides_steer_answers() {
     common::tools::require(&["curl", "kdig"]);
-    let server =
-        RunningServer::start_with("tests/rules/server.yaml", &["127.0.0.1:0"], &[("LINEDNS_ADMIN_TOKEN", TOKEN)]);
+    let server = InProcess::start_with_token("tests/rules/server.yaml", &["127.0.0.1:0"], Some(TOKEN));
     let (dns, admin) = (server.addrs[0], server.admin);
     let auth = format!("Authorization: Bearer {TOKEN}");
     // Reads need no token.

@@ -261,10 +261,12 @@ impl Server {
         tokio::select! {
             () = shutdown => {}
             Some(joined) = tasks.join_next() => {
-                // A listener loop only ends on its own after a fatal socket error.
-                if let Ok(Err(e)) = joined {
-                    result = Err(e);
-                }
+                // A listener loop only ends on its own after a fatal socket error, or a
+                // panic: either stops the server with the error.
+                result = match joined {
+                    Ok(ended) => ended,
+                    Err(e) => Err(io::Error::other(format!("a listener task ended: {e}"))),
+                };
             }
         }
         let _ = stop_tx.send(true);

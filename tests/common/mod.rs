@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod inprocess;
 pub mod packet_properties;
 pub mod server;
 pub mod tools;
