@@ -66,8 +66,9 @@ pub enum RData {
     },
 }
 
-/// The record types a rules file may hold as static records.
-pub const STATIC_TYPES: &[RecordType] = &[
+/// The record types the engine answers by name: those a rules file may hold as static
+/// records, then SOA and ANY (what metrics count and `explain` asks by name).
+pub const ANSWERED_TYPES: [RecordType; 10] = [
     RecordType::A,
     RecordType::AAAA,
     RecordType::CNAME,
@@ -76,7 +77,12 @@ pub const STATIC_TYPES: &[RecordType] = &[
     RecordType::NS,
     RecordType::SRV,
     RecordType::CAA,
+    RecordType::SOA,
+    RecordType::ANY,
 ];
+
+/// The record types a rules file may hold as static records.
+pub const STATIC_TYPES: &[RecordType] = ANSWERED_TYPES.split_at(8).0;
 
 /// Parses a record type name (`a`, `AAAA`, ...) among `allowed`.
 pub fn parse_type(text: &str, allowed: &[RecordType]) -> Result<RecordType, String> {

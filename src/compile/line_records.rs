@@ -37,11 +37,11 @@ impl Compiler<'_> {
         rule: &str,
     ) -> Option<(String, RrSet)> {
         let r = &record.value;
-        let owner = self.owner(&r.name, origin, rule)?;
-        let rule = format!("{rule}, line record {} {}", r.name.value, r.rtype.value);
+        let line_types = [RecordType::A, RecordType::AAAA];
+        let hint = ": line records are A or AAAA";
+        let (owner, rule, rtype) =
+            self.record_head(&r.name, &r.rtype, origin, rule, "line record", &line_types, hint)?;
         let place = self.place(record);
-        let rtype =
-            self.record_type(&r.rtype, &[RecordType::A, RecordType::AAAA], ": line records are A or AAAA", &rule)?;
         let rec = Record { rule, rtype, def: r };
         if r.max_answers == Some(0) {
             self.fail(place.clone(), rec.rule.clone(), "max_answers must be at least 1");

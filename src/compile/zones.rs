@@ -126,7 +126,27 @@ impl Compiler<'_> {
     }
 
     /// Owner name of a record: inside the zone, normalized.
-    pub(super) fn owner(&mut self, written: &At<String>, origin: &str, rule: &str) -> Option<String> {
+    /// What every record starts with: its owner (in the zone), the rule its errors name
+    /// (`RULE, WHAT NAME TYPE`), and its type, one of `allowed` (`hint` is added to errors).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn record_head(
+        &mut self,
+        name: &At<String>,
+        rtype: &At<String>,
+        origin: &str,
+        rule: &str,
+        what: &str,
+        allowed: &[RecordType],
+        hint: &str,
+    ) -> Option<(String, String, RecordType)> {
+        let owner = self.owner(name, origin, rule)?;
+        let rule = format!("{rule}, {what} {} {}", name.value, rtype.value);
+        let rtype = self.record_type(rtype, allowed, hint, &rule)?;
+        Some((owner, rule, rtype))
+    }
+
+    /// The owner name written at `written`, made absolute in `origin`; it must be in the zone.
+    fn owner(&mut self, written: &At<String>, origin: &str, rule: &str) -> Option<String> {
         let place = self.place(written);
         match name::in_origin(&written.value, origin) {
             Ok(owner) if name::is_at_or_below(&owner, origin) => Some(owner),
@@ -142,7 +162,7 @@ impl Compiler<'_> {
     }
 
     /// The record type written at `written`, one of `allowed`; `hint` is added to errors.
-    pub(super) fn record_type(
+    fn record_type(
         &mut self,
         written: &At<String>,
         allowed: &[RecordType],
@@ -167,9 +187,8 @@ impl Compiler<'_> {
         rule: &str,
     ) -> Option<(String, RrSet)> {
         let r = &record.value;
-        let owner = self.owner(&r.name, origin, rule)?;
-        let rule = format!("{rule}, record {} {}", r.name.value, r.rtype.value);
-        let rtype = self.record_type(&r.rtype, rdata::STATIC_TYPES, "", &rule)?;
+        let (owner, rule, rtype) =
+            self.record_head(&r.name, &r.rtype, origin, rule, "record", rdata::STATIC_TYPES, "")?;
         let place = self.place(record);
         let values = r.values.clone().into_vec();
         if values.is_empty() {

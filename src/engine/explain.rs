@@ -126,9 +126,7 @@ pub fn parse_asked<'a>(client: &str, name: Option<&'a str>, qtype: Option<&str>)
 
 /// The record type of an explanation: a served type, SOA or ANY, by name.
 pub fn parse_qtype(text: &str) -> Result<RecordType, String> {
-    let mut types = crate::rdata::STATIC_TYPES.to_vec();
-    types.extend([RecordType::SOA, RecordType::ANY]);
-    crate::rdata::parse_type(text, &types)
+    crate::rdata::parse_type(text, &crate::rdata::ANSWERED_TYPES)
 }
 
 /// Explains how `snapshot` classifies `addr` (as an ECS subnet when `ecs_source_prefix`

@@ -20,18 +20,7 @@ pub const NO_LINE: u16 = 0;
 const OTHER_LINE: u16 = (LINE_SLOTS - 1) as u16;
 
 /// The query types counted by name; every other type counts as `other`.
-pub const QTYPES: [RecordType; 10] = [
-    RecordType::A,
-    RecordType::AAAA,
-    RecordType::CNAME,
-    RecordType::MX,
-    RecordType::TXT,
-    RecordType::NS,
-    RecordType::SRV,
-    RecordType::CAA,
-    RecordType::SOA,
-    RecordType::ANY,
-];
+pub const QTYPES: [RecordType; 10] = crate::rdata::ANSWERED_TYPES;
 
 /// Counter cells per line slot: each counted qtype and `other`, by rcode, by transport.
 const CELLS_PER_LINE: usize = (QTYPES.len() + 1) * Rcode::ALL.len() * Transport::ALL.len();
