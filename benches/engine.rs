@@ -1,6 +1,7 @@
 //! Criterion benches: classification on the full real carrier lists (v4, v6), the
 //! whole resolve of a line record and of a static record, and `handle_packet` (bytes in,
-//! bytes out) for a typical ECS query.
+//! bytes out) for a typical ECS query; and a reference (the same IPv4 lookups through the
+//! `prefix-trie` crate) to judge the figures by across machines.
 //!
 //! Runs on the real data kept as test fixtures (`tests/data/geo-data`), or on the data
 //! `LINEDNS_GEO_DATA` names.
@@ -48,6 +49,33 @@ fn addresses(snap: &Snapshot, v4: bool, n: usize) -> Vec<IpAddr> {
             }
         })
         .collect()
+}
+
+/// The reference for judging the other figures across machines: the same IPv4 lookups
+/// as `classify/v4`, longest-prefix matches over the same source prefixes in the
+/// `prefix-trie` crate's map (no parent overlay, no scope: a plain LPM).
+fn reference(c: &mut Criterion) {
+    let snap = snapshot();
+    let mut trie: prefix_trie::PrefixMap<ipnet::Ipv4Net, u16> = prefix_trie::PrefixMap::new();
+    for p in &snap.prefixes {
+        if let ipnet::IpNet::V4(net) = p.net {
+            trie.insert(net, p.line.0);
+        }
+    }
+    let addrs: Vec<ipnet::Ipv4Net> = addresses(&snap, true, 1 << 16)
+        .into_iter()
+        .map(|a| match a {
+            IpAddr::V4(a) => ipnet::Ipv4Net::new(a, 32).unwrap(),
+            IpAddr::V6(_) => unreachable!("IPv4 addresses"),
+        })
+        .collect();
+    let mut i = 0usize;
+    c.bench_function("reference/prefix-trie-v4", |b| {
+        b.iter(|| {
+            i = (i + 1) & ((1 << 16) - 1);
+            black_box(trie.get_lpm(black_box(&addrs[i])).map(|(_, &line)| line))
+        })
+    });
 }
 
 fn classify(c: &mut Criterion) {
@@ -127,5 +155,5 @@ fn handle_packet(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, classify, resolve, handle_packet);
+criterion_group!(benches, reference, classify, resolve, handle_packet);
 criterion_main!(benches);
