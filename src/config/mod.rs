@@ -137,7 +137,7 @@ pub struct HealthCheckDef {
 #[serde(deny_unknown_fields)]
 pub struct ServerDef {
     /// Addresses (`IP:PORT`, IPv6 in brackets) for UDP and TCP; default 127.0.0.1:5353
-    /// and [::1]:5353.
+    /// and `[::1]:5353`.
     #[serde(default)]
     pub listen: Option<Vec<String>>,
     /// UDP sockets per address and runtime threads; 0 or unset = one per core.

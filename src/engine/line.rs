@@ -74,7 +74,7 @@ pub struct Node {
     pub data: RData,
 }
 
-/// What the pool choice knows of node health. [`crate::Snapshot::live_health`] is the
+/// What the pool choice knows of node health. [`crate::engine::Live::live_health`] is the
 /// view the health checker writes; [`AllUp`] ignores health.
 pub trait NodeHealth {
     /// Whether the pool node may be answered.

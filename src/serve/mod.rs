@@ -4,7 +4,7 @@
 //!
 //! The library takes already-bound sockets, so a host program (or a test, on port 0)
 //! runs the same server the binary runs; the binary only parses arguments, binds, and
-//! turns signals into [`Server::reload`] and the shutdown future.
+//! turns signals into [`Control::reload`] and the shutdown future.
 //!
 //! ```text
 //!  Listeners ──► udp (one loop per SO_REUSEPORT socket) ─┐
