@@ -104,6 +104,38 @@ fn admin_refuses_a_public_bind_without_a_token() {
     assert!(linedns::serve::admin::check_bind("[::1]:9153".parse().unwrap(), None).is_ok());
 }
 
+/// The admin API's bounds: a request head over 16 KiB, a body over 64 KiB and a client
+/// that never finishes its request are cut off, and the API keeps answering.
+#[test]
+fn admin_requests_are_bounded_in_size_and_time() {
+    common::tools::require(&["curl"]);
+    let server = InProcess::start_with_token("tests/rules/server.yaml", &["127.0.0.1:0"], Some(TOKEN));
+    let admin = server.admin;
+    let auth = format!("Authorization: Bearer {TOKEN}");
+    // A 20 KiB header: refused before any route runs.
+    let big_header = format!("X-Filler: {}", "a".repeat(20 * 1024));
+    let (code, _) = curl(&["-H", &big_header, &url(admin, "/lines")]);
+    assert!((400..500).contains(&code), "oversized head answered {code}");
+    // A 100 KiB body: 400, and the override it carries is not set.
+    let body =
+        format!(r#"{{"target":{{"node":"192.0.2.1"}},"state":"down","who":"{}","why":"x"}}"#, "w".repeat(100 * 1024));
+    let (code, reply) = curl(&["-X", "POST", "-H", &auth, "--data-binary", &body, &url(admin, "/overrides")]);
+    assert_eq!(code, 400, "{reply}");
+    assert!(reply.contains("too large"), "{reply}");
+    assert_eq!(curl(&[&url(admin, "/overrides")]).1.trim(), "[]");
+    // A client that sends half a request and waits: the server closes within its 5 s.
+    let mut slow = std::net::TcpStream::connect(admin).unwrap();
+    std::io::Write::write_all(&mut slow, b"GET /lines HTTP/1.1\r\nHost: x\r\n").unwrap();
+    slow.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut slow, &mut rest);
+    assert!(started.elapsed() < std::time::Duration::from_secs(8), "held for {:?}", started.elapsed());
+    // Meanwhile and after, the API answers.
+    assert_eq!(curl(&[&url(admin, "/lines")]).0, 200);
+    server.stop();
+}
+
 #[test]
 fn mutating_calls_need_the_token_and_overrides_steer_answers() {
     common::tools::require(&["curl", "kdig"]);
