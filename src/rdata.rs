@@ -164,11 +164,42 @@ impl RData {
 }
 
 /// Writes a name in presentation form with its trailing dot.
-struct Fqdn<'a>(&'a str);
+/// A normalized name shown absolute, with its trailing dot (the root as `.`).
+pub struct Fqdn<'a>(pub &'a str);
 
 impl fmt::Display for Fqdn<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.", self.0)
+    }
+}
+
+/// RFC 1035 §5.1 `<character-string>`s: in quotes, `"` and `\` escaped with `\`, any
+/// other octet outside printable ASCII as `\DDD`. With `split`, one quoted piece per
+/// 255 octets, as the wire carries them (`wire::encode::write_text`).
+struct Quoted<'a> {
+    text: &'a [u8],
+    split: bool,
+}
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let size = if self.split { 255 } else { self.text.len().max(1) };
+        let mut pieces: Vec<&[u8]> = self.text.chunks(size).collect();
+        if pieces.is_empty() {
+            pieces.push(&[]);
+        }
+        for (i, piece) in pieces.iter().enumerate() {
+            f.write_str(if i == 0 { "\"" } else { " \"" })?;
+            for &b in *piece {
+                match b {
+                    b'"' | b'\\' => write!(f, "\\{}", b as char)?,
+                    0x20..=0x7e => write!(f, "{}", b as char)?,
+                    _ => write!(f, "\\{b:03}")?,
+                }
+            }
+            f.write_str("\"")?;
+        }
+        Ok(())
     }
 }
 
@@ -179,9 +210,11 @@ impl fmt::Display for RData {
             RData::Aaaa(a) => write!(f, "{a}"),
             RData::Cname(n) | RData::Ns(n) => write!(f, "{}", Fqdn(n)),
             RData::Mx { preference, exchange } => write!(f, "{preference} {}", Fqdn(exchange)),
-            RData::Txt(t) => write!(f, "{t:?}"),
+            RData::Txt(t) => write!(f, "{}", Quoted { text: t.as_bytes(), split: true }),
             RData::Srv { priority, weight, port, target } => write!(f, "{priority} {weight} {port} {}", Fqdn(target)),
-            RData::Caa { flags, tag, value } => write!(f, "{flags} {tag} {value:?}"),
+            RData::Caa { flags, tag, value } => {
+                write!(f, "{flags} {tag} {}", Quoted { text: value.as_bytes(), split: false })
+            }
             RData::Soa { mname, rname, serial, refresh, retry, expire, minimum } => {
                 write!(f, "{} {} {serial} {refresh} {retry} {expire} {minimum}", Fqdn(mname), Fqdn(rname))
             }
@@ -206,6 +239,12 @@ mod tests {
         for (t, text, shown) in cases {
             assert_eq!(RData::parse(t, text, o).unwrap().to_string(), shown, "{t} {text}");
         }
+        // RFC 1035 §5.1 escapes; 255-octet pieces as on the wire.
+        let txt = RData::Txt("say \"hi\" \\ 中".into()).to_string();
+        assert_eq!(txt, r#""say \"hi\" \\ \228\184\173""#);
+        let long = RData::Txt("a".repeat(300).into()).to_string();
+        assert_eq!(long, format!("\"{}\" \"{}\"", "a".repeat(255), "a".repeat(45)));
+        assert_eq!(RData::Txt("".into()).to_string(), "\"\"");
         assert!(RData::parse(RecordType::A, "300.1.1.1", o).unwrap_err().contains("300.1.1.1"));
         assert!(RData::parse(RecordType::MX, "mail", o).unwrap_err().contains("PREFERENCE"));
         assert!(parse_type("ptr", STATIC_TYPES).unwrap_err().contains("\"ptr\""));

@@ -2,14 +2,14 @@
 //! the library's `serve::Server`; the rules' compiler and the explanation are the
 //! library's too.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use linedns::engine::explain::parse_asked;
-use linedns::serve::{AdminListen, Control, Plan, Server};
+use linedns::engine::export::master_file;
+use linedns::serve::{Control, Overrides, Plan, Server};
 use linedns::{CompileOptions, Engine, GEO_DATA_ENV, Snapshot, compile_file, explain};
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -31,19 +31,8 @@ enum Command {
     Serve {
         #[command(flatten)]
         rules: RulesArgs,
-        /// Listen on this address instead of the rules' (repeat for several; port 0
-        /// picks a free port, printed in the start log line).
-        #[arg(long = "listen", value_name = "IP:PORT")]
-        listen: Vec<SocketAddr>,
-        /// UDP sockets per address and runtime threads (default: the rules', else one
-        /// per core).
-        #[arg(long)]
-        workers: Option<usize>,
-        /// Admin API and metrics listener instead of the rules' `server.admin.listen`
-        /// (default 127.0.0.1:9153; `off` disables it). Beyond loopback it needs a token
-        /// (LINEDNS_ADMIN_TOKEN or server.admin.token_file).
-        #[arg(long, value_name = "IP:PORT|off")]
-        admin_listen: Option<AdminListen>,
+        #[command(flatten)]
+        overrides: Overrides,
     },
     /// Compile the rules and their geo data, print what they hold, and exit non-zero on
     /// any error (each error names file, line, rule and value). Nothing is served.
@@ -81,6 +70,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print a zone as an RFC 1035 master file as one line sees it: its static records,
+    /// and for each line record the answer that line gets (health: the probes' initial
+    /// states). For providers that import zone files, pipelines, or a diff.
+    Export {
+        #[command(flatten)]
+        rules: RulesArgs,
+        /// The zone's origin.
+        #[arg(long, value_name = "ORIGIN")]
+        zone: String,
+        /// The line whose view to print.
+        #[arg(long, default_value = "default")]
+        line: String,
+    },
 }
 
 /// `-c RULES` and `--geo-data DIR`.
@@ -103,9 +105,9 @@ struct DataArgs {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Serve { rules, listen, workers, admin_listen } => {
+        Command::Serve { rules, overrides } => {
             init_logging();
-            let served = serve(rules, listen, workers, admin_listen);
+            let served = serve(rules, &overrides);
             served.as_ref().map_or_else(|e| tracing::error!("{e}"), |()| tracing::info!("linedns stopped"));
             if served.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
@@ -125,6 +127,12 @@ fn main() -> ExitCode {
             let Some(snapshot) = load(&rules.config, rules.data) else { return ExitCode::FAILURE };
             let explanation = explain(&snapshot, addr, ecs, query, &snapshot.probe_health());
             print_out(json, &explanation, || explanation.to_string())
+        }
+        Command::Export { rules, zone, line } => {
+            let Some(snapshot) = load(&rules.config, rules.data) else { return ExitCode::FAILURE };
+            let text = master_file(&snapshot, &zone, &line, &snapshot.probe_health());
+            let Ok(text) = text.map_err(|m| eprintln!("error: {m}")) else { return ExitCode::from(2) };
+            print_out(false, &(), || text)
         }
     }
 }
@@ -147,18 +155,13 @@ fn init_logging() {
 
 /// Compiles the rules, binds every socket, and serves until SIGTERM or SIGINT (SIGHUP
 /// reloads). Any error before serving stops the start with a message naming its cause.
-fn serve(
-    rules: RulesArgs,
-    listen: Vec<SocketAddr>,
-    workers: Option<usize>,
-    admin: Option<AdminListen>,
-) -> Result<(), String> {
+fn serve(rules: RulesArgs, overrides: &Overrides) -> Result<(), String> {
     let engine = Engine::from_rules(&rules.config, CompileOptions { geo_data: rules.data.geo_data }).map_err(|e| {
         e.0.iter().for_each(|e| tracing::error!("{e}"));
         format!("{}: {} error(s); not started", rules.config.display(), e.0.len())
     })?;
     let settings = engine.snapshot().settings.clone();
-    let plan = Plan::new(&settings, listen, workers, admin);
+    let plan = Plan::new(&settings, overrides);
     let (listeners, token) = plan.bind(&settings).map_err(|e| format!("{e}; not started"))?;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(plan.workers).enable_all().build();
     let runtime = runtime.map_err(|e| format!("cannot start the runtime: {e}"))?;

@@ -9,6 +9,7 @@
 
 pub mod answer;
 pub mod explain;
+pub mod export;
 pub mod health;
 pub mod line;
 pub mod metrics;

@@ -146,6 +146,18 @@ impl Snapshot {
         answer
     }
 
+    /// The answer line record `record` gives a client of `line` now, as
+    /// [`Snapshot::resolve`] would (the first usable pool of the line's chain, its healthy
+    /// nodes, or the all-down policy), for a zone export. The owner is [`Owner::Query`].
+    pub fn line_answer<'s>(&'s self, record: u32, line: LineId, health: &impl NodeHealth) -> Answer<'s> {
+        let mut answer = Answer::new(Rcode::NoError, true);
+        let client = ClientInfo { addr: std::net::Ipv4Addr::UNSPECIFIED.into(), ecs_source_prefix: None, entropy: 0 };
+        let hit = Hit { line, scope: 0 };
+        let route = self.answer_line_record(&mut answer, record, Owner::Query, hit, &client, health, &mut NoTrace);
+        answer.route = Some(route);
+        answer
+    }
+
     /// Walks the client line's chain to the first usable pool (at least `min_healthy`
     /// healthy nodes) and answers with its healthy nodes; if none is usable, applies the
     /// record's all-down policy. Answers that health made worse carry the degraded TTL:

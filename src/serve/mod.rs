@@ -63,6 +63,25 @@ impl Listeners {
     }
 }
 
+/// What the command line (`linedns serve`) may set in place of the rules' `server:`
+/// settings.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct Overrides {
+    /// Listen on this address instead of the rules' (repeat for several; port 0
+    /// picks a free port, printed in the start log line).
+    #[arg(long = "listen", value_name = "IP:PORT")]
+    pub listen: Vec<SocketAddr>,
+    /// UDP sockets per address and runtime threads (default: the rules', else one
+    /// per core).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Admin API and metrics listener instead of the rules' `server.admin.listen`
+    /// (default 127.0.0.1:9153; `off` disables it). Beyond loopback it needs a token
+    /// (LINEDNS_ADMIN_TOKEN or server.admin.token_file).
+    #[arg(long, value_name = "IP:PORT|off")]
+    pub admin_listen: Option<AdminListen>,
+}
+
 /// Where and how to listen: the rules' `server:` settings, with what the command line
 /// overrides.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,21 +95,15 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The plan for `settings`; `listen` (if not empty), `workers` (if not 0) and
-    /// `admin` (if given; it may turn the API off) replace the settings' values.
-    /// Workers default to one per core.
-    pub fn new(
-        settings: &crate::engine::settings::ServerSettings,
-        listen: Vec<SocketAddr>,
-        workers: Option<usize>,
-        admin: Option<AdminListen>,
-    ) -> Plan {
+    /// The plan for `settings`, with what `overrides` gives in their place. Workers
+    /// default to one per core.
+    pub fn new(settings: &crate::engine::settings::ServerSettings, overrides: &Overrides) -> Plan {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let from_rules = if settings.workers > 0 { settings.workers } else { cores };
         Plan {
-            listen: if listen.is_empty() { settings.listen.clone() } else { listen },
-            workers: workers.filter(|&w| w > 0).unwrap_or(from_rules),
-            admin: admin.map_or(settings.admin_listen, |a| a.0),
+            listen: if overrides.listen.is_empty() { settings.listen.clone() } else { overrides.listen.clone() },
+            workers: overrides.workers.filter(|&w| w > 0).unwrap_or(from_rules),
+            admin: overrides.admin_listen.map_or(settings.admin_listen, |a| a.0),
         }
     }
 
