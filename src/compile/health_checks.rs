@@ -40,11 +40,14 @@ impl Compiler<'_> {
             config::CheckKind::Tcp => CheckKind::Tcp,
             config::CheckKind::Http | config::CheckKind::Https => {
                 let path = d.path.clone().unwrap_or_else(|| defaults::HTTP_PATH.into());
-                if !path.starts_with('/') || path.contains(char::is_whitespace) {
+                // RFC 3986 §3.3: a request path is printable ASCII (others percent-encoded).
+                if !path.starts_with('/') || !path.bytes().all(|b| b.is_ascii_graphic()) {
                     self.fail(
                         place.clone(),
                         rule.clone(),
-                        format!("bad path {path:?}: starts with / and has no spaces"),
+                        format!(
+                            "bad path {path:?}: starts with / and has no spaces; other characters than printable ASCII are percent-encoded"
+                        ),
                     );
                 }
                 let expect_status = d.expect_status.clone().unwrap_or_else(|| defaults::HTTP_HEALTHY_STATUS.collect());

@@ -79,8 +79,9 @@ impl Compiler<'_> {
         Some((owner, RrSet { rtype, ttl, content: Content::Line(idx) }))
     }
 
-    /// The record's health check, if it names one. `Err` (as `None` from the caller's
-    /// `?`) when it names a check whose own error is already reported.
+    /// The record's health check, if it names one (`Some(None)`: it names none, or an
+    /// unknown one, reported here). `None` when it names a check whose own error is
+    /// already reported, so the record adds none.
     fn record_check(&mut self, rec: &Record<'_>) -> Option<Option<Arc<CheckSpec>>> {
         let Some(name) = &rec.def.health_check else { return Some(None) };
         match self.checks.get(&name.value) {

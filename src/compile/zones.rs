@@ -125,7 +125,6 @@ impl Compiler<'_> {
         first_place.entry(owner.into()).or_insert(place);
     }
 
-    /// Owner name of a record: inside the zone, normalized.
     /// What every record starts with: its owner (in the zone), the rule its errors name
     /// (`RULE, WHAT NAME TYPE`), and its type, one of `allowed` (`hint` is added to errors).
     #[allow(clippy::too_many_arguments)]

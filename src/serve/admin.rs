@@ -38,7 +38,8 @@ use crate::engine::explain::parse_asked;
 /// Environment variable holding the admin token.
 pub const TOKEN_ENV: &str = "LINEDNS_ADMIN_TOKEN";
 
-/// Largest request head (request line and headers) read.
+/// Largest request head (request line and headers) read; a larger one gets
+/// 431 Request Header Fields Too Large (hyper's answer, RFC 6585 §5).
 const MAX_HEAD: usize = 16 * 1024;
 /// Largest request body read.
 const MAX_BODY: usize = 64 * 1024;
@@ -101,6 +102,7 @@ pub async fn serve(listener: TcpListener, control: Arc<Control>, stop: impl Futu
             let connection = hyper::server::conn::http1::Builder::new()
                 .max_buf_size(MAX_HEAD)
                 .keep_alive(false)
+                .title_case_headers(true)
                 .serve_connection(TokioIo::new(stream), service);
             let _ = tokio::time::timeout(REQUEST_TIME, connection).await;
         });

@@ -113,8 +113,8 @@ impl Plan {
         &self,
         settings: &crate::engine::settings::ServerSettings,
     ) -> Result<(Listeners, Option<String>), String> {
-        let token = admin::token(settings)?;
         let mut listeners = bind(&self.listen, self.workers).map_err(|e| e.to_string())?;
+        let token = admin::token(settings)?;
         listeners.admin = self.admin.map(|addr| bind_admin(addr, token.as_deref())).transpose()?;
         Ok((listeners, token))
     }
@@ -241,14 +241,17 @@ impl Server {
     }
 
     /// Serves `listeners` until `shutdown` completes, then stops accepting, lets
-    /// in-flight TCP answers finish (up to 5 s), stops the checker, the watch and the
-    /// admin API, and returns. Probes start before the first query is answered. Must
-    /// run inside a tokio runtime.
+    /// in-flight TCP answers finish (up to 5 s), then stops the checker, the file watch
+    /// and the admin API (which answer until then), and returns. A listener that fails
+    /// or panics stops the server the same way and is the error returned. Must run
+    /// inside a tokio runtime.
     pub async fn run(self, listeners: Listeners, shutdown: impl Future<Output = ()>) -> io::Result<()> {
         let engine = self.control.engine.clone();
+        // DNS stops first; the helpers (checker, admin, watch) once DNS has drained.
         let (stop_tx, stop_rx) = watch::channel(false);
+        let (helpers_stop_tx, helpers_stop_rx) = watch::channel(false);
         let stopped = || {
-            let mut rx = stop_rx.clone();
+            let mut rx = helpers_stop_rx.clone();
             async move {
                 let _ = rx.wait_for(|stop| *stop).await;
             }
@@ -287,12 +290,14 @@ impl Server {
         if drained.is_err() {
             tracing::warn!("shutdown: some TCP connections did not finish within {SHUTDOWN_GRACE:?}; closed");
         }
+        let _ = helpers_stop_tx.send(true);
         while helpers.join_next().await.is_some() {}
         result
     }
 
     /// Starts [`Server::run`] on the current tokio runtime and returns at once with the
-    /// addresses it serves: what a host program or a test on port 0 needs.
+    /// addresses it serves: what a host program or a test on port 0 needs. The server
+    /// runs until [`Running::stop`], or until the [`Running`] is dropped.
     pub fn spawn(self, listeners: Listeners) -> io::Result<Running> {
         let (udp, tcp) = listeners.local_addrs()?;
         let admin = listeners.admin_addr();

@@ -114,8 +114,11 @@ async fn http_exchange<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     expect_status: &[u16],
     body_contains: Option<&str>,
 ) -> Result<(), String> {
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| format!("HTTP: {e}"))?;
+    let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
+        .title_case_headers(true)
+        .handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("HTTP: {e}"))?;
     let _connection = AbortOnDrop(tokio::spawn(async move {
         let _ = connection.await;
     }));
@@ -146,6 +149,7 @@ async fn http_exchange<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
             Some(Err(_)) | None => break,
         }
     }
+    seen.truncate(HTTP_BODY_LIMIT);
     if seen.windows(needle.len().max(1)).any(|w| w == needle.as_bytes()) {
         Ok(())
     } else {
