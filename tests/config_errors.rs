@@ -278,3 +278,31 @@ fn every_good_test_database_loads() {
         compile_text(&with_sources("[{ mmdb: chnroutes2/chnroutes.mmdb, country: CN, family: v4 }]"), &geo).unwrap();
     assert_eq!(snap.summary().lines[1].prefixes_v4, 3912, "every network of chnroutes.mmdb");
 }
+
+#[test]
+fn transfer_rule_errors_name_the_rule_and_value() {
+    let text = "version: 1\nlines:\n  - name: telecom\n    sources: [{ cidr: [198.51.100.0/24] }]\nzones:\n  - origin: example.com\n    soa: { mname: ns1, rname: hostmaster, serial: 1 }\n    ns: [ns1]\ntransfers:\n  - { name: a, allow: [10.0.0.1/8], line: mars }\n  - { name: a, allow: [], zones: [example.org] }\n";
+    let err = error_of(text, Path::new("."));
+    assert_mentions(
+        &err,
+        &[
+            "tests/inline.yaml:10:",
+            "transfer \"a\"",
+            "allow: bad CIDR \"10.0.0.1/8\": host bits set",
+            "unknown line \"mars\" (lines: default, telecom)",
+            "tests/inline.yaml:11:",
+            "transfer rule \"a\" is defined twice",
+            "`allow` needs at least one address or prefix",
+            "zones: no zone \"example.org\" in the rules",
+        ],
+    );
+    // A good rule compiles, a bare address admitting just itself.
+    let good = text.replace(
+        "  - { name: a, allow: [10.0.0.1/8], line: mars }\n  - { name: a, allow: [], zones: [example.org] }\n",
+        "  - { name: b, allow: [192.0.2.53, \"2001:db8::/32\"], line: telecom, zones: [example.com.] }\n",
+    );
+    let snap = compile_text(&good, Path::new(".")).unwrap();
+    assert_eq!(snap.transfers.len(), 1);
+    assert_eq!(snap.transfers[0].allow[0].to_string(), "192.0.2.53/32");
+    assert_eq!(snap.transfers[0].zones, Some(vec![0]));
+}

@@ -16,6 +16,7 @@ mod line_records;
 mod lines;
 mod settings;
 mod sources;
+mod transfers;
 mod zones;
 
 use crate::engine::health::{CheckSpec, Probe, ProbeId, ProbeKey};
@@ -208,6 +209,7 @@ impl<'o> Compiler<'o> {
             Some(def) => self.server_settings(def),
             None => settings::defaults(),
         };
+        let transfers = self.transfers(&rules.transfers, &zones);
         if !self.errors.is_empty() {
             return Err(CompileErrors(self.errors));
         }
@@ -224,6 +226,7 @@ impl<'o> Compiler<'o> {
             nodes: self.nodes,
             probes: self.probes,
             inputs: self.inputs,
+            transfers,
         })
     }
 

@@ -47,6 +47,27 @@ pub struct RulesFile {
     /// Named health checks that line records refer to.
     #[serde(default)]
     pub health_checks: BTreeMap<String, At<HealthCheckDef>>,
+    /// Who may transfer the zones (AXFR, RFC 5936), and which line's view each gets.
+    #[serde(default)]
+    pub transfers: Vec<At<TransferDef>>,
+}
+
+/// One rule of `transfers:`: the secondaries it admits and the view they get. The first
+/// rule that admits a transfer decides its view.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferDef {
+    /// A name for logs and metrics (e.g. the backup provider's).
+    pub name: String,
+    /// Source addresses or prefixes the secondaries transfer from.
+    pub allow: Vec<String>,
+    /// The line whose view the zone is transferred as (default `default`): its static
+    /// records, and each line record's answer for that line now.
+    #[serde(default)]
+    pub line: Option<String>,
+    /// The zones it may transfer (default: every zone).
+    #[serde(default)]
+    pub zones: Option<Vec<String>>,
 }
 
 /// What a health check does.

@@ -64,6 +64,8 @@ pub struct MetricsReading {
     pub degraded: u64,
     /// All-down answers, by policy: fail open, last resort, SERVFAIL.
     pub all_down: [u64; 3],
+    /// Zone transfers: sent, refused.
+    pub transfers: [u64; 2],
 }
 
 /// The all-down policies in the order of [`MetricsReading::all_down`].
@@ -80,6 +82,8 @@ pub struct Metrics {
     fallback: AtomicU64,
     degraded: AtomicU64,
     all_down: [AtomicU64; 3],
+    /// Zone transfers sent, and refused.
+    transfers: [AtomicU64; 2],
 }
 
 impl Default for Metrics {
@@ -92,6 +96,7 @@ impl Default for Metrics {
             fallback: AtomicU64::new(0),
             degraded: AtomicU64::new(0),
             all_down: Default::default(),
+            transfers: Default::default(),
         }
     }
 }
@@ -139,6 +144,11 @@ impl Metrics {
         }
     }
 
+    /// Counts one zone transfer query, sent or refused.
+    pub fn record_transfer(&self, sent: bool) {
+        self.transfers[usize::from(!sent)].fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Reads every counter (for a scrape).
     pub fn read(&self) -> MetricsReading {
         let names = self.line_names.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -172,6 +182,7 @@ impl Metrics {
             fallback: load(&self.fallback),
             degraded: load(&self.degraded),
             all_down: [load(&self.all_down[0]), load(&self.all_down[1]), load(&self.all_down[2])],
+            transfers: [load(&self.transfers[0]), load(&self.transfers[1])],
         }
     }
 }

@@ -7,6 +7,7 @@
 //! here names `serve`, `compile`, `config` or tokio.
 #![deny(clippy::disallowed_methods)]
 
+pub mod access;
 pub mod answer;
 pub mod explain;
 pub mod export;
@@ -20,6 +21,7 @@ pub mod resolve;
 pub mod settings;
 pub mod snapshot;
 pub mod summary;
+pub mod transfer;
 pub mod zone;
 
 use std::net::SocketAddr;
@@ -217,6 +219,15 @@ impl Engine {
         let slot = outcome.route.map_or(metrics::NO_LINE, |r| live.metric_slot(r.client_line));
         self.metrics.record(slot, outcome.qtype, outcome.rcode, transport, outcome.route.as_ref(), outcome.ecs);
         true
+    }
+
+    /// Answers a zone transfer query (AXFR or IXFR over TCP) from `peer` and counts it;
+    /// `None` when `packet` is no transfer query (answer it with [`Engine::handle_packet`]).
+    pub fn transfer(&self, packet: &[u8], peer: std::net::IpAddr) -> Option<transfer::Transfer> {
+        let live = self.snapshot();
+        let answered = transfer::transfer(&live, packet, peer, &live.live_health())?;
+        self.metrics.record_transfer(answered.granted.is_some());
+        Some(answered)
     }
 
     /// Makes `snapshot` live. Probes it shares with the live snapshot (same target and

@@ -55,6 +55,8 @@ pub struct Snapshot {
     /// Files this snapshot was compiled from (the rules first), each with its
     /// modification time and length when it was read, for the reload watch.
     pub inputs: Vec<(std::path::PathBuf, Option<(std::time::SystemTime, u64)>)>,
+    /// Who may transfer which zones, and as which line (first match wins).
+    pub transfers: Vec<super::access::TransferRule>,
 }
 
 /// The health the probes report, without operator overrides: what `explain` shows

@@ -135,6 +135,9 @@ fn queries(x: &mut Exposition, engine: &Engine) {
     for (policy, count) in ALL_DOWN_POLICIES.iter().zip(m.all_down) {
         x.sample("linedns_all_down_answers_total", &[("policy", policy)], count);
     }
+    x.family("linedns_transfers_total", Kind::Counter, "Zone transfer queries (AXFR, IXFR), by result.");
+    x.sample("linedns_transfers_total", &[("result", "sent")], m.transfers[0]);
+    x.sample("linedns_transfers_total", &[("result", "refused")], m.transfers[1]);
 }
 
 /// Per-probe health, failures and latency histograms.

@@ -79,6 +79,19 @@ async fn connection(
             Ok(Ok(_)) => {}
             _ => return,
         }
+        // RFC 5936 §4.1: a zone transfer runs over TCP, as a sequence of messages.
+        if let Some(transfer) = engine.transfer(&message[..len], peer.ip()) {
+            log_transfer(&transfer, peer);
+            for m in &transfer.messages {
+                framed.clear();
+                framed.extend_from_slice(&(m.len() as u16).to_be_bytes());
+                framed.extend_from_slice(m);
+                if writer.write_all(&framed).await.is_err() {
+                    return;
+                }
+            }
+            continue;
+        }
         if !engine.handle_packet(&message[..len], peer, Transport::Tcp, &mut out) {
             continue;
         }
@@ -88,5 +101,24 @@ async fn connection(
         if writer.write_all(&framed).await.is_err() {
             return;
         }
+    }
+}
+
+/// One line per transfer: who, which zone, which view, how much; or why it was refused.
+fn log_transfer(transfer: &crate::engine::transfer::Transfer, peer: SocketAddr) {
+    match &transfer.granted {
+        Some((rule, line)) => tracing::info!(
+            "{} {} to {peer} (transfer rule {rule}, line {}): {} records in {} message(s)",
+            transfer.qtype,
+            transfer.zone,
+            line,
+            transfer.records,
+            transfer.messages.len()
+        ),
+        None => tracing::warn!(
+            "{} {} from {peer} refused: no transfer rule admits this address for this zone",
+            transfer.qtype,
+            transfer.zone
+        ),
     }
 }

@@ -1,0 +1,66 @@
+//! The rules' `transfers:`: each rule's name, the source prefixes it admits, the line
+//! whose view it transfers, and the zones it may transfer.
+
+use super::Compiler;
+use crate::config::{At, TransferDef, defaults};
+use crate::engine::access::TransferRule;
+use crate::engine::zone::Zone;
+use crate::geo::lists;
+use crate::name;
+
+impl Compiler<'_> {
+    /// Compiles `transfers:` against the lines and the compiled `zones`.
+    pub(super) fn transfers(&mut self, defs: &[At<TransferDef>], zones: &[Zone]) -> Vec<TransferRule> {
+        let mut rules: Vec<TransferRule> = Vec::new();
+        let mut names: Vec<&str> = Vec::new();
+        for def in defs {
+            let place = self.place(def);
+            let d = &def.value;
+            let rule = format!("transfer {:?}", d.name);
+            if d.name.trim().is_empty() {
+                self.fail(place.clone(), "transfers", "a transfer rule needs a `name`");
+            } else if names.contains(&d.name.as_str()) {
+                self.fail(place.clone(), rule.clone(), format!("transfer rule {:?} is defined twice", d.name));
+            }
+            names.push(&d.name);
+            if d.allow.is_empty() {
+                self.fail(place.clone(), rule.clone(), "`allow` needs at least one address or prefix");
+            }
+            let mut allow = Vec::new();
+            for text in &d.allow {
+                // A bare address admits just itself.
+                let written = if text.contains('/') {
+                    text.clone()
+                } else {
+                    let bits = if text.contains(':') { 128 } else { 32 };
+                    format!("{text}/{bits}")
+                };
+                match lists::parse_cidr(&written) {
+                    Ok(net) => allow.push(net),
+                    Err(m) => self.fail(place.clone(), rule.clone(), format!("allow: {m}")),
+                }
+            }
+            let line_name = d.line.as_deref().unwrap_or(defaults::LINE_NAME);
+            let Some(line) = self.lines.find(line_name) else {
+                let known: Vec<&str> = self.lines.names.iter().map(|n| &**n).collect();
+                self.fail(place, rule, format!("unknown line {line_name:?} (lines: {})", known.join(", ")));
+                continue;
+            };
+            let zones = d.zones.as_ref().map(|names| {
+                let mut indexes = Vec::new();
+                for written in names {
+                    let found = name::normalize(written).ok().and_then(|n| zones.iter().position(|z| *z.origin == *n));
+                    match found {
+                        Some(i) => indexes.push(i as u32),
+                        None => {
+                            self.fail(place.clone(), rule.clone(), format!("zones: no zone {written:?} in the rules"))
+                        }
+                    }
+                }
+                indexes
+            });
+            rules.push(TransferRule { name: d.name.as_str().into(), allow, line, zones });
+        }
+        rules
+    }
+}

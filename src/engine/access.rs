@@ -1,0 +1,19 @@
+//! Who may transfer a zone: the rules' `transfers:`, compiled. The snapshot holds the
+//! rules; [`super::transfer`] applies them.
+
+use ipnet::IpNet;
+
+use crate::geo::table::LineId;
+
+/// A rule of the rules' `transfers:`, compiled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransferRule {
+    /// Its name, for logs and metrics.
+    pub name: Box<str>,
+    /// Source prefixes it admits.
+    pub allow: Vec<IpNet>,
+    /// The view it transfers.
+    pub line: LineId,
+    /// The zones (indexes into the snapshot's zones) it may transfer; `None`: all.
+    pub zones: Option<Vec<u32>>,
+}

@@ -1,0 +1,207 @@
+//! Zone transfer out (AXFR, RFC 5936) as a line sees it: admitted by source address,
+//! refused without leaking a record, split over messages for a large zone, and taken by
+//! a real secondary (NSD from Debian) that then serves the view's answer.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::inprocess::InProcess;
+use common::server::dig;
+use common::tools::tool;
+use linedns::engine::export::export;
+use linedns::{CompileOptions, compile_file};
+
+/// `tests/rules/server.yaml` plus `transfers` (and `extra` records), in a temp file.
+fn rules_with(name: &str, transfers: &str, extra: &str) -> PathBuf {
+    let base = std::fs::read_to_string(common::repo_path("tests/rules/server.yaml")).unwrap();
+    let base = base.replace("    records:\n", &format!("    records:\n{extra}"));
+    let dir = std::env::temp_dir().join(format!("linedns-xfr-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("rules.yaml");
+    let mut file = std::fs::File::create(&path).unwrap();
+    write!(file, "{base}transfers:\n{transfers}").unwrap();
+    path
+}
+
+/// The records of a kdig AXFR, as `owner ttl class type data` lines.
+fn axfr_records(output: &str) -> Vec<String> {
+    output
+        .lines()
+        .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+/// `N` of kdig's `;; Received ... (N messages, M records)`.
+fn messages(output: &str) -> usize {
+    let line = output.lines().find(|l| l.contains(" messages, ")).unwrap_or_else(|| panic!("{output}"));
+    line.split('(').nth(1).unwrap().split(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn axfr_sends_the_lines_view_to_admitted_sources_only() {
+    common::tools::require(&["kdig"]);
+    let rules = rules_with(
+        "view",
+        "  - { name: backup, allow: [127.0.0.1/32, \"::1\"], line: telecom }\n  - { name: other, allow: [127.0.0.3], zones: [example.com] }\n",
+        "",
+    );
+    let server = InProcess::start(rules.to_str().unwrap(), &["127.0.0.1:0"]);
+    let addr = server.addrs[0];
+    let out = dig(addr, &["example.com", "AXFR"]);
+    let got = axfr_records(&out);
+    // RFC 5936 §2.2: the SOA first and last.
+    assert!(got.first().unwrap().contains(" SOA "), "{out}");
+    assert!(got.last().unwrap().contains(" SOA "), "{out}");
+    // Exactly the telecom view: the export of that line, compared as sets.
+    let snap = compile_file(&rules, &CompileOptions::default()).unwrap();
+    let zone = snap.find_zone("example.com").unwrap();
+    let want: BTreeSet<String> = export(&snap, zone, snap.lines.find("telecom").unwrap(), &snap.probe_health())
+        .iter()
+        .map(|r| format!("{}. {} IN {} {}", r.owner, r.ttl, r.data.rtype(), r.data))
+        .collect();
+    let have: BTreeSet<String> = got.iter().cloned().collect();
+    assert_eq!(have, want, "{out}");
+    assert!(have.contains("www.example.com. 60 IN A 192.0.2.1"), "{out}");
+    // Another source: the second rule's view (default); an unlisted one: REFUSED, and
+    // no record of the zone on the wire.
+    let other = dig(addr, &["-b", "127.0.0.3", "example.com", "AXFR"]);
+    assert!(axfr_records(&other).iter().any(|r| r == "www.example.com. 60 IN A 192.0.2.101"), "{other}");
+    for (source, zone) in [("127.0.0.2", "example.com."), ("127.0.0.4", "example.com."), ("127.0.0.1", "example.org.")]
+    {
+        let (messages, bytes) = axfr_on_the_wire(addr, source.parse().unwrap(), zone);
+        assert_eq!(messages.len(), 1, "one answer from {source}");
+        let m = &messages[0];
+        assert_eq!(m.metadata.response_code, hickory_proto::op::ResponseCode::Refused, "{source} {zone}");
+        assert!(m.answers.is_empty() && m.authorities.is_empty() && m.additionals.is_empty());
+        // Not a byte of the zone's data: no owner name beyond the question's.
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains("www") && !text.contains("hostmaster"), "nothing of the zone leaks");
+    }
+    server.stop();
+}
+
+/// An AXFR query from `source` over TCP, read until the server closes or 2 s pass: the
+/// messages, and every byte received.
+fn axfr_on_the_wire(
+    server: std::net::SocketAddr,
+    source: std::net::IpAddr,
+    zone: &str,
+) -> (Vec<hickory_proto::op::Message>, Vec<u8>) {
+    use hickory_proto::op::{Message, Query};
+    use hickory_proto::rr::{Name, RecordType};
+    use std::io::Read as _;
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.bind(&std::net::SocketAddr::new(source, 0).into()).unwrap();
+    socket.connect_timeout(&server.into(), Duration::from_secs(2)).unwrap();
+    let mut stream: std::net::TcpStream = socket.into();
+    let mut query = Message::query();
+    query.metadata.id = 4242;
+    query.add_query(Query::query(Name::from_ascii(zone).unwrap(), RecordType::AXFR));
+    let bytes = query.to_vec().unwrap();
+    stream.write_all(&(bytes.len() as u16).to_be_bytes()).unwrap();
+    stream.write_all(&bytes).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = stream.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        received.extend_from_slice(&buf[..n]);
+        // One whole message is all a refusal may hold.
+        if received.len() >= 2 && received.len() >= 2 + usize::from(u16::from_be_bytes([received[0], received[1]])) {
+            break;
+        }
+    }
+    let mut messages = Vec::new();
+    let mut at = 0;
+    while at + 2 <= received.len() {
+        let len = usize::from(u16::from_be_bytes([received[at], received[at + 1]]));
+        messages.push(Message::from_vec(&received[at + 2..at + 2 + len]).unwrap());
+        at += 2 + len;
+    }
+    (messages, received)
+}
+
+#[test]
+fn a_large_zone_goes_in_many_messages() {
+    common::tools::require(&["kdig"]);
+    let extra: String = (0..10_000)
+        .map(|i| format!("      - {{ name: host{i}, type: A, values: 198.18.{}.{} }}\n", i / 250, i % 250))
+        .collect();
+    let rules = rules_with("large", "  - { name: all, allow: [127.0.0.1] }\n", &extra);
+    let server = InProcess::start(rules.to_str().unwrap(), &["127.0.0.1:0"]);
+    let out = dig(server.addrs[0], &["+timeout=10", "example.com", "AXFR"]);
+    let got = axfr_records(&out);
+    assert!(got.len() > 10_000, "{} records", got.len());
+    assert!(got.iter().any(|r| r == "host9999.example.com. 300 IN A 198.18.39.249"));
+    assert!(messages(&out) > 10, "{} messages", messages(&out));
+    server.stop();
+}
+
+/// NSD as the secondary of an in-process linedns.
+struct Nsd {
+    child: Child,
+    port: u16,
+}
+
+impl Nsd {
+    fn start(dir: &Path, primary: std::net::SocketAddr) -> Nsd {
+        let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let d = dir.display();
+        let conf = format!(
+            "server:\n  ip-address: 127.0.0.1\n  port: {port}\n  username: \"\"\n  chroot: \"\"\n  database: \"\"\n  zonelistfile: \"{d}/zone.list\"\n  xfrdfile: \"{d}/xfrd.state\"\n  pidfile: \"{d}/nsd.pid\"\n  zonesdir: \"{d}\"\n  rrl-ratelimit: 0\nremote-control:\n  control-enable: no\nzone:\n  name: example.com\n  zonefile: \"{d}/example.com.zone\"\n  request-xfr: AXFR {}@{} NOKEY\n",
+            primary.ip(),
+            primary.port()
+        );
+        std::fs::write(dir.join("nsd.conf"), conf).unwrap();
+        let child = tool("nsd")
+            .args(["-d", "-c"])
+            .arg(dir.join("nsd.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nsd");
+        Nsd { child, port }
+    }
+}
+
+impl Drop for Nsd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn nsd_secondary_transfers_the_view_and_serves_it() {
+    common::tools::require(&["kdig", "nsd"]);
+    let rules = rules_with("nsd", "  - { name: nsd, allow: [127.0.0.1], line: telecom }\n", "");
+    let server = InProcess::start(rules.to_str().unwrap(), &["127.0.0.1:0"]);
+    let dir = rules.parent().unwrap().join("nsd");
+    std::fs::create_dir_all(&dir).unwrap();
+    let nsd = Nsd::start(&dir, server.addrs[0]);
+    let secondary: std::net::SocketAddr = ([127, 0, 0, 1], nsd.port).into();
+    // NSD transfers at start; the telecom view's www, whoever asks NSD.
+    let started = Instant::now();
+    let mut last = String::new();
+    while started.elapsed() < Duration::from_secs(10) {
+        last = dig(secondary, &["www.example.com", "A"]);
+        if last.contains("192.0.2.1") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let answers = common::server::answers(&last);
+    assert_eq!(answers, ["192.0.2.1", "192.0.2.2"], "NSD serves the telecom view:\n{last}");
+    assert!(last.contains("flags: qr aa") || last.contains("Flags: qr aa"), "NSD is authoritative for it:\n{last}");
+    drop(nsd);
+    server.stop();
+    let _ = std::fs::remove_dir_all(rules.parent().unwrap());
+}
