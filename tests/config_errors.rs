@@ -292,7 +292,7 @@ fn transfer_rule_errors_name_the_rule_and_value() {
             "unknown line \"mars\" (lines: default, telecom)",
             "tests/inline.yaml:11:",
             "transfer rule \"a\" is defined twice",
-            "`allow` needs at least one address or prefix",
+            "a transfer rule needs `allow` (addresses), a `key`, or both",
             "zones: no zone \"example.org\" in the rules",
         ],
     );
@@ -305,4 +305,21 @@ fn transfer_rule_errors_name_the_rule_and_value() {
     assert_eq!(snap.transfers.len(), 1);
     assert_eq!(snap.transfers[0].allow[0].to_string(), "192.0.2.53/32");
     assert_eq!(snap.transfers[0].zones, Some(vec![0]));
+}
+
+#[test]
+fn key_errors_never_show_the_secret() {
+    let text = "version: 1\nzones: []\nkeys:\n  k1: { algorithm: hmac-md5, secret: \"c2VjcmV0\" }\n  k2: { algorithm: hmac-sha256, secret: \"not base64 at all!\" }\ntransfers:\n  - { name: t, key: k3 }\n";
+    let err = error_of(text, Path::new("."));
+    assert_mentions(
+        &err,
+        &[
+            "tests/inline.yaml:4:",
+            "key \"k1\": unknown algorithm \"hmac-md5\" (hmac-sha256, hmac-sha512)",
+            "tests/inline.yaml:5:",
+            "key \"k2\": the secret is not base64",
+            "transfer \"t\": unknown key \"k3\" (keys: )",
+        ],
+    );
+    assert!(!err.contains("not base64 at all!") && !err.contains("c2VjcmV0"), "no secret in errors:\n{err}");
 }

@@ -28,6 +28,29 @@ fn rules_with(name: &str, transfers: &str, extra: &str) -> PathBuf {
     path
 }
 
+/// The secret of the test key (base64 of 32 bytes), as `tsig-keygen` would print one.
+const SECRET: &str = "q4Kxv7oO3eS1b8m7yqvS0a8y2c6r2G5b4n8k1l0p9o8=";
+
+/// [`rules_with`], with the key `xfr-key` defined.
+fn rules_with_key(name: &str, transfers: &str, extra: &str) -> PathBuf {
+    let path = rules_with(name, transfers, extra);
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{text}keys:\n  xfr-key: {{ algorithm: hmac-sha256, secret: \"{SECRET}\" }}\n"))
+        .unwrap();
+    path
+}
+
+/// kdig against `server`, signing with `key` (name, secret) if given: stdout and stderr.
+fn kdig_keyed(server: std::net::SocketAddr, key: Option<(&str, &str)>, args: &[&str]) -> (String, String) {
+    let mut cmd = tool("kdig");
+    cmd.args([format!("@{}", server.ip()), "-p".into(), server.port().to_string(), "+retry=0".into()]);
+    if let Some((name, secret)) = key {
+        cmd.args(["-y", &format!("hmac-sha256:{name}:{secret}")]);
+    }
+    let out = cmd.args(args).output().unwrap();
+    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
 /// The records of a kdig AXFR, as `owner ttl class type data` lines.
 fn axfr_records(output: &str) -> Vec<String> {
     output
@@ -135,14 +158,78 @@ fn a_large_zone_goes_in_many_messages() {
     let extra: String = (0..10_000)
         .map(|i| format!("      - {{ name: host{i}, type: A, values: 198.18.{}.{} }}\n", i / 250, i % 250))
         .collect();
-    let rules = rules_with("large", "  - { name: all, allow: [127.0.0.1] }\n", &extra);
+    let rules = rules_with_key("large", "  - { name: all, allow: [127.0.0.1], key: xfr-key }\n", &extra);
     let server = InProcess::start(rules.to_str().unwrap(), &["127.0.0.1:0"]);
-    let out = dig(server.addrs[0], &["+timeout=10", "example.com", "AXFR"]);
+    // kdig checks the TSIG of every message: the RFC 8945 §5.3.1 chain over all of them.
+    let (out, err) = kdig_keyed(server.addrs[0], Some(("xfr-key", SECRET)), &["+timeout=10", "example.com", "AXFR"]);
+    assert!(err.is_empty(), "{err}");
     let got = axfr_records(&out);
     assert!(got.len() > 10_000, "{} records", got.len());
     assert!(got.iter().any(|r| r == "host9999.example.com. 300 IN A 198.18.39.249"));
     assert!(messages(&out) > 10, "{} messages", messages(&out));
     server.stop();
+}
+
+#[test]
+fn tsig_keys_pick_the_view_and_bad_signatures_get_notauth() {
+    common::tools::require(&["kdig"]);
+    let rules = rules_with_key(
+        "tsig",
+        "  - { name: keyed, key: xfr-key, line: telecom }\n  - { name: by-address, allow: [127.0.0.5] }\n",
+        "",
+    );
+    let server = InProcess::start(rules.to_str().unwrap(), &["127.0.0.1:0"]);
+    let addr = server.addrs[0];
+    // The key admits from any address, and kdig verifies the signed answer.
+    let (out, err) = kdig_keyed(addr, Some(("xfr-key", SECRET)), &["example.com", "AXFR"]);
+    assert!(err.is_empty(), "{err}");
+    assert!(axfr_records(&out).iter().any(|r| r == "www.example.com. 60 IN A 192.0.2.1"), "{out}");
+    assert!(axfr_records(&out).iter().any(|r| r.starts_with("xfr-key. 0 ANY TSIG hmac-sha256.")), "signed: {out}");
+    // No key (and not the listed address): REFUSED. Unknown key: BADKEY. Wrong secret:
+    // BADSIG. Nothing of the zone in any of them.
+    let (out, err) = kdig_keyed(addr, None, &["example.com", "AXFR"]);
+    assert!(err.contains("REFUSED") && axfr_records(&out).is_empty(), "{out}{err}");
+    let (out, err) = kdig_keyed(addr, Some(("other-key", SECRET)), &["example.com", "AXFR"]);
+    assert!(err.contains("BADKEY") && axfr_records(&out).is_empty(), "{out}{err}");
+    let wrong = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    let (out, err) = kdig_keyed(addr, Some(("xfr-key", wrong)), &["example.com", "AXFR"]);
+    assert!(err.contains("BADSIG") && axfr_records(&out).is_empty(), "{out}{err}");
+    // A request signed an hour ago: NOTAUTH, TSIG error BADTIME, our time in Other Data.
+    let key = linedns::wire::tsig::Key::new(
+        "xfr-key",
+        linedns::wire::tsig::Algorithm::HmacSha256,
+        &data_encoding::BASE64.decode(SECRET.as_bytes()).unwrap(),
+    );
+    let mut query = hickory_proto::op::Message::query();
+    query.metadata.id = 77;
+    query.add_query(hickory_proto::op::Query::query(
+        hickory_proto::rr::Name::from_ascii("example.com.").unwrap(),
+        hickory_proto::rr::RecordType::AXFR,
+    ));
+    let mut bytes = query.to_vec().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    linedns::wire::tsig::sign_request(&mut bytes, &key, now - 3600);
+    let reply = tcp_exchange(addr, &bytes);
+    assert_eq!(reply[3] & 0x0f, 9, "NOTAUTH");
+    // The record ends: Original ID, Error, Other Len (6), Other Data (our time).
+    let tail = &reply[reply.len() - 12..];
+    assert_eq!(u16::from_be_bytes([tail[2], tail[3]]), 18, "TSIG error BADTIME");
+    assert_eq!(u16::from_be_bytes([tail[4], tail[5]]), 6, "Other Data holds our 48-bit time");
+    server.stop();
+}
+
+/// Sends one message over TCP and returns the first answer's bytes.
+fn tcp_exchange(server: std::net::SocketAddr, message: &[u8]) -> Vec<u8> {
+    use std::io::Read as _;
+    let mut stream = std::net::TcpStream::connect(server).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    stream.write_all(&(message.len() as u16).to_be_bytes()).unwrap();
+    stream.write_all(message).unwrap();
+    let mut len = [0u8; 2];
+    stream.read_exact(&mut len).unwrap();
+    let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    stream.read_exact(&mut reply).unwrap();
+    reply
 }
 
 /// NSD as the secondary of an in-process linedns.
@@ -152,13 +239,17 @@ struct Nsd {
 }
 
 impl Nsd {
-    fn start(dir: &Path, primary: std::net::SocketAddr) -> Nsd {
+    fn start(dir: &Path, primary: std::net::SocketAddr, key: Option<(&str, &str)>) -> Nsd {
         let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let d = dir.display();
         let conf = format!(
-            "server:\n  ip-address: 127.0.0.1\n  port: {port}\n  username: \"\"\n  chroot: \"\"\n  database: \"\"\n  zonelistfile: \"{d}/zone.list\"\n  xfrdfile: \"{d}/xfrd.state\"\n  pidfile: \"{d}/nsd.pid\"\n  zonesdir: \"{d}\"\n  rrl-ratelimit: 0\nremote-control:\n  control-enable: no\nzone:\n  name: example.com\n  zonefile: \"{d}/example.com.zone\"\n  request-xfr: AXFR {}@{} NOKEY\n",
+            "server:\n  ip-address: 127.0.0.1\n  port: {port}\n  username: \"\"\n  chroot: \"\"\n  database: \"\"\n  zonelistfile: \"{d}/zone.list\"\n  xfrdfile: \"{d}/xfrd.state\"\n  pidfile: \"{d}/nsd.pid\"\n  zonesdir: \"{d}\"\n  rrl-ratelimit: 0\nremote-control:\n  control-enable: no\n{}zone:\n  name: example.com\n  zonefile: \"{d}/example.com.zone\"\n  request-xfr: AXFR {}@{} {}\n",
+            key.map_or(String::new(), |(name, secret)| format!(
+                "key:\n  name: {name}\n  algorithm: hmac-sha256\n  secret: \"{secret}\"\n"
+            )),
             primary.ip(),
-            primary.port()
+            primary.port(),
+            key.map_or("NOKEY", |(name, _)| name),
         );
         std::fs::write(dir.join("nsd.conf"), conf).unwrap();
         let child = tool("nsd")
@@ -180,13 +271,13 @@ impl Drop for Nsd {
 }
 
 #[test]
-fn nsd_secondary_transfers_the_view_and_serves_it() {
+fn nsd_secondary_transfers_the_view_with_tsig_and_serves_it() {
     common::tools::require(&["kdig", "nsd"]);
-    let rules = rules_with("nsd", "  - { name: nsd, allow: [127.0.0.1], line: telecom }\n", "");
+    let rules = rules_with_key("nsd", "  - { name: nsd, allow: [127.0.0.1], key: xfr-key, line: telecom }\n", "");
     let server = InProcess::start(rules.to_str().unwrap(), &["127.0.0.1:0"]);
     let dir = rules.parent().unwrap().join("nsd");
     std::fs::create_dir_all(&dir).unwrap();
-    let nsd = Nsd::start(&dir, server.addrs[0]);
+    let nsd = Nsd::start(&dir, server.addrs[0], Some(("xfr-key", SECRET)));
     let secondary: std::net::SocketAddr = ([127, 0, 0, 1], nsd.port).into();
     // NSD transfers at start; the telecom view's www, whoever asks NSD.
     let started = Instant::now();

@@ -12,6 +12,7 @@ use rustc_hash::FxHashMap;
 
 use crate::config::{self, At, RulesFile, place_of};
 mod health_checks;
+mod keys;
 mod line_records;
 mod lines;
 mod settings;
@@ -209,7 +210,8 @@ impl<'o> Compiler<'o> {
             Some(def) => self.server_settings(def),
             None => settings::defaults(),
         };
-        let transfers = self.transfers(&rules.transfers, &zones);
+        let keys = self.keys(&rules.keys);
+        let transfers = self.transfers(&rules.transfers, &zones, &keys);
         if !self.errors.is_empty() {
             return Err(CompileErrors(self.errors));
         }
@@ -227,6 +229,7 @@ impl<'o> Compiler<'o> {
             probes: self.probes,
             inputs: self.inputs,
             transfers,
+            keys,
         })
     }
 

@@ -7,10 +7,11 @@ use crate::engine::access::TransferRule;
 use crate::engine::zone::Zone;
 use crate::geo::lists;
 use crate::name;
+use crate::wire::tsig::Key;
 
 impl Compiler<'_> {
     /// Compiles `transfers:` against the lines and the compiled `zones`.
-    pub(super) fn transfers(&mut self, defs: &[At<TransferDef>], zones: &[Zone]) -> Vec<TransferRule> {
+    pub(super) fn transfers(&mut self, defs: &[At<TransferDef>], zones: &[Zone], keys: &[Key]) -> Vec<TransferRule> {
         let mut rules: Vec<TransferRule> = Vec::new();
         let mut names: Vec<&str> = Vec::new();
         for def in defs {
@@ -23,9 +24,18 @@ impl Compiler<'_> {
                 self.fail(place.clone(), rule.clone(), format!("transfer rule {:?} is defined twice", d.name));
             }
             names.push(&d.name);
-            if d.allow.is_empty() {
-                self.fail(place.clone(), rule.clone(), "`allow` needs at least one address or prefix");
+            if d.allow.is_empty() && d.key.is_none() {
+                self.fail(place.clone(), rule.clone(), "a transfer rule needs `allow` (addresses), a `key`, or both");
             }
+            let key = d.key.as_ref().and_then(|written| {
+                let found = name::normalize(written).ok().and_then(|n| keys.iter().position(|k| *k.name == *n));
+                if found.is_none() {
+                    let known: Vec<&str> = keys.iter().map(|k| &*k.name).collect();
+                    let message = format!("unknown key {written:?} (keys: {})", known.join(", "));
+                    self.fail(place.clone(), rule.clone(), message);
+                }
+                found.map(|i| i as u32)
+            });
             let mut allow = Vec::new();
             for text in &d.allow {
                 // A bare address admits just itself.
@@ -59,7 +69,7 @@ impl Compiler<'_> {
                 }
                 indexes
             });
-            rules.push(TransferRule { name: d.name.as_str().into(), allow, line, zones });
+            rules.push(TransferRule { name: d.name.as_str().into(), allow, key, line, zones });
         }
         rules
     }

@@ -50,6 +50,25 @@ pub struct RulesFile {
     /// Who may transfer the zones (AXFR, RFC 5936), and which line's view each gets.
     #[serde(default)]
     pub transfers: Vec<At<TransferDef>>,
+    /// TSIG keys (RFC 8945) by name, for `transfers`.
+    #[serde(default)]
+    pub keys: BTreeMap<String, At<KeyDef>>,
+}
+
+/// A TSIG key. Its secret is never shown in errors or logs.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyDef {
+    /// `hmac-sha256` or `hmac-sha512`.
+    pub algorithm: String,
+    /// The shared secret, base64 (as `tsig-keygen` and `keymgr -t` print it).
+    pub secret: String,
+}
+
+impl std::fmt::Debug for KeyDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeyDef {{ algorithm: {:?}, secret: <hidden> }}", self.algorithm)
+    }
 }
 
 /// One rule of `transfers:`: the secondaries it admits and the view they get. The first
@@ -59,8 +78,14 @@ pub struct RulesFile {
 pub struct TransferDef {
     /// A name for logs and metrics (e.g. the backup provider's).
     pub name: String,
-    /// Source addresses or prefixes the secondaries transfer from.
+    /// Source addresses or prefixes the secondaries transfer from (default: any, when a
+    /// `key` is required).
+    #[serde(default)]
     pub allow: Vec<String>,
+    /// A TSIG key (of `keys:`) the transfer must be signed with. With `allow` too, both
+    /// are required.
+    #[serde(default)]
+    pub key: Option<String>,
     /// The line whose view the zone is transferred as (default `default`): its static
     /// records, and each line record's answer for that line now.
     #[serde(default)]

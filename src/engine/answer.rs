@@ -20,19 +20,22 @@ pub enum Rcode {
     NotImp,
     /// 5: the name is outside our zones, or the query is refused by policy.
     Refused,
+    /// 9 (RFC 8945 §5.2): a TSIG that does not verify.
+    NotAuth,
     /// 16 (extended, in the OPT record): the EDNS version is not implemented.
     BadVers,
 }
 
 impl Rcode {
     /// Every rcode the engine sends, in code order: the one list of their names.
-    pub const ALL: [Rcode; 7] = [
+    pub const ALL: [Rcode; 8] = [
         Rcode::NoError,
         Rcode::FormErr,
         Rcode::ServFail,
         Rcode::NxDomain,
         Rcode::NotImp,
         Rcode::Refused,
+        Rcode::NotAuth,
         Rcode::BadVers,
     ];
 
@@ -45,6 +48,7 @@ impl Rcode {
             Rcode::NxDomain => 3,
             Rcode::NotImp => 4,
             Rcode::Refused => 5,
+            Rcode::NotAuth => 9,
             Rcode::BadVers => 16,
         }
     }
@@ -58,6 +62,7 @@ impl Rcode {
             Rcode::NxDomain => "NXDOMAIN",
             Rcode::NotImp => "NOTIMP",
             Rcode::Refused => "REFUSED",
+            Rcode::NotAuth => "NOTAUTH",
             Rcode::BadVers => "BADVERS",
         }
     }

@@ -223,9 +223,10 @@ impl Engine {
 
     /// Answers a zone transfer query (AXFR or IXFR over TCP) from `peer` and counts it;
     /// `None` when `packet` is no transfer query (answer it with [`Engine::handle_packet`]).
-    pub fn transfer(&self, packet: &[u8], peer: std::net::IpAddr) -> Option<transfer::Transfer> {
+    /// `now` is the time in seconds since the Unix epoch (TSIG checks and signs with it).
+    pub fn transfer(&self, packet: &[u8], peer: std::net::IpAddr, now: u64) -> Option<transfer::Transfer> {
         let live = self.snapshot();
-        let answered = transfer::transfer(&live, packet, peer, &live.live_health())?;
+        let answered = transfer::transfer(&live, packet, peer, &live.live_health(), now)?;
         self.metrics.record_transfer(answered.granted.is_some());
         Some(answered)
     }

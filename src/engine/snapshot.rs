@@ -57,6 +57,8 @@ pub struct Snapshot {
     pub inputs: Vec<(std::path::PathBuf, Option<(std::time::SystemTime, u64)>)>,
     /// Who may transfer which zones, and as which line (first match wins).
     pub transfers: Vec<super::access::TransferRule>,
+    /// TSIG keys, for transfers.
+    pub keys: Vec<crate::wire::tsig::Key>,
 }
 
 /// The health the probes report, without operator overrides: what `explain` shows

@@ -80,7 +80,8 @@ async fn connection(
             _ => return,
         }
         // RFC 5936 §4.1: a zone transfer runs over TCP, as a sequence of messages.
-        if let Some(transfer) = engine.transfer(&message[..len], peer.ip()) {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        if let Some(transfer) = engine.transfer(&message[..len], peer.ip(), now) {
             log_transfer(&transfer, peer);
             for m in &transfer.messages {
                 framed.clear();
@@ -105,18 +106,22 @@ async fn connection(
 }
 
 /// One line per transfer: who, which zone, which view, how much; or why it was refused.
+/// Key names are logged, never secrets.
 fn log_transfer(transfer: &crate::engine::transfer::Transfer, peer: SocketAddr) {
-    match &transfer.granted {
-        Some((rule, line)) => tracing::info!(
-            "{} {} to {peer} (transfer rule {rule}, line {}): {} records in {} message(s)",
+    let key = transfer.key.as_deref().map_or(String::new(), |k| format!(", TSIG key {k}"));
+    match (&transfer.granted, transfer.tsig_error) {
+        (Some((rule, line)), _) => tracing::info!(
+            "{} {} to {peer} (transfer rule {rule}, line {line}{key}): {} records in {} message(s)",
             transfer.qtype,
             transfer.zone,
-            line,
             transfer.records,
             transfer.messages.len()
         ),
-        None => tracing::warn!(
-            "{} {} from {peer} refused: no transfer rule admits this address for this zone",
+        (None, Some(error)) => {
+            tracing::warn!("{} {} from {peer} refused: TSIG {error:?} (NOTAUTH)", transfer.qtype, transfer.zone)
+        }
+        (None, None) => tracing::warn!(
+            "{} {} from {peer} refused{key}: no transfer rule admits this address and key for this zone",
             transfer.qtype,
             transfer.zone
         ),

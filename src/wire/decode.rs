@@ -11,6 +11,8 @@ pub const HEADER_LEN: usize = 12;
 
 /// RFC 6891 §6.1.1: the OPT pseudo-RR type.
 pub const TYPE_OPT: u16 = 41;
+/// RFC 8945 §4.2: TYPE TSIG.
+pub const TYPE_TSIG: u16 = 250;
 
 /// RFC 7871 §6: the ECS option code.
 pub const OPTION_ECS: u16 = 8;
@@ -73,6 +75,8 @@ pub struct WireQuery<'p> {
     pub qclass: u16,
     /// EDNS, if the query had an OPT record.
     pub edns: Option<Edns>,
+    /// Offset of the TSIG record, if the query is signed (RFC 8945 §5.1: the last record).
+    pub tsig_start: Option<usize>,
 }
 
 /// Why a query cannot be answered normally.
@@ -121,8 +125,16 @@ pub fn decode<'p>(packet: &'p [u8], name_buf: &mut [u8; 256]) -> Result<(WireQue
         pos = skip_record(packet, pos).ok_or(formerr)?.next;
     }
     let mut edns = None;
-    for _ in 0..arcount {
+    let mut tsig_start = None;
+    for i in 0..arcount {
         let rr = skip_record(packet, pos).ok_or(formerr)?;
+        if rr.rtype == TYPE_TSIG {
+            // RFC 8945 §5.1: a TSIG anywhere but last is FORMERR.
+            if i + 1 != arcount {
+                return Err(formerr);
+            }
+            tsig_start = Some(rr.name_start);
+        }
         if rr.rtype == TYPE_OPT {
             // RFC 6891 §6.1.1: "If a query message with more than one OPT RR is received,
             // a FORMERR (RCODE=1) MUST be returned." Its owner MUST be the root.
@@ -133,7 +145,8 @@ pub fn decode<'p>(packet: &'p [u8], name_buf: &mut [u8; 256]) -> Result<(WireQue
         }
         pos = rr.next;
     }
-    Ok((WireQuery { header, question: &packet[HEADER_LEN..question_end], qtype, qclass, edns }, name_len))
+    let question = &packet[HEADER_LEN..question_end];
+    Ok((WireQuery { header, question, qtype, qclass, edns, tsig_start }, name_len))
 }
 
 /// Reads the question at offset 12: an uncompressed name (nothing precedes it to point
