@@ -296,3 +296,75 @@ fn nsd_secondary_transfers_the_view_with_tsig_and_serves_it() {
     server.stop();
     let _ = std::fs::remove_dir_all(rules.parent().unwrap());
 }
+
+/// A secondary started by this test, stopped by its PID when dropped.
+struct Secondary {
+    child: Child,
+    addr: std::net::SocketAddr,
+}
+
+impl Drop for Secondary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Knot DNS (`knotd`) or BIND 9 (`named`) as a TSIG secondary of `primary`, in `dir`.
+fn start_secondary(kind: &str, dir: &Path, primary: std::net::SocketAddr) -> Secondary {
+    let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (d, ip, pport) = (dir.display(), primary.ip(), primary.port());
+    let (program, args, conf) = match kind {
+        "knotd" => (
+            "knotd",
+            vec!["-c".to_string(), format!("{d}/knot.conf")],
+            format!(
+                "server:\n  rundir: \"{d}\"\n  listen: 127.0.0.1@{port}\ndatabase:\n  storage: \"{d}\"\nkey:\n  - id: xfr-key\n    algorithm: hmac-sha256\n    secret: {SECRET}\nremote:\n  - id: primary\n    address: {ip}@{pport}\n    key: xfr-key\ntemplate:\n  - id: default\n    storage: \"{d}\"\nzone:\n  - domain: example.com\n    master: primary\n"
+            ),
+        ),
+        _ => (
+            "named",
+            vec!["-g".to_string(), "-c".to_string(), format!("{d}/named.conf")],
+            format!(
+                "options {{ directory \"{d}\"; pid-file \"{d}/named.pid\"; listen-on port {port} {{ 127.0.0.1; }}; listen-on-v6 {{ none; }}; recursion no; dnssec-validation no; }};\nkey \"xfr-key\" {{ algorithm hmac-sha256; secret \"{SECRET}\"; }};\ncontrols {{ }};\nzone \"example.com\" {{ type secondary; primaries port {pport} {{ {ip} key xfr-key; }}; file \"{d}/example.com.db\"; }};\n"
+            ),
+        ),
+    };
+    let file = if kind == "knotd" { "knot.conf" } else { "named.conf" };
+    std::fs::write(dir.join(file), conf).unwrap();
+    let log = std::fs::File::create(dir.join(format!("{kind}.log"))).unwrap();
+    let child = tool(program).args(&args).stdout(Stdio::null()).stderr(log).spawn().expect("start the secondary");
+    Secondary { child, addr: ([127, 0, 0, 1], port).into() }
+}
+
+/// Knot DNS and BIND 9 from Debian transfer the telecom view with TSIG (their SOA check
+/// over UDP is signed and answered signed too) and serve it.
+#[test]
+fn knot_and_bind_secondaries_transfer_the_view_with_tsig() {
+    common::tools::require(&["kdig", "knotd", "named"]);
+    let rules = rules_with_key("knot-bind", "  - { name: providers, key: xfr-key, line: telecom }\n", "");
+    let server = InProcess::start(rules.to_str().unwrap(), &["127.0.0.1:0"]);
+    for kind in ["knotd", "named"] {
+        let dir = rules.parent().unwrap().join(kind);
+        std::fs::create_dir_all(&dir).unwrap();
+        let secondary = start_secondary(kind, &dir, server.addrs[0]);
+        let started = Instant::now();
+        let mut last = String::new();
+        while started.elapsed() < Duration::from_secs(15) {
+            last = dig(secondary.addr, &["www.example.com", "A"]);
+            if last.contains("192.0.2.1") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let log = std::fs::read_to_string(dir.join(format!("{kind}.log"))).unwrap_or_default();
+        assert_eq!(
+            common::server::answers(&last),
+            ["192.0.2.1", "192.0.2.2"],
+            "{kind} serves the view:\n{last}\n{log}"
+        );
+        drop(secondary);
+    }
+    server.stop();
+    let _ = std::fs::remove_dir_all(rules.parent().unwrap());
+}

@@ -210,12 +210,44 @@ impl Engine {
     }
 
     /// Answers one DNS message from `peer` into `out` and counts it. Returns `false`
-    /// when nothing should be sent (responses, fragments shorter than a header).
+    /// when nothing should be sent (responses, fragments shorter than a header). A
+    /// TSIG-signed query is answered as if unsigned: hosts that hold keys use
+    /// [`Engine::handle_packet_with_clock`].
     pub fn handle_packet(&self, packet: &[u8], peer: SocketAddr, transport: Transport, out: &mut Vec<u8>) -> bool {
+        self.answer(packet, peer, transport, None, out)
+    }
+
+    /// [`Engine::handle_packet`], and a TSIG-signed query (RFC 8945) is checked and its
+    /// answer signed, at the time `now()` gives (seconds since the Unix epoch; read only
+    /// for a signed query).
+    pub fn handle_packet_with_clock(
+        &self,
+        packet: &[u8],
+        peer: SocketAddr,
+        transport: Transport,
+        now: impl FnOnce() -> u64,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        self.answer(packet, peer, transport, Some(Box::new(now)), out)
+    }
+
+    fn answer(
+        &self,
+        packet: &[u8],
+        peer: SocketAddr,
+        transport: Transport,
+        now: Option<Box<dyn FnOnce() -> u64 + '_>>,
+        out: &mut Vec<u8>,
+    ) -> bool {
         let live = self.snapshot();
-        let Some(outcome) = packet::respond(&live, packet, peer.ip(), transport, &live.live_health(), out) else {
+        let Some(mut outcome) = packet::respond(&live, packet, peer.ip(), transport, &live.live_health(), out) else {
             return false;
         };
+        if let (Some(start), Some(now)) = (outcome.tsig_start, now)
+            && let Some(rcode) = packet::sign_answer(&live, packet, start, now(), out)
+        {
+            (outcome.rcode, outcome.route) = (rcode, None);
+        }
         let slot = outcome.route.map_or(metrics::NO_LINE, |r| live.metric_slot(r.client_line));
         self.metrics.record(slot, outcome.qtype, outcome.rcode, transport, outcome.route.as_ref(), outcome.ecs);
         true

@@ -14,6 +14,7 @@ use super::snapshot::Snapshot;
 use crate::rdata::RecordType;
 use crate::wire::decode::{self, Ecs, Header, Reject, WireQuery};
 use crate::wire::encode::{self, CLASS_CH, CLASS_IN, EcsEcho};
+use crate::wire::tsig::{self, Signer, TsigError};
 
 /// RFC 1035 §4.2.1: without EDNS, UDP messages are at most 512 octets.
 const CLASSIC_UDP_LIMIT: usize = 512;
@@ -29,6 +30,8 @@ pub struct Outcome {
     pub route: Option<Route>,
     /// Whether the query carried an ECS option.
     pub ecs: bool,
+    /// Where the query's TSIG record starts, if it was signed.
+    pub tsig_start: Option<usize>,
 }
 
 /// Answers `packet` from `snapshot` into `out` (cleared first); `None` when nothing
@@ -47,11 +50,11 @@ pub fn respond(
         Err(Reject::Drop) => return None,
         Err(Reject::FormErr(header, question_end)) => {
             error_only(out, packet, header, question_end, Rcode::FormErr);
-            return Some(Outcome { qtype: 0, rcode: Rcode::FormErr, route: None, ecs: false });
+            return Some(Outcome { qtype: 0, rcode: Rcode::FormErr, route: None, ecs: false, tsig_start: None });
         }
         Err(Reject::NotImp(header, question_end)) => {
             error_only(out, packet, header, question_end, Rcode::NotImp);
-            return Some(Outcome { qtype: 0, rcode: Rcode::NotImp, route: None, ecs: false });
+            return Some(Outcome { qtype: 0, rcode: Rcode::NotImp, route: None, ecs: false, tsig_start: None });
         }
     };
     let settings = &snapshot.settings;
@@ -70,7 +73,14 @@ pub fn respond(
         encode::start(out, query.header, Some(query.question), false, badvers);
         encode::write_opt(out, settings.udp_payload_max, badvers, edns.dnssec_ok, None);
         encode::set_counts(out, 0, 0, 1);
-        return Some(Outcome { qtype: query.qtype, rcode: Rcode::BadVers, route: None, ecs: edns.ecs.is_some() });
+        let ecs = edns.ecs.is_some();
+        return Some(Outcome {
+            qtype: query.qtype,
+            rcode: Rcode::BadVers,
+            route: None,
+            ecs,
+            tsig_start: query.tsig_start,
+        });
     }
     let name = std::str::from_utf8(&name_buf[..name_len]).unwrap_or("\0");
     let ecs = query.edns.and_then(|e| e.ecs);
@@ -129,7 +139,43 @@ pub fn respond(
         }
         encode::set_counts(out, 0, 0, additional);
     }
-    Some(Outcome { qtype: query.qtype, rcode: answer.rcode, route: answer.route, ecs: ecs.is_some() })
+    let (qtype, rcode, route, tsig_start) = (query.qtype, answer.rcode, answer.route, query.tsig_start);
+    Some(Outcome { qtype, rcode, route, ecs: ecs.is_some(), tsig_start })
+}
+
+/// RFC 8945 §5.2, §5.3: the answer `out` to a signed query `packet` (its TSIG at
+/// `tsig_start`), checked at `now`: signed with the query's key when it verifies (`None`);
+/// else replaced by NOTAUTH with the TSIG error, BADKEY and BADSIG unsigned, BADTIME
+/// signed (`Some(Rcode::NotAuth)`).
+pub fn sign_answer(
+    snapshot: &Snapshot,
+    packet: &[u8],
+    tsig_start: usize,
+    now: u64,
+    out: &mut Vec<u8>,
+) -> Option<Rcode> {
+    let mut name_buf = [0u8; 256];
+    let (query, _) = decode::decode(packet, &mut name_buf).ok()?;
+    let Some(request) = tsig::read(packet, tsig_start) else {
+        encode::start(out, query.header, Some(query.question), false, Rcode::FormErr.code());
+        return Some(Rcode::FormErr);
+    };
+    match tsig::verify(packet, &request, &snapshot.keys, now) {
+        Ok(key) => {
+            Signer::new(key, request.mac, query.header.id, now).sign(out, None, &[]);
+            None
+        }
+        Err(error) => {
+            encode::start(out, query.header, Some(query.question), false, Rcode::NotAuth.code());
+            match (error, snapshot.keys.iter().find(|k| *k.name == *request.key_name)) {
+                (TsigError::BadTime, Some(key)) => {
+                    Signer::new(key, request.mac, query.header.id, now).sign(out, Some(error), &now.to_be_bytes()[2..])
+                }
+                _ => tsig::append_unsigned(out, &request, error, now),
+            }
+            Some(Rcode::NotAuth)
+        }
+    }
 }
 
 /// The client to classify: RFC 7871 §7.1.1 — the ECS address when the query has one

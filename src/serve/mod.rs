@@ -207,6 +207,11 @@ fn context(e: io::Error, what: &str, addr: SocketAddr) -> io::Error {
     io::Error::new(e.kind(), format!("cannot bind {what} {addr}: {e}"))
 }
 
+/// Seconds since the Unix epoch: the clock serve hands the engine (TSIG times).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
 /// How long in-flight TCP answers get to finish after shutdown is asked.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 

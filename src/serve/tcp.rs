@@ -80,8 +80,7 @@ async fn connection(
             _ => return,
         }
         // RFC 5936 §4.1: a zone transfer runs over TCP, as a sequence of messages.
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        if let Some(transfer) = engine.transfer(&message[..len], peer.ip(), now) {
+        if let Some(transfer) = engine.transfer(&message[..len], peer.ip(), super::unix_now()) {
             log_transfer(&transfer, peer);
             for m in &transfer.messages {
                 framed.clear();
@@ -93,7 +92,7 @@ async fn connection(
             }
             continue;
         }
-        if !engine.handle_packet(&message[..len], peer, Transport::Tcp, &mut out) {
+        if !engine.handle_packet_with_clock(&message[..len], peer, Transport::Tcp, super::unix_now, &mut out) {
             continue;
         }
         framed.clear();

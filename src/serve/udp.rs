@@ -30,7 +30,7 @@ pub(super) async fn serve(engine: Arc<Engine>, socket: UdpSocket, mut stop: watc
             },
             _ = stop.changed() => return Ok(()),
         };
-        if engine.handle_packet(&packet[..len], peer, Transport::Udp, &mut out)
+        if engine.handle_packet_with_clock(&packet[..len], peer, Transport::Udp, super::unix_now, &mut out)
             && let Err(e) = socket.send_to(&out, peer).await
             && !is_transient(&e)
         {

@@ -7,8 +7,8 @@ use std::fmt;
 
 use ring::hmac;
 
-pub use super::decode::TYPE_TSIG;
 use super::decode::HEADER_LEN;
+pub use super::decode::TYPE_TSIG;
 use super::encode::write_name;
 
 /// RFC 8945 §4.2: CLASS ANY.
