@@ -232,44 +232,6 @@ fn tcp_exchange(server: std::net::SocketAddr, message: &[u8]) -> Vec<u8> {
     reply
 }
 
-/// NSD as the secondary of an in-process linedns.
-struct Nsd {
-    child: Child,
-    port: u16,
-}
-
-impl Nsd {
-    fn start(dir: &Path, primary: std::net::SocketAddr, key: Option<(&str, &str)>) -> Nsd {
-        let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let d = dir.display();
-        let conf = format!(
-            "server:\n  ip-address: 127.0.0.1\n  port: {port}\n  username: \"\"\n  chroot: \"\"\n  database: \"\"\n  zonelistfile: \"{d}/zone.list\"\n  xfrdfile: \"{d}/xfrd.state\"\n  pidfile: \"{d}/nsd.pid\"\n  zonesdir: \"{d}\"\n  rrl-ratelimit: 0\nremote-control:\n  control-enable: no\n{}zone:\n  name: example.com\n  zonefile: \"{d}/example.com.zone\"\n  request-xfr: AXFR {}@{} {}\n",
-            key.map_or(String::new(), |(name, secret)| format!(
-                "key:\n  name: {name}\n  algorithm: hmac-sha256\n  secret: \"{secret}\"\n"
-            )),
-            primary.ip(),
-            primary.port(),
-            key.map_or("NOKEY", |(name, _)| name),
-        );
-        std::fs::write(dir.join("nsd.conf"), conf).unwrap();
-        let child = tool("nsd")
-            .args(["-d", "-c"])
-            .arg(dir.join("nsd.conf"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start nsd");
-        Nsd { child, port }
-    }
-}
-
-impl Drop for Nsd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn nsd_secondary_transfers_the_view_with_tsig_and_serves_it() {
     common::tools::require(&["kdig", "nsd"]);
@@ -277,8 +239,8 @@ fn nsd_secondary_transfers_the_view_with_tsig_and_serves_it() {
     let server = InProcess::start(rules.to_str().unwrap(), &["127.0.0.1:0"]);
     let dir = rules.parent().unwrap().join("nsd");
     std::fs::create_dir_all(&dir).unwrap();
-    let nsd = Nsd::start(&dir, server.addrs[0], Some(("xfr-key", SECRET)));
-    let secondary: std::net::SocketAddr = ([127, 0, 0, 1], nsd.port).into();
+    let nsd = start_secondary("nsd", &dir, server.addrs[0]);
+    let secondary = nsd.addr;
     // NSD transfers at start; the telecom view's www, whoever asks NSD.
     let started = Instant::now();
     let mut last = String::new();
@@ -310,11 +272,19 @@ impl Drop for Secondary {
     }
 }
 
-/// Knot DNS (`knotd`) or BIND 9 (`named`) as a TSIG secondary of `primary`, in `dir`.
+/// NSD, Knot DNS (`knotd`) or BIND 9 (`named`) as a TSIG secondary (key `xfr-key`) of
+/// `primary` for example.com, configured and run in `dir`, on a free loopback port.
 fn start_secondary(kind: &str, dir: &Path, primary: std::net::SocketAddr) -> Secondary {
     let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let (d, ip, pport) = (dir.display(), primary.ip(), primary.port());
     let (program, args, conf) = match kind {
+        "nsd" => (
+            "nsd",
+            vec!["-d".to_string(), "-c".to_string(), format!("{d}/nsd.conf")],
+            format!(
+                "server:\n  ip-address: 127.0.0.1\n  port: {port}\n  username: \"\"\n  chroot: \"\"\n  database: \"\"\n  zonelistfile: \"{d}/zone.list\"\n  xfrdfile: \"{d}/xfrd.state\"\n  pidfile: \"{d}/nsd.pid\"\n  zonesdir: \"{d}\"\n  rrl-ratelimit: 0\nremote-control:\n  control-enable: no\nkey:\n  name: xfr-key\n  algorithm: hmac-sha256\n  secret: \"{SECRET}\"\nzone:\n  name: example.com\n  zonefile: \"{d}/example.com.zone\"\n  request-xfr: AXFR {ip}@{pport} xfr-key\n"
+            ),
+        ),
         "knotd" => (
             "knotd",
             vec!["-c".to_string(), format!("{d}/knot.conf")],
@@ -330,8 +300,8 @@ fn start_secondary(kind: &str, dir: &Path, primary: std::net::SocketAddr) -> Sec
             ),
         ),
     };
-    let file = if kind == "knotd" { "knot.conf" } else { "named.conf" };
-    std::fs::write(dir.join(file), conf).unwrap();
+    let file = args.last().expect("the config file is the last argument");
+    std::fs::write(file, conf).unwrap();
     let log = std::fs::File::create(dir.join(format!("{kind}.log"))).unwrap();
     let child = tool(program).args(&args).stdout(Stdio::null()).stderr(log).spawn().expect("start the secondary");
     Secondary { child, addr: ([127, 0, 0, 1], port).into() }
