@@ -218,6 +218,39 @@ fn tsig_keys_pick_the_view_and_bad_signatures_get_notauth() {
     server.stop();
 }
 
+/// A signed answer over UDP keeps within the client's size: an answer that fits unsigned
+/// but not with its TSIG is sent truncated (TC), signed, and whole over TCP.
+#[test]
+fn a_signed_udp_answer_keeps_within_the_size_with_its_tsig() {
+    common::tools::require(&["kdig"]);
+    let txt = "x".repeat(1130);
+    let rules = rules_with_key(
+        "udp-size",
+        "  - { name: t, key: xfr-key }\n",
+        &format!("      - {{ name: fat, type: TXT, values: \"{txt}\" }}\n"),
+    );
+    let server = InProcess::start(rules.to_str().unwrap(), &["127.0.0.1:0"]);
+    let ask = |extra: &[&str]| {
+        let mut args = vec!["+bufsize=1232", "+ignore", "fat.example.com", "TXT"];
+        args.extend_from_slice(extra);
+        kdig_keyed(server.addrs[0], Some(("xfr-key", SECRET)), &args)
+    };
+    // Unsigned, the answer fits in 1232 octets.
+    let (unsigned, _) =
+        kdig_keyed(server.addrs[0], None, &["+bufsize=1232", "+ignore", "+notcp", "fat.example.com", "TXT"]);
+    assert!(unsigned.contains("ANSWER: 1") && !unsigned.contains(" tc "), "{unsigned}");
+    // Signed over UDP: truncated, still within 1232 octets, and kdig verified its TSIG.
+    let (udp, err) = ask(&["+notcp"]);
+    assert!(err.is_empty(), "{err}");
+    assert!(udp.contains("Flags: qr aa tc"), "{udp}");
+    let size: usize = udp.split(";; Received ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!(size <= 1232, "{size} octets:\n{udp}");
+    // Over TCP, whole and signed.
+    let (tcp, err) = ask(&["+tcp"]);
+    assert!(err.is_empty() && tcp.contains("ANSWER: 1") && tcp.contains("TSIG PSEUDOSECTION"), "{tcp}{err}");
+    server.stop();
+}
+
 /// Sends one message over TCP and returns the first answer's bytes.
 fn tcp_exchange(server: std::net::SocketAddr, message: &[u8]) -> Vec<u8> {
     use std::io::Read as _;

@@ -64,6 +64,13 @@ pub fn respond(
         (Transport::Udp, Some(e)) => usize::from(e.udp_size.clamp(512, settings.udp_payload_max)),
         (Transport::Udp, None) => CLASSIC_UDP_LIMIT,
     };
+    // A signed query's answer gets a TSIG record about the size of the query's (same key,
+    // algorithm and MAC length; BADTIME's Other Data adds 6): room is kept for it, so a
+    // signed answer still fits the limit (RFC 8945 §5.3 signs the message as sent).
+    let limit = match query.tsig_start {
+        Some(start) if transport == Transport::Udp => limit.saturating_sub(packet.len() - start + 6),
+        _ => limit,
+    };
     if let Some(edns) = query.edns
         && edns.version > 0
     {
