@@ -38,14 +38,8 @@ impl Compiler<'_> {
             });
             let mut allow = Vec::new();
             for text in &d.allow {
-                // A bare address admits just itself.
-                let written = if text.contains('/') {
-                    text.clone()
-                } else {
-                    let bits = if text.contains(':') { 128 } else { 32 };
-                    format!("{text}/{bits}")
-                };
-                match lists::parse_cidr(&written) {
+                // A bare address admits just itself (a /32 or /128).
+                match lists::parse_cidr(text) {
                     Ok(net) => allow.push(net),
                     Err(m) => self.fail(place.clone(), rule.clone(), format!("allow: {m}")),
                 }

@@ -14,7 +14,7 @@ use super::snapshot::Snapshot;
 use crate::rdata::RecordType;
 use crate::wire::decode::{self, Ecs, Header, Reject, WireQuery};
 use crate::wire::encode::{self, CLASS_CH, CLASS_IN, EcsEcho};
-use crate::wire::tsig::{self, Signer, TsigError};
+use crate::wire::tsig::{self, Signer};
 
 /// RFC 1035 §4.2.1: without EDNS, UDP messages are at most 512 octets.
 const CLASSIC_UDP_LIMIT: usize = 512;
@@ -174,12 +174,7 @@ pub fn sign_answer(
         }
         Err(error) => {
             encode::start(out, query.header, Some(query.question), false, Rcode::NotAuth.code());
-            match (error, snapshot.keys.iter().find(|k| *k.name == *request.key_name)) {
-                (TsigError::BadTime, Some(key)) => {
-                    Signer::new(key, request.mac, query.header.id, now).sign(out, Some(error), &now.to_be_bytes()[2..])
-                }
-                _ => tsig::append_unsigned(out, &request, error, now),
-            }
+            tsig::append_failure(out, &request, error, &snapshot.keys, now);
             Some(Rcode::NotAuth)
         }
     }

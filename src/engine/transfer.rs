@@ -100,15 +100,7 @@ pub fn transfer(
             Err(error) => {
                 answer.tsig_error = Some(error);
                 let mut out = header_only(Rcode::NotAuth);
-                match (error, snapshot.keys.iter().find(|k| *k.name == *t.key_name)) {
-                    // §5.2.3: BADTIME is signed, with our time in Other Data.
-                    (TsigError::BadTime, Some(key)) => Signer::new(key, t.mac, query.header.id, now).sign(
-                        &mut out,
-                        Some(error),
-                        &now.to_be_bytes()[2..],
-                    ),
-                    _ => tsig::append_unsigned(&mut out, t, error, now),
-                }
+                tsig::append_failure(&mut out, t, error, &snapshot.keys, now);
                 answer.messages.push(out);
                 return Some(answer);
             }

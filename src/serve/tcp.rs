@@ -83,10 +83,7 @@ async fn connection(
         if let Some(transfer) = engine.transfer(&message[..len], peer.ip(), super::unix_now()) {
             log_transfer(&transfer, peer);
             for m in &transfer.messages {
-                framed.clear();
-                framed.extend_from_slice(&(m.len() as u16).to_be_bytes());
-                framed.extend_from_slice(m);
-                if writer.write_all(&framed).await.is_err() {
+                if send(&mut writer, &mut framed, m).await.is_err() {
                     return;
                 }
             }
@@ -95,13 +92,19 @@ async fn connection(
         if !engine.handle_packet_with_clock(&message[..len], peer, Transport::Tcp, super::unix_now, &mut out) {
             continue;
         }
-        framed.clear();
-        framed.extend_from_slice(&(out.len() as u16).to_be_bytes());
-        framed.extend_from_slice(&out);
-        if writer.write_all(&framed).await.is_err() {
+        if send(&mut writer, &mut framed, &out).await.is_err() {
             return;
         }
     }
+}
+
+/// RFC 7766 §8: one message with its two-octet length, in one write (`framed` is the
+/// reused buffer).
+async fn send(writer: &mut (impl AsyncWriteExt + Unpin), framed: &mut Vec<u8>, message: &[u8]) -> io::Result<()> {
+    framed.clear();
+    framed.extend_from_slice(&(message.len() as u16).to_be_bytes());
+    framed.extend_from_slice(message);
+    writer.write_all(framed).await
 }
 
 /// One line per transfer: who, which zone, which view, how much; or why it was refused.

@@ -263,6 +263,18 @@ impl<'k> Signer<'k> {
     }
 }
 
+/// Appends the TSIG record of a NOTAUTH answer to a request whose TSIG failed with
+/// `error` (RFC 8945 §5.2): BADKEY and BADSIG with no MAC (§5.2.1, §5.2.2); BADTIME
+/// signed with the key, our time in Other Data (§5.2.3).
+pub fn append_failure(message: &mut Vec<u8>, request: &Tsig<'_>, error: TsigError, keys: &[Key], now: u64) {
+    match (error, keys.iter().find(|k| *k.name == *request.key_name)) {
+        (TsigError::BadTime, Some(key)) => {
+            Signer::new(key, request.mac, request.original_id, now).sign(message, Some(error), &now.to_be_bytes()[2..])
+        }
+        _ => append_unsigned(message, request, error, now),
+    }
+}
+
 /// Appends a TSIG record with no MAC: the answer to a request whose key is unknown or
 /// whose MAC does not verify (RFC 8945 §5.2.1, §5.2.2).
 pub fn append_unsigned(message: &mut Vec<u8>, tsig: &Tsig<'_>, error: TsigError, now: u64) {
