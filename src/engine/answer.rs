@@ -72,9 +72,18 @@ impl Rcode {
         Rcode::ALL.into_iter().find(|r| r.name().eq_ignore_ascii_case(name))
     }
 
-    /// Position in [`Rcode::ALL`] (for counters indexed by rcode).
+    /// Position in [`Rcode::ALL`] (for counters indexed by rcode; on the query path).
     pub fn index(self) -> usize {
-        Rcode::ALL.iter().position(|&r| r == self).unwrap_or(0)
+        match self {
+            Rcode::NoError => 0,
+            Rcode::FormErr => 1,
+            Rcode::ServFail => 2,
+            Rcode::NxDomain => 3,
+            Rcode::NotImp => 4,
+            Rcode::Refused => 5,
+            Rcode::NotAuth => 6,
+            Rcode::BadVers => 7,
+        }
     }
 }
 
@@ -140,5 +149,18 @@ impl<'a> Answer<'a> {
     /// REFUSED, not authoritative: the name is outside every zone we serve.
     pub fn refused() -> Self {
         Answer::new(Rcode::Refused, false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_is_the_position_in_all() {
+        for (i, rcode) in Rcode::ALL.into_iter().enumerate() {
+            assert_eq!(rcode.index(), i, "{}", rcode.name());
+            assert_eq!(Rcode::from_name(rcode.name()), Some(rcode));
+        }
     }
 }

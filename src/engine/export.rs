@@ -28,7 +28,7 @@ pub struct Exported<'s> {
 /// has no records to give and is left out.
 pub fn export<'s>(snapshot: &'s Snapshot, zone: &'s Zone, line: LineId, health: &impl NodeHealth) -> Vec<Exported<'s>> {
     let mut names: Vec<&'s str> = zone.names.keys().map(|n| &**n).collect();
-    names.sort_by(|a, b| canonical_key(a).cmp(&canonical_key(b)));
+    names.sort_by_cached_key(|n| canonical_key(n));
     let mut out = Vec::new();
     for owner in names {
         let node = &zone.names[owner];
@@ -93,7 +93,7 @@ mod tests {
     #[test]
     fn canonical_order_is_by_labels_from_the_right() {
         let mut names = vec!["b.example", "example", "a.b.example", "z.example", "*.example"];
-        names.sort_by(|a, b| canonical_key(a).cmp(&canonical_key(b)));
+        names.sort_by_cached_key(|n| canonical_key(n));
         assert_eq!(names, ["example", "*.example", "b.example", "a.b.example", "z.example"]);
     }
 }

@@ -214,7 +214,7 @@ impl Engine {
     /// TSIG-signed query is answered as if unsigned: hosts that hold keys use
     /// [`Engine::handle_packet_with_clock`].
     pub fn handle_packet(&self, packet: &[u8], peer: SocketAddr, transport: Transport, out: &mut Vec<u8>) -> bool {
-        self.answer(packet, peer, transport, None, out)
+        self.answer(packet, peer, transport, None::<fn() -> u64>, out)
     }
 
     /// [`Engine::handle_packet`], and a TSIG-signed query (RFC 8945) is checked and its
@@ -228,7 +228,7 @@ impl Engine {
         now: impl FnOnce() -> u64,
         out: &mut Vec<u8>,
     ) -> bool {
-        self.answer(packet, peer, transport, Some(Box::new(now)), out)
+        self.answer(packet, peer, transport, Some(now), out)
     }
 
     fn answer(
@@ -236,7 +236,7 @@ impl Engine {
         packet: &[u8],
         peer: SocketAddr,
         transport: Transport,
-        now: Option<Box<dyn FnOnce() -> u64 + '_>>,
+        now: Option<impl FnOnce() -> u64>,
         out: &mut Vec<u8>,
     ) -> bool {
         let live = self.snapshot();
