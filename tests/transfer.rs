@@ -109,6 +109,16 @@ fn axfr_sends_the_lines_view_to_admitted_sources_only() {
     server.stop();
 }
 
+/// An AXFR query for `zone` with ID `id`, as hickory writes it.
+fn axfr_query(id: u16, zone: &str) -> Vec<u8> {
+    use hickory_proto::op::{Message, Query};
+    use hickory_proto::rr::{Name, RecordType};
+    let mut query = Message::query();
+    query.metadata.id = id;
+    query.add_query(Query::query(Name::from_ascii(zone).unwrap(), RecordType::AXFR));
+    query.to_vec().unwrap()
+}
+
 /// An AXFR query from `source` over TCP, read until the server closes or 2 s pass: the
 /// messages, and every byte received.
 fn axfr_on_the_wire(
@@ -116,17 +126,13 @@ fn axfr_on_the_wire(
     source: std::net::IpAddr,
     zone: &str,
 ) -> (Vec<hickory_proto::op::Message>, Vec<u8>) {
-    use hickory_proto::op::{Message, Query};
-    use hickory_proto::rr::{Name, RecordType};
+    use hickory_proto::op::Message;
     use std::io::Read as _;
     let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     socket.bind(&std::net::SocketAddr::new(source, 0).into()).unwrap();
     socket.connect_timeout(&server.into(), Duration::from_secs(2)).unwrap();
     let mut stream: std::net::TcpStream = socket.into();
-    let mut query = Message::query();
-    query.metadata.id = 4242;
-    query.add_query(Query::query(Name::from_ascii(zone).unwrap(), RecordType::AXFR));
-    let bytes = query.to_vec().unwrap();
+    let bytes = axfr_query(4242, zone);
     stream.write_all(&(bytes.len() as u16).to_be_bytes()).unwrap();
     stream.write_all(&bytes).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
@@ -200,13 +206,7 @@ fn tsig_keys_pick_the_view_and_bad_signatures_get_notauth() {
         linedns::wire::tsig::Algorithm::HmacSha256,
         &data_encoding::BASE64.decode(SECRET.as_bytes()).unwrap(),
     );
-    let mut query = hickory_proto::op::Message::query();
-    query.metadata.id = 77;
-    query.add_query(hickory_proto::op::Query::query(
-        hickory_proto::rr::Name::from_ascii("example.com.").unwrap(),
-        hickory_proto::rr::RecordType::AXFR,
-    ));
-    let mut bytes = query.to_vec().unwrap();
+    let mut bytes = axfr_query(77, "example.com.");
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     linedns::wire::tsig::sign_request(&mut bytes, &key, now - 3600);
     let reply = tcp_exchange(addr, &bytes);

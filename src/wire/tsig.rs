@@ -93,14 +93,6 @@ impl fmt::Debug for Key {
     }
 }
 
-impl PartialEq for Key {
-    fn eq(&self, other: &Key) -> bool {
-        self.name == other.name && self.algorithm == other.algorithm
-    }
-}
-
-impl Eq for Key {}
-
 /// A TSIG record read from a message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tsig<'p> {
@@ -344,20 +336,27 @@ mod tests {
         let start = last_record_start(&signed).expect("the TSIG is the last record");
         let tsig = read(&signed, start).unwrap();
         assert_eq!((tsig.key_name.as_str(), tsig.algorithm.as_str()), ("xfr-key", "hmac-sha256"));
-        assert_eq!(verify(&signed, &tsig, &keys, 1_000_100), Ok(&keys[0]));
+        assert!(verify(&signed, &tsig, &keys, 1_000_100).is_ok_and(|k| std::ptr::eq(k, &keys[0])));
         // Outside the fudge (300 s), either way: BADTIME, only once the MAC is good.
-        assert_eq!(verify(&signed, &tsig, &keys, 1_000_301), Err(TsigError::BadTime));
-        assert_eq!(verify(&signed, &tsig, &keys, 999_699), Err(TsigError::BadTime));
+        assert_eq!(verify(&signed, &tsig, &keys, 1_000_301).err(), Some(TsigError::BadTime));
+        assert_eq!(verify(&signed, &tsig, &keys, 999_699).err(), Some(TsigError::BadTime));
         // A changed message: BADSIG. Another secret: BADSIG. Another name: BADKEY.
         let mut tampered = signed.clone();
         tampered[HEADER_LEN + 1] ^= 0x20;
-        assert_eq!(verify(&tampered, &read(&tampered, start).unwrap(), &keys, 1_000_000), Err(TsigError::BadSig));
+        assert_eq!(
+            verify(&tampered, &read(&tampered, start).unwrap(), &keys, 1_000_000).err(),
+            Some(TsigError::BadSig)
+        );
         let other = [Key::new("xfr-key", Algorithm::HmacSha256, b"another secret")];
-        assert_eq!(verify(&signed, &tsig, &other, 1_000_000), Err(TsigError::BadSig));
+        assert_eq!(verify(&signed, &tsig, &other, 1_000_000).err(), Some(TsigError::BadSig));
         let renamed = [Key::new("other-key", Algorithm::HmacSha256, b"0123456789abcdef0123456789abcdef")];
-        assert_eq!(verify(&signed, &tsig, &renamed, 1_000_000), Err(TsigError::BadKey));
+        assert_eq!(verify(&signed, &tsig, &renamed, 1_000_000).err(), Some(TsigError::BadKey));
         let sha512 = [Key::new("xfr-key", Algorithm::HmacSha512, b"0123456789abcdef0123456789abcdef")];
-        assert_eq!(verify(&signed, &tsig, &sha512, 1_000_000), Err(TsigError::BadKey), "the algorithm must match");
+        assert_eq!(
+            verify(&signed, &tsig, &sha512, 1_000_000).err(),
+            Some(TsigError::BadKey),
+            "the algorithm must match"
+        );
     }
 
     #[test]
