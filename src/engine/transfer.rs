@@ -57,6 +57,11 @@ pub fn transfer(
     health: &impl NodeHealth,
     now: u64,
 ) -> Option<Transfer> {
+    // Most TCP queries are no transfers: tell from the question alone.
+    let asked = decode::question_type(packet).map(RecordType::from);
+    if !matches!(asked, Some(RecordType::AXFR | RecordType::IXFR)) {
+        return None;
+    }
     let mut name_buf = [0u8; 256];
     let (query, name_len) = match decode::decode(packet, &mut name_buf) {
         Ok(q) => q,

@@ -149,6 +149,14 @@ pub fn decode<'p>(packet: &'p [u8], name_buf: &mut [u8; 256]) -> Result<(WireQue
     Ok((WireQuery { header, question, qtype, qclass, edns, tsig_start }, name_len))
 }
 
+/// The QTYPE of a one-question query, read without decoding the rest of the message:
+/// for a caller that only wants to know what kind of query it holds.
+pub fn question_type(packet: &[u8]) -> Option<u16> {
+    let qdcount = u16::from_be_bytes([*packet.get(4)?, *packet.get(5)?]);
+    let (end, _) = read_question(packet, &mut [0u8; 256]).filter(|_| qdcount == 1)?;
+    Some(u16::from_be_bytes([packet[end - 4], packet[end - 3]]))
+}
+
 /// Reads the question at offset 12: an uncompressed name (nothing precedes it to point
 /// at), then type and class. Returns the end offset and the lowercased name's length.
 fn read_question(packet: &[u8], name_buf: &mut [u8; 256]) -> Option<(usize, usize)> {
