@@ -224,8 +224,7 @@ fn add_override(admin: &Control, body: &[u8]) -> Response {
     if new.who.trim().is_empty() || new.why.trim().is_empty() {
         return Response::error(400, "an override needs `who` and `why`");
     }
-    let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    match admin.engine.add_override(new.target, new.state, new.who, new.why, at) {
+    match admin.engine.add_override(new.target, new.state, new.who, new.why, super::unix_now()) {
         Ok(o) => {
             tracing::warn!("override {}: {:?} forced {:?} by {} ({})", o.id, o.target, o.state, o.who, o.why);
             Response::json(200, &o)
