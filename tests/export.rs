@@ -105,7 +105,7 @@ fn a_node_down_leaves_the_export() {
     let engine = Arc::new(Engine::from_rules(&repo_path("rules/default.yaml"), CompileOptions::default()).unwrap());
     let view = || {
         let live = engine.snapshot();
-        master_file(&live, "example.com.", "telecom", &live.live_health()).unwrap()
+        master_file(&live, "example.com.", "telecom", &live.live_health(), |_, _| None).unwrap()
     };
     assert!(view().contains("www.example.com. 60 IN A 192.0.2.1\n"), "{}", view());
     let down = engine

@@ -60,6 +60,15 @@ fn axfr_records(output: &str) -> Vec<String> {
         .collect()
 }
 
+/// A record line with an SOA's serial replaced by `SERIAL`.
+fn serial_blind(record: &str) -> String {
+    let mut fields: Vec<&str> = record.split(' ').collect();
+    if fields.get(3) == Some(&"SOA") && fields.len() > 6 {
+        fields[6] = "SERIAL";
+    }
+    fields.join(" ")
+}
+
 /// `N` of kdig's `;; Received ... (N messages, M records)`.
 fn messages(output: &str) -> usize {
     let line = output.lines().find(|l| l.contains(" messages, ")).unwrap_or_else(|| panic!("{output}"));
@@ -81,14 +90,15 @@ fn axfr_sends_the_lines_view_to_admitted_sources_only() {
     // RFC 5936 §2.2: the SOA first and last.
     assert!(got.first().unwrap().contains(" SOA "), "{out}");
     assert!(got.last().unwrap().contains(" SOA "), "{out}");
-    // Exactly the telecom view: the export of that line, compared as sets.
+    // Exactly the telecom view: the export of that line, compared as sets, but for the
+    // serial (the export's is the rules', the server's is the view's own).
     let snap = compile_file(&rules, &CompileOptions::default()).unwrap();
     let zone = snap.find_zone("example.com").unwrap();
     let want: BTreeSet<String> = export(&snap, zone, snap.lines.find("telecom").unwrap(), &snap.probe_health())
         .iter()
-        .map(|r| format!("{}. {} IN {} {}", r.owner, r.ttl, r.data.rtype(), r.data))
+        .map(|r| serial_blind(&format!("{}. {} IN {} {}", r.owner, r.ttl, r.data.rtype(), r.data)))
         .collect();
-    let have: BTreeSet<String> = got.iter().cloned().collect();
+    let have: BTreeSet<String> = got.iter().map(|r| serial_blind(r)).collect();
     assert_eq!(have, want, "{out}");
     assert!(have.contains("www.example.com. 60 IN A 192.0.2.1"), "{out}");
     // Another source: the second rule's view (default); an unlisted one: REFUSED, and

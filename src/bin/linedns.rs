@@ -9,6 +9,8 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 use linedns::engine::explain::parse_asked;
 use linedns::engine::export::master_file;
+use linedns::engine::versions::stored_serial;
+use linedns::serve::replication::SerialsStore;
 use linedns::serve::{Control, Overrides, Plan, Server};
 use linedns::{CompileOptions, Engine, GEO_DATA_ENV, Snapshot, compile_file, explain};
 use tokio::signal::unix::{SignalKind, signal};
@@ -72,7 +74,9 @@ enum Command {
     },
     /// Print a zone as an RFC 1035 master file as one line sees it: its static records,
     /// and for each line record the answer that line gets (health: the probes' initial
-    /// states). For providers that import zone files, pipelines, or a diff.
+    /// states). For providers that import zone files, pipelines, or a diff. The SOA
+    /// serial is the server's for that view when the rules' `server.state_dir` holds
+    /// this same content, else the serial written in the rules.
     Export {
         #[command(flatten)]
         rules: RulesArgs,
@@ -130,7 +134,17 @@ fn main() -> ExitCode {
         }
         Command::Export { rules, zone, line } => {
             let Some(snapshot) = load(&rules.config, rules.data) else { return ExitCode::FAILURE };
-            let text = master_file(&snapshot, &zone, &line, &snapshot.probe_health());
+            // The serial the server answers with, when its state file still holds this
+            // very content.
+            let stored = snapshot.settings.state_dir.as_deref().map(|dir| {
+                SerialsStore::open(dir).and_then(|s| s.read()).unwrap_or_else(|e| {
+                    eprintln!("note: {e}; the rules' serial is printed");
+                    Vec::new()
+                })
+            });
+            let health = snapshot.probe_health();
+            let served = |z: &_, l| stored_serial(&snapshot, z, l, &health, stored.as_deref().unwrap_or_default());
+            let text = master_file(&snapshot, &zone, &line, &health, served);
             let Ok(text) = text.map_err(|m| eprintln!("error: {m}")) else { return ExitCode::from(2) };
             print_out(false, &(), || text)
         }

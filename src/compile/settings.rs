@@ -20,6 +20,8 @@ pub(super) fn defaults() -> ServerSettings {
         watch: defaults::WATCH,
         admin_listen: Some(defaults::ADMIN_LISTEN),
         admin_token_file: None,
+        state_dir: None,
+        serial_coalesce: defaults::SERIAL_COALESCE,
     }
 }
 
@@ -79,6 +81,16 @@ impl Compiler<'_> {
             }
             let rules_dir = self.file.parent().map(Path::to_path_buf).unwrap_or_default();
             settings.admin_token_file = admin.token_file.as_ref().map(|f| rules_dir.join(f));
+        }
+        let rules_dir = self.file.parent().map(Path::to_path_buf).unwrap_or_default();
+        settings.state_dir = d.state_dir.as_ref().map(|dir| rules_dir.join(dir));
+        if let Some(ms) = d.serial_coalesce_ms {
+            if ms < 1000 {
+                // Serials follow the clock: at most one new serial per second keeps them
+                // from running ahead of it (see engine::versions).
+                self.fail(place.clone(), "server", format!("serial_coalesce_ms {ms} is below 1000"));
+            }
+            settings.serial_coalesce = std::time::Duration::from_millis(ms);
         }
         if let Some(chaos) = &d.chaos {
             settings.chaos_version = chaos.version.clone();

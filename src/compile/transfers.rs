@@ -1,6 +1,8 @@
 //! The rules' `transfers:`: each rule's name, the source prefixes it admits, the line
 //! whose view it transfers, and the zones it may transfer.
 
+use std::net::{IpAddr, SocketAddr};
+
 use super::Compiler;
 use crate::config::{At, TransferDef, defaults};
 use crate::engine::access::TransferRule;
@@ -63,8 +65,26 @@ impl Compiler<'_> {
                 }
                 indexes
             });
-            rules.push(TransferRule { name: d.name.as_str().into(), allow, key, line, zones });
+            let mut notify = Vec::new();
+            for text in &d.notify {
+                match parse_notify_target(text) {
+                    Ok(addr) => notify.push(addr),
+                    Err(m) => self.fail(place.clone(), rule.clone(), m),
+                }
+            }
+            rules.push(TransferRule { name: d.name.as_str().into(), allow, key, line, zones, notify });
         }
         rules
     }
+}
+
+/// A NOTIFY target as the rules write it: `IP:PORT`, `[IPv6]:PORT`, or a bare address
+/// (port 53).
+fn parse_notify_target(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    text.parse::<IpAddr>()
+        .map(|ip| SocketAddr::new(ip, 53))
+        .map_err(|_| format!("notify: {text:?} is not an address (IP, IP:PORT or [IPv6]:PORT)"))
 }

@@ -57,3 +57,5 @@ pub const TCP_MAX_CONNECTIONS: usize = 1024;
 pub const WATCH: bool = true;
 /// The admin API and metrics listener.
 pub const ADMIN_LISTEN: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 9153);
+/// Changes to a view this close to its last new serial are coalesced into the next one.
+pub const SERIAL_COALESCE: Duration = Duration::from_secs(2);

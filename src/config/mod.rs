@@ -93,6 +93,10 @@ pub struct TransferDef {
     /// The zones it may transfer (default: every zone).
     #[serde(default)]
     pub zones: Option<Vec<String>>,
+    /// Secondaries to send a NOTIFY (RFC 1996) whenever one of its zones changes in its
+    /// view: `IP` (port 53) or `IP:PORT`, signed with `key` when it is set.
+    #[serde(default)]
+    pub notify: Vec<String>,
 }
 
 /// What a health check does.
@@ -207,6 +211,14 @@ pub struct ServerDef {
     /// The admin HTTP API and metrics listener.
     #[serde(default)]
     pub admin: Option<AdminDef>,
+    /// A directory where the server keeps what must survive a restart (each view's
+    /// serial); relative to the rules file. Default: none (serials follow the clock).
+    #[serde(default)]
+    pub state_dir: Option<String>,
+    /// Changes to a view within this many milliseconds of its last new serial wait and
+    /// go out together as one new serial and one NOTIFY (default 2000, at least 1000).
+    #[serde(default)]
+    pub serial_coalesce_ms: Option<u64>,
 }
 
 /// `server.admin`.

@@ -58,8 +58,16 @@ fn canonical_key(name: &str) -> Vec<&str> {
 }
 
 /// The zone `origin` as line `line` sees it, as an RFC 1035 master file (absolute names,
-/// a TTL and class on every record), or why there is none.
-pub fn master_file(snapshot: &Snapshot, origin: &str, line: &str, health: &impl NodeHealth) -> Result<String, String> {
+/// a TTL and class on every record), or why there is none. The SOA carries the serial
+/// `served` gives for the view (the server's, when its state file has this very
+/// content), else the rules' serial.
+pub fn master_file(
+    snapshot: &Snapshot,
+    origin: &str,
+    line: &str,
+    health: &impl NodeHealth,
+    served: impl FnOnce(&Zone, LineId) -> Option<u32>,
+) -> Result<String, String> {
     let wanted = crate::name::normalize(origin)?;
     let zone = snapshot
         .zones
@@ -70,14 +78,28 @@ pub fn master_file(snapshot: &Snapshot, origin: &str, line: &str, health: &impl 
         let names: Vec<&str> = snapshot.lines.names.iter().map(|n| &**n).collect();
         format!("no line {line:?} in the rules (lines: {})", names.join(", "))
     })?;
+    let serial = served(zone, line_id);
+    let whose = if serial.is_some() { "the server's serial for this view" } else { "the rules' serial" };
     let mut text = format!(
-        "; {} as line {line} sees it, exported by linedns {}\n$ORIGIN {}\n",
+        "; {} as line {line} sees it, exported by linedns {} ({whose})\n$ORIGIN {}\n",
         Fqdn(&zone.origin),
         env!("CARGO_PKG_VERSION"),
         Fqdn(&zone.origin)
     );
     for r in export(snapshot, zone, line_id, health) {
-        let _ = writeln!(text, "{} {} IN {} {}", Fqdn(r.owner), r.ttl, r.data.rtype(), r.data);
+        let data = match (r.data, serial) {
+            (RData::Soa { mname, rname, refresh, retry, expire, minimum, .. }, Some(serial)) => RData::Soa {
+                mname: mname.clone(),
+                rname: rname.clone(),
+                serial,
+                refresh: *refresh,
+                retry: *retry,
+                expire: *expire,
+                minimum: *minimum,
+            },
+            (data, _) => data.clone(),
+        };
+        let _ = writeln!(text, "{} {} IN {} {data}", Fqdn(r.owner), r.ttl, data.rtype());
     }
     Ok(text)
 }

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::answer::{Rcode, Route, Served};
 use super::query::Transport;
+use super::transfer::Kind as TransferKind;
 use crate::rdata::RecordType;
 
 /// Line slots; lines past this count as `other`.
@@ -64,9 +65,13 @@ pub struct MetricsReading {
     pub degraded: u64,
     /// All-down answers, by policy: fail open, last resort, SERVFAIL.
     pub all_down: [u64; 3],
-    /// Zone transfers: sent, refused.
-    pub transfers: [u64; 2],
+    /// Zone transfer queries, by [`TRANSFER_RESULTS`].
+    pub transfers: [u64; 4],
 }
+
+/// What transfer queries got, as `linedns_transfers_total` labels them: the whole zone,
+/// the differences (IXFR), the SOA alone (up to date), or REFUSED/NOTAUTH.
+pub const TRANSFER_RESULTS: [&str; 4] = ["full", "incremental", "up_to_date", "refused"];
 
 /// The all-down policies in the order of [`MetricsReading::all_down`].
 pub const ALL_DOWN_POLICIES: [&str; 3] = ["fail_open", "last_resort", "servfail"];
@@ -82,8 +87,8 @@ pub struct Metrics {
     fallback: AtomicU64,
     degraded: AtomicU64,
     all_down: [AtomicU64; 3],
-    /// Zone transfers sent, and refused.
-    transfers: [AtomicU64; 2],
+    /// Zone transfer queries, by [`TRANSFER_RESULTS`].
+    transfers: [AtomicU64; 4],
 }
 
 impl Default for Metrics {
@@ -144,9 +149,15 @@ impl Metrics {
         }
     }
 
-    /// Counts one zone transfer query, sent or refused.
-    pub fn record_transfer(&self, sent: bool) {
-        self.transfers[usize::from(!sent)].fetch_add(1, Ordering::Relaxed);
+    /// Counts one zone transfer query by what it got (`None`: refused).
+    pub fn record_transfer(&self, kind: Option<TransferKind>) {
+        let index = match kind {
+            Some(TransferKind::Full) => 0,
+            Some(TransferKind::Incremental { .. }) => 1,
+            Some(TransferKind::UpToDate) => 2,
+            None => 3,
+        };
+        self.transfers[index].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Reads every counter (for a scrape).
@@ -182,7 +193,7 @@ impl Metrics {
             fallback: load(&self.fallback),
             degraded: load(&self.degraded),
             all_down: [load(&self.all_down[0]), load(&self.all_down[1]), load(&self.all_down[2])],
-            transfers: [load(&self.transfers[0]), load(&self.transfers[1])],
+            transfers: std::array::from_fn(|i| load(&self.transfers[i])),
         }
     }
 }

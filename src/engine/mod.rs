@@ -22,6 +22,7 @@ pub mod settings;
 pub mod snapshot;
 pub mod summary;
 pub mod transfer;
+pub mod versions;
 pub mod zone;
 
 use std::net::SocketAddr;
@@ -39,6 +40,7 @@ use self::metrics::Metrics;
 use self::overrides::{Override, OverrideView, Target};
 use self::query::Transport;
 use self::snapshot::Snapshot;
+use self::versions::{ServedSerials, Versions};
 use crate::error::CompileErrors;
 use crate::geo::table::LineId;
 
@@ -64,6 +66,12 @@ pub struct Engine {
     /// Operator overrides, kept across reloads. Held while a snapshot is swapped in, so a
     /// change never lands on a snapshot about to be replaced.
     overrides: Mutex<OverrideList>,
+    /// Bumped on every override set or removed (see [`Engine::change_mark`]).
+    override_changes: AtomicU64,
+    /// Each view's serial and the journals of transferred views.
+    versions: Mutex<Versions>,
+    /// The serials SOA records in answers carry, published by [`Engine::refresh_versions`].
+    served: ArcSwap<ServedSerials>,
 }
 
 /// A snapshot as it is served: the compiled [`Snapshot`], untouched, and what the engine
@@ -184,6 +192,9 @@ impl Engine {
             generation: AtomicU64::new(1),
             metrics,
             overrides: Mutex::default(),
+            override_changes: AtomicU64::new(0),
+            versions: Mutex::default(),
+            served: ArcSwap::from_pointee(ServedSerials::default()),
         }
     }
 
@@ -240,7 +251,9 @@ impl Engine {
         out: &mut Vec<u8>,
     ) -> bool {
         let live = self.snapshot();
-        let Some(mut outcome) = packet::respond(&live, packet, peer.ip(), transport, &live.live_health(), out) else {
+        let serials = self.served.load();
+        let health = live.live_health();
+        let Some(mut outcome) = packet::respond(&live, packet, peer.ip(), transport, &health, &serials, out) else {
             return false;
         };
         if let (Some(start), Some(now)) = (outcome.tsig_start, now)
@@ -258,9 +271,69 @@ impl Engine {
     /// `now` is the time in seconds since the Unix epoch (TSIG checks and signs with it).
     pub fn transfer(&self, packet: &[u8], peer: std::net::IpAddr, now: u64) -> Option<transfer::Transfer> {
         let live = self.snapshot();
-        let answered = transfer::transfer(&live, packet, peer, &live.live_health(), now)?;
-        self.metrics.record_transfer(answered.granted.is_some());
+        let catch_up = |zone: &str, line: &str, held: Option<u32>| self.lock_versions().since(zone, line, held);
+        let answered = transfer::transfer(&live, packet, peer, &live.live_health(), catch_up, now)?;
+        self.metrics.record_transfer(answered.kind);
         Some(answered)
+    }
+
+    fn lock_versions(&self) -> std::sync::MutexGuard<'_, Versions> {
+        self.versions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Looks at every (zone, line) view of the live snapshot under the live health at
+    /// `now` (seconds since the Unix epoch): views whose content changed get a new
+    /// serial, which SOA records in answers carry from then on and transfers send. The
+    /// host calls it at start and after changes ([`Engine::change_mark`]), as often as it
+    /// wants secondaries to follow (it coalesces flaps); it exports every view, so not
+    /// per query.
+    pub fn refresh_versions(&self, now: u64) -> Vec<versions::SerialChange> {
+        let live = self.snapshot();
+        let mut versions = self.lock_versions();
+        let changes = versions.update(&live, &live.live_health(), now);
+        if !changes.is_empty() || self.served.load().is_empty() {
+            self.served.store(Arc::new(versions.served()));
+        }
+        changes
+    }
+
+    /// Continues the views of a state file ([`Engine::stored_versions`]); call before the
+    /// first [`Engine::refresh_versions`].
+    pub fn restore_versions(&self, stored: Vec<versions::StoredView>) {
+        self.lock_versions().restore(stored);
+    }
+
+    /// Every view's serial and content digest, for a state file.
+    pub fn stored_versions(&self) -> Vec<versions::StoredView> {
+        self.lock_versions().stored()
+    }
+
+    /// Every view with its serial, (zone, line, serial), once [`Engine::refresh_versions`]
+    /// has run.
+    pub fn view_serials(&self) -> Vec<(Box<str>, Box<str>, u32)> {
+        self.lock_versions().list()
+    }
+
+    /// The serial of the view (`zone`, `line`), once [`Engine::refresh_versions`] has run.
+    pub fn view_serial(&self, zone: &str, line: &str) -> Option<u32> {
+        self.lock_versions().serial(zone, line)
+    }
+
+    /// A number that changes whenever a view's content may have: a reload, an override
+    /// set or removed, a probe's state flipping. Cheap (a pass over the probes): a host
+    /// polls it to know when to [`Engine::refresh_versions`].
+    pub fn change_mark(&self) -> u64 {
+        let live = self.snapshot();
+        let mut mark = self.generation().wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        mark ^= self.override_changes.load(Ordering::Acquire).wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
+        for (i, probe) in live.probes.iter().enumerate() {
+            if probe.state.is_up() {
+                mark = mark.rotate_left(7) ^ (i as u64 + 1);
+            } else {
+                mark = mark.rotate_left(13) ^ (i as u64 + 1).wrapping_mul(31);
+            }
+        }
+        mark
     }
 
     /// Makes `snapshot` live. Probes it shares with the live snapshot (same target and
@@ -312,6 +385,7 @@ impl Engine {
         overrides.list.retain(|o| o.target != over.target);
         overrides.list.push(over.clone());
         live.overrides.store(Arc::new(OverrideView::build(&overrides.list, live.override_targets())));
+        self.override_changes.fetch_add(1, Ordering::AcqRel);
         Ok(over)
     }
 
@@ -322,6 +396,7 @@ impl Engine {
         overrides.list.retain(|o| o.id != id);
         let live = self.current.load();
         live.overrides.store(Arc::new(OverrideView::build(&overrides.list, live.override_targets())));
+        self.override_changes.fetch_add(1, Ordering::AcqRel);
         overrides.list.len() < before
     }
 

@@ -11,7 +11,8 @@ use super::answer::{Answer, Rcode, Route};
 use super::line::NodeHealth;
 use super::query::{ClientInfo, Query, Transport};
 use super::snapshot::Snapshot;
-use crate::rdata::RecordType;
+use super::versions::{ServedSerials, set_soa_serial};
+use crate::rdata::{Owner, RData, RecordRef, RecordType};
 use crate::wire::decode::{self, Ecs, Header, Reject, WireQuery};
 use crate::wire::encode::{self, CLASS_CH, CLASS_IN, EcsEcho};
 use crate::wire::tsig::{self, Signer};
@@ -42,6 +43,7 @@ pub fn respond(
     peer: IpAddr,
     transport: Transport,
     health: &impl NodeHealth,
+    serials: &ServedSerials,
     out: &mut Vec<u8>,
 ) -> Option<Outcome> {
     let mut name_buf = [0u8; 256];
@@ -51,6 +53,11 @@ pub fn respond(
         Err(Reject::FormErr(header, question_end)) => {
             error_only(out, packet, header, question_end, Rcode::FormErr);
             return Some(Outcome { qtype: 0, rcode: Rcode::FormErr, route: None, ecs: false, tsig_start: None });
+        }
+        Err(Reject::NotImp(header, question_end)) if header.opcode() == OPCODE_NOTIFY => {
+            let rcode = notify_answer(snapshot, packet);
+            error_only(out, packet, header, question_end, rcode);
+            return Some(Outcome { qtype: 0, rcode, route: None, ecs: false, tsig_start: None });
         }
         Err(Reject::NotImp(header, question_end)) => {
             error_only(out, packet, header, question_end, Rcode::NotImp);
@@ -94,7 +101,11 @@ pub fn respond(
     let client = client_info(&query, ecs, peer);
     let qtype = RecordType::from(query.qtype);
     let mut chaos_text = None;
-    let answer = match query.qclass {
+    let mut answer = match query.qclass {
+        CLASS_IN if qtype == RecordType::IXFR && transport == Transport::Udp => {
+            udp_ixfr(snapshot, name, peer, signed_key(snapshot, packet, query.tsig_start))
+        }
+        // Over TCP, `Engine::transfer` answers them before this is reached.
         CLASS_IN if matches!(qtype, RecordType::AXFR | RecordType::IXFR) => Answer::refused(),
         CLASS_IN => snapshot.resolve(&Query::new(name, qtype), &client, health),
         CLASS_CH => {
@@ -104,6 +115,31 @@ pub fn respond(
         // Other classes hold nothing of ours.
         _ => Answer::refused(),
     };
+    // The SOA in an answer carries its view's serial: the view of the transfer rule
+    // that admits the asker (a secondary checking its serial), else the client's line.
+    let view_line = || {
+        let key = signed_key(snapshot, packet, query.tsig_start);
+        let zone = snapshot.find_zone(name).and_then(|z| snapshot.zone_by_origin.get(&*z.origin).copied());
+        let rule = zone.and_then(|z| snapshot.transfers.iter().find(|r| r.admits(peer, key, z)));
+        match rule {
+            Some(r) => (r.line, None),
+            None => {
+                let hit = snapshot.classifier.classify(client.addr, client.significant_bits());
+                (hit.line, Some(hit.scope))
+            }
+        }
+    };
+    let mut view = None;
+    let mut serial_of = |owner: &str| {
+        let (line, scope) = *view.get_or_insert_with(view_line);
+        (serials.get(owner, snapshot.lines.name(line)), scope)
+    };
+    if answer.answers.iter().any(|r| matches!(r.data, RData::Soa { .. })) {
+        // An SOA asked for depends on the asker's line: its ECS scope says so.
+        if let (Some(_), Some(scope)) = serial_of(name) {
+            answer.scope = answer.scope.max(scope);
+        }
+    }
     // RFC 7871 §7.2.1: an ECS option in the query gets one in the response; §7.1.2: a
     // /0 source means no client address was given, so the answer (from the resolver's
     // own address) is valid for everyone: scope 0.
@@ -117,6 +153,15 @@ pub fn respond(
     let mut answers = answer.answers.len() as u16;
     for record in &answer.answers {
         encode::write_record(out, record);
+        if matches!(record.data, RData::Soa { .. }) {
+            let owner = match record.owner {
+                Owner::Query => name,
+                Owner::Name(n) => n,
+            };
+            if let (Some(serial), _) = serial_of(owner) {
+                set_soa_serial(out, serial);
+            }
+        }
     }
     if let Some(text) = chaos_text {
         out.extend_from_slice(&encode::POINTER_TO_QNAME);
@@ -127,6 +172,11 @@ pub fn respond(
     }
     for record in &answer.authority {
         encode::write_record(out, record);
+        if let (RData::Soa { .. }, Owner::Name(owner)) = (record.data, record.owner)
+            && let (Some(serial), _) = serial_of(owner)
+        {
+            set_soa_serial(out, serial);
+        }
     }
     let mut additional = 0;
     let opt = query.edns.map(|e| (e.dnssec_ok, ecs_echo));
@@ -196,6 +246,44 @@ fn client_info(query: &WireQuery<'_>, ecs: Option<Ecs>, peer: IpAddr) -> ClientI
         IpAddr::V6(a) => (u128::from(a) as u64) ^ ((u128::from(a) >> 64) as u64),
     };
     client.with_entropy(u64::from(query.header.id) ^ peer_bits.rotate_left(16))
+}
+
+/// RFC 1996 §2.2: opcode NOTIFY.
+const OPCODE_NOTIFY: u8 = 4;
+
+/// The answer to a NOTIFY. linedns is the primary of its zones: it has no master to
+/// check with (RFC 1996 §3.10: a NOTIFY from a host that is not a known master is not
+/// acted on), so a NOTIFY for one of them is REFUSED; for any other zone it is not
+/// authoritative (NOTAUTH).
+fn notify_answer(snapshot: &Snapshot, packet: &[u8]) -> Rcode {
+    match decode::question(packet) {
+        Some((zone, _)) if snapshot.zone_by_origin.contains_key(zone.as_str()) => Rcode::Refused,
+        Some(_) => Rcode::NotAuth,
+        None => Rcode::FormErr,
+    }
+}
+
+/// The key (index into the snapshot's keys) a query names in its TSIG record, not yet
+/// verified: [`sign_answer`] replaces the answer with NOTAUTH if it does not verify, so
+/// nothing chosen by it is sent unverified.
+fn signed_key(snapshot: &Snapshot, packet: &[u8], tsig_start: Option<usize>) -> Option<u32> {
+    let tsig = tsig::read(packet, tsig_start?)?;
+    snapshot.keys.iter().position(|k| *k.name == *tsig.key_name).map(|i| i as u32)
+}
+
+/// RFC 1995 §2: an IXFR over UDP from an admitted secondary gets the zone's current SOA
+/// alone (it fits; the secondary then transfers over TCP if its serial is older). A zone
+/// we do not serve, or a secondary no rule admits, gets REFUSED.
+fn udp_ixfr<'s>(snapshot: &'s Snapshot, zone: &str, peer: IpAddr, key: Option<u32>) -> Answer<'s> {
+    let Some(&index) = snapshot.zone_by_origin.get(zone) else { return Answer::refused() };
+    if !snapshot.transfers.iter().any(|r| r.admits(peer, key, index)) {
+        return Answer::refused();
+    }
+    let zone = &snapshot.zones[index as usize];
+    let mut answer = Answer::new(Rcode::NoError, true);
+    let (soa, _) = zone.negative_soa();
+    answer.answers.push(RecordRef { owner: Owner::Query, ttl: zone.soa.ttl, data: soa });
+    answer
 }
 
 /// CHAOS TXT for server identification, when configured.

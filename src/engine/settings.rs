@@ -28,4 +28,8 @@ pub struct ServerSettings {
     pub admin_listen: Option<SocketAddr>,
     /// File with the admin token, relative paths against the rules file's directory.
     pub admin_token_file: Option<std::path::PathBuf>,
+    /// Where serve keeps state across restarts (`None`: nowhere); taken at start.
+    pub state_dir: Option<std::path::PathBuf>,
+    /// Least time between two new serials of the server's views (changes wait).
+    pub serial_coalesce: Duration,
 }

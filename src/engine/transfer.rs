@@ -1,19 +1,19 @@
-//! Zone transfer out (AXFR, RFC 5936): which rule admits a secondary, and the messages
-//! that carry the zone as that rule's line sees it ([`super::export`]). Pure: the TCP
-//! connection in `serve` writes the messages and logs the outcome.
-//!
-//! Not yet here (issue 9, later steps): incremental IXFR (RFC 1995; an IXFR query gets
-//! the whole zone, as RFC 1995 §4 allows), NOTIFY (RFC 1996), and a serial that follows
-//! the view's content.
+//! Zone transfer out over TCP (AXFR, RFC 5936; IXFR, RFC 1995): which rule admits a
+//! secondary, and the messages that carry the zone as that rule's line sees it: the
+//! view's recorded version ([`super::versions`]), whole or as the difference from the
+//! secondary's version. Pure: the TCP connection in `serve` writes the messages and logs
+//! the outcome.
 
+use std::collections::HashSet;
 use std::net::IpAddr;
+use std::sync::Arc;
 
-use super::access::TransferRule;
 use super::answer::Rcode;
-use super::export::export;
 use super::line::NodeHealth;
 use super::snapshot::Snapshot;
-use crate::rdata::{Owner, RecordRef, RecordType};
+use super::versions::{Since, Version};
+use super::zone::Content;
+use crate::rdata::{RData, RecordType};
 use crate::wire::decode::{self, Reject};
 use crate::wire::encode::{self, CLASS_IN};
 use crate::wire::tsig::{self, Signer, TsigError};
@@ -38,8 +38,26 @@ pub struct Transfer {
     pub key: Option<Box<str>>,
     /// Why the request's TSIG was rejected, if it was (the answer is NOTAUTH).
     pub tsig_error: Option<TsigError>,
-    /// Records sent (the SOA counted twice, as it is sent twice).
+    /// Records sent (the SOA counted each time it is sent).
     pub records: usize,
+    /// The serial sent (the view's current one), when granted.
+    pub serial: Option<u32>,
+    /// What was sent, when granted.
+    pub kind: Option<Kind>,
+}
+
+/// What a granted transfer sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// The whole zone (an AXFR, or an IXFR from an unknown or too old serial).
+    Full,
+    /// The differences since the secondary's serial `from` (RFC 1995 §4).
+    Incremental {
+        /// The serial the secondary held.
+        from: u32,
+    },
+    /// The current SOA alone: the secondary is up to date (RFC 1995 §2).
+    UpToDate,
 }
 
 /// Answers a transfer query from `peer` at `now` (seconds since the Unix epoch), or
@@ -55,6 +73,7 @@ pub fn transfer(
     packet: &[u8],
     peer: IpAddr,
     health: &impl NodeHealth,
+    catch_up: impl FnOnce(&str, &str, Option<u32>) -> Option<Since>,
     now: u64,
 ) -> Option<Transfer> {
     // Most TCP queries are no transfers: tell from the question alone.
@@ -80,6 +99,8 @@ pub fn transfer(
         key: None,
         tsig_error: None,
         records: 0,
+        serial: None,
+        kind: None,
     };
     let header_only = |rcode: Rcode| {
         let mut out = Vec::new();
@@ -123,21 +144,52 @@ pub fn transfer(
     let Some(index) = snapshot.zones.iter().position(|z| *z.origin == *zone_name) else {
         return refuse(answer, signer);
     };
-    let peer = match peer {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(peer, IpAddr::V4),
-        v4 => v4,
+    let Some(rule) = snapshot.transfers.iter().find(|r| r.admits(peer, signed_with, index as u32)) else {
+        return refuse(answer, signer);
     };
-    let admits = |r: &&TransferRule| {
-        (r.allow.is_empty() || r.allow.iter().any(|net| net.contains(&peer)))
-            && r.key.is_none_or(|k| signed_with == Some(k))
-            && r.zones.as_ref().is_none_or(|z| z.contains(&(index as u32)))
-    };
-    let Some(rule) = snapshot.transfers.iter().find(admits) else { return refuse(answer, signer) };
     let zone = &snapshot.zones[index];
-    let records = export(snapshot, zone, rule.line, health);
-    // RFC 5936 §2.2: the zone's SOA opens and closes the transfer.
-    let soa = *records.first().expect("an export starts with the SOA");
-    let all = records.iter().chain(std::iter::once(&soa));
+    let line_name = snapshot.lines.name(rule.line);
+    // RFC 1995 §3: an IXFR query carries the secondary's SOA in its authority section.
+    let held = if qtype == RecordType::IXFR { decode::ixfr_serial(packet) } else { None };
+    // The recorded version of the view; without one (no server looking at versions),
+    // the view now, with the rules' serial.
+    let since = catch_up(&zone.origin, line_name, held).unwrap_or_else(|| {
+        let Content::Static(soa) = &zone.soa.content else { unreachable!("SOA is static") };
+        let serial = match soa[0] {
+            RData::Soa { serial, .. } => serial,
+            _ => unreachable!("SOA set holds an SOA"),
+        };
+        Since::Full(Arc::new(Version::of(snapshot, zone, rule.line, health, serial)))
+    });
+    let (records, kind): (Vec<&[u8]>, _) = match &since {
+        // RFC 1995 §2: up to date, the current SOA alone.
+        Since::UpToDate(current) => (vec![&current.soa], Kind::UpToDate),
+        // RFC 1995 §4: the current SOA, then each difference sequence (the old SOA, the
+        // records deleted, the new SOA, the records added), then the current SOA again.
+        // One sequence from the secondary's version to ours: the journal keeps whole
+        // versions, so the difference is condensed.
+        Since::Diff { from, to } => {
+            let old: HashSet<&[u8]> = from.records.iter().map(|r| &r[..]).collect();
+            let new: HashSet<&[u8]> = to.records.iter().map(|r| &r[..]).collect();
+            let deleted = from.records.iter().map(|r| &r[..]).filter(|r| !new.contains(r));
+            let added = to.records.iter().map(|r| &r[..]).filter(|r| !old.contains(r));
+            let mut list: Vec<&[u8]> = vec![&to.soa, &from.soa];
+            list.extend(deleted);
+            list.push(&to.soa);
+            list.extend(added);
+            list.push(&to.soa);
+            (list, Kind::Incremental { from: from.serial })
+        }
+        // RFC 5936 §2.2 (and RFC 1995 §4 for an IXFR answered in full): the SOA opens
+        // and closes the zone.
+        Since::Full(current) => {
+            let mut list: Vec<&[u8]> = Vec::with_capacity(current.records.len() + 2);
+            list.push(&current.soa);
+            list.extend(current.records.iter().map(|r| &r[..]));
+            list.push(&current.soa);
+            (list, Kind::Full)
+        }
+    };
     let mut current = Vec::new();
     let mut count: u16 = 0;
     let mut finish = |current: &mut Vec<u8>, count: u16, messages: &mut Vec<Vec<u8>>| {
@@ -147,13 +199,13 @@ pub fn transfer(
         }
         messages.push(std::mem::take(current));
     };
-    for r in all {
+    for r in &records {
         if count == 0 {
             // RFC 5936 §2.2.1: each message echoes the query's ID; the question may be
             // repeated in every message, as we do.
             encode::start(&mut current, query.header, Some(query.question), true, Rcode::NoError.code());
         }
-        encode::write_record(&mut current, &RecordRef { owner: Owner::Name(r.owner), ttl: r.ttl, data: r.data });
+        current.extend_from_slice(r);
         count += 1;
         if current.len() >= MESSAGE_BUDGET || count == u16::MAX - 1 {
             finish(&mut current, count, &mut answer.messages);
@@ -163,7 +215,11 @@ pub fn transfer(
     if count > 0 {
         finish(&mut current, count, &mut answer.messages);
     }
-    answer.granted = Some((rule.name.clone(), snapshot.lines.name(rule.line).into()));
-    answer.records = records.len() + 1;
+    answer.serial = Some(match &since {
+        Since::UpToDate(v) | Since::Full(v) | Since::Diff { to: v, .. } => v.serial,
+    });
+    answer.kind = Some(kind);
+    answer.records = records.len();
+    answer.granted = Some((rule.name.clone(), line_name.into()));
     Some(answer)
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::checker::CheckerStats;
+use super::notify::NotifyStats;
 use crate::engine::{Engine, ReloadReport};
 use crate::error::CompileErrors;
 
@@ -19,6 +20,8 @@ pub struct Control {
     pub checker: Arc<CheckerStats>,
     /// Reload counters.
     pub reloads: ReloadStats,
+    /// NOTIFY counters.
+    pub notify: Arc<NotifyStats>,
     /// Token for the admin API's mutating calls.
     pub token: Option<String>,
 }

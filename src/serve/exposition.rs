@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use super::control::Control;
 use crate::engine::Engine;
 use crate::engine::health::{LATENCY_BUCKETS, Probe};
-use crate::engine::metrics::ALL_DOWN_POLICIES;
+use crate::engine::metrics::{ALL_DOWN_POLICIES, TRANSFER_RESULTS};
 
 /// The content type of the text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -90,9 +90,29 @@ pub fn render(control: &Control) -> String {
         "Generation of the live snapshot (1 at start, +1 per reload).",
     );
     x.sample("linedns_snapshot_generation", &[], engine.generation());
+    replication(&mut x, control);
     x.family("linedns_build_info", Kind::Gauge, "Build information.");
     x.sample("linedns_build_info", &[("version", env!("CARGO_PKG_VERSION"))], 1);
     x.finish()
+}
+
+/// Each view's serial and the NOTIFY outcomes.
+fn replication(x: &mut Exposition, control: &Control) {
+    x.family("linedns_zone_serial", Kind::Gauge, "SOA serial of each zone as each line sees it (its view).");
+    for (zone, line, serial) in control.engine.view_serials() {
+        x.sample("linedns_zone_serial", &[("zone", &zone), ("line", &line)], serial);
+    }
+    let n = &control.notify;
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    x.family(
+        "linedns_notify_total",
+        Kind::Counter,
+        "NOTIFY messages to secondaries (RFC 1996), by outcome: answered, rejected (an error rcode), retried (no answer in time, sent again), failed (no answer after every attempt).",
+    );
+    x.sample("linedns_notify_total", &[("result", "answered")], load(&n.answered));
+    x.sample("linedns_notify_total", &[("result", "rejected")], load(&n.rejected));
+    x.sample("linedns_notify_total", &[("result", "retried")], load(&n.retried));
+    x.sample("linedns_notify_total", &[("result", "failed")], load(&n.failed));
 }
 
 /// The query counters of the engine.
@@ -135,9 +155,14 @@ fn queries(x: &mut Exposition, engine: &Engine) {
     for (policy, count) in ALL_DOWN_POLICIES.iter().zip(m.all_down) {
         x.sample("linedns_all_down_answers_total", &[("policy", policy)], count);
     }
-    x.family("linedns_transfers_total", Kind::Counter, "Zone transfer queries (AXFR, IXFR), by result.");
-    x.sample("linedns_transfers_total", &[("result", "sent")], m.transfers[0]);
-    x.sample("linedns_transfers_total", &[("result", "refused")], m.transfers[1]);
+    x.family(
+        "linedns_transfers_total",
+        Kind::Counter,
+        "Zone transfer queries (AXFR, IXFR over TCP), by what they got: the whole zone, the differences, the SOA alone, or a refusal.",
+    );
+    for (result, count) in TRANSFER_RESULTS.iter().zip(m.transfers) {
+        x.sample("linedns_transfers_total", &[("result", result)], count);
+    }
 }
 
 /// Per-probe health, failures and latency histograms.

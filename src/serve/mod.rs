@@ -12,17 +12,22 @@
 //!            ──► admin (hyper) ─► Control ──► Engine (explain, overrides, reload)
 //!  checker: one task per probe ──► ProbeState atomics the engine reads
 //!  reload:  file watch / SIGHUP / POST /reload ──► Engine::reload ──► swap
+//!  replication: changes ──► Engine::refresh_versions ──► serials.json, NOTIFY out
 //! ```
 
 pub mod admin;
 pub mod checker;
+mod clock;
 pub mod control;
 pub mod exposition;
 pub mod file_watch;
+pub mod notify;
 pub mod probe;
+pub mod replication;
 mod tcp;
 mod udp;
 
+pub use self::clock::unix_now;
 pub use self::control::Control;
 
 use std::future::Future;
@@ -207,11 +212,6 @@ fn context(e: io::Error, what: &str, addr: SocketAddr) -> io::Error {
     io::Error::new(e.kind(), format!("cannot bind {what} {addr}: {e}"))
 }
 
-/// Seconds since the Unix epoch: the clock serve hands the engine (TSIG times).
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
 /// How long in-flight TCP answers get to finish after shutdown is asked.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -236,7 +236,8 @@ impl Server {
 
     /// A server whose admin API requires `token` on mutating calls.
     pub fn with_token(engine: Arc<Engine>, token: Option<String>) -> Self {
-        let control = Control { engine, checker: Arc::default(), reloads: ReloadStats::default(), token };
+        let control =
+            Control { engine, checker: Arc::default(), reloads: ReloadStats::default(), notify: Arc::default(), token };
         Server { control: Arc::new(control) }
     }
 
@@ -262,6 +263,9 @@ impl Server {
             }
         };
         let mut helpers = JoinSet::new();
+        // Serials first: the first answer already carries its view's serial.
+        let (serials, changes) = replication::start(&engine);
+        helpers.spawn(replication::run(self.control.clone(), serials, changes, stopped()));
         helpers.spawn(checker::run(engine.clone(), self.control.checker.clone(), stopped()));
         if let Some(listener) = listeners.admin {
             helpers.spawn(admin::serve(tokio::net::TcpListener::from_std(listener)?, self.control.clone(), stopped()));

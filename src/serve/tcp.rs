@@ -12,6 +12,7 @@ use tokio::task::JoinSet;
 
 use crate::engine::Engine;
 use crate::engine::query::Transport;
+use crate::engine::transfer::Kind;
 
 /// Accepts connections until `stop`, then waits for the open ones to finish their query.
 pub(super) async fn serve(
@@ -112,13 +113,21 @@ async fn send(writer: &mut (impl AsyncWriteExt + Unpin), framed: &mut Vec<u8>, m
 fn log_transfer(transfer: &crate::engine::transfer::Transfer, peer: SocketAddr) {
     let key = transfer.key.as_deref().map_or(String::new(), |k| format!(", TSIG key {k}"));
     match (&transfer.granted, transfer.tsig_error) {
-        (Some((rule, line)), _) => tracing::info!(
-            "{} {} to {peer} (transfer rule {rule}, line {line}{key}): {} records in {} message(s)",
-            transfer.qtype,
-            transfer.zone,
-            transfer.records,
-            transfer.messages.len()
-        ),
+        (Some((rule, line)), _) => {
+            let serial = transfer.serial.unwrap_or_default();
+            let what = match transfer.kind {
+                Some(Kind::Incremental { from }) => format!("incremental, serial {from} -> {serial}"),
+                Some(Kind::UpToDate) => format!("up to date at serial {serial}, SOA only"),
+                _ => format!("full zone, serial {serial}"),
+            };
+            tracing::info!(
+                "{} {} to {peer} (transfer rule {rule}, line {line}{key}): {what}; {} records in {} message(s)",
+                transfer.qtype,
+                transfer.zone,
+                transfer.records,
+                transfer.messages.len()
+            )
+        }
         (None, Some(error)) => {
             tracing::warn!("{} {} from {peer} refused: TSIG {error:?} (NOTAUTH)", transfer.qtype, transfer.zone)
         }

@@ -157,6 +157,37 @@ pub fn question_type(packet: &[u8]) -> Option<u16> {
     Some(u16::from_be_bytes([packet[end - 4], packet[end - 3]]))
 }
 
+/// The serial of the SOA in an IXFR query's authority section (RFC 1995 §3: "the
+/// authority section ... contains the SOA record of client's version of the zone"), or
+/// `None` if it has none.
+pub fn ixfr_serial(packet: &[u8]) -> Option<u32> {
+    let count = |i: usize| u16::from_be_bytes([packet[4 + 2 * i], packet[5 + 2 * i]]);
+    packet.get(..HEADER_LEN)?;
+    let (ancount, nscount) = (count(1), count(2));
+    let (mut pos, _) = read_question(packet, &mut [0u8; 256])?;
+    for _ in 0..ancount {
+        pos = skip_record(packet, pos)?.next;
+    }
+    if nscount == 0 {
+        return None;
+    }
+    let soa = skip_record(packet, pos)?;
+    // SERIAL is the first of the five 32-bit fields that end an SOA's RDATA.
+    let serial_at = soa.next.checked_sub(20).filter(|&at| at >= soa.rdata_start)?;
+    (soa.rtype == 6).then(|| u32::from_be_bytes(packet[serial_at..serial_at + 4].try_into().expect("4 octets")))
+}
+
+/// The question's name (lowercase text, no trailing dot) and type, read from any message
+/// with one question, whatever its opcode: for a NOTIFY (RFC 1996 §3.7: the QNAME is the
+/// zone).
+pub fn question(packet: &[u8]) -> Option<(String, u16)> {
+    let mut name = [0u8; 256];
+    let qdcount = u16::from_be_bytes([*packet.get(4)?, *packet.get(5)?]);
+    let (end, len) = read_question(packet, &mut name).filter(|_| qdcount == 1)?;
+    let text = std::str::from_utf8(&name[..len]).ok()?.to_string();
+    Some((text, u16::from_be_bytes([packet[end - 4], packet[end - 3]])))
+}
+
 /// Reads the question at offset 12: an uncompressed name (nothing precedes it to point
 /// at), then type and class. Returns the end offset and the lowercased name's length.
 fn read_question(packet: &[u8], name_buf: &mut [u8; 256]) -> Option<(usize, usize)> {
