@@ -6,11 +6,11 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::inprocess::InProcess;
+use common::secondaries::start_secondary;
 use common::server::dig;
 use common::tools::tool;
 use linedns::engine::export::export;
@@ -282,7 +282,7 @@ fn nsd_secondary_transfers_the_view_with_tsig_and_serves_it() {
     let server = InProcess::start(rules.to_str().unwrap(), &["127.0.0.1:0"]);
     let dir = rules.parent().unwrap().join("nsd");
     std::fs::create_dir_all(&dir).unwrap();
-    let nsd = start_secondary("nsd", &dir, server.addrs[0]);
+    let nsd = start_secondary("nsd", &dir, server.addrs[0], ("xfr-key", SECRET));
     let secondary = nsd.addr;
     // NSD transfers at start; the telecom view's www, whoever asks NSD.
     let started = Instant::now();
@@ -302,54 +302,6 @@ fn nsd_secondary_transfers_the_view_with_tsig_and_serves_it() {
     let _ = std::fs::remove_dir_all(rules.parent().unwrap());
 }
 
-/// A secondary started by this test, stopped by its PID when dropped.
-struct Secondary {
-    child: Child,
-    addr: std::net::SocketAddr,
-}
-
-impl Drop for Secondary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// NSD, Knot DNS (`knotd`) or BIND 9 (`named`) as a TSIG secondary (key `xfr-key`) of
-/// `primary` for example.com, configured and run in `dir`, on a free loopback port.
-fn start_secondary(kind: &str, dir: &Path, primary: std::net::SocketAddr) -> Secondary {
-    let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let (d, ip, pport) = (dir.display(), primary.ip(), primary.port());
-    let (program, args, conf) = match kind {
-        "nsd" => (
-            "nsd",
-            vec!["-d".to_string(), "-c".to_string(), format!("{d}/nsd.conf")],
-            format!(
-                "server:\n  ip-address: 127.0.0.1\n  port: {port}\n  username: \"\"\n  chroot: \"\"\n  database: \"\"\n  zonelistfile: \"{d}/zone.list\"\n  xfrdfile: \"{d}/xfrd.state\"\n  pidfile: \"{d}/nsd.pid\"\n  zonesdir: \"{d}\"\n  rrl-ratelimit: 0\nremote-control:\n  control-enable: no\nkey:\n  name: xfr-key\n  algorithm: hmac-sha256\n  secret: \"{SECRET}\"\nzone:\n  name: example.com\n  zonefile: \"{d}/example.com.zone\"\n  request-xfr: AXFR {ip}@{pport} xfr-key\n"
-            ),
-        ),
-        "knotd" => (
-            "knotd",
-            vec!["-c".to_string(), format!("{d}/knot.conf")],
-            format!(
-                "server:\n  rundir: \"{d}\"\n  listen: 127.0.0.1@{port}\ndatabase:\n  storage: \"{d}\"\nkey:\n  - id: xfr-key\n    algorithm: hmac-sha256\n    secret: {SECRET}\nremote:\n  - id: primary\n    address: {ip}@{pport}\n    key: xfr-key\ntemplate:\n  - id: default\n    storage: \"{d}\"\nzone:\n  - domain: example.com\n    master: primary\n"
-            ),
-        ),
-        _ => (
-            "named",
-            vec!["-g".to_string(), "-c".to_string(), format!("{d}/named.conf")],
-            format!(
-                "options {{ directory \"{d}\"; pid-file \"{d}/named.pid\"; listen-on port {port} {{ 127.0.0.1; }}; listen-on-v6 {{ none; }}; recursion no; dnssec-validation no; }};\nkey \"xfr-key\" {{ algorithm hmac-sha256; secret \"{SECRET}\"; }};\ncontrols {{ }};\nzone \"example.com\" {{ type secondary; primaries port {pport} {{ {ip} key xfr-key; }}; file \"{d}/example.com.db\"; }};\n"
-            ),
-        ),
-    };
-    let file = args.last().expect("the config file is the last argument");
-    std::fs::write(file, conf).unwrap();
-    let log = std::fs::File::create(dir.join(format!("{kind}.log"))).unwrap();
-    let child = tool(program).args(&args).stdout(Stdio::null()).stderr(log).spawn().expect("start the secondary");
-    Secondary { child, addr: ([127, 0, 0, 1], port).into() }
-}
-
 /// Knot DNS and BIND 9 from Debian transfer the telecom view with TSIG (their SOA check
 /// over UDP is signed and answered signed too) and serve it.
 #[test]
@@ -360,7 +312,7 @@ fn knot_and_bind_secondaries_transfer_the_view_with_tsig() {
     for kind in ["knotd", "named"] {
         let dir = rules.parent().unwrap().join(kind);
         std::fs::create_dir_all(&dir).unwrap();
-        let secondary = start_secondary(kind, &dir, server.addrs[0]);
+        let secondary = start_secondary(kind, &dir, server.addrs[0], ("xfr-key", SECRET));
         let started = Instant::now();
         let mut last = String::new();
         while started.elapsed() < Duration::from_secs(15) {

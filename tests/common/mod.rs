@@ -3,6 +3,7 @@
 
 pub mod inprocess;
 pub mod packet_properties;
+pub mod secondaries;
 pub mod server;
 pub mod tools;
 

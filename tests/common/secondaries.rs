@@ -1,0 +1,82 @@
+//! Real secondaries from Debian's packages (NSD, Knot DNS, BIND 9) started by a test on a
+//! free loopback port, configured to transfer example.com from a primary with TSIG and
+//! to take its NOTIFY, and stopped by their PID when dropped.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+
+use super::tools::tool;
+
+/// A secondary started by this test, stopped by its PID when dropped.
+pub struct Secondary {
+    child: Child,
+    /// Where it answers (UDP and TCP).
+    pub addr: SocketAddr,
+    /// Its log file.
+    pub log: PathBuf,
+}
+
+impl Secondary {
+    /// Its log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Secondary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free loopback UDP port (it may be taken again by the time it is used; the tests
+/// that use it start at once).
+pub fn free_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// NSD (`nsd`), Knot DNS (`knotd`) or BIND 9 (`named`) as a secondary of `primary` for
+/// example.com, with the TSIG key `key` (name, base64 secret) for its transfers and for
+/// the primary's NOTIFY, configured and run in `dir`, on a free loopback port.
+pub fn start_secondary(kind: &str, dir: &Path, primary: SocketAddr, key: (&str, &str)) -> Secondary {
+    start_secondary_on(kind, dir, primary, key, free_port())
+}
+
+/// [`start_secondary`] on `port`.
+pub fn start_secondary_on(kind: &str, dir: &Path, primary: SocketAddr, key: (&str, &str), port: u16) -> Secondary {
+    std::fs::create_dir_all(dir).unwrap();
+    let (d, ip, pport) = (dir.display(), primary.ip(), primary.port());
+    let (name, secret) = key;
+    let (program, args, conf) = match kind {
+        "nsd" => (
+            "nsd",
+            vec!["-d".to_string(), "-c".to_string(), format!("{d}/nsd.conf")],
+            format!(
+                "server:\n  ip-address: 127.0.0.1\n  port: {port}\n  username: \"\"\n  chroot: \"\"\n  database: \"\"\n  zonelistfile: \"{d}/zone.list\"\n  xfrdfile: \"{d}/xfrd.state\"\n  pidfile: \"{d}/nsd.pid\"\n  zonesdir: \"{d}\"\n  rrl-ratelimit: 0\n  verbosity: 2\nremote-control:\n  control-enable: no\nkey:\n  name: {name}\n  algorithm: hmac-sha256\n  secret: \"{secret}\"\nzone:\n  name: example.com\n  zonefile: \"{d}/example.com.zone\"\n  request-xfr: {ip}@{pport} {name}\n  allow-notify: {ip} {name}\n"
+            ),
+        ),
+        "knotd" => (
+            "knotd",
+            vec!["-c".to_string(), format!("{d}/knot.conf")],
+            format!(
+                "server:\n  rundir: \"{d}\"\n  listen: 127.0.0.1@{port}\nlog:\n  - target: stderr\n    any: info\ndatabase:\n  storage: \"{d}\"\nkey:\n  - id: {name}\n    algorithm: hmac-sha256\n    secret: {secret}\nremote:\n  - id: primary\n    address: {ip}@{pport}\n    key: {name}\nacl:\n  - id: notify-from-primary\n    address: {ip}\n    key: {name}\n    action: notify\ntemplate:\n  - id: default\n    storage: \"{d}\"\nzone:\n  - domain: example.com\n    master: primary\n    acl: notify-from-primary\n"
+            ),
+        ),
+        "named" => (
+            "named",
+            vec!["-g".to_string(), "-c".to_string(), format!("{d}/named.conf")],
+            format!(
+                "options {{ directory \"{d}\"; pid-file \"{d}/named.pid\"; listen-on port {port} {{ 127.0.0.1; }}; listen-on-v6 {{ none; }}; recursion no; dnssec-validation no; notify no; }};\nkey \"{name}\" {{ algorithm hmac-sha256; secret \"{secret}\"; }};\ncontrols {{ }};\nzone \"example.com\" {{ type secondary; primaries port {pport} {{ {ip} key {name}; }}; file \"{d}/example.com.db\"; }};\n"
+            ),
+        ),
+        other => panic!("no secondary {other:?} (nsd, knotd, named)"),
+    };
+    let file = args.last().expect("the config file is the last argument");
+    std::fs::write(file, conf).unwrap();
+    let log = dir.join(format!("{kind}.log"));
+    let stderr = std::fs::File::create(&log).unwrap();
+    let child = tool(program).args(&args).stdout(Stdio::null()).stderr(stderr).spawn().expect("start the secondary");
+    Secondary { child, addr: ([127, 0, 0, 1], port).into(), log }
+}
