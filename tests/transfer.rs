@@ -333,3 +333,31 @@ fn knot_and_bind_secondaries_transfer_the_view_with_tsig() {
     server.stop();
     let _ = std::fs::remove_dir_all(rules.parent().unwrap());
 }
+
+/// A key from a BIND key file, as `tsig-keygen` writes it (hmac-sha512 here): the rules
+/// name the file, and a transfer signed with that key gets the view.
+#[test]
+fn a_key_from_a_tsig_keygen_file_signs_transfers() {
+    common::tools::require(&["kdig", "tsig-keygen"]);
+    let rules = rules_with("keyfile", "  - { name: by-file, key: file-key, line: telecom }\n", "");
+    let out = tool("tsig-keygen").args(["-a", "hmac-sha512", "file-key"]).output().unwrap();
+    let key_file = String::from_utf8(out.stdout).unwrap();
+    std::fs::write(rules.parent().unwrap().join("file-key.key"), &key_file).unwrap();
+    let text = std::fs::read_to_string(&rules).unwrap();
+    std::fs::write(&rules, format!("{text}keys:\n  file-key: {{ file: file-key.key }}\n")).unwrap();
+    let secret = key_file.split("secret \"").nth(1).unwrap().split('"').next().unwrap();
+    let server = InProcess::start(rules.to_str().unwrap(), &["127.0.0.1:0"]);
+    let mut cmd = tool("kdig");
+    let addr = server.addrs[0];
+    cmd.args([format!("@{}", addr.ip()), "-p".into(), addr.port().to_string(), "+retry=0".into()]);
+    let out = cmd.args(["-y", &format!("hmac-sha512:file-key:{secret}"), "example.com", "AXFR"]).output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(stderr.is_empty(), "{stderr}");
+    assert!(axfr_records(&stdout).iter().any(|r| r == "www.example.com. 60 IN A 192.0.2.1"), "{stdout}");
+    assert!(axfr_records(&stdout).iter().any(|r| r.starts_with("file-key. 0 ANY TSIG hmac-sha512.")), "{stdout}");
+    server.stop();
+    // A file without the key named: an error naming the file and the key.
+    std::fs::write(rules.parent().unwrap().join("file-key.key"), key_file.replace("file-key", "other")).unwrap();
+    let errors = compile_file(&rules, &CompileOptions::default()).unwrap_err().to_string();
+    assert!(errors.contains("file-key.key holds no key named \"file-key\"") && !errors.contains(secret), "{errors}");
+}

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+pub mod bind_key;
 pub mod defaults;
 
 use crate::error::{ConfigError, Place};
@@ -55,19 +56,27 @@ pub struct RulesFile {
     pub keys: BTreeMap<String, At<KeyDef>>,
 }
 
-/// A TSIG key. Its secret is never shown in errors or logs.
+/// A TSIG key: `algorithm` and `secret`, or a BIND-style key `file` holding a key of the
+/// same name. Its secret is never shown in errors or logs.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyDef {
     /// `hmac-sha256` or `hmac-sha512`.
-    pub algorithm: String,
+    #[serde(default)]
+    pub algorithm: Option<String>,
     /// The shared secret, base64 (as `tsig-keygen` and `keymgr -t` print it).
-    pub secret: String,
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// A file of `key "name" { algorithm …; secret "…"; };` statements (what
+    /// `tsig-keygen NAME` writes), relative to the rules file: the key of this name is
+    /// taken from it.
+    #[serde(default)]
+    pub file: Option<String>,
 }
 
 impl std::fmt::Debug for KeyDef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "KeyDef {{ algorithm: {:?}, secret: <hidden> }}", self.algorithm)
+        write!(f, "KeyDef {{ algorithm: {:?}, secret: <hidden>, file: {:?} }}", self.algorithm, self.file)
     }
 }
 
