@@ -18,6 +18,8 @@ pub enum RData {
     Cname(Box<str>),
     /// RFC 1035 §3.3.11.
     Ns(Box<str>),
+    /// RFC 1035 §3.3.12 (linedns writes them only in its catalog zone, RFC 9432 §4.2).
+    Ptr(Box<str>),
     /// RFC 1035 §3.3.9.
     Mx {
         /// Lower is preferred.
@@ -101,6 +103,7 @@ impl RData {
             RData::Aaaa(_) => RecordType::AAAA,
             RData::Cname(_) => RecordType::CNAME,
             RData::Ns(_) => RecordType::NS,
+            RData::Ptr(_) => RecordType::PTR,
             RData::Mx { .. } => RecordType::MX,
             RData::Txt(_) => RecordType::TXT,
             RData::Srv { .. } => RecordType::SRV,
@@ -208,7 +211,7 @@ impl fmt::Display for RData {
         match self {
             RData::A(a) => write!(f, "{a}"),
             RData::Aaaa(a) => write!(f, "{a}"),
-            RData::Cname(n) | RData::Ns(n) => write!(f, "{}", Fqdn(n)),
+            RData::Cname(n) | RData::Ns(n) | RData::Ptr(n) => write!(f, "{}", Fqdn(n)),
             RData::Mx { preference, exchange } => write!(f, "{preference} {}", Fqdn(exchange)),
             RData::Txt(t) => write!(f, "{}", Quoted { text: t.as_bytes(), split: true }),
             RData::Srv { priority, weight, port, target } => write!(f, "{priority} {weight} {port} {}", Fqdn(target)),

@@ -254,3 +254,63 @@ fn a_secondary_with_the_wrong_key_is_refused_and_says_so() {
     server.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// RFC 9432: a Knot secondary configured with the catalog zone alone serves the zones it
+/// lists, and picks up a zone the rules add, after a reload, by NOTIFY.
+#[test]
+fn a_knot_secondary_with_only_the_catalog_picks_up_a_new_zone() {
+    common::tools::require(&["kdig", "knotd", "kill"]);
+    let dir = std::env::temp_dir().join(format!("linedns-catalog-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (_, key, secret) = KEYS[1];
+    let knot_port = free_port();
+    let zone = |origin: &str, address: &str| {
+        format!(
+            "  - origin: {origin}\n    soa: {{ mname: ns1, rname: hostmaster, serial: 1 }}\n    ns: [ns1]\n    records:\n      - {{ name: ns1, type: A, values: 192.0.2.53 }}\n    line_records:\n      - name: www\n        type: A\n        pools:\n          telecom: [{address}]\n          default: [192.0.2.100]\n"
+        )
+    };
+    let write = |zones: &str| {
+        let text = format!(
+            "version: 1\nserver:\n  listen: [\"127.0.0.1:0\"]\n  watch: false\n  serial_coalesce_ms: 1000\nlines:\n  - name: telecom\n    sources: [{{ cidr: [198.51.100.0/25] }}]\nzones:\n{zones}catalog: {{ zone: catalog.linedns.test }}\ntransfers:\n  - {{ name: knot, key: {key}, line: telecom, notify: [\"127.0.0.1:{knot_port}\"] }}\nkeys:\n  {key}: {{ algorithm: hmac-sha256, secret: \"{secret}\" }}\n"
+        );
+        std::fs::write(dir.join("rules.yaml"), text).unwrap();
+    };
+    write(&zone("example.com", "192.0.2.1"));
+    let rules = dir.join("rules.yaml");
+    let server = RunningServer::start(rules.to_str().unwrap(), &["127.0.0.1:0"]);
+    // The catalog as linedns serves it: version 2, one PTR per zone.
+    let catalog =
+        dig(server.addrs[0], &["+tcp", "-y", &format!("hmac-sha256:{key}:{secret}"), "catalog.linedns.test", "AXFR"]);
+    assert!(catalog.contains("version.catalog.linedns.test.") && catalog.contains("\"2\""), "{catalog}");
+    assert!(catalog.contains(".zones.catalog.linedns.test.") && catalog.contains("PTR\texample.com."), "{catalog}");
+    assert!(catalog.contains("NS\tinvalid."), "{catalog}");
+    let knot = common::secondaries::start_knot_with_catalog_on(
+        &dir.join("knot"),
+        server.addrs[0],
+        (key, secret),
+        "catalog.linedns.test",
+        knot_port,
+    );
+    let serves = |name: &str, want: &str, limit: Duration| {
+        let started = Instant::now();
+        let mut last = String::new();
+        while started.elapsed() < limit {
+            last = dig(knot.addr, &[name, "A"]);
+            if answers(&last) == [want] {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("Knot does not serve {name} {want} within {limit:?}:\n{last}\n{}\n{}", knot.log(), server.log());
+    };
+    serves("www.example.com", "192.0.2.1", Duration::from_secs(15));
+    // A zone added to the rules: after the reload Knot serves it, with no change to its
+    // configuration.
+    write(&format!("{}{}", zone("example.com", "192.0.2.1"), zone("example.net", "192.0.2.2")));
+    tool("kill").args(["-HUP", &server.pid().to_string()]).status().unwrap();
+    serves("www.example.net", "192.0.2.2", Duration::from_secs(10));
+    drop(knot);
+    server.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -11,6 +11,7 @@ use std::rc::Rc;
 use rustc_hash::FxHashMap;
 
 use crate::config::{self, At, RulesFile, place_of};
+mod catalog;
 mod health_checks;
 mod keys;
 mod line_records;
@@ -210,6 +211,12 @@ impl<'o> Compiler<'o> {
             Some(def) => self.server_settings(def),
             None => settings::defaults(),
         };
+        if let Some(def) = &rules.catalog
+            && let Some(catalog) = self.catalog(def, &zones)
+        {
+            zone_by_origin.insert(catalog.origin.clone(), zones.len() as u32);
+            zones.push(catalog);
+        }
         let keys = self.keys(&rules.keys);
         let transfers = self.transfers(&rules.transfers, &zones, &keys);
         if !self.errors.is_empty() {

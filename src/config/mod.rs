@@ -54,6 +54,18 @@ pub struct RulesFile {
     /// TSIG keys (RFC 8945) by name, for `transfers`.
     #[serde(default)]
     pub keys: BTreeMap<String, At<KeyDef>>,
+    /// A catalog zone (RFC 9432) listing every zone served, for secondaries that add and
+    /// remove member zones by it.
+    #[serde(default)]
+    pub catalog: Option<At<CatalogDef>>,
+}
+
+/// The catalog zone (RFC 9432).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogDef {
+    /// Its name (e.g. `catalog.example.net`): any name that is not a served zone.
+    pub zone: String,
 }
 
 /// A TSIG key: `algorithm` and `secret`, or a BIND-style key `file` holding a key of the

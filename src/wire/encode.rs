@@ -102,7 +102,7 @@ fn write_rdata(out: &mut Vec<u8>, data: &RData) {
     match data {
         RData::A(a) => out.extend_from_slice(&a.octets()),
         RData::Aaaa(a) => out.extend_from_slice(&a.octets()),
-        RData::Cname(n) | RData::Ns(n) => write_name(out, n),
+        RData::Cname(n) | RData::Ns(n) | RData::Ptr(n) => write_name(out, n),
         RData::Mx { preference, exchange } => {
             out.extend_from_slice(&preference.to_be_bytes());
             write_name(out, exchange);

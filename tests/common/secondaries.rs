@@ -60,8 +60,12 @@ pub fn start_secondary_on(kind: &str, dir: &Path, primary: SocketAddr, key: (&st
         "knotd" => (
             "knotd",
             vec!["-c".to_string(), format!("{d}/knot.conf")],
-            format!(
-                "server:\n  rundir: \"{d}\"\n  listen: 127.0.0.1@{port}\nlog:\n  - target: stderr\n    any: info\ndatabase:\n  storage: \"{d}\"\nkey:\n  - id: {name}\n    algorithm: hmac-sha256\n    secret: {secret}\nremote:\n  - id: primary\n    address: {ip}@{pport}\n    key: {name}\nacl:\n  - id: notify-from-primary\n    address: {ip}\n    key: {name}\n    action: notify\ntemplate:\n  - id: default\n    storage: \"{d}\"\nzone:\n  - domain: example.com\n    master: primary\n    acl: notify-from-primary\n"
+            knot_conf(
+                dir,
+                port,
+                primary,
+                key,
+                "zone:\n  - domain: example.com\n    master: primary\n    acl: notify-from-primary\n",
             ),
         ),
         "named" => (
@@ -73,10 +77,52 @@ pub fn start_secondary_on(kind: &str, dir: &Path, primary: SocketAddr, key: (&st
         ),
         other => panic!("no secondary {other:?} (nsd, knotd, named)"),
     };
+    spawn(kind, program, &args, &conf, dir, port)
+}
+
+/// Knot DNS as a secondary of `primary` configured with the catalog zone `catalog` alone
+/// (RFC 9432, `catalog-role: interpret`): every member it lists is transferred from the
+/// same primary with the same key.
+pub fn start_knot_with_catalog(dir: &Path, primary: SocketAddr, key: (&str, &str), catalog: &str) -> Secondary {
+    start_knot_with_catalog_on(dir, primary, key, catalog, free_port())
+}
+
+/// [`start_knot_with_catalog`] on `port`.
+pub fn start_knot_with_catalog_on(
+    dir: &Path,
+    primary: SocketAddr,
+    key: (&str, &str),
+    catalog: &str,
+    port: u16,
+) -> Secondary {
+    std::fs::create_dir_all(dir).unwrap();
+    let zones = format!(
+        "  - id: member\n    storage: \"{d}\"\n    master: primary\n    acl: notify-from-primary\nzone:\n  - domain: {catalog}\n    master: primary\n    acl: notify-from-primary\n    catalog-role: interpret\n    catalog-template: member\n",
+        d = dir.display()
+    );
+    let conf = knot_conf(dir, port, primary, key, &zones);
+    let args = vec!["-c".to_string(), format!("{}/knot.conf", dir.display())];
+    spawn("knotd", "knotd", &args, &conf, dir, port)
+}
+
+/// A Knot configuration: listening on `port`, the key, the primary as remote `primary`
+/// with an ACL `notify-from-primary` for its NOTIFY, a default template, then `zones`
+/// (more templates and the `zone:` section).
+fn knot_conf(dir: &Path, port: u16, primary: SocketAddr, (name, secret): (&str, &str), zones: &str) -> String {
+    let (d, ip, pport) = (dir.display(), primary.ip(), primary.port());
+    let head = format!(
+        "server:\n  rundir: \"{d}\"\n  listen: 127.0.0.1@{port}\nlog:\n  - target: stderr\n    any: info\ndatabase:\n  storage: \"{d}\"\nkey:\n  - id: {name}\n    algorithm: hmac-sha256\n    secret: {secret}\nremote:\n  - id: primary\n    address: {ip}@{pport}\n    key: {name}\nacl:\n  - id: notify-from-primary\n    address: {ip}\n    key: {name}\n    action: notify\ntemplate:\n  - id: default\n    storage: \"{d}\"\n"
+    );
+    format!("{head}{zones}")
+}
+
+/// Writes `conf` to the last of `args` and starts `program` with its stderr in
+/// `dir/KIND.log`.
+fn spawn(kind: &str, program: &str, args: &[String], conf: &str, dir: &Path, port: u16) -> Secondary {
     let file = args.last().expect("the config file is the last argument");
     std::fs::write(file, conf).unwrap();
     let log = dir.join(format!("{kind}.log"));
     let stderr = std::fs::File::create(&log).unwrap();
-    let child = tool(program).args(&args).stdout(Stdio::null()).stderr(stderr).spawn().expect("start the secondary");
+    let child = tool(program).args(args).stdout(Stdio::null()).stderr(stderr).spawn().expect("start the secondary");
     Secondary { child, addr: ([127, 0, 0, 1], port).into(), log }
 }
