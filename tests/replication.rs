@@ -314,3 +314,220 @@ fn a_knot_secondary_with_only_the_catalog_picks_up_a_new_zone() {
     server.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A stand-in for a hijacked server: answers every query (UDP and TCP) on `port` as the
+/// primary does, but with `A` data replaced by 203.0.113.66. Runs until the flag is set.
+fn start_hijacker(primary: SocketAddr) -> (SocketAddr, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use hickory_proto::op::Message;
+    use hickory_proto::rr::RData;
+    use std::io::{Read, Write};
+    use std::sync::atomic::Ordering;
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = udp.local_addr().unwrap();
+    let tcp = TcpListener::bind(addr).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let alter = move |query: &[u8]| -> Option<Vec<u8>> {
+        let upstream = std::net::UdpSocket::bind("127.0.0.1:0").ok()?;
+        upstream.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+        upstream.send_to(query, primary).ok()?;
+        let mut buf = [0u8; 4096];
+        let n = upstream.recv(&mut buf).ok()?;
+        let mut m = Message::from_vec(&buf[..n]).ok()?;
+        for r in &mut m.answers {
+            if let RData::A(_) = r.data {
+                r.data = RData::A(hickory_proto::rr::rdata::A([203, 0, 113, 66].into()));
+            }
+        }
+        m.to_vec().ok()
+    };
+    udp.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    tcp.set_nonblocking(true).unwrap();
+    let flag = stop.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while !flag.load(Ordering::Relaxed) {
+            if let Ok((n, from)) = udp.recv_from(&mut buf)
+                && let Some(reply) = alter(&buf[..n])
+            {
+                let _ = udp.send_to(&reply, from);
+            }
+            if let Ok((mut stream, _)) = tcp.accept() {
+                let _ = stream.set_nonblocking(false);
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+                let mut len = [0u8; 2];
+                if stream.read_exact(&mut len).is_ok() {
+                    let mut query = vec![0u8; usize::from(u16::from_be_bytes(len))];
+                    if stream.read_exact(&mut query).is_ok()
+                        && let Some(reply) = alter(&query)
+                    {
+                        let _ = stream.write_all(&(reply.len() as u16).to_be_bytes());
+                        let _ = stream.write_all(&reply);
+                    }
+                }
+            }
+        }
+    });
+    (addr, stop)
+}
+
+/// Runs `linedns check -c RULES --json`: the exit code and the report.
+fn linedns_check(rules: &Path) -> (i32, serde_json::Value) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_linedns"))
+        .args(["check", "-c", rules.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    });
+    (out.status.code().unwrap_or(-1), report)
+}
+
+/// The findings of `report` that are problems, as `server check` strings with details.
+fn problems(report: &serde_json::Value) -> Vec<(String, String, String)> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["ok"] == false)
+        .map(|f| {
+            (
+                f["server"].as_str().unwrap().to_string(),
+                f["check"].as_str().unwrap().to_string(),
+                f["detail"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// `linedns check` on linedns and NSD, Knot and BIND secondaries: all green; then BIND
+/// stopped, Knot left with a stale zone (it gets no NOTIFY, and its refresh is an hour
+/// away) and a hijacked server altering `www`: each is reported, and the exit status is
+/// non-zero. `serve` runs the same check periodically and exports it in `/metrics`.
+#[test]
+fn check_reports_green_then_a_stopped_a_stale_and_a_hijacked_server() {
+    common::tools::require(&["kdig", "nsd", "knotd", "named", "kill", "curl"]);
+    let dir = std::env::temp_dir().join(format!("linedns-check-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let ports: Vec<u16> = KEYS.iter().map(|_| free_port()).collect();
+    let write = |www_telecom: &str, extra_server: &str| {
+        let base = std::fs::read_to_string(common::repo_path("tests/rules/server.yaml")).unwrap();
+        let mut text = base
+            .replace(
+                "listen: [\"127.0.0.1:0\"]",
+                &format!("listen: [\"127.0.0.1:{port}\"]\n  watch: false\n  serial_coalesce_ms: 1000"),
+            )
+            .replace("telecom: [192.0.2.1, 192.0.2.2]", &format!("telecom: [{www_telecom}]"));
+        text.push_str("transfers:\n");
+        let mut keys = String::from("keys:\n");
+        let mut servers = format!("    - {{ name: ns1.example.com, address: \"127.0.0.1:{port}\", role: geo }}\n");
+        for ((kind, key, secret), p) in KEYS.iter().zip(&ports) {
+            // Knot gets no NOTIFY: it goes stale after a change.
+            let notify = if *kind == "knotd" { String::new() } else { format!(", notify: [\"127.0.0.1:{p}\"]") };
+            text.push_str(&format!("  - {{ name: {kind}, key: {key}, line: telecom{notify} }}\n"));
+            keys.push_str(&format!("  {key}: {{ algorithm: hmac-sha256, secret: \"{secret}\" }}\n"));
+            servers.push_str(&format!("    - {{ name: {kind}, address: \"127.0.0.1:{p}\", line: telecom }}\n"));
+        }
+        servers.push_str(extra_server);
+        text.push_str(&keys);
+        text.push_str(&format!("check:\n  timeout_ms: 1000\n  interval_ms: 1000\n  servers:\n{servers}"));
+        std::fs::write(dir.join("rules.yaml"), text).unwrap();
+    };
+    write("192.0.2.1, 192.0.2.2", "");
+    let rules = dir.join("rules.yaml");
+    let server = RunningServer::start(rules.to_str().unwrap(), &[&format!("127.0.0.1:{port}")]);
+    let primary = server.addrs[0];
+    let mut secondaries: Vec<Option<Secondary>> = KEYS
+        .iter()
+        .zip(&ports)
+        .map(|((kind, key, secret), p)| {
+            Some(common::secondaries::start_secondary_on(kind, &dir.join(kind), primary, (key, secret), *p))
+        })
+        .collect();
+    let serial = primary_serial(primary, (KEYS[0].1, KEYS[0].2));
+    {
+        let live: Vec<&Secondary> = secondaries.iter().flatten().collect();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(20)
+            && !live.iter().all(|s| serial_of(&dig(s.addr, &["example.com", "SOA"])) == Some(serial))
+        {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    // All green.
+    let (code, report) = linedns_check(&rules);
+    assert_eq!(problems(&report), Vec::<(String, String, String)>::new(), "{report:#}");
+    assert_eq!(code, 0);
+    let checks: Vec<&str> =
+        report["findings"].as_array().unwrap().iter().map(|f| f["check"].as_str().unwrap()).collect();
+    assert!(checks.iter().filter(|c| **c == "answers").count() >= 4, "{checks:?}");
+    // The table for a person, too.
+    let table = std::process::Command::new(env!("CARGO_BIN_EXE_linedns"))
+        .args(["check", "-c", rules.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(table.starts_with("SERVER") && table.contains("all ") && table.contains("checks ok"), "{table}");
+
+    // A change that Knot does not hear of, BIND stopped, and a hijacker listed.
+    let (hijacker, stop_hijacker) = start_hijacker(primary);
+    write("192.0.2.9", &format!("    - {{ name: hijacked, address: \"{hijacker}\", line: default }}\n"));
+    tool("kill").args(["-HUP", &server.pid().to_string()]).status().unwrap();
+    let started = Instant::now();
+    let mut fresh = serial;
+    while fresh == serial && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+        fresh = primary_serial(primary, (KEYS[0].1, KEYS[0].2));
+    }
+    assert!(fresh > serial, "the reload makes a new serial");
+    let nsd_addr = secondaries[0].as_ref().unwrap().addr;
+    let started = Instant::now();
+    while serial_of(&dig(nsd_addr, &["example.com", "SOA"])) != Some(fresh)
+        && started.elapsed() < Duration::from_secs(5)
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(secondaries[2].take()); // BIND stops
+    let (code, report) = linedns_check(&rules);
+    assert_eq!(code, 1, "{report:#}");
+    let found = problems(&report);
+    let has = |server: &str, check: &str, text: &str| {
+        found.iter().any(|(s, c, d)| s == server && c == check && d.contains(text))
+    };
+    assert!(has("named", "soa", "no answer within") || has("named", "soa", "refused"), "BIND is down: {found:#?}");
+    assert!(
+        has(
+            "knotd",
+            "serial",
+            &format!("line telecom: {serial}, {} behind the primary's {fresh}", fresh.wrapping_sub(serial))
+        ),
+        "Knot is stale: {found:#?}"
+    );
+    assert!(
+        has("knotd", "answers", "www.example.com A (line telecom): [192.0.2.1, 192.0.2.2], the primary [192.0.2.9]"),
+        "{found:#?}"
+    );
+    assert!(has("hijacked", "hijack", "203.0.113.66 in no pool of the rules"), "{found:#?}");
+    assert!(
+        !found.iter().any(|(s, _, _)| s == "nsd" || s == "ns1.example.com" || s == "primary"),
+        "only those three: {found:#?}"
+    );
+    // serve runs the same check each second: its metrics say so.
+    let started = Instant::now();
+    let mut metrics = String::new();
+    while started.elapsed() < Duration::from_secs(10) {
+        metrics = curl_metrics(server.admin);
+        if metrics.contains("linedns_check_ok{server=\"hijacked\"") && !metrics.contains("linedns_check_problems 0") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(metrics.contains("linedns_check_ok{server=\"knotd\",address=\"127.0.0.1:"), "{metrics}");
+    assert!(metrics.contains(",zone=\"example.com\",check=\"hijack\"} 0"), "{metrics}");
+    assert!(!metrics.contains("linedns_check_problems 0"), "{metrics}");
+    stop_hijacker.store(true, std::sync::atomic::Ordering::Relaxed);
+    drop(secondaries);
+    server.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -195,12 +195,21 @@ fn header_rules() {
     assert!(send(&e, &response, Transport::Udp).is_none());
     // Shorter than a header: dropped.
     assert!(send(&e, &bytes[..11], Transport::Udp).is_none());
-    // Opcode other than QUERY: NOTIMP.
-    let mut notify = message("www.example.com.", RecordType::SOA);
-    notify.metadata.op_code = OpCode::Notify;
-    let out = send(&e, &notify.to_vec().unwrap(), Transport::Udp).unwrap();
+    // NOTIFY (RFC 1996) for a zone of ours: REFUSED, we are its primary; for another
+    // zone: NOTAUTH. The opcode is echoed.
+    for (zone, want) in [("example.com.", 5), ("example.org.", 9)] {
+        let mut notify = message(zone, RecordType::SOA);
+        notify.metadata.op_code = OpCode::Notify;
+        let out = send(&e, &notify.to_vec().unwrap(), Transport::Udp).unwrap();
+        assert_eq!(rcode(&out), want, "NOTIFY {zone}");
+        assert_eq!(Message::from_vec(&out).unwrap().metadata.op_code, OpCode::Notify);
+    }
+    // Any other opcode but QUERY: NOTIMP.
+    let mut update = message("example.com.", RecordType::SOA);
+    update.metadata.op_code = OpCode::Update;
+    let out = send(&e, &update.to_vec().unwrap(), Transport::Udp).unwrap();
     assert_eq!(rcode(&out), 4);
-    assert_eq!(Message::from_vec(&out).unwrap().metadata.op_code, OpCode::Notify);
+    assert_eq!(Message::from_vec(&out).unwrap().metadata.op_code, OpCode::Update);
     // QDCOUNT 0 and 2: FORMERR.
     for qd in [0u16, 2] {
         let out = send(&e, &raw_query(0x0100, qd, "www.example.com", 1, 1, &[]), Transport::Udp).unwrap();

@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use linedns::engine::explain::parse_asked;
 use linedns::engine::export::master_file;
 use linedns::engine::versions::stored_serial;
+use linedns::serve::consistency;
 use linedns::serve::replication::SerialsStore;
 use linedns::serve::{Control, Overrides, Plan, Server};
 use linedns::{CompileOptions, Engine, GEO_DATA_ENV, Snapshot, compile_file, explain};
@@ -87,6 +88,23 @@ enum Command {
         #[arg(long, default_value = "default")]
         line: String,
     },
+    /// Check that every server of each zone's NS set (and the rules' `check.servers`)
+    /// answers like the primary: SOA over UDP and TCP, the serial of each view (which
+    /// server lags, by how much), each line record's answer per line, and any address in
+    /// no pool of the rules (a possible hijack). Prints a table (or JSON); exits 1 on
+    /// any problem, 2 on a usage error. Every query has a time limit.
+    Check {
+        #[command(flatten)]
+        rules: RulesArgs,
+        /// The primary to compare with (default: the rules' `check.primary`, else the
+        /// first `server.listen` address).
+        #[arg(long, value_name = "IP:PORT")]
+        primary: Option<std::net::SocketAddr>,
+        /// Print the report as JSON (fields: primary, problems, findings[].server,
+        /// .address, .role, .zone, .check, .ok, .detail).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `-c RULES` and `--geo-data DIR`.
@@ -147,6 +165,20 @@ fn main() -> ExitCode {
             let text = master_file(&snapshot, &zone, &line, &health, served);
             let Ok(text) = text.map_err(|m| eprintln!("error: {m}")) else { return ExitCode::from(2) };
             print_out(false, &(), || text)
+        }
+        Command::Check { rules, primary, json } => {
+            let Some(snapshot) = load(&rules.config, rules.data) else { return ExitCode::from(2) };
+            let Some(primary) = primary.or_else(|| consistency::default_primary(&snapshot)) else {
+                eprintln!("error: no primary to compare with: give --primary or check.primary");
+                return ExitCode::from(2);
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let Ok(runtime) = runtime.map_err(|e| eprintln!("error: cannot start the runtime: {e}")) else {
+                return ExitCode::FAILURE;
+            };
+            let report = runtime.block_on(consistency::run(&snapshot, primary, snapshot.check.timeout));
+            print_out(json, &report, || report.table());
+            if report.problems == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) }
         }
     }
 }

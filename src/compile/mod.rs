@@ -12,6 +12,7 @@ use rustc_hash::FxHashMap;
 
 use crate::config::{self, At, RulesFile, place_of};
 mod catalog;
+mod check;
 mod health_checks;
 mod keys;
 mod line_records;
@@ -219,6 +220,7 @@ impl<'o> Compiler<'o> {
         }
         let keys = self.keys(&rules.keys);
         let transfers = self.transfers(&rules.transfers, &zones, &keys);
+        let check = rules.check.as_ref().map(|def| self.check(def)).unwrap_or_default();
         if !self.errors.is_empty() {
             return Err(CompileErrors(self.errors));
         }
@@ -237,6 +239,7 @@ impl<'o> Compiler<'o> {
             inputs: self.inputs,
             transfers,
             keys,
+            check,
         })
     }
 
@@ -284,6 +287,17 @@ impl<'o> Compiler<'o> {
             }
         }
     }
+}
+
+/// A server's address as the rules write it: `IP:PORT`, `[IPv6]:PORT`, or a bare address
+/// (port 53).
+fn parse_server_address(text: &str) -> Result<std::net::SocketAddr, String> {
+    if let Ok(addr) = text.parse::<std::net::SocketAddr>() {
+        return Ok(addr);
+    }
+    text.parse::<std::net::IpAddr>()
+        .map(|ip| std::net::SocketAddr::new(ip, 53))
+        .map_err(|_| format!("{text:?} is not an address (IP, IP:PORT or [IPv6]:PORT)"))
 }
 
 /// `root/file`, with `.` and `a/..` removed lexically so errors and explanations show

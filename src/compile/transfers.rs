@@ -1,8 +1,6 @@
 //! The rules' `transfers:`: each rule's name, the source prefixes it admits, the line
 //! whose view it transfers, and the zones it may transfer.
 
-use std::net::{IpAddr, SocketAddr};
-
 use super::Compiler;
 use crate::config::{At, TransferDef, defaults};
 use crate::engine::access::TransferRule;
@@ -67,7 +65,7 @@ impl Compiler<'_> {
             });
             let mut notify = Vec::new();
             for text in &d.notify {
-                match parse_notify_target(text) {
+                match super::parse_server_address(text).map_err(|m| format!("notify: {m}")) {
                     Ok(addr) => notify.push(addr),
                     Err(m) => self.fail(place.clone(), rule.clone(), m),
                 }
@@ -76,15 +74,4 @@ impl Compiler<'_> {
         }
         rules
     }
-}
-
-/// A NOTIFY target as the rules write it: `IP:PORT`, `[IPv6]:PORT`, or a bare address
-/// (port 53).
-fn parse_notify_target(text: &str) -> Result<SocketAddr, String> {
-    if let Ok(addr) = text.parse::<SocketAddr>() {
-        return Ok(addr);
-    }
-    text.parse::<IpAddr>()
-        .map(|ip| SocketAddr::new(ip, 53))
-        .map_err(|_| format!("notify: {text:?} is not an address (IP, IP:PORT or [IPv6]:PORT)"))
 }

@@ -58,6 +58,48 @@ pub struct RulesFile {
     /// remove member zones by it.
     #[serde(default)]
     pub catalog: Option<At<CatalogDef>>,
+    /// The consistency and hijack checker (`linedns check`, and periodically in `serve`):
+    /// the servers of the NS set and beyond, and what each should answer.
+    #[serde(default)]
+    pub check: Option<At<CheckDef>>,
+}
+
+/// The checker's settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckDef {
+    /// Servers to check, by the name an NS record gives (or any label for another
+    /// provider's server), with the address to ask and what they are.
+    #[serde(default)]
+    pub servers: Vec<CheckServerDef>,
+    /// The primary whose answers are the reference (`IP:PORT`; default: the first
+    /// `server.listen` address, a wildcard address asked on loopback).
+    #[serde(default)]
+    pub primary: Option<String>,
+    /// Each query's time limit in milliseconds (default 2000).
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// `serve` runs the check this often (milliseconds) and exports the results as
+    /// metrics; default: never.
+    #[serde(default)]
+    pub interval_ms: Option<u64>,
+}
+
+/// A server the checker asks.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckServerDef {
+    /// Its name: an NS target of the zones (which this entry then describes) or a label.
+    pub name: String,
+    /// Where to ask it: `IP`, `IP:PORT` or `[IPv6]:PORT` (port 53 by default).
+    pub address: String,
+    /// `geo` (answers per line by ECS: another linedns, or a geo-aware provider), or
+    /// `secondary` (a static copy of one line's view, `line`). Default `secondary`.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// For a secondary: the line whose view it serves (default `default`).
+    #[serde(default)]
+    pub line: Option<String>,
 }
 
 /// The catalog zone (RFC 9432).

@@ -9,6 +9,7 @@
 
 pub mod access;
 pub mod answer;
+pub mod consistency;
 pub mod explain;
 pub mod export;
 pub mod health;

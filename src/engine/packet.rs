@@ -115,12 +115,15 @@ pub fn respond(
         // Other classes hold nothing of ours.
         _ => Answer::refused(),
     };
-    // The SOA in an answer carries its view's serial: the view of the transfer rule
-    // that admits the asker (a secondary checking its serial), else the client's line.
+    // The SOA in an answer carries its view's serial: the line of an ECS client subnet
+    // if the query names one (a checker asking for a line's view); else the view of the
+    // transfer rule that admits the asker (a secondary checking its serial); else the
+    // line of the source address.
     let view_line = || {
         let key = signed_key(snapshot, packet, query.tsig_start);
         let zone = snapshot.find_zone(name).and_then(|z| snapshot.zone_by_origin.get(&*z.origin).copied());
-        let rule = zone.and_then(|z| snapshot.transfers.iter().find(|r| r.admits(peer, key, z)));
+        let by_ecs = client.ecs_source_prefix.is_some();
+        let rule = zone.filter(|_| !by_ecs).and_then(|z| snapshot.transfers.iter().find(|r| r.admits(peer, key, z)));
         match rule {
             Some(r) => (r.line, None),
             None => {
@@ -257,7 +260,7 @@ const OPCODE_NOTIFY: u8 = 4;
 /// authoritative (NOTAUTH).
 fn notify_answer(snapshot: &Snapshot, packet: &[u8]) -> Rcode {
     match decode::question(packet) {
-        Some((zone, _)) if snapshot.zone_by_origin.contains_key(zone.as_str()) => Rcode::Refused,
+        Some((zone, _)) if snapshot.find_zone(&zone).is_some() => Rcode::Refused,
         Some(_) => Rcode::NotAuth,
         None => Rcode::FormErr,
     }

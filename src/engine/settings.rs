@@ -4,6 +4,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::geo::table::LineId;
+
 /// How the server listens and answers. Listen addresses and workers take effect at
 /// start; the rest at every reload.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,4 +34,44 @@ pub struct ServerSettings {
     pub state_dir: Option<std::path::PathBuf>,
     /// Least time between two new serials of the server's views (changes wait).
     pub serial_coalesce: Duration,
+}
+
+/// What a checked server is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Answers per line by ECS (another linedns, a geo-aware provider): asked with a
+    /// subnet of each line.
+    Geo,
+    /// A static copy of one line's view (a secondary that transfers it): asked plainly.
+    Secondary(LineId),
+}
+
+/// A server of the rules' `check.servers`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckServer {
+    /// Its name (an NS target, or a label).
+    pub name: Box<str>,
+    /// Where it is asked.
+    pub address: SocketAddr,
+    /// What it is.
+    pub role: Role,
+}
+
+/// The rules' `check:`, compiled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckSettings {
+    /// Servers listed.
+    pub servers: Vec<CheckServer>,
+    /// The reference primary, if the rules name one.
+    pub primary: Option<SocketAddr>,
+    /// Each query's time limit.
+    pub timeout: Duration,
+    /// How often `serve` runs the check (`None`: never).
+    pub interval: Option<Duration>,
+}
+
+impl Default for CheckSettings {
+    fn default() -> Self {
+        CheckSettings { servers: Vec::new(), primary: None, timeout: Duration::from_secs(2), interval: None }
+    }
 }

@@ -59,6 +59,8 @@ pub struct Snapshot {
     pub transfers: Vec<super::access::TransferRule>,
     /// TSIG keys, for transfers.
     pub keys: Vec<crate::wire::tsig::Key>,
+    /// The consistency checker's servers and limits.
+    pub check: super::settings::CheckSettings,
 }
 
 /// The health the probes report, without operator overrides: what `explain` shows

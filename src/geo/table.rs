@@ -28,6 +28,9 @@ use super::bits::AddrBits;
 pub struct LineId(pub u16);
 
 impl LineId {
+    /// The built-in catch-all line `default`.
+    pub const DEFAULT: LineId = LineId(0);
+
     /// The line at `index` of the line list.
     #[inline]
     pub fn from_index(index: usize) -> LineId {

@@ -15,6 +15,8 @@
 //! | `GET /overrides` | the operator overrides, with who, when and why |
 //! | `POST /overrides` | force a node, pool or line `up`, `down` or `drained` |
 //! | `DELETE /overrides/ID` | lift one |
+//! | `GET /serials` | each zone's SOA serial per line (view) |
+//! | `GET /check` | the last periodic consistency check (`check.interval_ms`) |
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -189,6 +191,11 @@ fn route(admin: &Control, request: &Request) -> Response {
             Err(errors) => Response::json(422, &errors.0.iter().map(|e| e.to_string()).collect::<Vec<_>>()),
         },
         ("GET", "/overrides") => Response::json(200, &admin.engine.overrides()),
+        ("GET", "/serials") => Response::json(200, &serials(admin)),
+        ("GET", "/check") => match admin.last_check.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            Some(last) => Response::json(200, last),
+            None => Response::error(404, "no consistency check has run (the rules' check.interval_ms sets one)"),
+        },
         ("POST", "/overrides") => add_override(admin, &request.body),
         ("DELETE", path) if path.starts_with("/overrides/") => match path["/overrides/".len()..].parse::<u64>() {
             Ok(id) if admin.engine.remove_override(id) => {
@@ -198,11 +205,20 @@ fn route(admin: &Control, request: &Request) -> Response {
             Ok(id) => Response::error(404, format!("no override {id}")),
             Err(_) => Response::error(400, "DELETE /overrides/ID"),
         },
-        (_, "/metrics" | "/nodes" | "/lines" | "/explain" | "/reload" | "/overrides") => {
+        (_, "/metrics" | "/nodes" | "/lines" | "/explain" | "/reload" | "/overrides" | "/serials" | "/check") => {
             Response::error(405, "method not allowed")
         }
         _ => Response::error(404, format!("no such call: {} {}", request.method, request.path)),
     }
+}
+
+/// Each view's serial: `[{"zone": "...", "line": "...", "serial": N}]`.
+fn serials(admin: &Control) -> Vec<serde_json::Value> {
+    let views = admin.engine.view_serials();
+    views
+        .into_iter()
+        .map(|(zone, line, serial)| serde_json::json!({ "zone": zone, "line": line, "serial": serial }))
+        .collect()
 }
 
 /// `POST /overrides` with `{"target": {"node": "192.0.2.1"} | {"line": "telecom"} |

@@ -113,6 +113,29 @@ fn replication(x: &mut Exposition, control: &Control) {
     x.sample("linedns_notify_total", &[("result", "rejected")], load(&n.rejected));
     x.sample("linedns_notify_total", &[("result", "retried")], load(&n.retried));
     x.sample("linedns_notify_total", &[("result", "failed")], load(&n.failed));
+    let last = control.last_check.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if let Some(last) = last {
+        let r = &last.report;
+        x.family("linedns_check_last_run_timestamp_seconds", Kind::Gauge, "When the last consistency check ended.");
+        x.sample("linedns_check_last_run_timestamp_seconds", &[], last.finished_at);
+        x.family("linedns_check_problems", Kind::Gauge, "Problems the last consistency check found.");
+        x.sample("linedns_check_problems", &[], r.problems);
+        x.family(
+            "linedns_check_ok",
+            Kind::Gauge,
+            "Each check of the last run (soa, serial, answers, hijack) per server and zone: 1 ok, 0 a problem.",
+        );
+        for f in &r.findings {
+            let labels =
+                [("server", &*f.server), ("address", &*f.address), ("zone", &*f.zone), ("check", f.check.name())];
+            x.sample("linedns_check_ok", &labels, u8::from(f.ok));
+        }
+        x.family("linedns_check_serial", Kind::Gauge, "The SOA serial each checked server answered, per zone.");
+        for f in r.findings.iter().filter(|f| f.serial.is_some()) {
+            let labels = [("server", &*f.server), ("address", &*f.address), ("zone", &*f.zone)];
+            x.sample("linedns_check_serial", &labels, f.serial.unwrap_or_default());
+        }
+    }
 }
 
 /// The query counters of the engine.

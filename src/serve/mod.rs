@@ -16,13 +16,16 @@
 //! ```
 
 pub mod admin;
+pub mod check_schedule;
 pub mod checker;
 mod clock;
+pub mod consistency;
 pub mod control;
 pub mod exposition;
 pub mod file_watch;
 pub mod notify;
 pub mod probe;
+mod random;
 pub mod replication;
 mod tcp;
 mod udp;
@@ -236,8 +239,14 @@ impl Server {
 
     /// A server whose admin API requires `token` on mutating calls.
     pub fn with_token(engine: Arc<Engine>, token: Option<String>) -> Self {
-        let control =
-            Control { engine, checker: Arc::default(), reloads: ReloadStats::default(), notify: Arc::default(), token };
+        let control = Control {
+            engine,
+            checker: Arc::default(),
+            reloads: ReloadStats::default(),
+            notify: Arc::default(),
+            last_check: std::sync::Mutex::default(),
+            token,
+        };
         Server { control: Arc::new(control) }
     }
 
@@ -267,6 +276,11 @@ impl Server {
         let (serials, changes) = replication::start(&engine);
         helpers.spawn(replication::run(self.control.clone(), serials, changes, stopped()));
         helpers.spawn(checker::run(engine.clone(), self.control.checker.clone(), stopped()));
+        // The consistency check compares the NS set with this server, on its first address.
+        if let Some(own) = listeners.tcp.first().and_then(|l| l.local_addr().ok()) {
+            let own = consistency::loopback_if_wildcard(own);
+            helpers.spawn(check_schedule::periodic(self.control.clone(), own, stopped()));
+        }
         if let Some(listener) = listeners.admin {
             helpers.spawn(admin::serve(tokio::net::TcpListener::from_std(listener)?, self.control.clone(), stopped()));
         }

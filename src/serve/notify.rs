@@ -103,7 +103,7 @@ async fn deliver(notify: Notify, stats: Arc<NotifyStats>) {
     let mut wait = FIRST_WAIT;
     let mut buf = vec![0u8; 4096];
     for attempt in 1..=ATTEMPTS {
-        let id = random_id();
+        let id = super::random::message_id();
         let message = message(id, zone, key.as_ref(), super::clock::unix_now());
         if let Err(e) = socket.send(&message).await {
             tracing::debug!("NOTIFY {zone} to {target}: send failed: {e}");
@@ -163,14 +163,6 @@ pub fn message(id: u16, zone: &str, key: Option<&Key>, now: u64) -> Vec<u8> {
         tsig::sign_request(&mut out, key, now);
     }
     out
-}
-
-/// A message ID nobody can guess (RFC 5452 §9.2 asks it of queries; answers are matched
-/// by it).
-fn random_id() -> u16 {
-    let mut id = [0u8; 2];
-    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut id);
-    u16::from_be_bytes(id)
 }
 
 /// An rcode's mnemonic when it is one the engine knows, else its number.
