@@ -131,3 +131,41 @@ fn unknown_zone_or_line_is_a_usage_error_naming_what_exists() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no line \"mars\" in the rules (lines: default, "));
 }
+
+/// What a secondary transfers and what `export` prints are the same records, serial
+/// included: with a state directory, `export` prints the server's serial for the view;
+/// and the export passes BIND's and Knot's zone checks.
+#[test]
+fn export_equals_the_axfr_of_the_same_line_serial_included() {
+    common::tools::require(&["kdig", "named-checkzone", "kzonecheck"]);
+    let dir = std::env::temp_dir().join(format!("linedns-export-axfr-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = std::fs::read_to_string(repo_path("tests/rules/server.yaml")).unwrap();
+    let text = base.replace("listen: [\"127.0.0.1:0\"]", "listen: [\"127.0.0.1:0\"]\n  state_dir: state")
+        + "transfers:\n  - { name: local, allow: [127.0.0.1], line: unicom }\n";
+    let rules = dir.join("rules.yaml");
+    std::fs::write(&rules, text).unwrap();
+    let server = common::server::RunningServer::start(rules.to_str().unwrap(), &["127.0.0.1:0"]);
+    let records = |text: &str| -> BTreeSet<String> {
+        text.lines()
+            .filter(|l| !l.starts_with(';') && !l.starts_with('$') && !l.trim().is_empty())
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect()
+    };
+    let axfr = common::server::dig(server.addrs[0], &["example.com", "AXFR"]);
+    let out = linedns(&["export", "-c", rules.to_str().unwrap(), "--zone", "example.com", "--line", "unicom"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let exported = String::from_utf8(out.stdout).unwrap();
+    assert!(exported.contains("(the server's serial for this view)"), "{exported}");
+    let (from_axfr, from_export) = (records(&axfr), records(&exported));
+    assert!(from_axfr.iter().any(|r| r.contains(" SOA ")) && from_axfr.contains("www.example.com. 60 IN A 192.0.2.21"));
+    assert_eq!(from_axfr, from_export, "AXFR:\n{axfr}\nexport:\n{exported}");
+    let file = dir.join("unicom.zone");
+    std::fs::write(&file, &exported).unwrap();
+    let named = common::tools::tool("named-checkzone").args(["example.com", file.to_str().unwrap()]).output().unwrap();
+    assert!(named.status.success(), "{}", String::from_utf8_lossy(&named.stdout));
+    let knot = common::tools::tool("kzonecheck").args(["-o", "example.com", file.to_str().unwrap()]).output().unwrap();
+    assert!(knot.status.success(), "{}", String::from_utf8_lossy(&knot.stderr));
+    server.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}

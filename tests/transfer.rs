@@ -361,3 +361,41 @@ fn a_key_from_a_tsig_keygen_file_signs_transfers() {
     let errors = compile_file(&rules, &CompileOptions::default()).unwrap_err().to_string();
     assert!(errors.contains("file-key.key holds no key named \"file-key\"") && !errors.contains(secret), "{errors}");
 }
+
+/// RFC 1995 §2: an IXFR over UDP gets the current SOA alone (the secondary then asks
+/// over TCP if it is behind), with the view's serial; an unadmitted source gets REFUSED.
+#[test]
+fn an_ixfr_over_udp_gets_the_soa_alone() {
+    use hickory_proto::op::{Message, Query, ResponseCode};
+    use hickory_proto::rr::rdata::SOA;
+    use hickory_proto::rr::{Name, RData, Record, RecordType};
+    let rules = rules_with("udp-ixfr", "  - { name: local, allow: [127.0.0.1], line: telecom }\n", "");
+    let server = InProcess::start(rules.to_str().unwrap(), &["127.0.0.1:0"]);
+    let addr = server.addrs[0];
+    let zone = Name::from_ascii("example.com.").unwrap();
+    let current = server.engine.view_serial("example.com", "telecom").expect("the server looked at its views");
+    let ask = |source: &str, held: u32| {
+        let mut query = Message::query();
+        query.metadata.id = 99;
+        query.add_query(Query::query(zone.clone(), RecordType::IXFR));
+        let soa = SOA::new(zone.clone(), zone.clone(), held, 3600, 600, 86400, 60);
+        query.add_authority(Record::from_rdata(zone.clone(), 300, RData::SOA(soa)));
+        let socket = std::net::UdpSocket::bind((source, 0)).unwrap();
+        socket.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        socket.send_to(&query.to_vec().unwrap(), addr).unwrap();
+        let mut buf = [0u8; 4096];
+        let n = socket.recv(&mut buf).unwrap();
+        Message::from_vec(&buf[..n]).unwrap()
+    };
+    for held in [current, current.wrapping_sub(5)] {
+        let reply = ask("127.0.0.1", held);
+        assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
+        assert_eq!(reply.answers.len(), 1, "the SOA alone: {reply:?}");
+        let RData::SOA(soa) = &reply.answers[0].data else { panic!("{reply:?}") };
+        assert_eq!(soa.serial, current, "the view's serial");
+    }
+    let refused = ask("127.0.0.2", current);
+    assert_eq!(refused.metadata.response_code, ResponseCode::Refused);
+    assert!(refused.answers.is_empty());
+    server.stop();
+}
