@@ -165,3 +165,32 @@ fn the_production_sample_compiles() {
     // with web-tls, api: 4 with api-port.
     assert!(text.contains("health probes: 19"), "{text}");
 }
+
+/// The README's primary/backup example compiles (its key file made by `tsig-keygen`, its
+/// elided secret filled in) and `check-config` lists its transfer rules and keys.
+#[test]
+fn readme_primary_backup_example_compiles() {
+    common::tools::require(&["tsig-keygen"]);
+    let readme = std::fs::read_to_string(repo_path("README.md")).unwrap();
+    let example = readme.split("### A worked example").nth(1).unwrap();
+    let yaml = example.split("```yaml\n").nth(1).unwrap().split("```").next().unwrap();
+    let dir = std::env::temp_dir().join(format!("linedns-readme-backup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = common::tools::tool("tsig-keygen").args(["-a", "hmac-sha256", "provider-a"]).output().unwrap();
+    std::fs::write(dir.join("provider-a.key"), key.stdout).unwrap();
+    let yaml = yaml
+        .replace("/etc/linedns/provider-a.key", dir.join("provider-a.key").to_str().unwrap())
+        .replace("/var/lib/linedns", dir.join("state").to_str().unwrap())
+        .replace("secret: \"…\"", "secret: \"c2VjcmV0LWZvci10aGUtcmVhZG1lLWV4YW1wbGU=\"");
+    let rules = dir.join("rules.yaml");
+    std::fs::write(&rules, yaml).unwrap();
+    let out = linedns(&["check-config", "--geo-data", "tests/data/geo-data", rules.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        text.contains("transfers (2): provider-a: view default, 1 NOTIFY target(s); provider-b: view telecom"),
+        "{text}"
+    );
+    assert!(text.contains("catalog.example.net.") && text.contains("check: 3 server(s) listed"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

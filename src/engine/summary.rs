@@ -24,6 +24,12 @@ pub struct Summary {
     pub nodes: usize,
     /// Health probes (distinct target and check) the checker will run.
     pub probes: usize,
+    /// Transfer rules, each as `NAME: view LINE, N NOTIFY target(s)`.
+    pub transfers: Vec<String>,
+    /// TSIG keys, by name (never their secrets).
+    pub keys: Vec<String>,
+    /// Servers the consistency checker asks, besides the NS set's.
+    pub check_servers: usize,
 }
 
 /// One line in a [`Summary`].
@@ -91,6 +97,13 @@ impl Snapshot {
             zones,
             nodes: self.nodes.len(),
             probes: self.probes.len(),
+            transfers: self
+                .transfers
+                .iter()
+                .map(|r| format!("{}: view {}, {} NOTIFY target(s)", r.name, self.lines.name(r.line), r.notify.len()))
+                .collect(),
+            keys: self.keys.iter().map(|k| k.name.to_string()).collect(),
+            check_servers: self.check.servers.len(),
         }
     }
 }
@@ -137,6 +150,15 @@ impl Summary {
         }
         let _ = writeln!(out, "nodes: {}", self.nodes);
         let _ = writeln!(out, "health probes: {}", self.probes);
+        if !self.transfers.is_empty() {
+            let _ = writeln!(out, "transfers ({}): {}", self.transfers.len(), self.transfers.join("; "));
+        }
+        if !self.keys.is_empty() {
+            let _ = writeln!(out, "TSIG keys: {}", self.keys.join(", "));
+        }
+        if self.check_servers > 0 {
+            let _ = writeln!(out, "check: {} server(s) listed", self.check_servers);
+        }
         out
     }
 }
