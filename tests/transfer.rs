@@ -399,3 +399,28 @@ fn an_ixfr_over_udp_gets_the_soa_alone() {
     assert!(refused.answers.is_empty());
     server.stop();
 }
+
+/// A zone added by a reload carries its view's serial from its first answer on (the
+/// views of a new snapshot are looked at before it goes live), never the rules' serial.
+#[test]
+fn a_zone_added_by_a_reload_never_shows_the_rules_serial() {
+    let rules = rules_with("reload-serial", "  - { name: local, allow: [127.0.0.1] }\n", "");
+    let server = InProcess::start(rules.to_str().unwrap(), &["127.0.0.1:0"]);
+    let text = std::fs::read_to_string(&rules).unwrap();
+    let added =
+        "  - origin: example.net\n    soa: { mname: ns1, rname: hostmaster, serial: 2099010101 }\n    ns: [ns1]\n";
+    std::fs::write(&rules, text.replace("transfers:\n", &format!("{added}transfers:\n"))).unwrap();
+    server.engine.reload().expect("the new rules compile");
+    let out = dig(server.addrs[0], &["example.net", "SOA"]);
+    let serial: u32 = out
+        .lines()
+        .find(|l| l.contains("\tSOA\t") && !l.starts_with(';'))
+        .and_then(|l| l.split_whitespace().nth(6))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{out}"));
+    assert_ne!(serial, 2_099_010_101, "not the rules' serial");
+    assert_eq!(Some(serial), server.engine.view_serial("example.net", "default"));
+    let (axfr, _) = kdig_keyed(server.addrs[0], None, &["example.net", "AXFR"]);
+    assert!(axfr.contains(&format!(" {serial} ")), "the transfer has the same serial:\n{axfr}");
+    server.stop();
+}

@@ -177,6 +177,8 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             };
             let report = runtime.block_on(consistency::run(&snapshot, primary, snapshot.check.timeout));
+            // A name lookup still blocked in the system resolver is not waited for.
+            runtime.shutdown_timeout(std::time::Duration::from_millis(100));
             print_out(json, &report, || report.table());
             if report.problems == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) }
         }

@@ -4,8 +4,9 @@
 //! RFC 9432 §4.1: an SOA and an NS record (to `invalid.`) at the apex; §4.2.1: a TXT
 //! `version` of "2"; §4.2: one PTR per member zone at `<unique-N>.zones.<catalog>`. The
 //! unique label is the member's name hashed (SHA-256, the first 16 hex digits), so a
-//! member keeps its label across reloads and restarts (§4.4.1 asks it to change only
-//! when the member is removed and added back as a new zone).
+//! member keeps its label across reloads and restarts. (§4.4.1 lets a producer change
+//! the label to make consumers reset a member; linedns never does, a member's data
+//! being linedns's own.)
 
 use rustc_hash::FxHashMap;
 

@@ -5,10 +5,11 @@ use std::time::Duration;
 use super::Compiler;
 use crate::config::{At, CheckDef, defaults};
 use crate::engine::consistency::{CheckServer, CheckSettings, Role};
+use crate::engine::zone::Zone;
 
 impl Compiler<'_> {
-    /// Compiles `check:` against the lines.
-    pub(super) fn check(&mut self, def: &At<CheckDef>) -> CheckSettings {
+    /// Compiles `check:` against the lines and the compiled `zones`.
+    pub(super) fn check(&mut self, def: &At<CheckDef>, zones: &[Zone]) -> CheckSettings {
         let place = self.place(def);
         let d = &def.value;
         let mut settings = CheckSettings::default();
@@ -47,8 +48,22 @@ impl Compiler<'_> {
                     continue;
                 }
             };
+            let zones = s.zones.as_ref().map(|names| {
+                let mut indexes = Vec::new();
+                for written in names {
+                    let found =
+                        crate::name::normalize(written).ok().and_then(|n| zones.iter().position(|z| *z.origin == *n));
+                    match found {
+                        Some(i) => indexes.push(i as u32),
+                        None => {
+                            self.fail(place.clone(), rule.clone(), format!("zones: no zone {written:?} in the rules"))
+                        }
+                    }
+                }
+                indexes
+            });
             let name = crate::name::normalize(&s.name).unwrap_or_else(|_| s.name.clone());
-            settings.servers.push(CheckServer { name: name.into(), address, role });
+            settings.servers.push(CheckServer { name: name.into(), address, role, zones });
         }
         if let Some(text) = &d.primary {
             match super::parse_server_address(text) {

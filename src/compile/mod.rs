@@ -220,7 +220,7 @@ impl<'o> Compiler<'o> {
         }
         let keys = self.keys(&rules.keys);
         let transfers = self.transfers(&rules.transfers, &zones, &keys);
-        let check = rules.check.as_ref().map(|def| self.check(def)).unwrap_or_default();
+        let check = rules.check.as_ref().map(|def| self.check(def, &zones)).unwrap_or_default();
         if !self.errors.is_empty() {
             return Err(CompileErrors(self.errors));
         }

@@ -100,6 +100,10 @@ pub struct CheckServerDef {
     /// For a secondary: the line whose view it serves (default `default`).
     #[serde(default)]
     pub line: Option<String>,
+    /// The zones it serves (default: every zone but the catalog); it is asked about
+    /// these only.
+    #[serde(default)]
+    pub zones: Option<Vec<String>>,
 }
 
 /// The catalog zone (RFC 9432).

@@ -62,11 +62,20 @@ pub fn targets(snapshot: &Snapshot, zone: usize) -> Vec<Target> {
         out.push(target);
     }
     for s in &check.servers {
-        if !ns_names.contains(&&*s.name) {
+        let serves = s.zones.as_ref().is_none_or(|z| z.contains(&(zone as u32)));
+        if !ns_names.contains(&&*s.name) && serves {
             out.push(Target { name: s.name.clone(), address: Some(s.address), role: s.role, in_ns_set: false });
         }
     }
     out
+}
+
+/// Whether the zone is a catalog (RFC 9432 §4.1: its only NS is `invalid.`): not served
+/// to resolvers, so not checked.
+pub fn is_catalog(snapshot: &Snapshot, zone: usize) -> bool {
+    let z = &snapshot.zones[zone];
+    let ns = z.names.get(&*z.origin).and_then(|n| n.get(RecordType::NS));
+    matches!(ns.map(|s| &s.content), Some(Content::Static(records)) if records.iter().all(|r| matches!(r, RData::Ns(n) if &**n == "invalid")))
 }
 
 /// The first static A (else AAAA) record of `name` in the zones, if they hold it.

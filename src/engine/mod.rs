@@ -73,6 +73,40 @@ pub struct Engine {
     versions: Mutex<Versions>,
     /// The serials SOA records in answers carry, published by [`Engine::refresh_versions`].
     served: ArcSwap<ServedSerials>,
+    /// The host's clock and store for versions, once it follows them.
+    version_hooks: std::sync::OnceLock<VersionHooks>,
+    /// Serial changes not yet taken by the host (to NOTIFY): [`Engine::take_serial_changes`].
+    pending_changes: Mutex<Vec<versions::SerialChange>>,
+}
+
+/// What a host gives the engine so that views are looked at on every change, a reload
+/// included, before the change is served: its clock (seconds since the Unix epoch) and
+/// where every view's serial is kept across restarts (written before a new serial is
+/// published, so a crash never brings back an older one).
+pub struct VersionHooks {
+    /// The clock.
+    pub clock: fn() -> u64,
+    /// Keeps the views (a state file); an error is reported, and the new serials are
+    /// published all the same (the zone must follow the rules).
+    pub persist: Box<Persist>,
+}
+
+/// Keeps every view's serial and digest somewhere that outlives the process.
+pub type Persist = dyn Fn(&[versions::StoredView]) -> Result<(), String> + Send + Sync;
+
+impl std::fmt::Debug for VersionHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("VersionHooks { .. }")
+    }
+}
+
+/// What one look at the views found.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct VersionsRefresh {
+    /// Views whose serial changed.
+    pub changes: Vec<versions::SerialChange>,
+    /// Why the views could not be kept, if they could not (they were served anyway).
+    pub persist_error: Option<String>,
 }
 
 /// A snapshot as it is served: the compiled [`Snapshot`], untouched, and what the engine
@@ -176,6 +210,8 @@ pub struct ReloadReport {
     pub probes_kept: usize,
     /// Blocks of the compiled tables (v4, v6), before and after.
     pub table_blocks: ((usize, usize), (usize, usize)),
+    /// The views' serials that the new snapshot changed (when the host follows them).
+    pub versions: VersionsRefresh,
 }
 
 impl Engine {
@@ -196,6 +232,8 @@ impl Engine {
             override_changes: AtomicU64::new(0),
             versions: Mutex::default(),
             served: ArcSwap::from_pointee(ServedSerials::default()),
+            version_hooks: std::sync::OnceLock::new(),
+            pending_changes: Mutex::default(),
         }
     }
 
@@ -252,9 +290,8 @@ impl Engine {
         out: &mut Vec<u8>,
     ) -> bool {
         let live = self.snapshot();
-        let serials = self.served.load();
         let health = live.live_health();
-        let Some(mut outcome) = packet::respond(&live, packet, peer.ip(), transport, &health, &serials, out) else {
+        let Some(mut outcome) = packet::respond(&live, packet, peer.ip(), transport, &health, &self.served, out) else {
             return false;
         };
         if let (Some(start), Some(now)) = (outcome.tsig_start, now)
@@ -282,20 +319,48 @@ impl Engine {
         self.versions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Looks at every (zone, line) view of the live snapshot under the live health at
-    /// `now` (seconds since the Unix epoch): views whose content changed get a new
-    /// serial, which SOA records in answers carry from then on and transfers send. The
-    /// host calls it at start and after changes ([`Engine::change_mark`]), as often as it
-    /// wants secondaries to follow (it coalesces flaps); it exports every view, so not
-    /// per query.
-    pub fn refresh_versions(&self, now: u64) -> Vec<versions::SerialChange> {
+    /// Follows the views from now on: every later [`Engine::swap`] looks at the new
+    /// snapshot's views before it goes live, and [`Engine::refresh_versions`] can be
+    /// called. Call once, after [`Engine::restore_versions`]; later calls are ignored.
+    pub fn follow_versions(&self, hooks: VersionHooks) {
+        let _ = self.version_hooks.set(hooks);
+    }
+
+    /// Looks at every (zone, line) view of the live snapshot under the live health:
+    /// views whose content changed get a new serial, which SOA records in answers carry
+    /// from then on and transfers send. The host calls it after changes
+    /// ([`Engine::change_mark`]), as often as it wants secondaries to follow (it
+    /// coalesces flaps); it exports every view, so not on the query path. Nothing
+    /// without [`Engine::follow_versions`].
+    pub fn refresh_versions(&self) -> VersionsRefresh {
         let live = self.snapshot();
+        self.look_at_views(&live)
+    }
+
+    /// Looks at the views of `live` (live, or about to be): the new versions are kept
+    /// (persisted) first, then published; the changes are queued for
+    /// [`Engine::take_serial_changes`].
+    fn look_at_views(&self, live: &Live) -> VersionsRefresh {
+        let Some(hooks) = self.version_hooks.get() else { return VersionsRefresh::default() };
         let mut versions = self.lock_versions();
-        let changes = versions.update(&live, &live.live_health(), now);
-        if !changes.is_empty() || self.served.load().is_empty() {
-            self.served.store(Arc::new(versions.served()));
+        let mut next = versions.clone();
+        let changes = next.update(live, &live.live_health(), (hooks.clock)());
+        let mut refresh = VersionsRefresh { changes, persist_error: None };
+        if !refresh.changes.is_empty() {
+            refresh.persist_error = (hooks.persist)(&next.stored()).err();
+            self.pending_changes.lock().unwrap_or_else(|e| e.into_inner()).extend(refresh.changes.iter().cloned());
         }
-        changes
+        if !refresh.changes.is_empty() || self.served.load().is_empty() {
+            self.served.store(Arc::new(next.served()));
+        }
+        *versions = next;
+        refresh
+    }
+
+    /// The serial changes since the last call (from refreshes and reloads alike), for the
+    /// host to announce (NOTIFY).
+    pub fn take_serial_changes(&self) -> Vec<versions::SerialChange> {
+        std::mem::take(&mut *self.pending_changes.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Continues the views of a state file ([`Engine::stored_versions`]); call before the
@@ -348,10 +413,13 @@ impl Engine {
             overrides: ArcSwap::from_pointee(OverrideView::build(&overrides.list, snapshot.override_targets())),
             snapshot,
         };
+        // Its views first: from its first query on, every SOA and transfer of the new
+        // snapshot has its view's serial (never the rules' one).
+        let versions = self.look_at_views(&live);
         self.current.store(Arc::new(live));
         drop(overrides);
         let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
-        ReloadReport { generation, ..report }
+        ReloadReport { generation, versions, ..report }
     }
 
     /// Loads a fresh snapshot from the source and swaps it in; on any error the running

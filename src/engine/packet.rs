@@ -7,6 +7,8 @@
 
 use std::net::IpAddr;
 
+use arc_swap::ArcSwap;
+
 use super::answer::{Answer, Rcode, Route};
 use super::line::NodeHealth;
 use super::query::{ClientInfo, Query, Transport};
@@ -43,7 +45,7 @@ pub fn respond(
     peer: IpAddr,
     transport: Transport,
     health: &impl NodeHealth,
-    serials: &ServedSerials,
+    serials: &ArcSwap<ServedSerials>,
     out: &mut Vec<u8>,
 ) -> Option<Outcome> {
     let mut name_buf = [0u8; 256];
@@ -132,10 +134,14 @@ pub fn respond(
             }
         }
     };
+    // Read only for an answer with an SOA: most answers never load the serials.
     let mut view = None;
     let mut serial_of = |owner: &str| {
-        let (line, scope) = *view.get_or_insert_with(view_line);
-        (serials.get(owner, snapshot.lines.name(line)), scope)
+        let (line, scope, table) = view.get_or_insert_with(|| {
+            let (line, scope) = view_line();
+            (line, scope, serials.load())
+        });
+        (table.get(owner, snapshot.lines.name(*line)), *scope)
     };
     if answer.answers.iter().any(|r| matches!(r.data, RData::Soa { .. })) {
         // An SOA asked for depends on the asker's line: its ECS scope says so.

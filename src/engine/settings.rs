@@ -55,6 +55,8 @@ pub struct CheckServer {
     pub address: SocketAddr,
     /// What it is.
     pub role: Role,
+    /// The zones (indexes) it serves, if not all; only those are checked there.
+    pub zones: Option<Vec<u32>>,
 }
 
 /// The rules' `check:`, compiled.

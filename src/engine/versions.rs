@@ -30,8 +30,9 @@ use crate::wire::encode;
 /// gets the whole zone (RFC 1995 §4).
 pub const JOURNAL_DEPTH: usize = 16;
 
-/// RFC 1982 §3.2: `a` is greater than `b` when "(i1 < i2 and i2 - i1 > 2^(SERIAL_BITS -
-/// 1)) or (i1 > i2 and i1 - i2 < 2^(SERIAL_BITS - 1))", with `a` as i2 and `b` as i1.
+/// RFC 1982 §3.2: s1 is greater than s2 when "(i1 < i2 and i2 - i1 > 2^(SERIAL_BITS - 1))
+/// or (i1 > i2 and i1 - i2 < 2^(SERIAL_BITS - 1))", with `a` as s1 (i1) and `b` as s2
+/// (i2): `a - b` (mod 2^32) is in 1..2^31.
 pub fn serial_gt(a: u32, b: u32) -> bool {
     a != b && a.wrapping_sub(b) < 1 << 31
 }
@@ -142,7 +143,7 @@ pub struct StoredView {
 }
 
 /// A view whose serial changed in [`Versions::update`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct SerialChange {
     /// The zone's origin.
     pub zone: Box<str>,
@@ -170,7 +171,7 @@ pub enum Since {
     Full(Arc<Version>),
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct ViewState {
     serial: u32,
     digest: Digest,
@@ -179,7 +180,7 @@ struct ViewState {
 }
 
 /// The serials of every (zone, line) view, and the journals of transferred views.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Versions {
     views: BTreeMap<(Box<str>, Box<str>), ViewState>,
     /// Serials of views not in the live rules (read from the state file, or removed by a
@@ -201,7 +202,7 @@ impl Versions {
     /// that transfer rules name keep their versions in a journal. Returns the changes.
     pub fn update(&mut self, snapshot: &Snapshot, health: &impl NodeHealth, now: u64) -> Vec<SerialChange> {
         let mut changes = Vec::new();
-        let mut seen = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for (zone_index, zone) in snapshot.zones.iter().enumerate() {
             for line_index in 0..snapshot.lines.len() {
                 let line = LineId::from_index(line_index);
@@ -218,7 +219,7 @@ impl Versions {
                         None => (None, now as u32),
                     },
                 };
-                seen.push(key.clone());
+                seen.insert(key.clone());
                 let view = self.views.entry(key.clone()).or_insert_with(|| ViewState {
                     serial,
                     digest,

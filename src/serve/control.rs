@@ -59,6 +59,9 @@ impl Control {
                     report.table_blocks.0,
                     report.table_blocks.1,
                 );
+                if let Some(e) = &report.versions.persist_error {
+                    tracing::error!("reload ({cause}): cannot store the serials: {e}");
+                }
                 Ok(report)
             }
             Err(errors) => {

@@ -261,17 +261,12 @@ impl Server {
     /// or panics stops the server the same way and is the error returned. Must run
     /// inside a tokio runtime.
     pub async fn run(self, listeners: Listeners, shutdown: impl Future<Output = ()>) -> io::Result<()> {
-        let views = replication::start(&self.control.engine);
-        self.run_with(listeners, shutdown, views).await
+        replication::start(&self.control.engine);
+        self.run_with(listeners, shutdown).await
     }
 
     /// [`Server::run`], the views already looked at by [`replication::start`].
-    async fn run_with(
-        self,
-        listeners: Listeners,
-        shutdown: impl Future<Output = ()>,
-        views: (Option<replication::SerialsStore>, Vec<crate::engine::versions::SerialChange>),
-    ) -> io::Result<()> {
+    async fn run_with(self, listeners: Listeners, shutdown: impl Future<Output = ()>) -> io::Result<()> {
         let engine = self.control.engine.clone();
         // DNS stops first; the helpers (checker, admin, watch) once DNS has drained.
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -284,8 +279,7 @@ impl Server {
         };
         let mut helpers = JoinSet::new();
         // Serials first: the first answer already carries its view's serial.
-        let (serials, changes) = views;
-        helpers.spawn(replication::run(self.control.clone(), serials, changes, stopped()));
+        helpers.spawn(replication::run(self.control.clone(), stopped()));
         helpers.spawn(checker::run(engine.clone(), self.control.checker.clone(), stopped()));
         // The consistency check compares the NS set with this server, on its first address.
         if let Some(own) = listeners.tcp.first().and_then(|l| l.local_addr().ok()) {
@@ -338,11 +332,11 @@ impl Server {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         // The views are looked at before this returns: the first query already gets
         // each view's serial.
-        let views = replication::start(&self.control.engine);
+        replication::start(&self.control.engine);
         let shutdown = async {
             let _ = stopped.await;
         };
-        let task = tokio::spawn(self.run_with(listeners, shutdown, views));
+        let task = tokio::spawn(self.run_with(listeners, shutdown));
         Ok(Running { udp, tcp, admin, stop, task })
     }
 }

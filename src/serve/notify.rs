@@ -47,13 +47,17 @@ pub struct Notify {
     /// The TSIG key to sign with (RFC 1996 leaves it to policy; secondaries that
     /// transfer with a key expect NOTIFY signed with it).
     pub key: Option<Key>,
+    /// The address to send from (a secondary accepts a NOTIFY only from its primary's
+    /// address, RFC 1996 §3.10); `None`: the one the kernel picks.
+    pub source: Option<std::net::IpAddr>,
 }
 
 /// The NOTIFY tasks in flight.
 #[derive(Debug, Default)]
 pub struct Notifier {
     stats: Arc<NotifyStats>,
-    in_flight: HashMap<(SocketAddr, Box<str>), JoinHandle<()>>,
+    /// By secondary, zone and transfer rule: one rule's view never cancels another's.
+    in_flight: HashMap<(SocketAddr, Box<str>, Box<str>), JoinHandle<()>>,
 }
 
 impl Notifier {
@@ -62,11 +66,11 @@ impl Notifier {
         Notifier { stats, in_flight: HashMap::new() }
     }
 
-    /// Starts sending `notify`, replacing one still retrying for the same secondary and
-    /// zone (it announced an older serial).
+    /// Starts sending `notify`, replacing one still retrying for the same secondary,
+    /// zone and rule (it announced an older serial of the same view).
     pub fn send(&mut self, notify: Notify) {
         self.in_flight.retain(|_, task| !task.is_finished());
-        let key = (notify.target, notify.zone.clone());
+        let key = (notify.target, notify.zone.clone(), notify.rule.clone());
         if let Some(old) = self.in_flight.remove(&key) {
             old.abort();
         }
@@ -84,8 +88,10 @@ impl Notifier {
 /// Sends one NOTIFY until answered, doubling the wait after each silent attempt, and logs
 /// and counts the outcome.
 async fn deliver(notify: Notify, stats: Arc<NotifyStats>) {
-    let Notify { target, zone, serial, rule, key } = &notify;
-    let bind: SocketAddr = if target.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
+    let Notify { target, zone, serial, rule, key, source } = &notify;
+    let wildcard: std::net::IpAddr =
+        if target.is_ipv4() { std::net::Ipv4Addr::UNSPECIFIED.into() } else { std::net::Ipv6Addr::UNSPECIFIED.into() };
+    let bind = SocketAddr::new(source.filter(|s| s.is_ipv4() == target.is_ipv4()).unwrap_or(wildcard), 0);
     let socket = match UdpSocket::bind(bind).await {
         Ok(s) => s,
         Err(e) => {
@@ -104,7 +110,7 @@ async fn deliver(notify: Notify, stats: Arc<NotifyStats>) {
     let mut buf = vec![0u8; 4096];
     for attempt in 1..=ATTEMPTS {
         let id = super::random::message_id();
-        let message = message(id, zone, key.as_ref(), super::clock::unix_now());
+        let (message, request_mac) = message(id, zone, key.as_ref(), super::clock::unix_now());
         if let Err(e) = socket.send(&message).await {
             tracing::debug!("NOTIFY {zone} to {target}: send failed: {e}");
         }
@@ -122,7 +128,15 @@ async fn deliver(notify: Notify, stats: Arc<NotifyStats>) {
             };
             let reply = &buf[..n];
             // RFC 1996 §4.7: the answer echoes the ID, with QR set and opcode NOTIFY.
-            if n < 12 || u16::from_be_bytes([reply[0], reply[1]]) != id || reply[2] & 0x80 == 0 {
+            if n < 12 || u16::from_be_bytes([reply[0], reply[1]]) != id || reply[2] & 0xf8 != 0x80 | (4 << 3) {
+                continue;
+            }
+            // RFC 8945 §5.4.1: the answer to a signed request must be signed with the same
+            // key over our MAC; one that is not is discarded (as if lost).
+            if let (Some(key), Some(mac)) = (key, &request_mac)
+                && let Err(e) = tsig::verify_response(reply, key, mac, super::clock::unix_now())
+            {
+                tracing::debug!("NOTIFY {zone} to {target}: answer discarded, its TSIG does not verify ({e:?})");
                 continue;
             }
             let rcode = reply[3] & 0x0f;
@@ -153,16 +167,15 @@ async fn deliver(notify: Notify, stats: Arc<NotifyStats>) {
 }
 
 /// A NOTIFY message (RFC 1996 §3.7): opcode NOTIFY, AA set, one question `zone SOA IN`,
-/// signed with `key` at `now` when given.
-pub fn message(id: u16, zone: &str, key: Option<&Key>, now: u64) -> Vec<u8> {
+/// signed with `key` at `now` when given (then with the request's MAC, which the answer
+/// must cover).
+pub fn message(id: u16, zone: &str, key: Option<&Key>, now: u64) -> (Vec<u8>, Option<Vec<u8>>) {
     let mut out = Vec::with_capacity(64);
     encode::query(&mut out, id, zone, 6);
     // Opcode 4 (NOTIFY) in bits 11-14 and AA: RFC 1996 §3.7 and §4.7.
     out[2] = (4 << 3) | 0x04;
-    if let Some(key) = key {
-        tsig::sign_request(&mut out, key, now);
-    }
-    out
+    let mac = key.map(|key| tsig::sign_request(&mut out, key, now));
+    (out, mac)
 }
 
 /// An rcode's mnemonic when it is one the engine knows, else its number.

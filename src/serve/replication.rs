@@ -5,7 +5,8 @@
 //!
 //! ```text
 //!  Engine::change_mark (polled) ─► wait out the coalescing interval ─► refresh_versions
-//!      ─► serials.json (write, fsync, rename) ─► NOTIFY each secondary of a changed view
+//!  a reload ─► Engine::swap ─────────────────────────────────────────────┘ (at once)
+//!      ─► serials.json (write, fsync, rename) ─► publish ─► NOTIFY each secondary
 //! ```
 
 use std::future::Future;
@@ -18,8 +19,8 @@ use tokio::time::Instant;
 
 use super::control::Control;
 use super::notify::{Notifier, Notify};
-use crate::engine::Engine;
 use crate::engine::versions::{Digest, SerialChange, StoredView};
+use crate::engine::{Engine, VersionHooks};
 
 /// How often the engine's change mark is looked at.
 const POLL: Duration = Duration::from_millis(200);
@@ -112,18 +113,17 @@ impl SerialsStore {
 }
 
 /// Opens the state directory's serials (if the rules name one), hands the engine the
-/// stored views, and looks at every view once: what the server answers from its first
-/// query on. Returns the store and the changes (views new or changed since the last run).
-pub(super) fn start(engine: &Engine) -> (Option<SerialsStore>, Vec<SerialChange>) {
-    let live = engine.snapshot();
-    let store = live.settings.state_dir.as_deref().and_then(|dir| match SerialsStore::open(dir) {
+/// stored views, the clock and the store ([`Engine::follow_versions`]), and looks at
+/// every view once: what the server answers from its first query on.
+pub(super) fn start(engine: &Engine) {
+    let dir = engine.snapshot().settings.state_dir.clone();
+    let store = dir.as_deref().and_then(|dir| match SerialsStore::open(dir) {
         Ok(store) => Some(store),
         Err(e) => {
             tracing::error!("{e}; serials follow the clock and are not kept");
             None
         }
     });
-    drop(live);
     if let Some(store) = &store {
         match store.read() {
             Ok(views) => {
@@ -133,27 +133,33 @@ pub(super) fn start(engine: &Engine) -> (Option<SerialsStore>, Vec<SerialChange>
             Err(e) => tracing::error!("cannot read the stored serials ({e}); starting without them"),
         }
     }
-    let changes = engine.refresh_versions(super::unix_now());
-    persist(engine, store.as_ref(), &changes);
-    (store, changes)
+    let persist = move |views: &[StoredView]| match &store {
+        Some(store) => store.write(views),
+        None => Ok(()),
+    };
+    engine.follow_versions(VersionHooks { clock: super::clock::unix_now, persist: Box::new(persist) });
+    if let Some(e) = engine.refresh_versions().persist_error {
+        tracing::error!("cannot store the serials: {e}");
+    }
 }
 
-/// Follows the views until `stopped`: polls [`Engine::change_mark`], waits until
-/// `serial_coalesce` has passed since the last new serial, then refreshes; new serials
-/// are logged, stored and NOTIFYed. `initial` are the changes [`start`] found.
-pub(super) async fn run(
-    control: Arc<Control>,
-    store: Option<SerialsStore>,
-    initial: Vec<SerialChange>,
-    stopped: impl Future<Output = ()>,
-) {
+/// Follows the views until `stopped`: announces the serial changes the engine queued (a
+/// reload's among them), polls [`Engine::change_mark`] and, after a change, waits until
+/// `serial_coalesce` has passed since the last new serial, then refreshes (off the
+/// runtime's workers: it exports every view and syncs the state file).
+pub(super) async fn run(control: Arc<Control>, stopped: impl Future<Output = ()>) {
     let engine = &control.engine;
     let mut notifier = Notifier::new(control.notify.clone());
-    announce(engine, &mut notifier, &initial);
     let mut mark = engine.change_mark();
     let mut last_change = Instant::now();
     tokio::pin!(stopped);
     loop {
+        let changes = engine.take_serial_changes();
+        if !changes.is_empty() {
+            last_change = Instant::now();
+            log_changes(&changes);
+            announce(engine, &mut notifier, &changes);
+        }
         tokio::select! {
             () = tokio::time::sleep(POLL) => {}
             () = &mut stopped => break,
@@ -164,36 +170,31 @@ pub(super) async fn run(
         // Coalesce: a change close after the last new serial waits for the interval to
         // end, and everything that changed meanwhile goes out as one serial.
         let coalesce = engine.snapshot().settings.serial_coalesce;
-        let ready = last_change + coalesce;
         tokio::select! {
-            () = tokio::time::sleep_until(ready) => {}
+            () = tokio::time::sleep_until(last_change + coalesce) => {}
             () = &mut stopped => break,
         }
         mark = engine.change_mark();
-        let changes = engine.refresh_versions(super::unix_now());
-        if changes.is_empty() {
-            continue; // a flap that flapped back: nothing a secondary would see
+        let looking = control.engine.clone();
+        match tokio::task::spawn_blocking(move || looking.refresh_versions()).await {
+            Ok(refresh) => {
+                if let Some(e) = refresh.persist_error {
+                    tracing::error!("cannot store the serials: {e}");
+                }
+            }
+            Err(e) => tracing::error!("looking at the views failed: {e}"),
         }
-        last_change = Instant::now();
-        persist(engine, store.as_ref(), &changes);
-        announce(engine, &mut notifier, &changes);
     }
     notifier.stop();
 }
 
-/// Logs the changes and writes the store.
-fn persist(engine: &Engine, store: Option<&SerialsStore>, changes: &[SerialChange]) {
+/// Logs each new serial.
+fn log_changes(changes: &[SerialChange]) {
     for c in changes {
         match c.previous {
             Some(previous) => tracing::info!("zone {} line {}: serial {previous} -> {}", c.zone, c.line, c.serial),
             None => tracing::debug!("zone {} line {}: serial {}", c.zone, c.line, c.serial),
         }
-    }
-    if let Some(store) = store
-        && !changes.is_empty()
-        && let Err(e) = store.write(&engine.stored_versions())
-    {
-        tracing::error!("cannot store the serials: {e}");
     }
 }
 
@@ -209,12 +210,21 @@ fn announce(engine: &Engine, notifier: &mut Notifier, changes: &[SerialChange]) 
             }
             let key = rule.key.map(|k| live.keys[k as usize].clone());
             for &target in &rule.notify {
+                // From our own listen address of the target's family, when it names one:
+                // the address the secondary knows as its primary.
+                let source = live
+                    .settings
+                    .listen
+                    .iter()
+                    .map(|a| a.ip())
+                    .find(|ip| ip.is_ipv4() == target.is_ipv4() && !ip.is_unspecified());
                 notifier.send(Notify {
                     target,
                     zone: change.zone.clone(),
                     serial: change.serial,
                     rule: rule.name.clone(),
                     key: key.clone(),
+                    source,
                 });
             }
         }

@@ -177,6 +177,41 @@ pub fn ixfr_serial(packet: &[u8]) -> Option<u32> {
     (soa.rtype == 6).then(|| u32::from_be_bytes(packet[serial_at..serial_at + 4].try_into().expect("4 octets")))
 }
 
+/// Where the last record of any message starts, and its type (RFC 8945 §5.1: a TSIG is
+/// the last record): `None` for a message with no record or one that does not parse.
+pub fn last_record(packet: &[u8]) -> Option<(usize, u16)> {
+    let count = |i: usize| u16::from_be_bytes([packet[4 + 2 * i], packet[5 + 2 * i]]);
+    packet.get(..HEADER_LEN)?;
+    let records = u32::from(count(1)) + u32::from(count(2)) + u32::from(count(3));
+    let mut pos = HEADER_LEN;
+    for _ in 0..count(0) {
+        pos = skip_record_name(packet, pos)?.checked_add(4).filter(|&p| p <= packet.len())?;
+    }
+    let mut last = None;
+    for _ in 0..records {
+        let rr = skip_record(packet, pos)?;
+        last = Some((rr.name_start, rr.rtype));
+        pos = rr.next;
+    }
+    last
+}
+
+/// The offset after a (possibly compressed) name at `pos`.
+fn skip_record_name(packet: &[u8], mut pos: usize) -> Option<usize> {
+    loop {
+        let b = *packet.get(pos)?;
+        match b & 0xc0 {
+            0x00 if b == 0 => return Some(pos + 1),
+            0x00 => pos += 1 + usize::from(b),
+            0xc0 => {
+                packet.get(pos + 1)?;
+                return Some(pos + 2);
+            }
+            _ => return None,
+        }
+    }
+}
+
 /// The question's name (lowercase text, no trailing dot) and type, read from any message
 /// with one question, whatever its opcode: for a NOTIFY (RFC 1996 §3.7: the QNAME is the
 /// zone).
@@ -237,23 +272,7 @@ struct Located {
 
 /// Steps over one resource record (names may be compressed), checking every length.
 fn skip_record(packet: &[u8], start: usize) -> Option<Located> {
-    let mut pos = start;
-    loop {
-        let b = *packet.get(pos)?;
-        match b & 0xc0 {
-            0x00 if b == 0 => {
-                pos += 1;
-                break;
-            }
-            0x00 => pos += 1 + usize::from(b),
-            0xc0 => {
-                packet.get(pos + 1)?;
-                pos += 2;
-                break;
-            }
-            _ => return None,
-        }
-    }
+    let pos = skip_record_name(packet, start)?;
     let name_end = pos;
     let fixed = packet.get(pos..pos + 10)?;
     let rtype = u16::from_be_bytes([fixed[0], fixed[1]]);

@@ -206,13 +206,50 @@ pub fn verify<'k>(packet: &[u8], tsig: &Tsig<'_>, keys: &'k [Key], now: u64) -> 
 }
 
 /// Signs a request (RFC 8945 §4.3.3: the message and the TSIG variables) at `time`:
-/// what a client or a NOTIFY sender does.
-pub fn sign_request(message: &mut Vec<u8>, key: &Key, time: u64) {
+/// what a client or a NOTIFY sender does. Returns the MAC, which the answer's covers.
+pub fn sign_request(message: &mut Vec<u8>, key: &Key, time: u64) -> Vec<u8> {
     let mut digest = message.clone();
     variables(&mut digest, key, time, FUDGE, 0, &[]);
     let mac = hmac::sign(&key.key, &digest);
     let id = u16::from_be_bytes([message[0], message[1]]);
     append(message, key, time, mac.as_ref(), id, 0, &[]);
+    mac.as_ref().to_vec()
+}
+
+/// Checks the TSIG of the (single-message) answer `packet` to a request we signed with
+/// `key` and whose MAC was `request_mac` (RFC 8945 §5.4.1: the answer's MAC covers the
+/// request's MAC, the answer and the TSIG variables), at `now`. An answer with no TSIG
+/// is an error too (§5.4.1: it "MUST be discarded").
+pub fn verify_response(packet: &[u8], key: &Key, request_mac: &[u8], now: u64) -> Result<(), TsigError> {
+    let start = crate::wire::decode::last_record(packet)
+        .filter(|&(_, rtype)| rtype == TYPE_TSIG)
+        .map(|(start, _)| start)
+        .ok_or(TsigError::BadSig)?;
+    let tsig = read(packet, start).ok_or(TsigError::BadSig)?;
+    if *tsig.key_name != *key.name || tsig.algorithm != key.algorithm.name() {
+        return Err(TsigError::BadKey);
+    }
+    if tsig.error != 0 {
+        return Err(match tsig.error {
+            17 => TsigError::BadKey,
+            18 => TsigError::BadTime,
+            _ => TsigError::BadSig,
+        });
+    }
+    let mut signed = Vec::with_capacity(packet.len() + request_mac.len() + 64);
+    signed.extend_from_slice(&(request_mac.len() as u16).to_be_bytes());
+    signed.extend_from_slice(request_mac);
+    let message_at = signed.len();
+    signed.extend_from_slice(&packet[..start]);
+    signed[message_at..message_at + 2].copy_from_slice(&tsig.original_id.to_be_bytes());
+    let arcount = u16::from_be_bytes([signed[message_at + 10], signed[message_at + 11]]).wrapping_sub(1);
+    signed[message_at + 10..message_at + 12].copy_from_slice(&arcount.to_be_bytes());
+    variables(&mut signed, key, tsig.time_signed, tsig.fudge, tsig.error, &[]);
+    hmac::verify(&key.key, &signed, tsig.mac).map_err(|_| TsigError::BadSig)?;
+    if now.abs_diff(tsig.time_signed) > u64::from(tsig.fudge) {
+        return Err(TsigError::BadTime);
+    }
+    Ok(())
 }
 
 /// Signs the responses to one request, message by message (RFC 8945 §5.3, §5.3.1).
