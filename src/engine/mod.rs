@@ -92,7 +92,11 @@ pub struct VersionHooks {
 }
 
 /// Keeps every view's serial and digest somewhere that outlives the process.
-pub type Persist = dyn Fn(&[versions::StoredView]) -> Result<(), String> + Send + Sync;
+pub type Persist = dyn Fn(&[versions::StoredView]) -> Result<(), String>
+    + Send
+    + Sync
+    + std::panic::RefUnwindSafe
+    + std::panic::UnwindSafe;
 
 impl std::fmt::Debug for VersionHooks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
