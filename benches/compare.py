@@ -207,7 +207,7 @@ plugins => {{
     resources => {{
       www => {{
         map => lines
-        service_types => none
+        service_types => up
         dcmap => {{
 {chr(10).join(dcmap)}
         }}

@@ -20,6 +20,7 @@ pub(super) fn defaults() -> ServerSettings {
         watch: defaults::WATCH,
         admin_listen: Some(defaults::ADMIN_LISTEN),
         admin_token_file: None,
+        cpus: Vec::new(),
         state_dir: None,
         serial_coalesce: defaults::SERIAL_COALESCE,
     }
@@ -81,6 +82,15 @@ impl Compiler<'_> {
             }
             let rules_dir = self.file.parent().map(Path::to_path_buf).unwrap_or_default();
             settings.admin_token_file = admin.token_file.as_ref().map(|f| rules_dir.join(f));
+        }
+        if let Some(cpus) = &d.cpus {
+            let available = std::thread::available_parallelism().map_or(1, |n| n.get());
+            for &cpu in cpus {
+                if cpu >= available {
+                    self.fail(place.clone(), "server", format!("cpus: CPU {cpu} does not exist here (0..{available})"));
+                }
+            }
+            settings.cpus = cpus.clone();
         }
         let rules_dir = self.file.parent().map(Path::to_path_buf).unwrap_or_default();
         settings.state_dir = d.state_dir.as_ref().map(|dir| rules_dir.join(dir));

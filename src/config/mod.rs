@@ -278,6 +278,10 @@ pub struct ServerDef {
     /// The admin HTTP API and metrics listener.
     #[serde(default)]
     pub admin: Option<AdminDef>,
+    /// CPUs to pin the UDP workers to, in order (worker i on `cpus[i % len]`); default:
+    /// unpinned.
+    #[serde(default)]
+    pub cpus: Option<Vec<usize>>,
     /// A directory where the server keeps what must survive a restart (each view's
     /// serial); relative to the rules file. Default: none (serials follow the clock).
     #[serde(default)]

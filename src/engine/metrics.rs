@@ -76,10 +76,21 @@ pub const TRANSFER_RESULTS: [&str; 4] = ["full", "incremental", "up_to_date", "r
 /// The all-down policies in the order of [`MetricsReading::all_down`].
 pub const ALL_DOWN_POLICIES: [&str; 3] = ["fail_open", "last_resort", "servfail"];
 
-/// The counters.
+/// Counter shards: one per UDP worker (the host passes its index), so that workers
+/// never write to the same cache line; shard 0 for everything else (TCP, transfers).
+/// A scrape sums them.
+pub const SHARDS: usize = 64;
+
+/// The counters: [`SHARDS`] shards, each allocated on its first count.
 #[derive(Debug)]
 pub struct Metrics {
     line_names: Mutex<Vec<String>>,
+    shards: Box<[std::sync::OnceLock<Box<Counters>>]>,
+}
+
+/// One shard's counters (its own allocation: no cache line shared with another shard).
+#[derive(Debug)]
+struct Counters {
     /// Indexed `[line slot][qtype][rcode][transport]`.
     queries: Box<[AtomicU64]>,
     ecs_classified: AtomicU64,
@@ -91,10 +102,9 @@ pub struct Metrics {
     transfers: [AtomicU64; 4],
 }
 
-impl Default for Metrics {
+impl Default for Counters {
     fn default() -> Self {
-        Metrics {
-            line_names: Mutex::new(vec!["none".into()]),
+        Counters {
             queries: (0..LINE_SLOTS * CELLS_PER_LINE).map(|_| AtomicU64::new(0)).collect(),
             ecs_classified: AtomicU64::new(0),
             source_classified: AtomicU64::new(0),
@@ -102,6 +112,15 @@ impl Default for Metrics {
             degraded: AtomicU64::new(0),
             all_down: Default::default(),
             transfers: Default::default(),
+        }
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            line_names: Mutex::new(vec!["none".into()]),
+            shards: (0..SHARDS).map(|_| std::sync::OnceLock::new()).collect(),
         }
     }
 }
@@ -123,19 +142,37 @@ impl Metrics {
             .collect()
     }
 
-    /// Counts one answered query. `slot` is the client line's slot when the answer
-    /// depended on it ([`NO_LINE`] otherwise), `ecs` whether the query carried ECS.
+    /// The counters of shard `shard` (modulo [`SHARDS`]).
     #[inline]
-    pub fn record(&self, slot: u16, qtype: u16, rcode: Rcode, transport: Transport, route: Option<&Route>, ecs: bool) {
+    fn shard(&self, shard: usize) -> &Counters {
+        self.shards[shard % SHARDS].get_or_init(Box::default)
+    }
+
+    /// Counts one answered query in shard `shard`. `slot` is the client line's slot when
+    /// the answer depended on it ([`NO_LINE`] otherwise), `ecs` whether the query
+    /// carried ECS.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    pub fn record(
+        &self,
+        shard: usize,
+        slot: u16,
+        qtype: u16,
+        rcode: Rcode,
+        transport: Transport,
+        route: Option<&Route>,
+        ecs: bool,
+    ) {
+        let c = self.shard(shard);
         let t = transport as usize;
-        self.queries[cell(usize::from(slot), qtype_bucket(qtype), rcode.index(), t)].fetch_add(1, Ordering::Relaxed);
+        c.queries[cell(usize::from(slot), qtype_bucket(qtype), rcode.index(), t)].fetch_add(1, Ordering::Relaxed);
         if let Some(route) = route {
-            if ecs { &self.ecs_classified } else { &self.source_classified }.fetch_add(1, Ordering::Relaxed);
+            if ecs { &c.ecs_classified } else { &c.source_classified }.fetch_add(1, Ordering::Relaxed);
             if route.fallback_depth > 0 && route.how == Served::Pool {
-                self.fallback.fetch_add(1, Ordering::Relaxed);
+                c.fallback.fetch_add(1, Ordering::Relaxed);
             }
             if route.degraded {
-                self.degraded.fetch_add(1, Ordering::Relaxed);
+                c.degraded.fetch_add(1, Ordering::Relaxed);
             }
             let down = match route.how {
                 Served::Pool => None,
@@ -144,7 +181,7 @@ impl Metrics {
                 Served::ServFail => Some(2),
             };
             if let Some(i) = down {
-                self.all_down[i].fetch_add(1, Ordering::Relaxed);
+                c.all_down[i].fetch_add(1, Ordering::Relaxed);
             }
         }
     }
@@ -157,11 +194,14 @@ impl Metrics {
             Some(TransferKind::UpToDate) => 2,
             None => 3,
         };
-        self.transfers[index].fetch_add(1, Ordering::Relaxed);
+        self.shard(0).transfers[index].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Reads every counter (for a scrape).
+    /// Reads every counter, each the sum over the shards (for a scrape).
     pub fn read(&self) -> MetricsReading {
+        let shards: Vec<&Counters> = self.shards.iter().filter_map(|s| s.get().map(|b| &**b)).collect();
+        let sum =
+            |f: &dyn Fn(&Counters) -> &AtomicU64| -> u64 { shards.iter().map(|c| f(c).load(Ordering::Relaxed)).sum() };
         let names = self.line_names.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let slots = names.iter().map(String::as_str).enumerate().chain(std::iter::once((OTHER_LINE as usize, "other")));
         let mut queries = Vec::new();
@@ -170,8 +210,8 @@ impl Metrics {
                 let qtype = QTYPES.get(q).map_or_else(|| "other".to_string(), |t| t.to_string());
                 for rcode in Rcode::ALL {
                     for transport in Transport::ALL {
-                        let count =
-                            self.queries[cell(slot, q, rcode.index(), transport as usize)].load(Ordering::Relaxed);
+                        let at = cell(slot, q, rcode.index(), transport as usize);
+                        let count = sum(&|c| &c.queries[at]);
                         if count > 0 {
                             queries.push(QueryCount {
                                 line: line.to_string(),
@@ -185,15 +225,14 @@ impl Metrics {
                 }
             }
         }
-        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
         MetricsReading {
             queries,
-            ecs_classified: load(&self.ecs_classified),
-            source_classified: load(&self.source_classified),
-            fallback: load(&self.fallback),
-            degraded: load(&self.degraded),
-            all_down: [load(&self.all_down[0]), load(&self.all_down[1]), load(&self.all_down[2])],
-            transfers: std::array::from_fn(|i| load(&self.transfers[i])),
+            ecs_classified: sum(&|c| &c.ecs_classified),
+            source_classified: sum(&|c| &c.source_classified),
+            fallback: sum(&|c| &c.fallback),
+            degraded: sum(&|c| &c.degraded),
+            all_down: std::array::from_fn(|i| sum(&|c| &c.all_down[i])),
+            transfers: std::array::from_fn(|i| sum(&|c| &c.transfers[i])),
         }
     }
 }

@@ -268,7 +268,7 @@ impl Engine {
     /// TSIG-signed query is answered as if unsigned: hosts that hold keys use
     /// [`Engine::handle_packet_with_clock`].
     pub fn handle_packet(&self, packet: &[u8], peer: SocketAddr, transport: Transport, out: &mut Vec<u8>) -> bool {
-        self.answer(packet, peer, transport, None::<fn() -> u64>, out)
+        self.answer(0, packet, peer, transport, None::<fn() -> u64>, out)
     }
 
     /// [`Engine::handle_packet`], and a TSIG-signed query (RFC 8945) is checked and its
@@ -282,11 +282,26 @@ impl Engine {
         now: impl FnOnce() -> u64,
         out: &mut Vec<u8>,
     ) -> bool {
-        self.answer(packet, peer, transport, Some(now), out)
+        self.answer(0, packet, peer, transport, Some(now), out)
+    }
+
+    /// [`Engine::handle_packet_with_clock`] for worker `worker` of a host with several
+    /// (its own counter shard, see [`metrics::SHARDS`]: workers share no cache line).
+    pub fn handle_packet_on(
+        &self,
+        worker: usize,
+        packet: &[u8],
+        peer: SocketAddr,
+        transport: Transport,
+        now: impl FnOnce() -> u64,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        self.answer(worker, packet, peer, transport, Some(now), out)
     }
 
     fn answer(
         &self,
+        shard: usize,
         packet: &[u8],
         peer: SocketAddr,
         transport: Transport,
@@ -304,7 +319,7 @@ impl Engine {
             (outcome.rcode, outcome.route) = (rcode, None);
         }
         let slot = outcome.route.map_or(metrics::NO_LINE, |r| live.metric_slot(r.client_line));
-        self.metrics.record(slot, outcome.qtype, outcome.rcode, transport, outcome.route.as_ref(), outcome.ecs);
+        self.metrics.record(shard, slot, outcome.qtype, outcome.rcode, transport, outcome.route.as_ref(), outcome.ecs);
         true
     }
 

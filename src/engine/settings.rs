@@ -30,6 +30,8 @@ pub struct ServerSettings {
     pub admin_listen: Option<SocketAddr>,
     /// File with the admin token, relative paths against the rules file's directory.
     pub admin_token_file: Option<std::path::PathBuf>,
+    /// CPUs the UDP workers are pinned to (empty: unpinned); taken at start.
+    pub cpus: Vec<usize>,
     /// Where serve keeps state across restarts (`None`: nowhere); taken at start.
     pub state_dir: Option<std::path::PathBuf>,
     /// Least time between two new serials of the server's views (changes wait).

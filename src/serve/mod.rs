@@ -7,7 +7,7 @@
 //! turns signals into [`Control::reload`] and the shutdown future.
 //!
 //! ```text
-//!  Listeners ──► udp (one loop per SO_REUSEPORT socket) ─┐
+//!  Listeners ──► udp (a thread per SO_REUSEPORT socket) ──┐
 //!            ──► tcp (RFC 7766 connections) ─────────────┼─► Engine::handle_packet
 //!            ──► admin (hyper) ─► Control ──► Engine (explain, overrides, reload)
 //!  checker: one task per probe ──► ProbeState atomics the engine reads
@@ -293,9 +293,13 @@ impl Server {
             helpers.spawn(file_watch::run(self.control.clone(), WATCH_EVERY, WATCH_DEBOUNCE, stopped()));
         }
         let mut tasks = JoinSet::new();
-        for socket in listeners.udp {
-            let socket = tokio::net::UdpSocket::from_std(socket)?;
-            tasks.spawn(udp::serve(engine.clone(), socket, stop_rx.clone()));
+        // UDP: one blocking thread per socket (batched system calls), stopped by a flag.
+        let udp_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let cpus = engine.snapshot().settings.cpus.clone();
+        for (worker, socket) in listeners.udp.into_iter().enumerate() {
+            let (engine, stop) = (engine.clone(), udp_stop.clone());
+            let cpu = (!cpus.is_empty()).then(|| cpus[worker % cpus.len()]);
+            tasks.spawn_blocking(move || udp::serve(engine, socket, worker, cpu, stop));
         }
         for listener in listeners.tcp {
             let listener = tokio::net::TcpListener::from_std(listener)?;
@@ -314,6 +318,7 @@ impl Server {
             }
         }
         let _ = stop_tx.send(true);
+        udp_stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let drained = tokio::time::timeout(SHUTDOWN_GRACE, async { while tasks.join_next().await.is_some() {} }).await;
         if drained.is_err() {
             tracing::warn!("shutdown: some TCP connections did not finish within {SHUTDOWN_GRACE:?}; closed");

@@ -1,50 +1,141 @@
-//! One receive loop per UDP socket, with its buffers reused for every query.
+//! DNS over UDP, batched: one thread per `SO_REUSEPORT` socket, each receiving up to
+//! [`BATCH`] queries with one `recvmmsg`, answering them into buffers it owns, and
+//! sending the answers with one `sendmmsg`.
+//!
+//! The system calls come from `nix` (maintained, and its `recvmmsg`/`sendmmsg` write into
+//! headers allocated once, `MultiHeaders::preallocate`); `quinn-udp` batches receives
+//! but sends one `sendmsg` per datagram unless they share a destination (GSO), which
+//! answers to many resolvers never do. On the common path nothing is allocated and
+//! nothing is locked; each worker counts in its own metrics shard.
 
-use std::io;
+use std::io::{self, IoSlice, IoSliceMut};
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-use tokio::net::UdpSocket;
-use tokio::sync::watch;
+use nix::errno::Errno;
+use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg};
 
 use crate::engine::Engine;
 use crate::engine::query::Transport;
 
-/// Largest UDP datagram.
-const MAX_DATAGRAM: usize = 65_535;
+/// Queries per system call.
+pub const BATCH: usize = 32;
+/// Largest query read; a longer datagram is cut (`MSG_TRUNC`) and dropped. linedns
+/// advertises at most 4096 octets (RFC 6891 §6.2.5), and queries are far smaller.
+const MAX_QUERY: usize = 4096;
+/// How often a worker waiting for queries looks at the stop flag.
+const STOP_CHECK: Duration = Duration::from_millis(100);
 
-/// Answers queries on `socket` until `stop` turns true.
-pub(super) async fn serve(engine: Arc<Engine>, socket: UdpSocket, mut stop: watch::Receiver<bool>) -> io::Result<()> {
-    let mut packet = vec![0u8; MAX_DATAGRAM];
-    let mut out = Vec::with_capacity(4096);
-    loop {
-        let (len, peer) = tokio::select! {
-            received = socket.recv_from(&mut packet) => match received {
-                Ok(r) => r,
-                // ICMP errors from earlier sends surface here on some systems; they say
-                // nothing about this socket.
-                Err(e) if is_transient(&e) => continue,
-                Err(e) => {
-                    tracing::error!("UDP {}: receive failed: {e}", socket.local_addr()?);
-                    return Err(e);
+/// Answers queries on `socket` as worker `worker` (pinned to `cpu` if given) until
+/// `stop` is set. Blocks: run it on a thread of its own.
+pub(super) fn serve(
+    engine: Arc<Engine>,
+    socket: std::net::UdpSocket,
+    worker: usize,
+    cpu: Option<usize>,
+    stop: Arc<AtomicBool>,
+) -> io::Result<()> {
+    if let Some(cpu) = cpu {
+        pin_to(cpu, &socket);
+    }
+    socket.set_nonblocking(false)?;
+    socket.set_read_timeout(Some(STOP_CHECK))?;
+    let local = socket.local_addr()?;
+    let fd = socket.as_raw_fd();
+    let mut queries = vec![[0u8; MAX_QUERY]; BATCH];
+    let mut answers: Vec<Vec<u8>> = (0..BATCH).map(|_| Vec::with_capacity(MAX_QUERY)).collect();
+    let mut received = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
+    let mut sending = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
+    let mut lens = [0usize; BATCH];
+    let mut peers: [Option<SockaddrStorage>; BATCH] = [None; BATCH];
+    // The metrics shard: 0 is everything that is not a UDP worker.
+    let shard = worker + 1;
+    while !stop.load(Ordering::Relaxed) {
+        // Wait for one query, then take what else is queued (up to BATCH).
+        let count = {
+            let mut buffers = queries.iter_mut();
+            let mut slices: [[IoSliceMut<'_>; 1]; BATCH] =
+                std::array::from_fn(|_| [IoSliceMut::new(buffers.next().expect("BATCH buffers"))]);
+            match recvmmsg(fd, &mut received, slices.iter_mut(), MsgFlags::MSG_WAITFORONE, None) {
+                Ok(results) => {
+                    let mut count = 0;
+                    for (i, r) in results.enumerate() {
+                        let cut = r.flags.contains(MsgFlags::MSG_TRUNC);
+                        lens[i] = if cut { 0 } else { r.bytes };
+                        peers[i] = r.address;
+                        count += 1;
+                    }
+                    count
                 }
-            },
-            _ = stop.changed() => return Ok(()),
+                // The stop check's timeout, a signal, or an ICMP error of an earlier
+                // send: nothing about this socket.
+                Err(Errno::EAGAIN | Errno::EINTR | Errno::ECONNREFUSED | Errno::ECONNRESET) => continue,
+                Err(e) => {
+                    tracing::error!("UDP {local}: receive failed: {e}");
+                    return Err(e.into());
+                }
+            }
         };
-        if engine.handle_packet_with_clock(&packet[..len], peer, Transport::Udp, super::unix_now, &mut out)
-            && let Err(e) = socket.send_to(&out, peer).await
-            && !is_transient(&e)
-        {
-            tracing::warn!("UDP {}: send to {peer} failed: {e}", socket.local_addr()?);
+        // Answer each into its own buffer; remember which get sent.
+        let mut to_send = [0usize; BATCH];
+        let mut n = 0;
+        for i in 0..count {
+            let Some(peer) = peers[i].as_ref().and_then(std_addr) else { continue };
+            if lens[i] > 0
+                && engine.handle_packet_on(
+                    shard,
+                    &queries[i][..lens[i]],
+                    peer,
+                    Transport::Udp,
+                    super::unix_now,
+                    &mut answers[i],
+                )
+            {
+                to_send[n] = i;
+                n += 1;
+            }
+        }
+        let slices: [[IoSlice<'_>; 1]; BATCH] =
+            std::array::from_fn(|j| [IoSlice::new(if j < n { &answers[to_send[j]] } else { &[] })]);
+        let addrs: [Option<SockaddrStorage>; BATCH] =
+            std::array::from_fn(|j| if j < n { peers[to_send[j]] } else { None });
+        let mut sent = 0;
+        while sent < n {
+            match sendmmsg(fd, &mut sending, slices[sent..n].iter(), &addrs[sent..n], [], MsgFlags::empty()) {
+                Ok(results) => sent += results.count().max(1),
+                Err(Errno::EINTR) => {}
+                // A full send buffer or an unreachable peer loses that answer (UDP).
+                Err(e) => {
+                    if !matches!(e, Errno::EAGAIN | Errno::ECONNREFUSED | Errno::EPERM) {
+                        tracing::warn!("UDP {local}: send failed: {e}");
+                    }
+                    sent += 1;
+                }
+            }
         }
     }
+    Ok(())
 }
 
-fn is_transient(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::WouldBlock
-            | io::ErrorKind::Interrupted
-    )
+/// A received peer address as the engine takes it.
+fn std_addr(addr: &SockaddrStorage) -> Option<SocketAddr> {
+    if let Some(v4) = addr.as_sockaddr_in() {
+        return Some(SocketAddr::V4((*v4).into()));
+    }
+    addr.as_sockaddr_in6().map(|v6| SocketAddr::V6((*v6).into()))
+}
+
+/// Pins the calling thread to `cpu` (`server.cpus`); a failure is logged and the worker
+/// runs unpinned.
+fn pin_to(cpu: usize, socket: &std::net::UdpSocket) {
+    let mut set = nix::sched::CpuSet::new();
+    let pinned = set.set(cpu).and_then(|()| nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set));
+    let addr = socket.local_addr().map_or_else(|_| "?".to_string(), |a| a.to_string());
+    match pinned {
+        Ok(()) => tracing::debug!("UDP {addr}: worker pinned to CPU {cpu}"),
+        Err(e) => tracing::warn!("UDP {addr}: cannot pin the worker to CPU {cpu}: {e}; it runs unpinned"),
+    }
 }

@@ -328,7 +328,11 @@ fn main() {
         _ => None,
     };
     latencies.sort_unstable();
-    let avg = if latencies.is_empty() { 0.0 } else { latencies.iter().map(|&l| f64::from(l)).sum::<f64>() / latencies.len() as f64 };
+    let avg = if latencies.is_empty() {
+        0.0
+    } else {
+        latencies.iter().map(|&l| f64::from(l)).sum::<f64>() / latencies.len() as f64
+    };
     let p99 = latencies.get(latencies.len().saturating_sub(1) * 99 / 100).copied().unwrap_or(0);
     let qps = answered as f64 / elapsed;
     let limit = match (a.rate, server) {
