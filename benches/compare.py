@@ -10,9 +10,10 @@ addresses, the server pinned to CPU 0 and `loadgen` to CPU 1:
 
 - a 1 s check run: every answer must carry the addresses of its subnet's line (not for
   the floor and NSD, which do not route by line);
-- `--runs` runs of `--seconds` at the highest rate (200 queries in flight over 16
-  sockets): the median QPS, the server's CPU µs per answer, and which side was the
-  limit (the one near 100 % CPU);
+- `--runs` rounds, each server once per round (round-robin: all servers run at once,
+  idle but for the one under load), of `--seconds` at the highest rate (200 queries in
+  flight over 16 sockets): the median QPS, the median server CPU µs per answer, and
+  which side was the limit (the one near 100 % CPU);
 - one run at a fixed `--rate` QPS: the average latency.
 
 Data: `synthetic` is 4,000 IPv4 prefixes in 5 lines (4 + default) and 100,000 distinct
@@ -188,8 +189,10 @@ zone:
     dcmap = []
     for l in lines:
         addrs = answers.get(l, answers["default"])
-        both = addrs.get("A", []) + addrs.get("AAAA", [])
-        dcmap.append(f"          {l} => [ {', '.join(both)} ]")
+        # plugin_multifo takes IPv4 and IPv6 addresses apart.
+        families = [f"addrs_v4 => [ {', '.join(addrs['A'])} ]"] if addrs.get("A") else []
+        families += [f"addrs_v6 => [ {', '.join(addrs['AAAA'])} ]"] if addrs.get("AAAA") else []
+        dcmap.append(f"          {l} => {{ {' '.join(families)} }}")
     open(f"{g}/config", "w").write(f"""options => {{
   listen => [ 127.0.0.1:{ports['gdnsd']} ]
   udp_threads => 2
@@ -288,24 +291,35 @@ def main():
     }
     if a.only:
         servers = {k: v for k, v in servers.items() if k in a.only.split(",")}
-    results = {}
-    for name, (cmd, check) in servers.items():
-        log = open(f"{work}/{name}.log", "w")
-        proc = subprocess.Popen(["taskset", "-c", SERVER_CPU] + cmd, stdout=log, stderr=log, env=env)
-        try:
+    # Every server starts at once (pinned to the same CPU: the idle ones cost nothing),
+    # then the runs go round-robin, so that a change of the machine's pace during the
+    # run touches every server alike.
+    procs, pids = {}, {}
+    try:
+        for name, (cmd, check) in servers.items():
+            log = open(f"{work}/{name}.log", "w")
+            procs[name] = subprocess.Popen(["taskset", "-c", SERVER_CPU] + cmd, stdout=log, stderr=log, env=env)
+        for name, (cmd, check) in servers.items():
             wait_ready(ports[name])
-            pids = [proc.pid] + descendants(proc.pid)
-            loadgen(bin_dir, ports[name], pids, qfile, 1, check)  # warm-up and answer check
-            runs = [loadgen(bin_dir, ports[name], pids, qfile, a.seconds, check) for _ in range(a.runs)]
-            runs.sort(key=lambda r: float(r["qps"]))
-            median = runs[len(runs) // 2]
-            fixed = loadgen(bin_dir, ports[name], pids, qfile, a.seconds, check, rate=a.rate)
-            results[name] = {"qps": float(median["qps"]), "qps_runs": [float(r["qps"]) for r in runs],
-                             "us": float(median["us_per_answer"]), "limit": median["limit"],
+            pids[name] = [procs[name].pid] + descendants(procs[name].pid)
+            loadgen(bin_dir, ports[name], pids[name], qfile, 1, check)  # warm-up and answer check
+        runs = {name: [] for name in servers}
+        for _ in range(a.runs):
+            for name, (cmd, check) in servers.items():
+                runs[name].append(loadgen(bin_dir, ports[name], pids[name], qfile, a.seconds, check))
+        results = {}
+        for name, (cmd, check) in servers.items():
+            rs = sorted(runs[name], key=lambda r: float(r["qps"]))
+            median = rs[len(rs) // 2]
+            fixed = loadgen(bin_dir, ports[name], pids[name], qfile, a.seconds, check, rate=a.rate)
+            results[name] = {"qps": float(median["qps"]), "qps_runs": [float(r["qps"]) for r in runs[name]],
+                             "us": statistics.median(float(r["us_per_answer"]) for r in rs), "limit": median["limit"],
                              "gen_cpu": float(median["gen_cpu"]), "server_cpu": float(median["server_cpu"]),
                              "lat_us": float(fixed["avg_us"]), "lost": int(median["lost"]), "wrong": int(median["wrong"])}
-        finally:
+    finally:
+        for proc in procs.values():
             proc.terminate()
+        for proc in procs.values():
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -324,7 +338,7 @@ def report(a, results, table, work):
             "|---|---:|---|---:|---|---:|---:|"]
     for name, r in results.items():
         ratio = f"{base['qps'] / r['qps']:.2f}×" if base else "-"
-        runs = " / ".join(f"{q / 1000:.0f}k" for q in r["qps_runs"])
+        runs = " / ".join(f"{q / 1000:.0f}k" for q in r["qps_runs"])  # in round order
         rows.append(f"| {name} | {r['qps']:,.0f} | {runs} | {r['us']:.2f} | {r['limit']} ({r['gen_cpu']:.0f}/{r['server_cpu']:.0f}) "
                     f"| {r['lat_us']:.0f} | {ratio} |")
     text = head + "\n\n" + "\n".join(rows) + "\n"

@@ -14,8 +14,15 @@ use std::path::{Path, PathBuf};
 use criterion::{Criterion, criterion_group, criterion_main};
 use linedns::{ClientInfo, CompileOptions, Engine, Query, RecordType, Snapshot, Transport, compile_file};
 
+/// The rules benched: `rules/china-carriers.yaml` on the real data, or the rules file
+/// `LINEDNS_BENCH_RULES` names (its data beside it: `benches/scale.py`'s sets; it needs
+/// a zone `example.cn` with a line record `www` A and a static `ns1`).
 fn snapshot() -> Snapshot {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if let Some(rules) = std::env::var_os("LINEDNS_BENCH_RULES") {
+        return compile_file(Path::new(&rules), &CompileOptions::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", Path::new(&rules).display()));
+    }
     let geo =
         std::env::var_os("LINEDNS_GEO_DATA").map(PathBuf::from).unwrap_or_else(|| root.join("tests/data/geo-data"));
     compile_file(&root.join("rules/china-carriers.yaml"), &CompileOptions { geo_data: Some(geo) })

@@ -97,6 +97,21 @@ impl Classifier {
         }
     }
 
+    /// Starts loading what [`Classifier::classify`] of `addr` with `source_prefix_len`
+    /// reads (see [`table::PrefixTable::prefetch`]): for a host that classifies a batch.
+    #[inline]
+    pub fn prefetch(&self, addr: IpAddr, source_prefix_len: u8, stage: u8) {
+        match addr {
+            IpAddr::V4(a) => self.v4.prefetch(u32::from(a).network(source_prefix_len.min(32)), stage),
+            IpAddr::V6(a) => match a.to_ipv4_mapped() {
+                Some(v4) => {
+                    self.v4.prefetch(u32::from(v4).network(source_prefix_len.saturating_sub(96).min(32)), stage)
+                }
+                None => self.v6.prefetch(u128::from(a).network(source_prefix_len.min(128)), stage),
+            },
+        }
+    }
+
     /// Number of blocks in the (IPv4, IPv6) tables.
     pub fn block_counts(&self) -> (usize, usize) {
         (self.v4.len(), self.v6.len())

@@ -177,6 +177,48 @@ pub fn ixfr_serial(packet: &[u8]) -> Option<u32> {
     (soa.rtype == 6).then(|| u32::from_be_bytes(packet[serial_at..serial_at + 4].try_into().expect("4 octets")))
 }
 
+/// The ECS address and source prefix length of a query, read without the checks of
+/// [`decode`]: a hint for a host that prefetches before it answers (only `decode`
+/// decides what the query gets).
+pub fn ecs_hint(packet: &[u8]) -> Option<(IpAddr, u8)> {
+    let count = |i: usize| u16::from_be_bytes([packet[4 + 2 * i], packet[5 + 2 * i]]);
+    packet.get(..HEADER_LEN)?;
+    let (mut pos, _) = read_question(packet, &mut [0u8; 256])?;
+    for _ in 0..u32::from(count(1)) + u32::from(count(2)) {
+        pos = skip_record(packet, pos)?.next;
+    }
+    for _ in 0..count(3) {
+        let rr = skip_record(packet, pos)?;
+        if rr.rtype == TYPE_OPT {
+            let mut options = &packet[rr.rdata_start..rr.next];
+            while options.len() >= 4 {
+                let code = u16::from_be_bytes([options[0], options[1]]);
+                let len = usize::from(u16::from_be_bytes([options[2], options[3]]));
+                let body = options.get(4..4 + len)?;
+                if code == OPTION_ECS && body.len() >= 4 {
+                    let (family, source) = (u16::from_be_bytes([body[0], body[1]]), body[2]);
+                    let mut octets = [0u8; 16];
+                    let given = &body[4..];
+                    return match family {
+                        1 if given.len() <= 4 => {
+                            octets[..given.len()].copy_from_slice(given);
+                            Some((IpAddr::from([octets[0], octets[1], octets[2], octets[3]]), source))
+                        }
+                        2 if given.len() <= 16 => {
+                            octets[..given.len()].copy_from_slice(given);
+                            Some((IpAddr::from(octets), source))
+                        }
+                        _ => None,
+                    };
+                }
+                options = &options[4 + len..];
+            }
+        }
+        pos = rr.next;
+    }
+    None
+}
+
 /// Where the last record of any message starts, and its type (RFC 8945 §5.1: a TSIG is
 /// the last record): `None` for a message with no record or one that does not parse.
 pub fn last_record(packet: &[u8]) -> Option<(usize, u16)> {

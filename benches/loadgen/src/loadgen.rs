@@ -10,8 +10,8 @@
 //!
 //! The query file has one query per line: `TYPE SUBNET EXPECTED` (`A 1.2.3.0/24
 //! 192.0.2.1,192.0.2.2`), the name given by `--name` (default `www.example.cn`). It prints
-//! one line of `key=value` fields: qps, answered, lost, wrong, latency (average and 99th
-//! percentile, µs), the generator's CPU %, the server's CPU % (its processes summed) and µs per
+//! one line of `key=value` fields: qps, answered, lost, wrong, latency (average, 99th
+//! percentile and worst, µs), the generator's CPU %, the server's CPU % (its processes summed) and µs per
 //! answer when `--server-pid` is given, and `limit=` (generator, server, or rate).
 
 mod mmsg;
@@ -334,6 +334,7 @@ fn main() {
         latencies.iter().map(|&l| f64::from(l)).sum::<f64>() / latencies.len() as f64
     };
     let p99 = latencies.get(latencies.len().saturating_sub(1) * 99 / 100).copied().unwrap_or(0);
+    let max = latencies.last().copied().unwrap_or(0);
     let qps = answered as f64 / elapsed;
     let limit = match (a.rate, server) {
         (Some(_), _) => "rate",
@@ -347,7 +348,7 @@ fn main() {
         format!("server_cpu={s:.1} us_per_answer={:.3}", s / 100.0 * elapsed * 1e6 / answered.max(1) as f64)
     });
     println!(
-        "qps={qps:.0} sent={sent} answered={answered} lost={lost} wrong={wrong} avg_us={avg:.1} p99_us={p99} gen_cpu={own:.1} {server_text} limit={limit}"
+        "qps={qps:.0} sent={sent} answered={answered} lost={lost} wrong={wrong} avg_us={avg:.1} p99_us={p99} max_us={max} gen_cpu={own:.1} {server_text} limit={limit}"
     );
     if a.check && wrong > 0 {
         std::process::exit(1);
