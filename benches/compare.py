@@ -237,14 +237,15 @@ def descendants(pid):
     return kids
 
 
-def wait_ready(port):
+def wait_ready(port, log):
     for _ in range(100):
         r = subprocess.run(["kdig", "@127.0.0.1", "-p", str(port), "+timeout=1", "+retry=0", "www.example.cn", "A"],
                            capture_output=True, text=True)
         if "status: NOERROR" in r.stdout:
             return
         time.sleep(0.2)
-    raise SystemExit(f"the server on port {port} did not answer")
+    tail = open(log).read()[-1500:] if os.path.exists(log) else ""
+    raise SystemExit(f"the server on port {port} did not answer; its log ends:\n{tail}")
 
 
 def loadgen(bin_dir, port, pids, qfile, seconds, check, rate=None):
@@ -300,7 +301,7 @@ def main():
             log = open(f"{work}/{name}.log", "w")
             procs[name] = subprocess.Popen(["taskset", "-c", SERVER_CPU] + cmd, stdout=log, stderr=log, env=env)
         for name, (cmd, check) in servers.items():
-            wait_ready(ports[name])
+            wait_ready(ports[name], f"{work}/{name}.log")
             pids[name] = [procs[name].pid] + descendants(procs[name].pid)
             loadgen(bin_dir, ports[name], pids[name], qfile, 1, check)  # warm-up and answer check
         runs = {name: [] for name in servers}

@@ -1,7 +1,7 @@
 //! Criterion benches: classification on the full real carrier lists (v4, v6), the
 //! whole resolve of a line record and of a static record, and `handle_packet` (bytes in,
-//! bytes out) for a typical ECS query; and a reference (the same IPv4 lookups through the
-//! `prefix-trie` crate) to judge the figures by across machines.
+//! bytes out) for a typical ECS query; and references (the same IPv4 and IPv6 lookups
+//! through the `prefix-trie` crate) to judge the figures by across machines.
 //!
 //! Runs on the real data kept as test fixtures (`tests/data/geo-data`), or on the data
 //! `LINEDNS_GEO_DATA` names.
@@ -81,6 +81,27 @@ fn reference(c: &mut Criterion) {
         b.iter(|| {
             i = (i + 1) & ((1 << 16) - 1);
             black_box(trie.get_lpm(black_box(&addrs[i])).map(|(_, &line)| line))
+        })
+    });
+    // The same for IPv6: the addresses of `classify/v6` over the IPv6 source prefixes.
+    let mut trie6: prefix_trie::PrefixMap<ipnet::Ipv6Net, u16> = prefix_trie::PrefixMap::new();
+    for p in &snap.prefixes {
+        if let ipnet::IpNet::V6(net) = p.net {
+            trie6.insert(net, p.line.0);
+        }
+    }
+    let addrs6: Vec<ipnet::Ipv6Net> = addresses(&snap, false, 1 << 16)
+        .into_iter()
+        .map(|a| match a {
+            IpAddr::V6(a) => ipnet::Ipv6Net::new(a, 128).unwrap(),
+            IpAddr::V4(_) => unreachable!("IPv6 addresses"),
+        })
+        .collect();
+    let mut j = 0usize;
+    c.bench_function("reference/prefix-trie-v6", |b| {
+        b.iter(|| {
+            j = (j + 1) & ((1 << 16) - 1);
+            black_box(trie6.get_lpm(black_box(&addrs6[j])).map(|(_, &line)| line))
         })
     });
 }

@@ -368,3 +368,17 @@ fn negative_answers_and_cname_on_the_wire() {
     assert_eq!(r.answers.len(), 4);
     assert_eq!(ecs_of(&r).unwrap().scope_prefix(), 25);
 }
+
+/// The UDP workers' prefetch hint reads the ECS option as the engine does: the address
+/// and source prefix of a resolver's query, IPv4 and IPv6; nothing for a query without
+/// ECS.
+#[test]
+fn the_prefetch_hint_reads_the_ecs_option() {
+    use linedns::wire::decode::ecs_hint;
+    let v4 = with_ecs(message("www.example.com.", RecordType::A), "198.51.100.0", 24).to_vec().unwrap();
+    assert_eq!(ecs_hint(&v4), Some(("198.51.100.0".parse().unwrap(), 24)));
+    let v6 = with_ecs(message("www.example.com.", RecordType::AAAA), "2001:db8:1::", 48).to_vec().unwrap();
+    assert_eq!(ecs_hint(&v6), Some(("2001:db8:1::".parse().unwrap(), 48)));
+    assert_eq!(ecs_hint(&message("www.example.com.", RecordType::A).to_vec().unwrap()), None);
+    assert_eq!(ecs_hint(&v4[..v4.len() - 3]), None, "a cut option is no hint");
+}

@@ -662,13 +662,25 @@ pub fn load(path: &Path) -> Result<RulesFile, ConfigError> {
 
 /// Parses rules text; `path` is used in error messages.
 pub fn parse(text: &str, path: &Path) -> Result<RulesFile, ConfigError> {
-    serde_saphyr::from_str::<RulesFile>(text).map_err(|e| {
+    serde_saphyr::from_str_with_options::<RulesFile>(text, parse_options()).map_err(|e| {
         let place = match e.location() {
             Some(loc) => Place::at(path, loc.line(), loc.column()),
             None => Place::file(path),
         };
         ConfigError::new(place, yaml_message(&e))
     })
+}
+
+/// The YAML parser's limits: its defaults (which keep alias and anchor expansion
+/// bounded), with room for large rule sets: serde-saphyr's default of 250,000 nodes is
+/// reached near 10,000 zones, and operators run 100,000 (`benches/scale.py`).
+fn parse_options() -> serde_saphyr::Options {
+    let mut options = serde_saphyr::Options::default();
+    if let Some(budget) = options.budget.as_mut() {
+        budget.max_nodes = 50_000_000;
+        budget.max_events = 100_000_000;
+    }
+    options
 }
 
 /// The YAML error's message without the source snippet and location the crate adds.

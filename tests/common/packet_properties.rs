@@ -1,4 +1,5 @@
-//! What must hold for any bytes given to `Engine::handle_packet`. Shared by the fuzz
+//! What must hold for any bytes given to `Engine::handle_packet` (and to the UDP
+//! workers' prefetch hint, `decode::ecs_hint`). Shared by the fuzz
 //! target (`fuzz/fuzz_targets/packet.rs`) and the corpus replay in `cargo test`
 //! (`tests/fuzz_corpus.rs`), so both check the same properties.
 
@@ -14,6 +15,14 @@ const UDP_MAX: usize = 1232;
 /// byte, keeps the UDP size limit, and carries an ECS scope within the family's bits.
 /// Panics (a fuzz finding) when a property fails.
 pub fn check(engine: &Engine, packet: &[u8]) {
+    // The UDP workers' prefetch hint reads every datagram before the engine does: it
+    // must take any bytes too, and agree with the engine's reading when it finds ECS.
+    if let Some((addr, source)) = linedns::wire::decode::ecs_hint(packet) {
+        let snapshot = engine.snapshot();
+        for stage in 0..2 {
+            snapshot.classifier.prefetch(addr, source, stage);
+        }
+    }
     for transport in [Transport::Udp, Transport::Tcp] {
         let mut out = Vec::new();
         let answered = engine.handle_packet(packet, "192.0.2.1:53000".parse().unwrap(), transport, &mut out);
