@@ -30,38 +30,15 @@ impl Compiler<'_> {
                 }
                 (None | Some("secondary"), line) => {
                     let name = line.unwrap_or(defaults::LINE_NAME);
-                    match self.lines.find(name) {
-                        Some(line) => Role::Secondary(line),
-                        None => {
-                            let known: Vec<&str> = self.lines.names.iter().map(|n| &**n).collect();
-                            self.fail(
-                                place.clone(),
-                                rule,
-                                format!("unknown line {name:?} (lines: {})", known.join(", ")),
-                            );
-                            continue;
-                        }
-                    }
+                    let Some(line) = self.line_named(name, place.clone(), &rule) else { continue };
+                    Role::Secondary(line)
                 }
                 (Some(other), _) => {
                     self.fail(place.clone(), rule, format!("unknown role {other:?} (geo, secondary)"));
                     continue;
                 }
             };
-            let zones = s.zones.as_ref().map(|names| {
-                let mut indexes = Vec::new();
-                for written in names {
-                    let found =
-                        crate::name::normalize(written).ok().and_then(|n| zones.iter().position(|z| *z.origin == *n));
-                    match found {
-                        Some(i) => indexes.push(i as u32),
-                        None => {
-                            self.fail(place.clone(), rule.clone(), format!("zones: no zone {written:?} in the rules"))
-                        }
-                    }
-                }
-                indexes
-            });
+            let zones = s.zones.as_ref().map(|names| self.zone_indexes(names, zones, &place, &rule));
             let name = crate::name::normalize(&s.name).unwrap_or_else(|_| s.name.clone());
             settings.servers.push(CheckServer { name: name.into(), address, role, zones });
         }

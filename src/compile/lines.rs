@@ -132,11 +132,16 @@ impl Compiler<'_> {
     }
 
     pub(super) fn lookup_line(&mut self, name: &At<String>, rule: &str) -> Option<LineId> {
-        let found = self.lines.find(&name.value);
+        let place = self.place(name);
+        self.line_named(&name.value, place, rule)
+    }
+
+    /// The line called `name`, or an error at `place` naming the lines there are.
+    pub(super) fn line_named(&mut self, name: &str, place: Place, rule: &str) -> Option<LineId> {
+        let found = self.lines.find(name);
         if found.is_none() {
-            let place = self.place(name);
             let known: Vec<&str> = self.lines.names.iter().map(|n| &**n).collect();
-            self.fail(place, rule, format!("unknown line {:?} (lines: {})", name.value, known.join(", ")));
+            self.fail(place, rule, format!("unknown line {name:?} (lines: {})", known.join(", ")));
         }
         found
     }

@@ -31,6 +31,8 @@ impl Compiler<'_> {
         let place = self.place(def);
         let d = &def.value;
         let mut settings = defaults();
+        // Paths in `server:` are relative to the rules file.
+        let rules_dir = self.file.parent().map(Path::to_path_buf).unwrap_or_default();
         if let Some(listen) = &d.listen {
             settings.listen.clear();
             for text in listen {
@@ -80,7 +82,6 @@ impl Compiler<'_> {
                     ),
                 },
             }
-            let rules_dir = self.file.parent().map(Path::to_path_buf).unwrap_or_default();
             settings.admin_token_file = admin.token_file.as_ref().map(|f| rules_dir.join(f));
         }
         if let Some(cpus) = &d.cpus {
@@ -92,7 +93,6 @@ impl Compiler<'_> {
             }
             settings.cpus = cpus.clone();
         }
-        let rules_dir = self.file.parent().map(Path::to_path_buf).unwrap_or_default();
         settings.state_dir = d.state_dir.as_ref().map(|dir| rules_dir.join(dir));
         if let Some(ms) = d.serial_coalesce_ms {
             if ms < 1000 {

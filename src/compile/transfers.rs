@@ -45,24 +45,8 @@ impl Compiler<'_> {
                 }
             }
             let line_name = d.line.as_deref().unwrap_or(defaults::LINE_NAME);
-            let Some(line) = self.lines.find(line_name) else {
-                let known: Vec<&str> = self.lines.names.iter().map(|n| &**n).collect();
-                self.fail(place, rule, format!("unknown line {line_name:?} (lines: {})", known.join(", ")));
-                continue;
-            };
-            let zones = d.zones.as_ref().map(|names| {
-                let mut indexes = Vec::new();
-                for written in names {
-                    let found = name::normalize(written).ok().and_then(|n| zones.iter().position(|z| *z.origin == *n));
-                    match found {
-                        Some(i) => indexes.push(i as u32),
-                        None => {
-                            self.fail(place.clone(), rule.clone(), format!("zones: no zone {written:?} in the rules"))
-                        }
-                    }
-                }
-                indexes
-            });
+            let Some(line) = self.line_named(line_name, place.clone(), &rule) else { continue };
+            let zones = d.zones.as_ref().map(|names| self.zone_indexes(names, zones, &place, &rule));
             let mut notify = Vec::new();
             for text in &d.notify {
                 match super::parse_server_address(text).map_err(|m| format!("notify: {m}")) {

@@ -107,6 +107,20 @@ impl Compiler<'_> {
         Some(Zone { origin: origin.into(), soa: soa_set, names, has_cuts })
     }
 
+    /// The indexes in `zones` of the zones `names` writes (a rule's `zones:`), each name
+    /// not among them an error at `place`.
+    pub(super) fn zone_indexes(&mut self, names: &[String], zones: &[Zone], place: &Place, rule: &str) -> Vec<u32> {
+        let mut indexes = Vec::new();
+        for written in names {
+            let found = name::normalize(written).ok().and_then(|n| zones.iter().position(|z| *z.origin == *n));
+            match found {
+                Some(i) => indexes.push(i as u32),
+                None => self.fail(place.clone(), rule, format!("zones: no zone {written:?} in the rules")),
+            }
+        }
+        indexes
+    }
+
     pub(super) fn add_set(
         &mut self,
         names: &mut FxHashMap<Box<str>, NameNode>,

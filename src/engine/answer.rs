@@ -67,6 +67,11 @@ impl Rcode {
         }
     }
 
+    /// The rcode with this value, if the engine knows it.
+    pub fn from_code(code: u16) -> Option<Rcode> {
+        Rcode::ALL.into_iter().find(|r| r.code() == code)
+    }
+
     /// The rcode with this mnemonic, in any letter case.
     pub fn from_name(name: &str) -> Option<Rcode> {
         Rcode::ALL.into_iter().find(|r| r.name().eq_ignore_ascii_case(name))

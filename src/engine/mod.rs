@@ -282,7 +282,7 @@ impl Engine {
         now: impl FnOnce() -> u64,
         out: &mut Vec<u8>,
     ) -> bool {
-        self.answer(0, packet, peer, transport, Some(now), out)
+        self.handle_packet_on(0, packet, peer, transport, now, out)
     }
 
     /// [`Engine::handle_packet_with_clock`] for worker `worker` of a host with several

@@ -406,7 +406,7 @@ fn answer_of(m: &Message) -> Answer {
         })
         .collect();
     let code = u16::from(m.metadata.response_code);
-    let rcode = Rcode::ALL.iter().find(|r| r.code() == code).map_or(format!("RCODE{code}"), |r| r.name().to_string());
+    let rcode = Rcode::from_code(code).map_or(format!("RCODE{code}"), |r| r.name().to_string());
     Answer { rcode, addresses }
 }
 

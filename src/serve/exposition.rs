@@ -75,7 +75,6 @@ pub fn render(control: &Control) -> String {
     let mut x = Exposition::default();
     queries(&mut x, engine);
     probes(&mut x, &engine.snapshot().probes);
-    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
     x.family("linedns_probe_tasks", Kind::Gauge, "Probe tasks running.");
     x.sample("linedns_probe_tasks", &[], load(&checker.running));
     x.family("linedns_probe_task_restarts_total", Kind::Counter, "Probe tasks restarted, by cause.");
@@ -96,6 +95,11 @@ pub fn render(control: &Control) -> String {
     x.finish()
 }
 
+/// A counter of serve's own, read for a scrape.
+fn load(counter: &std::sync::atomic::AtomicU64) -> u64 {
+    counter.load(Ordering::Relaxed)
+}
+
 /// Each view's serial and the NOTIFY outcomes.
 fn replication(x: &mut Exposition, control: &Control) {
     x.family("linedns_zone_serial", Kind::Gauge, "SOA serial of each zone as each line sees it (its view).");
@@ -103,7 +107,6 @@ fn replication(x: &mut Exposition, control: &Control) {
         x.sample("linedns_zone_serial", &[("zone", &zone), ("line", &line)], serial);
     }
     let n = &control.notify;
-    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
     x.family(
         "linedns_notify_total",
         Kind::Counter,

@@ -152,19 +152,30 @@ pub fn decode<'p>(packet: &'p [u8], name_buf: &mut [u8; 256]) -> Result<(WireQue
 /// The QTYPE of a one-question query, read without decoding the rest of the message:
 /// for a caller that only wants to know what kind of query it holds.
 pub fn question_type(packet: &[u8]) -> Option<u16> {
-    let qdcount = u16::from_be_bytes([*packet.get(4)?, *packet.get(5)?]);
-    let (end, _) = read_question(packet, &mut [0u8; 256]).filter(|_| qdcount == 1)?;
+    let (end, _) = only_question(packet, &mut [0u8; 256])?;
     Some(u16::from_be_bytes([packet[end - 4], packet[end - 3]]))
+}
+
+/// The question of a message with exactly one ([`read_question`]).
+fn only_question(packet: &[u8], name_buf: &mut [u8; 256]) -> Option<(usize, usize)> {
+    let qdcount = u16::from_be_bytes([*packet.get(4)?, *packet.get(5)?]);
+    read_question(packet, name_buf).filter(|_| qdcount == 1)
+}
+
+/// Where the records after a message's question start, and the header's four counts
+/// (QD, AN, NS, AR): for the readers below that look past the question.
+fn after_question(packet: &[u8]) -> Option<(usize, [u16; 4])> {
+    packet.get(..HEADER_LEN)?;
+    let counts = std::array::from_fn(|i| u16::from_be_bytes([packet[4 + 2 * i], packet[5 + 2 * i]]));
+    let (end, _) = read_question(packet, &mut [0u8; 256])?;
+    Some((end, counts))
 }
 
 /// The serial of the SOA in an IXFR query's authority section (RFC 1995 §3: "the
 /// authority section ... contains the SOA record of client's version of the zone"), or
 /// `None` if it has none.
 pub fn ixfr_serial(packet: &[u8]) -> Option<u32> {
-    let count = |i: usize| u16::from_be_bytes([packet[4 + 2 * i], packet[5 + 2 * i]]);
-    packet.get(..HEADER_LEN)?;
-    let (ancount, nscount) = (count(1), count(2));
-    let (mut pos, _) = read_question(packet, &mut [0u8; 256])?;
+    let (mut pos, [_, ancount, nscount, _]) = after_question(packet)?;
     for _ in 0..ancount {
         pos = skip_record(packet, pos)?.next;
     }
@@ -181,13 +192,11 @@ pub fn ixfr_serial(packet: &[u8]) -> Option<u32> {
 /// [`decode`]: a hint for a host that prefetches before it answers (only `decode`
 /// decides what the query gets).
 pub fn ecs_hint(packet: &[u8]) -> Option<(IpAddr, u8)> {
-    let count = |i: usize| u16::from_be_bytes([packet[4 + 2 * i], packet[5 + 2 * i]]);
-    packet.get(..HEADER_LEN)?;
-    let (mut pos, _) = read_question(packet, &mut [0u8; 256])?;
-    for _ in 0..u32::from(count(1)) + u32::from(count(2)) {
+    let (mut pos, [_, ancount, nscount, arcount]) = after_question(packet)?;
+    for _ in 0..u32::from(ancount) + u32::from(nscount) {
         pos = skip_record(packet, pos)?.next;
     }
-    for _ in 0..count(3) {
+    for _ in 0..arcount {
         let rr = skip_record(packet, pos)?;
         if rr.rtype == TYPE_OPT {
             let mut options = &packet[rr.rdata_start..rr.next];
@@ -259,8 +268,7 @@ fn skip_record_name(packet: &[u8], mut pos: usize) -> Option<usize> {
 /// zone).
 pub fn question(packet: &[u8]) -> Option<(String, u16)> {
     let mut name = [0u8; 256];
-    let qdcount = u16::from_be_bytes([*packet.get(4)?, *packet.get(5)?]);
-    let (end, len) = read_question(packet, &mut name).filter(|_| qdcount == 1)?;
+    let (end, len) = only_question(packet, &mut name)?;
     let text = std::str::from_utf8(&name[..len]).ok()?.to_string();
     Some((text, u16::from_be_bytes([packet[end - 4], packet[end - 3]])))
 }
