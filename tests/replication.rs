@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::secondaries::{Secondary, free_port, start_secondary};
-use common::server::{RunningServer, answers, dig};
+use common::server::{RunningServer, answers, dig, soa_serial as serial_of};
 use common::tools::tool;
 
 /// One key per provider, as each provider's secondary would hold its own.
@@ -54,25 +54,23 @@ fn write_rules(
     path
 }
 
-/// The serial in kdig's answer to an SOA query (`None` if none).
-fn serial_of(output: &str) -> Option<u32> {
-    let soa = output.lines().find(|l| l.contains("\tSOA\t") && !l.starts_with(';'))?;
-    soa.split_whitespace().nth(6)?.parse().ok()
-}
-
 /// The serial `server` answers for example.com to a query signed with `key`: the serial
 /// of that key's view.
 fn primary_serial(server: SocketAddr, key: (&str, &str)) -> u32 {
-    let out = common::server::kdig(&[
-        format!("@{}", server.ip()),
-        "-p".into(),
-        server.port().to_string(),
-        "-y".into(),
-        format!("hmac-sha256:{}:{}", key.0, key.1),
-        "example.com".into(),
-        "SOA".into(),
-    ]);
+    let out = dig(server, &["-y", &format!("hmac-sha256:{}:{}", key.0, key.1), "example.com", "SOA"]);
     serial_of(&out).unwrap_or_else(|| panic!("no SOA from the primary:\n{out}"))
+}
+
+/// The primary's serial for `key`'s view once it differs from `old` (polled for up to
+/// 5 s; `old` if it never does).
+fn new_primary_serial(server: SocketAddr, key: (&str, &str), old: u32) -> u32 {
+    let started = Instant::now();
+    let mut serial = old;
+    while serial == old && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+        serial = primary_serial(server, key);
+    }
+    serial
 }
 
 /// Waits up to `limit` until every secondary answers `name A` with `want` and has
@@ -140,11 +138,7 @@ fn secondaries_follow_reloads_health_and_restarts_by_notify() {
     write_rules(&dir, port, probe_port, "192.0.2.3", &ports);
     tool("kill").args(["-HUP", &server.pid().to_string()]).status().unwrap();
     let started = Instant::now();
-    let mut second = first;
-    while second == first && started.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(50));
-        second = primary_serial(primary, knot_key);
-    }
+    let second = new_primary_serial(primary, knot_key, first);
     assert!(second > first, "a new serial after the reload: {first} -> {second}\n{}", server.log());
     let left = Duration::from_secs(5).saturating_sub(started.elapsed());
     wait_for(&secondaries, "www.example.com", &["192.0.2.3"], second, left);
@@ -158,15 +152,8 @@ fn secondaries_follow_reloads_health_and_restarts_by_notify() {
         "Knot's IXFR is incremental:\n{log}"
     );
     // An IXFR from a serial linedns never had: the whole zone.
-    let out = common::server::kdig(&[
-        format!("@{}", primary.ip()),
-        "-p".into(),
-        primary.port().to_string(),
-        "-y".into(),
-        format!("hmac-sha256:{}:{}", knot_key.0, knot_key.1),
-        "example.com".into(),
-        "IXFR=12345".into(),
-    ]);
+    let spec = format!("hmac-sha256:{}:{}", knot_key.0, knot_key.1);
+    let out = dig(primary, &["-y", &spec, "example.com", "IXFR=12345"]);
     assert!(out.contains("www.example.com.") && out.contains("static.example.com."), "the whole zone:\n{out}");
     let log = server.log();
     let full = format!("TSIG key knot-key): full zone, serial {second}");
@@ -176,11 +163,7 @@ fn secondaries_follow_reloads_health_and_restarts_by_notify() {
     // serves the view without it within 5 s.
     drop(node_22.take());
     let started = Instant::now();
-    let mut third = second;
-    while third == second && started.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(50));
-        third = primary_serial(primary, knot_key);
-    }
+    let third = new_primary_serial(primary, knot_key, second);
     assert!(third > second, "a new serial after the node went down\n{}", server.log());
     let left = Duration::from_secs(5).saturating_sub(started.elapsed());
     wait_for(&secondaries, "api.example.com", &["127.0.0.21"], third, left);
@@ -475,12 +458,7 @@ fn check_reports_green_then_a_stopped_a_stale_and_a_hijacked_server() {
     let (hijacker, stop_hijacker) = start_hijacker(primary);
     write("192.0.2.9", &format!("    - {{ name: hijacked, address: \"{hijacker}\", line: default }}\n"));
     tool("kill").args(["-HUP", &server.pid().to_string()]).status().unwrap();
-    let started = Instant::now();
-    let mut fresh = serial;
-    while fresh == serial && started.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(50));
-        fresh = primary_serial(primary, (KEYS[0].1, KEYS[0].2));
-    }
+    let fresh = new_primary_serial(primary, (KEYS[0].1, KEYS[0].2), serial);
     assert!(fresh > serial, "the reload makes a new serial");
     let nsd_addr = secondaries[0].as_ref().unwrap().addr;
     let started = Instant::now();

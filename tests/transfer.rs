@@ -42,10 +42,15 @@ fn rules_with_key(name: &str, transfers: &str, extra: &str) -> PathBuf {
 
 /// kdig against `server`, signing with `key` (name, secret) if given: stdout and stderr.
 fn kdig_keyed(server: std::net::SocketAddr, key: Option<(&str, &str)>, args: &[&str]) -> (String, String) {
+    kdig_with(server, key.map(|(name, secret)| format!("hmac-sha256:{name}:{secret}")), args)
+}
+
+/// kdig against `server`, signing with the `-y` key `ALGORITHM:NAME:SECRET` if given.
+fn kdig_with(server: std::net::SocketAddr, key: Option<String>, args: &[&str]) -> (String, String) {
     let mut cmd = tool("kdig");
     cmd.args([format!("@{}", server.ip()), "-p".into(), server.port().to_string(), "+retry=0".into()]);
-    if let Some((name, secret)) = key {
-        cmd.args(["-y", &format!("hmac-sha256:{name}:{secret}")]);
+    if let Some(spec) = key {
+        cmd.args(["-y", &spec]);
     }
     let out = cmd.args(args).output().unwrap();
     (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
@@ -347,11 +352,8 @@ fn a_key_from_a_tsig_keygen_file_signs_transfers() {
     std::fs::write(&rules, format!("{text}keys:\n  file-key: {{ file: file-key.key }}\n")).unwrap();
     let secret = key_file.split("secret \"").nth(1).unwrap().split('"').next().unwrap();
     let server = InProcess::start(rules.to_str().unwrap(), &["127.0.0.1:0"]);
-    let mut cmd = tool("kdig");
-    let addr = server.addrs[0];
-    cmd.args([format!("@{}", addr.ip()), "-p".into(), addr.port().to_string(), "+retry=0".into()]);
-    let out = cmd.args(["-y", &format!("hmac-sha512:file-key:{secret}"), "example.com", "AXFR"]).output().unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let (stdout, stderr) =
+        kdig_with(server.addrs[0], Some(format!("hmac-sha512:file-key:{secret}")), &["example.com", "AXFR"]);
     assert!(stderr.is_empty(), "{stderr}");
     assert!(axfr_records(&stdout).iter().any(|r| r == "www.example.com. 60 IN A 192.0.2.1"), "{stdout}");
     assert!(axfr_records(&stdout).iter().any(|r| r.starts_with("file-key. 0 ANY TSIG hmac-sha512.")), "{stdout}");
@@ -412,12 +414,7 @@ fn a_zone_added_by_a_reload_never_shows_the_rules_serial() {
     std::fs::write(&rules, text.replace("transfers:\n", &format!("{added}transfers:\n"))).unwrap();
     server.engine.reload().expect("the new rules compile");
     let out = dig(server.addrs[0], &["example.net", "SOA"]);
-    let serial: u32 = out
-        .lines()
-        .find(|l| l.contains("\tSOA\t") && !l.starts_with(';'))
-        .and_then(|l| l.split_whitespace().nth(6))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("{out}"));
+    let serial = common::server::soa_serial(&out).unwrap_or_else(|| panic!("{out}"));
     assert_ne!(serial, 2_099_010_101, "not the rules' serial");
     assert_eq!(Some(serial), server.engine.view_serial("example.net", "default"));
     let (axfr, _) = kdig_keyed(server.addrs[0], None, &["example.net", "AXFR"]);

@@ -125,6 +125,12 @@ pub fn dig(addr: SocketAddr, args: &[&str]) -> String {
     kdig(&all)
 }
 
+/// The serial of the first SOA record kdig printed (`None` if none).
+pub fn soa_serial(output: &str) -> Option<u32> {
+    let soa = output.lines().find(|l| l.contains("\tSOA\t") && !l.starts_with(';'))?;
+    soa.split_whitespace().nth(6)?.parse().ok()
+}
+
 /// The data of kdig's answer section (the last field of each record line), sorted.
 pub fn answers(output: &str) -> Vec<String> {
     let mut data: Vec<String> = output
