@@ -1,6 +1,6 @@
 //! Criterion benches: classification on the full real carrier lists (v4, v6), the
 //! whole resolve of a line record and of a static record, and `handle_packet` (bytes in,
-//! bytes out) for a typical ECS query; and references (the same IPv4 and IPv6 lookups
+//! bytes out) for a typical ECS query, the long way and from prepared answers; and references (the same IPv4 and IPv6 lookups
 //! through the `prefix-trie` crate) to judge the figures by across machines.
 //!
 //! Runs on the real data kept as test fixtures (`tests/data/geo-data`), or on the data
@@ -118,7 +118,31 @@ fn classify(c: &mut Criterion) {
             })
         });
     }
+    // As a UDP worker classifies a received batch: the batch prefetch, then the lookups,
+    // which find their memory loaded or loading. Per address.
+    for (name, v4, bits) in [("classify/v4-batch32", true, 32u8), ("classify/v6-batch32", false, 128u8)] {
+        let addrs: Vec<(IpAddr, u8)> = addresses(&snap, v4, 1 << 16).into_iter().map(|a| (a, bits)).collect();
+        let mut group = c.benchmark_group("classify");
+        group.throughput(criterion::Throughput::Elements(BATCH as u64));
+        let mut i = 0usize;
+        group.bench_function(name.trim_start_matches("classify/"), |b| {
+            b.iter(|| {
+                i = (i + BATCH) & ((1 << 16) - 1);
+                let batch = black_box(&addrs[i..i + BATCH]);
+                snap.classifier.prefetch_batch(batch);
+                let mut lines = 0u32;
+                for &(addr, bits) in batch {
+                    lines += u32::from(snap.classifier.classify(addr, bits).line.0);
+                }
+                black_box(lines)
+            })
+        });
+        group.finish();
+    }
 }
+
+/// Addresses per batch in the batched classify bench: the UDP worker's batch.
+const BATCH: usize = 32;
 
 fn resolve(c: &mut Criterion) {
     // Health as the server reads it: probes and the operator overrides of a live engine.
@@ -178,6 +202,16 @@ fn handle_packet(c: &mut Criterion) {
         b.iter(|| {
             i = (i + 1) & (packets.len() - 1);
             let sent = engine.handle_packet(black_box(&packets[i]), peer, Transport::Udp, &mut out);
+            black_box((sent, out.len()))
+        })
+    });
+    // The UDP workers' path: the same queries, answered from the table of answers made
+    // once (the record sections copied, the header, question and OPT written per query).
+    let mut prepared = linedns::PreparedAnswers::new();
+    c.bench_function("handle_packet/ecs-prepared", |b| {
+        b.iter(|| {
+            i = (i + 1) & (packets.len() - 1);
+            let sent = engine.handle_packet_prepared(&mut prepared, 1, black_box(&packets[i]), peer, || 0, &mut out);
             black_box((sent, out.len()))
         })
     });

@@ -175,6 +175,7 @@ pub use engine::Engine;
 pub use engine::answer::{Answer, Owner, Rcode, RecordRef, Route, Served};
 pub use engine::explain::{Explanation, explain};
 pub use engine::line::{AllUp, NodeHealth};
+pub use engine::prepared::PreparedAnswers;
 pub use engine::query::Transport;
 pub use engine::query::{ClientInfo, Query};
 pub use engine::snapshot::Snapshot;

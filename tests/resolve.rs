@@ -305,3 +305,102 @@ fn ecs_subnet_classifies_on_its_prefix_and_scope_comes_back() {
     );
     assert_eq!((data(&a), a.scope), (vec!["2001:db8::1".to_string()], 32));
 }
+
+/// A query as a resolver or a stub sends it: any case, with or without EDNS, DO, and an
+/// IPv4 or IPv6 ECS option of any source length.
+fn wire_query(rng: &mut fastrand::Rng, names: &[&str]) -> Vec<u8> {
+    use hickory_proto::op::{Edns, Message, Query as HQuery};
+    use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
+    use hickory_proto::rr::{Name, RecordType as HType};
+    let name: String =
+        names[rng.usize(..names.len())].chars().map(|c| if rng.bool() { c.to_ascii_uppercase() } else { c }).collect();
+    let qtype = [HType::A, HType::AAAA, HType::MX, HType::TXT, HType::SOA, HType::NS, HType::CNAME][rng.usize(..7)];
+    let mut m = Message::query();
+    m.metadata.id = rng.u16(..);
+    m.metadata.recursion_desired = rng.bool();
+    m.metadata.checking_disabled = rng.u8(..8) == 0;
+    m.add_query(HQuery::query(Name::from_ascii(&name).unwrap(), qtype));
+    if rng.u8(..4) != 0 {
+        let mut edns = Edns::new();
+        edns.set_max_payload([512, 1232, 4096][rng.usize(..3)]);
+        edns.set_dnssec_ok(rng.bool());
+        if rng.u8(..4) != 0 {
+            let (addr, len): (IpAddr, u8) = if rng.bool() {
+                (format!("10.{}.{}.0", rng.u8(0..4), rng.u8(..)).parse().unwrap(), rng.u8(0..=32))
+            } else {
+                (format!("fd00:{:x}::", rng.u16(0..3)).parse().unwrap(), rng.u8(0..=64))
+            };
+            edns.options_mut().insert(EdnsOption::Subnet(ClientSubnet::new(addr, len, 0)));
+        }
+        m.set_edns(edns);
+    }
+    m.to_vec().unwrap()
+}
+
+/// The UDP workers' path answers from a table of answers made once: whatever the query,
+/// and after an override, a reload and a probe flip, every answer is byte for byte the
+/// one the long way makes (which reads the rules and health afresh each time).
+#[test]
+fn prepared_answers_are_the_long_ways_byte_for_byte() {
+    use linedns::engine::health::Forced;
+    use linedns::engine::overrides::Target;
+    use linedns::{Engine, PreparedAnswers, Transport};
+    // The rules and a line record whose nodes have probes (no checker runs: the test
+    // flips a probe by hand).
+    let rules = RULES.replacen("version: 1\n", "version: 1\nhealth_checks:\n  tcp: { kind: tcp }\n", 1)
+        + "      - name: probed\n        type: A\n        health_check: tcp\n        pools:\n          default:\n"
+        + "            - { address: 192.0.2.7, probe: \"127.0.0.1:9\" }\n"
+        + "            - { address: 192.0.2.8, probe: \"127.0.0.1:10\" }\n";
+    let compile = |text: &str| common::compile_text(text, std::path::Path::new(".")).unwrap_or_else(|e| panic!("{e}"));
+    let engine = Engine::new(compile(&rules));
+    let mut prepared = PreparedAnswers::new();
+    let names = [
+        "probed.example.com",
+        "www.example.com",
+        "alias.example.com",
+        "chain.example.com",
+        "away.example.com",
+        "capped.example.com",
+        "weighted.example.com",
+        "deep.example.com",
+        "mail.example.com",
+        "example.com",
+        "x.wild.example.com",
+        "a.sub.example.com",
+        "missing.example.com",
+        "www.example.org",
+    ];
+    let peers: Vec<std::net::SocketAddr> = ["10.1.1.5:5300", "10.2.3.4:5300", "8.8.8.8:5300", "[fd00:1::9]:5300"]
+        .iter()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    let mut rng = fastrand::Rng::with_seed(11);
+    let mut compare = |engine: &Engine, prepared: &mut PreparedAnswers, rounds: usize| {
+        for _ in 0..rounds {
+            let packet = wire_query(&mut rng, &names);
+            let peer = peers[rng.usize(..peers.len())];
+            let (mut long, mut short) = (Vec::new(), Vec::new());
+            assert!(engine.handle_packet(&packet, peer, Transport::Udp, &mut long));
+            assert!(engine.handle_packet_prepared(prepared, 1, &packet, peer, || 0, &mut short));
+            assert_eq!(short, long, "query {packet:02x?} from {peer}");
+        }
+    };
+    compare(&engine, &mut prepared, 20_000);
+    let hits = prepared.hits();
+    // Negative answers and SOA answers (a quarter of the names and most of the types
+    // here) are made each time; the rest come from the table.
+    assert!(hits > 4_000, "answers from the table: {hits} of 20000");
+    // An override: the node is no longer answered, from the first query on.
+    engine.add_override(Target::Node("192.0.2.1".parse().unwrap()), Forced::Down, "t".into(), "t".into(), 0).unwrap();
+    compare(&engine, &mut prepared, 5_000);
+    // A reload with another pool for telecom.
+    engine.swap(compile(&rules.replace("192.0.2.3]", "192.0.2.33]")));
+    compare(&engine, &mut prepared, 5_000);
+    // A probe flips (as the checker records a failure): its node leaves the answers.
+    let probe = engine.snapshot().probes.iter().find(|p| p.key.target.port() == 9).unwrap().state.clone();
+    assert!(probe.is_up());
+    probe.record(false, std::time::Duration::ZERO, 1, 1);
+    assert!(!probe.is_up());
+    compare(&engine, &mut prepared, 5_000);
+    assert!(prepared.hits() > hits + 2_000, "the table is used again after each change");
+}

@@ -143,12 +143,46 @@ pub struct Answer<'a> {
     pub scope: u8,
     /// Set when a line record was answered (the last one, after CNAMEs).
     pub route: Option<Route>,
+    /// How the records chosen depend on the query's entropy.
+    pub varies: Varies,
+}
+
+/// How an answer depends on the per-query entropy ([`crate::ClientInfo::entropy`]), so
+/// that a host reusing answers knows which ones it may reuse for which queries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Varies {
+    /// Not at all.
+    #[default]
+    Not,
+    /// Only through `entropy % n`: an unweighted pool of `n` nodes rotated.
+    Rotation(u16),
+    /// Through a weighted draw (or two choices that rotate differently).
+    Draw,
+}
+
+impl Varies {
+    /// What an answer made of choices `self` and `other` depends on.
+    pub fn and(self, other: Varies) -> Varies {
+        match (self, other) {
+            (Varies::Not, v) | (v, Varies::Not) => v,
+            (Varies::Rotation(a), Varies::Rotation(b)) if a == b => Varies::Rotation(a),
+            _ => Varies::Draw,
+        }
+    }
 }
 
 impl<'a> Answer<'a> {
     /// An empty answer with `rcode`.
     pub fn new(rcode: Rcode, authoritative: bool) -> Self {
-        Answer { rcode, authoritative, answers: SmallVec::new(), authority: SmallVec::new(), scope: 0, route: None }
+        Answer {
+            rcode,
+            authoritative,
+            answers: SmallVec::new(),
+            authority: SmallVec::new(),
+            scope: 0,
+            route: None,
+            varies: Varies::Not,
+        }
     }
 
     /// REFUSED, not authoritative: the name is outside every zone we serve.

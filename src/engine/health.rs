@@ -11,6 +11,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
+/// Probe state changes in this process: bumped after every flip of any probe, so that a
+/// host that reuses answers (see [`crate::PreparedAnswers`]) can tell when health may
+/// have changed with one load. Shared by all engines of the process: a flip in one only
+/// makes the others' reused answers be made again.
+static FLIPS: AtomicU64 = AtomicU64::new(0);
+
+/// The number of probe state flips in this process so far (see [`FLIPS`]).
+#[inline]
+pub fn flips() -> u64 {
+    FLIPS.load(Ordering::Acquire)
+}
+
 /// What an operator override forces on a node, a pool or a line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -194,6 +206,7 @@ impl ProbeState {
             let successes = self.successes.fetch_add(1, Ordering::Relaxed) + 1;
             if !self.is_up() && successes >= rise {
                 self.up.store(true, Ordering::Relaxed);
+                FLIPS.fetch_add(1, Ordering::Release);
                 return Transition::WentUp;
             }
         } else {
@@ -202,6 +215,7 @@ impl ProbeState {
             let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
             if self.is_up() && failures >= fall {
                 self.up.store(false, Ordering::Relaxed);
+                FLIPS.fetch_add(1, Ordering::Release);
                 return Transition::WentDown;
             }
         }

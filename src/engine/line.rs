@@ -4,6 +4,7 @@ use std::net::IpAddr;
 
 use smallvec::SmallVec;
 
+use super::answer::Varies;
 use super::health::ProbeId;
 use crate::geo::table::LineId;
 use crate::rdata::{RData, RecordType};
@@ -192,6 +193,15 @@ impl Pool {
     /// Chooses up to `max` nodes among those `keep` accepts (see [`Pool::pick`]).
     pub fn choose(&self, max: usize, entropy: u64, keep: impl Fn(&PoolNode) -> bool) -> Chosen {
         self.pick(self.candidates(keep), max, entropy)
+    }
+
+    /// How [`Pool::pick`] among `candidates` nodes depends on its entropy.
+    pub fn varies(&self, candidates: usize) -> Varies {
+        match (candidates, self.weighted) {
+            (0 | 1, _) => Varies::Not,
+            (_, true) => Varies::Draw,
+            (n, false) => u16::try_from(n).map_or(Varies::Draw, Varies::Rotation),
+        }
     }
 
     /// Chooses up to `max` of `candidates`.

@@ -17,6 +17,7 @@ pub mod line;
 pub mod metrics;
 pub mod overrides;
 pub mod packet;
+pub mod prepared;
 pub mod query;
 pub mod resolve;
 pub mod settings;
@@ -39,6 +40,7 @@ use self::health::Forced;
 use self::line::{NodeHealth, PoolNode};
 use self::metrics::Metrics;
 use self::overrides::{Override, OverrideView, Target};
+use self::prepared::PreparedAnswers;
 use self::query::Transport;
 use self::snapshot::Snapshot;
 use self::versions::{ServedSerials, Versions};
@@ -299,6 +301,42 @@ impl Engine {
         self.answer(worker, packet, peer, transport, Some(now), out)
     }
 
+    /// [`Engine::handle_packet_on`] for a UDP query, from `prepared` when it holds the
+    /// answer, else made and kept there if it may be: a UDP worker's path (see
+    /// [`prepared`]).
+    pub fn handle_packet_prepared(
+        &self,
+        prepared: &mut PreparedAnswers,
+        worker: usize,
+        packet: &[u8],
+        peer: SocketAddr,
+        now: impl FnOnce() -> u64,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        // Read before the snapshot: an answer made from a newer one than the epoch says
+        // is only kept until the next query sees the epoch move.
+        let epoch = prepared::Epoch {
+            generation: self.generation(),
+            overrides: self.override_changes.load(Ordering::Acquire),
+            flips: health::flips(),
+        };
+        let live = self.snapshot();
+        let miss = match prepared.answer(&live, epoch, packet, peer.ip(), out) {
+            Ok(outcome) => {
+                self.count(worker, &live, &outcome, Transport::Udp);
+                return true;
+            }
+            Err(miss) => miss,
+        };
+        let Some(outcome) = self.respond(&live, worker, packet, peer, Transport::Udp, Some(now), out) else {
+            return false;
+        };
+        if let Some(miss) = miss {
+            prepared.keep(miss, &outcome, out);
+        }
+        true
+    }
+
     fn answer(
         &self,
         shard: usize,
@@ -308,19 +346,35 @@ impl Engine {
         now: Option<impl FnOnce() -> u64>,
         out: &mut Vec<u8>,
     ) -> bool {
-        let live = self.snapshot();
+        self.respond(&self.snapshot(), shard, packet, peer, transport, now, out).is_some()
+    }
+
+    /// Answers `packet` from `live` (signed if it was and `now` is given) and counts it.
+    #[allow(clippy::too_many_arguments)]
+    fn respond(
+        &self,
+        live: &Live,
+        shard: usize,
+        packet: &[u8],
+        peer: SocketAddr,
+        transport: Transport,
+        now: Option<impl FnOnce() -> u64>,
+        out: &mut Vec<u8>,
+    ) -> Option<packet::Outcome> {
         let health = live.live_health();
-        let Some(mut outcome) = packet::respond(&live, packet, peer.ip(), transport, &health, &self.served, out) else {
-            return false;
-        };
+        let mut outcome = packet::respond(live, packet, peer.ip(), transport, &health, &self.served, out)?;
         if let (Some(start), Some(now)) = (outcome.tsig_start, now)
-            && let Some(rcode) = packet::sign_answer(&live, packet, start, now(), out)
+            && let Some(rcode) = packet::sign_answer(live, packet, start, now(), out)
         {
-            (outcome.rcode, outcome.route) = (rcode, None);
+            (outcome.rcode, outcome.route, outcome.reuse) = (rcode, None, None);
         }
+        self.count(shard, live, &outcome, transport);
+        Some(outcome)
+    }
+
+    fn count(&self, shard: usize, live: &Live, outcome: &packet::Outcome, transport: Transport) {
         let slot = outcome.route.map_or(metrics::NO_LINE, |r| live.metric_slot(r.client_line));
         self.metrics.record(shard, slot, outcome.qtype, outcome.rcode, transport, outcome.route.as_ref(), outcome.ecs);
-        true
     }
 
     /// Answers a zone transfer query (AXFR or IXFR over TCP) from `peer` and counts it;

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 
 use arc_swap::ArcSwap;
 
-use super::answer::{Answer, Rcode, Route};
+use super::answer::{Answer, Rcode, Route, Varies};
 use super::line::NodeHealth;
 use super::query::{ClientInfo, Query, Transport};
 use super::snapshot::Snapshot;
@@ -35,6 +35,27 @@ pub struct Outcome {
     pub ecs: bool,
     /// Where the query's TSIG record starts, if it was signed.
     pub tsig_start: Option<usize>,
+    /// Set when the answer may be sent again to a query with the same name, type, line
+    /// and EDNS flags (see [`super::prepared`]).
+    pub reuse: Option<Reuse>,
+}
+
+/// What [`super::prepared::PreparedAnswers`] keeps of an answer: its record sections
+/// (after the question, before the OPT record) and what the header and OPT need.
+#[derive(Clone, Copy, Debug)]
+pub struct Reuse {
+    /// Start of the record sections (the end of the question) in the answer written.
+    pub sections_start: usize,
+    /// End of the record sections in the answer written.
+    pub sections_end: usize,
+    /// Records in the answer section.
+    pub answers: u16,
+    /// Records in the authority section.
+    pub authority: u16,
+    /// The AA bit.
+    pub authoritative: bool,
+    /// How the records chosen depend on the query's entropy.
+    pub varies: Varies,
 }
 
 /// Answers `packet` from `snapshot` into `out` (cleared first); `None` when nothing
@@ -54,25 +75,34 @@ pub fn respond(
         Err(Reject::Drop) => return None,
         Err(Reject::FormErr(header, question_end)) => {
             error_only(out, packet, header, question_end, Rcode::FormErr);
-            return Some(Outcome { qtype: 0, rcode: Rcode::FormErr, route: None, ecs: false, tsig_start: None });
+            return Some(Outcome {
+                qtype: 0,
+                rcode: Rcode::FormErr,
+                route: None,
+                ecs: false,
+                tsig_start: None,
+                reuse: None,
+            });
         }
         Err(Reject::NotImp(header, question_end)) if header.opcode() == OPCODE_NOTIFY => {
             let rcode = notify_answer(snapshot, packet);
             error_only(out, packet, header, question_end, rcode);
-            return Some(Outcome { qtype: 0, rcode, route: None, ecs: false, tsig_start: None });
+            return Some(Outcome { qtype: 0, rcode, route: None, ecs: false, tsig_start: None, reuse: None });
         }
         Err(Reject::NotImp(header, question_end)) => {
             error_only(out, packet, header, question_end, Rcode::NotImp);
-            return Some(Outcome { qtype: 0, rcode: Rcode::NotImp, route: None, ecs: false, tsig_start: None });
+            return Some(Outcome {
+                qtype: 0,
+                rcode: Rcode::NotImp,
+                route: None,
+                ecs: false,
+                tsig_start: None,
+                reuse: None,
+            });
         }
     };
     let settings = &snapshot.settings;
-    let limit = match (transport, query.edns) {
-        (Transport::Tcp, _) => usize::from(u16::MAX),
-        // RFC 6891 §6.2.3: values below 512 are treated as 512.
-        (Transport::Udp, Some(e)) => usize::from(e.udp_size.clamp(512, settings.udp_payload_max)),
-        (Transport::Udp, None) => CLASSIC_UDP_LIMIT,
-    };
+    let limit = size_limit(snapshot, &query, transport);
     // A signed query's answer gets a TSIG record about the size of the query's (same key,
     // algorithm and MAC length; BADTIME's Other Data adds 6): room is kept for it, so a
     // signed answer still fits the limit (RFC 8945 §5.3 signs the message as sent).
@@ -96,6 +126,7 @@ pub fn respond(
             route: None,
             ecs,
             tsig_start: query.tsig_start,
+            reuse: None,
         });
     }
     let name = std::str::from_utf8(&name_buf[..name_len]).unwrap_or("\0");
@@ -149,15 +180,8 @@ pub fn respond(
             answer.scope = answer.scope.max(scope);
         }
     }
-    // RFC 7871 §7.2.1: an ECS option in the query gets one in the response; §7.1.2: a
-    // /0 source means no client address was given, so the answer (from the resolver's
-    // own address) is valid for everyone: scope 0.
-    let ecs_echo = ecs.map(|e| EcsEcho {
-        family: e.family,
-        source_prefix: e.source_prefix,
-        scope_prefix: if e.source_prefix == 0 { 0 } else { answer.scope },
-        addr: e.addr,
-    });
+    // RFC 7871 §7.2.1: an ECS option in the query gets one in the response.
+    let ecs_echo = ecs.map(|e| ecs_echo(e, answer.scope));
     encode::start(out, query.header, Some(query.question), answer.authoritative, answer.rcode.code());
     let mut answers = answer.answers.len() as u16;
     for record in &answer.answers {
@@ -187,6 +211,7 @@ pub fn respond(
             set_soa_serial(out, serial);
         }
     }
+    let sections_end = out.len();
     let mut additional = 0;
     let opt = query.edns.map(|e| (e.dnssec_ok, ecs_echo));
     if let Some((dnssec_ok, ecs_echo)) = opt {
@@ -194,6 +219,23 @@ pub fn respond(
         additional = 1;
     }
     encode::set_counts(out, answers, answer.authority.len() as u16, additional);
+    // An answer of our zones that does not depend on the serials (no SOA), the key or
+    // a draw may be sent again as it is.
+    let reusable = query.qclass == CLASS_IN
+        && chaos_text.is_none()
+        && query.tsig_start.is_none()
+        && !matches!(qtype, RecordType::AXFR | RecordType::IXFR)
+        && answer.varies != Varies::Draw
+        && out.len() <= limit
+        && !answer.answers.iter().chain(&answer.authority).any(|r| matches!(r.data, RData::Soa { .. }));
+    let reuse = reusable.then_some(Reuse {
+        sections_start: encode::header_and_question_len(query.question),
+        sections_end,
+        answers,
+        authority: answer.authority.len() as u16,
+        authoritative: answer.authoritative,
+        varies: answer.varies,
+    });
     if out.len() > limit {
         // RFC 2181 §9: a truncated response sets TC and the client retries over TCP. We
         // keep only the header, question and OPT (RFC 6891 §7 asks for the OPT), so
@@ -206,7 +248,29 @@ pub fn respond(
         encode::set_counts(out, 0, 0, additional);
     }
     let (qtype, rcode, route, tsig_start) = (query.qtype, answer.rcode, answer.route, query.tsig_start);
-    Some(Outcome { qtype, rcode, route, ecs: ecs.is_some(), tsig_start })
+    Some(Outcome { qtype, rcode, route, ecs: ecs.is_some(), tsig_start, reuse })
+}
+
+/// The largest answer `query` may get over `transport`.
+pub(super) fn size_limit(snapshot: &Snapshot, query: &WireQuery<'_>, transport: Transport) -> usize {
+    match (transport, query.edns) {
+        (Transport::Tcp, _) => usize::from(u16::MAX),
+        // RFC 6891 §6.2.3: values below 512 are treated as 512.
+        (Transport::Udp, Some(e)) => usize::from(e.udp_size.clamp(512, snapshot.settings.udp_payload_max)),
+        (Transport::Udp, None) => CLASSIC_UDP_LIMIT,
+    }
+}
+
+/// RFC 7871 §7.2.1: the ECS option of the response to a query with `ecs`, for an answer
+/// of `scope`; §7.1.2: a /0 source means no client address was given, so the answer
+/// (from the resolver's own address) is valid for everyone: scope 0.
+pub(super) fn ecs_echo(ecs: Ecs, scope: u8) -> EcsEcho {
+    EcsEcho {
+        family: ecs.family,
+        source_prefix: ecs.source_prefix,
+        scope_prefix: if ecs.source_prefix == 0 { 0 } else { scope },
+        addr: ecs.addr,
+    }
 }
 
 /// RFC 8945 §5.2, §5.3: the answer `out` to a signed query `packet` (its TSIG at
@@ -243,7 +307,7 @@ pub fn sign_answer(
 /// with a non-zero source prefix, otherwise the address the query came from (§7.1.2:
 /// with SOURCE PREFIX-LENGTH 0 the resolver's own address is what an authoritative
 /// server "will almost certainly use").
-fn client_info(query: &WireQuery<'_>, ecs: Option<Ecs>, peer: IpAddr) -> ClientInfo {
+pub(super) fn client_info(query: &WireQuery<'_>, ecs: Option<Ecs>, peer: IpAddr) -> ClientInfo {
     let client = match ecs {
         Some(e) if e.source_prefix > 0 => ClientInfo::from_ecs(e.addr, e.source_prefix),
         _ => ClientInfo::from_source(peer),

@@ -207,6 +207,7 @@ impl Snapshot {
             trace.step(line, Step::Chosen { healthy, nodes });
             let degraded = skipped_unusable || healthy < nodes;
             let ttl = if degraded { record.degraded_ttl } else { record.ttl };
+            answer.varies = answer.varies.and(pool.varies(up.len()));
             self.push_nodes(answer, owner, ttl, &pool.pick(up, max, client.entropy));
             return Route {
                 client_line: hit.line,
@@ -221,11 +222,13 @@ impl Snapshot {
                 // Compilation guarantees every chain ends at `default`, which has a pool.
                 let (pool, depth) = first_pool.expect("every chain reaches the default pool");
                 trace.step(pool.line, Step::FailOpen);
+                answer.varies = answer.varies.and(pool.varies(pool.nodes.len()));
                 self.push_nodes(answer, owner, record.degraded_ttl, &pool.choose(max, client.entropy, |_| true));
                 (pool.line, depth, Served::FailOpen)
             }
             WhenAllDown::LastResort(pool) => {
                 trace.step(hit.line, Step::LastResort);
+                answer.varies = answer.varies.and(pool.varies(pool.nodes.len()));
                 self.push_nodes(answer, owner, record.degraded_ttl, &pool.choose(max, client.entropy, |_| true));
                 (hit.line, 0, Served::LastResort)
             }

@@ -25,8 +25,8 @@ pub trait AddrBits: Copy + Ord + std::hash::Hash + Debug + Send + Sync + 'static
     fn distance(self, other: Self) -> Self;
     /// `2^k - 1` for `k` ≤ `BITS`.
     fn low_ones(k: u32) -> Self;
-    /// The first `n` bits (1 ≤ `n` ≤ 32) as an index.
-    fn top(self, n: u32) -> usize;
+    /// The `n` bits after the first `skip` (1 ≤ `n` ≤ 32, `skip + n` ≤ `BITS`) as an index.
+    fn bits_at(self, skip: u32, n: u32) -> usize;
 }
 
 macro_rules! impl_addr_bits {
@@ -63,8 +63,8 @@ macro_rules! impl_addr_bits {
                 if k >= $bits { <$t>::MAX } else { ((1 as $t) << k) - 1 }
             }
             #[inline]
-            fn top(self, n: u32) -> usize {
-                (self >> ($bits - n)) as usize
+            fn bits_at(self, skip: u32, n: u32) -> usize {
+                ((self << skip) >> ($bits - n)) as usize
             }
         }
     };
@@ -88,7 +88,9 @@ mod tests {
         assert_eq!(u32::MAX.next(), None);
         assert_eq!(u32::low_ones(32), u32::MAX);
         assert_eq!(u32::low_ones(3), 7);
-        assert_eq!(0x1234_5678u32.top(16), 0x1234);
-        assert_eq!(0x1234_5678u32.top(24) & 0xff, 0x56);
+        assert_eq!(0x1234_5678u32.bits_at(0, 16), 0x1234);
+        assert_eq!(0x1234_5678u32.bits_at(16, 8), 0x56);
+        assert_eq!(0x1234_5678u32.bits_at(28, 4), 0x8);
+        assert_eq!((0xfu128 << 124 | 0xab).bits_at(120, 8), 0xab);
     }
 }

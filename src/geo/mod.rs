@@ -97,18 +97,34 @@ impl Classifier {
         }
     }
 
-    /// Starts loading what [`Classifier::classify`] of `addr` with `source_prefix_len`
-    /// reads (see [`table::PrefixTable::prefetch`]): for a host that classifies a batch.
-    #[inline]
-    pub fn prefetch(&self, addr: IpAddr, source_prefix_len: u8, stage: u8) {
-        match addr {
-            IpAddr::V4(a) => self.v4.prefetch(u32::from(a).network(source_prefix_len.min(32)), stage),
-            IpAddr::V6(a) => match a.to_ipv4_mapped() {
-                Some(v4) => {
-                    self.v4.prefetch(u32::from(v4).network(source_prefix_len.saturating_sub(96).min(32)), stage)
+    /// Loads what [`Classifier::classify`] of each `(addr, source_prefix_len)` reads
+    /// (see [`table::PrefixTable::prefetch_batch`]): for a host that classifies a batch,
+    /// so that the lookups then find their memory in the cache.
+    pub fn prefetch_batch(&self, clients: &[(IpAddr, u8)]) {
+        const GROUP: usize = 32;
+        for group in clients.chunks(GROUP) {
+            let (mut v4, mut n4) = ([0u32; GROUP], 0);
+            let (mut v6, mut n6) = ([0u128; GROUP], 0);
+            for &(addr, source_prefix_len) in group {
+                match addr {
+                    IpAddr::V4(a) => {
+                        v4[n4] = u32::from(a).network(source_prefix_len.min(32));
+                        n4 += 1;
+                    }
+                    IpAddr::V6(a) => match a.to_ipv4_mapped() {
+                        Some(m) => {
+                            v4[n4] = u32::from(m).network(source_prefix_len.saturating_sub(96).min(32));
+                            n4 += 1;
+                        }
+                        None => {
+                            v6[n6] = u128::from(a).network(source_prefix_len.min(128));
+                            n6 += 1;
+                        }
+                    },
                 }
-                None => self.v6.prefetch(u128::from(a).network(source_prefix_len.min(128)), stage),
-            },
+            }
+            self.v4.prefetch_batch(&v4[..n4]);
+            self.v6.prefetch_batch(&v6[..n6]);
         }
     }
 

@@ -157,38 +157,63 @@ pub struct Hit {
     pub scope: u8,
 }
 
-/// Buckets of more blocks than this get a second index level on the next 8 bits.
-const CROWDED_BUCKET: u32 = 24;
+/// A leaf of the index holds at most this many IPv4 blocks (more only at the full
+/// address width): the search at the end reads two cache lines of first addresses.
+const LEAF_BLOCKS_V4: usize = 24;
 
-/// No second level for this bucket.
-const NO_SUB: u32 = u32::MAX;
+/// The same for IPv6, whose first addresses are four times as wide.
+const LEAF_BLOCKS_V6: usize = 8;
 
-/// A first-level index entry: where the bucket's blocks start, and its second level.
+/// Blocks a leaf holds at most, for addresses of type `K`.
+const fn leaf_blocks<K: AddrBits>() -> usize {
+    if K::BITS == 32 { LEAF_BLOCKS_V4 } else { LEAF_BLOCKS_V6 }
+}
+
+/// Bits the root node of the index consumes.
+const ROOT_STRIDE: u32 = 16;
+
+/// Widest stride of an inner node.
+const MAX_STRIDE: u32 = 16;
+
+/// Walks [`PrefixTable::prefetch_batch`] keeps in flight together.
+const PREFETCH_GROUP: usize = 32;
+
+/// `Slot::child` of a leaf.
+const LEAF: u32 = u32::MAX;
+
+/// Bits of `Slot::child` that hold the child's stride (1 to 16).
+const STRIDE_BITS: u32 = 5;
+
+/// Children may start at slot offsets below this (`Slot::child` packs offset and stride).
+const MAX_CHILD_BASE: usize = 1 << (32 - STRIDE_BITS);
+
+/// One entry of an index node: the blocks whose addresses begin with this entry's bits.
 #[derive(Clone, Copy, Debug)]
-struct Bucket {
-    /// Number of blocks whose first 16 bits are below this bucket's.
+struct Slot {
+    /// Index of the first block starting at or after this entry's first address. The
+    /// entry's blocks run up to the next entry's `first` (each node ends with a marker).
     first: u32,
-    /// Offset of this bucket's 257 second-level entries in `sub`, or `NO_SUB`.
-    sub: u32,
+    /// `LEAF`, or the child node that splits this entry further: its offset in `slots`
+    /// shifted left by `STRIDE_BITS`, or'ed with its stride.
+    child: u32,
 }
 
 /// A partition of one address family into maximal aligned blocks, each with its line.
 ///
-/// Lookup: the first 16 bits pick a bucket (and in a crowded bucket the next 8 bits a
-/// sub-bucket), then a binary search finds the last block starting at or before the
-/// address. Real IPv6 data crowds into a few /16s (2408::, 240e::), which the second level
-/// splits.
+/// Lookup walks an index of nodes, each consuming the next few bits of the address (the
+/// root 16, then as many as its share of blocks needs: about one entry per four blocks),
+/// down to a leaf of a few blocks (24 IPv4, 8 IPv6), which it halves. The index
+/// follows the data: the real lists crowd IPv6 into a few /16s (2408::, 240e::) and
+/// synthetic million-prefix sets into every /16, and both end in small leaves, so a
+/// lookup reads a few cache lines however large the table grows.
 #[derive(Debug)]
 pub struct PrefixTable<K> {
     /// First address of every block, ascending; the first is zero.
     starts: Box<[K]>,
     /// Line and prefix length of every block, parallel to `starts`.
     hits: Box<[Hit]>,
-    /// One entry per 16-bit prefix, plus an end marker (65,537 entries).
-    index: Box<[Bucket]>,
-    /// Second levels: for a crowded bucket, 257 entries `first` of blocks whose next 8
-    /// bits are below `j` (absolute indexes into `starts`).
-    sub: Box<[u32]>,
+    /// All index nodes; the root's `2^ROOT_STRIDE + 1` slots come first.
+    slots: Box<[Slot]>,
 }
 
 impl<K: AddrBits> PrefixTable<K> {
@@ -196,8 +221,7 @@ impl<K: AddrBits> PrefixTable<K> {
     pub fn from_segments(points: &ChangePoints<K, LineId>) -> Self {
         let points = normalize(points.clone());
         debug_assert!(points.first().is_some_and(|p| p.0 == K::ZERO));
-        let mut starts = Vec::with_capacity(points.len() * 4);
-        let mut hits = Vec::with_capacity(points.len() * 4);
+        let (mut starts, mut hits) = (Vec::with_capacity(points.len() * 4), Vec::with_capacity(points.len() * 4));
         for (k, &(first, line)) in points.iter().enumerate() {
             let last = match points.get(k + 1) {
                 Some(&(next, _)) => prev(next),
@@ -208,62 +232,78 @@ impl<K: AddrBits> PrefixTable<K> {
                 hits.push(Hit { line, scope: block.len });
             }
         }
-        let first_with =
-            |bits: u32, below: usize, from: usize| from + starts[from..].partition_point(|s: &K| s.top(bits) < below);
-        let mut index = Vec::with_capacity((1 << 16) + 1);
-        for t in 0..=(1usize << 16) {
-            index.push(Bucket { first: first_with(16, t, 0) as u32, sub: NO_SUB });
-        }
-        let mut sub = Vec::new();
-        for t in 0..(1usize << 16) {
-            let (lo, hi) = (index[t].first, index[t + 1].first);
-            if hi - lo > CROWDED_BUCKET {
-                index[t].sub = sub.len() as u32;
-                for j in 0..=256usize {
-                    sub.push(first_with(24, (t << 8) + j, lo as usize).min(hi as usize) as u32);
-                }
+        let mut slots = Vec::with_capacity((1 << ROOT_STRIDE) + 1 + starts.len() / 2);
+        add_node(&starts, &mut slots, 0..starts.len(), 0, ROOT_STRIDE);
+        PrefixTable { starts: starts.into(), hits: hits.into(), slots: slots.into() }
+    }
+
+    /// The blocks of the leaf `addr` falls in, as a range of `starts`.
+    #[inline]
+    fn leaf(&self, addr: K) -> (usize, usize) {
+        let (mut base, mut depth, mut stride) = (0usize, 0u32, ROOT_STRIDE);
+        loop {
+            let at = base + addr.bits_at(depth, stride);
+            let slot = self.slots[at];
+            if slot.child == LEAF {
+                return (slot.first as usize, self.slots[at + 1].first as usize);
             }
+            depth += stride;
+            base = (slot.child >> STRIDE_BITS) as usize;
+            stride = slot.child & ((1 << STRIDE_BITS) - 1);
         }
-        PrefixTable { starts: starts.into(), hits: hits.into(), index: index.into(), sub: sub.into() }
     }
 
     /// The block holding `addr`: its line and its length (the ECS scope).
     #[inline]
     pub fn lookup(&self, addr: K) -> Hit {
-        let t = addr.top(16);
-        let bucket = self.index[t];
-        let (lo, hi) = if bucket.sub == NO_SUB {
-            (bucket.first as usize, self.index[t + 1].first as usize)
-        } else {
-            let j = bucket.sub as usize + (addr.top(24) & 0xff);
-            (self.sub[j] as usize, self.sub[j + 1] as usize)
-        };
+        let (lo, hi) = self.leaf(addr);
         let below = self.starts[lo..hi].partition_point(|&s| s <= addr);
         // The first block starts at zero, so some block starts at or before `addr`: either
-        // inside this (sub-)bucket or as the last block of an earlier one.
-        self.hits[lo + below - 1]
+        // inside this leaf or as the last block of an earlier one.
+        let at = lo + below - 1;
+        self.hits[at]
     }
 
-    /// Asks the CPU to start loading what [`PrefixTable::lookup`] of `addr` reads, so that
-    /// a batch of lookups waits for memory once instead of once per lookup: stage 0 the
-    /// bucket, stage 1 (which reads the bucket) the blocks it points at. A hint only: it
-    /// changes no result.
-    #[inline]
-    pub fn prefetch(&self, addr: K, stage: u8) {
-        let t = addr.top(16);
-        if stage == 0 {
-            prefetch(&self.index[t]);
-            return;
+    /// Asks the CPU to load what [`PrefixTable::lookup`] of each of `addrs` reads, so
+    /// that a batch of lookups waits for memory about once per index level instead of
+    /// once per level and lookup: one pass per level, each pass reading the slots the
+    /// previous pass asked for and asking for the next (every walk of a group in flight
+    /// together), and at each leaf its first addresses and lines. A hint only: it changes
+    /// no result.
+    pub fn prefetch_batch(&self, addrs: &[K]) {
+        for group in addrs.chunks(PREFETCH_GROUP) {
+            // Per walk: the slot it reads next, and the address bits used once it has.
+            let mut at = [0usize; PREFETCH_GROUP];
+            let mut used = [ROOT_STRIDE; PREFETCH_GROUP];
+            for (k, &addr) in group.iter().enumerate() {
+                at[k] = addr.bits_at(0, ROOT_STRIDE);
+                prefetch(&self.slots[at[k]]);
+            }
+            let mut walking = group.len();
+            while walking > 0 {
+                walking = 0;
+                for (k, &addr) in group.iter().enumerate() {
+                    if at[k] == usize::MAX {
+                        continue;
+                    }
+                    let slot = self.slots[at[k]];
+                    if slot.child == LEAF {
+                        let (lo, hi) = (slot.first as usize, self.slots[at[k] + 1].first as usize);
+                        let last = self.starts.len() - 1;
+                        prefetch(&self.starts[lo.min(last)]);
+                        prefetch(&self.starts[hi.saturating_sub(1).min(last)]);
+                        prefetch(&self.hits[lo.min(last)]);
+                        at[k] = usize::MAX;
+                        continue;
+                    }
+                    let stride = slot.child & ((1 << STRIDE_BITS) - 1);
+                    at[k] = (slot.child >> STRIDE_BITS) as usize + addr.bits_at(used[k], stride);
+                    used[k] += stride;
+                    prefetch(&self.slots[at[k]]);
+                    walking += 1;
+                }
+            }
         }
-        let bucket = self.index[t];
-        let lo = if bucket.sub == NO_SUB {
-            bucket.first as usize
-        } else {
-            self.sub[bucket.sub as usize + (addr.top(24) & 0xff)] as usize
-        };
-        let lo = lo.min(self.starts.len() - 1);
-        prefetch(&self.starts[lo]);
-        prefetch(&self.hits[lo]);
     }
 
     /// Number of blocks in the table.
@@ -280,6 +320,39 @@ impl<K: AddrBits> PrefixTable<K> {
     pub fn blocks(&self) -> impl Iterator<Item = (Block<K>, LineId)> + '_ {
         self.starts.iter().zip(self.hits.iter()).map(|(&start, hit)| (Block { start, len: hit.scope }, hit.line))
     }
+}
+
+/// Appends a node of `stride` bits for the blocks `range` (which share their first `depth`
+/// bits) and, below it, a child for every entry holding more blocks than a leaf.
+/// Returns the node's offset in `slots`.
+fn add_node<K: AddrBits>(
+    starts: &[K],
+    slots: &mut Vec<Slot>,
+    range: std::ops::Range<usize>,
+    depth: u32,
+    stride: u32,
+) -> usize {
+    let base = slots.len();
+    let blocks = &starts[range.clone()];
+    for j in 0..=(1usize << stride) {
+        let first = range.start + blocks.partition_point(|s| s.bits_at(depth, stride) < j);
+        slots.push(Slot { first: first as u32, child: LEAF });
+    }
+    let room = u32::from(K::BITS) - depth - stride;
+    for j in 0..(1usize << stride) {
+        let (lo, hi) = (slots[base + j].first as usize, slots[base + j + 1].first as usize);
+        // A table too large for the packed offsets keeps longer leaves (searched by
+        // halving) instead of failing.
+        if hi - lo <= leaf_blocks::<K>() || room == 0 || slots.len() >= MAX_CHILD_BASE {
+            continue;
+        }
+        // About a third of a leaf's blocks per entry of the child.
+        let want = usize::BITS - ((hi - lo) / (leaf_blocks::<K>() / 3)).leading_zeros() - 1;
+        let child_stride = want.clamp(1, MAX_STRIDE.min(room));
+        let child = add_node(starts, slots, lo..hi, depth + stride, child_stride);
+        slots[base + j].child = ((child as u32) << STRIDE_BITS) | child_stride;
+    }
+    base
 }
 
 /// A prefetch hint for the cache line holding `value` (a no-op off x86-64).
@@ -376,5 +449,63 @@ mod tests {
         assert_eq!(table.lookup(0x0a00_0001).line, L(3));
         assert_eq!(table.lookup(0x0a01_0001).line, L(2)); // another line's space stays
         assert_eq!(table.lookup(0x0a02_0001).line, L(1));
+    }
+
+    /// The change point owning `addr`, by scanning.
+    fn owner<K: AddrBits>(points: &ChangePoints<K, LineId>, addr: K) -> LineId {
+        points[points.partition_point(|p| p.0 <= addr) - 1].1
+    }
+
+    /// Random nested blocks, dense in a few places so that the index grows several levels
+    /// (and, in IPv6, leaves of full-width blocks): every lookup matches a scan of the
+    /// partition, and the block it returns lies inside one segment.
+    fn check_against_scan<K: AddrBits + std::ops::BitOr<Output = K>>(
+        random: impl Fn(&mut fastrand::Rng) -> K,
+        max_len: u8,
+    ) {
+        let mut rng = fastrand::Rng::with_seed(7);
+        let mut blocks = Vec::new();
+        let hot = random(&mut rng);
+        for i in 0..20_000u32 {
+            let len = rng.u8(8..=max_len);
+            // Half of them inside one /8-ish hot spot, so it gets crowded.
+            let addr = if i % 2 == 0 { addr_near(hot, &mut rng, &random) } else { random(&mut rng) };
+            blocks.push((Block { start: addr.network(len), len }, L(1 + (i % 5) as u16)));
+        }
+        blocks.sort_unstable_by_key(|b| (b.0.start, b.0.len));
+        blocks.dedup_by_key(|b| b.0);
+        let painted = paint(blocks);
+        let full = overlay(&painted, &painted, |a, _| a.unwrap_or(L(0)));
+        let table = PrefixTable::from_segments(&full);
+        for _ in 0..50_000 {
+            let addr = if rng.bool() { addr_near(hot, &mut rng, &random) } else { random(&mut rng) };
+            let hit = table.lookup(addr);
+            assert_eq!(hit.line, owner(&full, addr), "{addr:?}");
+            let (first, last) = (addr.network(hit.scope), addr.block_last(hit.scope));
+            // No change point inside the block: the one after `first` comes after `last`.
+            let next = full.partition_point(|p| p.0 <= first);
+            assert!(full.get(next).is_none_or(|p| p.0 > last), "{addr:?}/{} crosses a change", hit.scope);
+        }
+    }
+
+    /// An address sharing its first 12 bits with `hot`, and often far more.
+    fn addr_near<K: AddrBits + std::ops::BitOr<Output = K>>(
+        hot: K,
+        rng: &mut fastrand::Rng,
+        random: &impl Fn(&mut fastrand::Rng) -> K,
+    ) -> K {
+        let keep = rng.u8(12..K::BITS);
+        let other = random(rng);
+        hot.network(keep) | other.distance(other.network(keep))
+    }
+
+    #[test]
+    fn lookups_match_a_scan_v4() {
+        check_against_scan(|rng| rng.u32(..), 32);
+    }
+
+    #[test]
+    fn lookups_match_a_scan_v6() {
+        check_against_scan(|rng| rng.u128(..), 128);
     }
 }

@@ -19,7 +19,7 @@ use nix::errno::Errno;
 use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg};
 
 use crate::engine::Engine;
-use crate::engine::query::Transport;
+use crate::engine::prepared::PreparedAnswers;
 
 /// Queries per system call.
 pub const BATCH: usize = 32;
@@ -51,6 +51,8 @@ pub(super) fn serve(
     let mut sending = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
     let mut lens = [0usize; BATCH];
     let mut peers: [Option<SockaddrStorage>; BATCH] = [None; BATCH];
+    // Answers made once and copied (this thread's own: no lock).
+    let mut prepared = PreparedAnswers::new();
     // The metrics shard: 0 is everything that is not a UDP worker.
     let shard = worker + 1;
     while !stop.load(Ordering::Relaxed) {
@@ -79,20 +81,19 @@ pub(super) fn serve(
                 }
             }
         };
-        // Prefetch what classifying each query reads, in two stages over the whole batch,
-        // so that its memory waits overlap instead of adding up (a hint: no answer
-        // depends on it).
+        // Load what classifying each query reads, for the whole batch at once, so that
+        // its memory waits overlap instead of adding up (a hint: no answer depends on it).
         {
             let live = engine.snapshot();
-            let mut hints: [Option<(std::net::IpAddr, u8)>; BATCH] = [None; BATCH];
+            let mut hints = [(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0u8); BATCH];
+            let mut n = 0;
             for i in 0..count {
-                hints[i] = crate::wire::decode::ecs_hint(&queries[i][..lens[i]]);
-            }
-            for stage in 0..2 {
-                for &(addr, source) in hints[..count].iter().flatten() {
-                    live.classifier.prefetch(addr, source, stage);
+                if let Some(hint) = crate::wire::decode::ecs_hint(&queries[i][..lens[i]]) {
+                    hints[n] = hint;
+                    n += 1;
                 }
             }
+            live.classifier.prefetch_batch(&hints[..n]);
         }
         // Answer each into its own buffer; remember which get sent.
         let mut to_send = [0usize; BATCH];
@@ -100,11 +101,11 @@ pub(super) fn serve(
         for i in 0..count {
             let Some(peer) = peers[i].as_ref().and_then(std_addr) else { continue };
             if lens[i] > 0
-                && engine.handle_packet_on(
+                && engine.handle_packet_prepared(
+                    &mut prepared,
                     shard,
                     &queries[i][..lens[i]],
                     peer,
-                    Transport::Udp,
                     super::unix_now,
                     &mut answers[i],
                 )

@@ -18,10 +18,7 @@ pub fn check(engine: &Engine, packet: &[u8]) {
     // The UDP workers' prefetch hint reads every datagram before the engine does: it
     // must take any bytes too, and agree with the engine's reading when it finds ECS.
     if let Some((addr, source)) = linedns::wire::decode::ecs_hint(packet) {
-        let snapshot = engine.snapshot();
-        for stage in 0..2 {
-            snapshot.classifier.prefetch(addr, source, stage);
-        }
+        engine.snapshot().classifier.prefetch_batch(&[(addr, source)]);
     }
     for transport in [Transport::Udp, Transport::Tcp] {
         let mut out = Vec::new();
