@@ -186,6 +186,10 @@ fn malformed_burst_leaves_the_server_answering() {
         }
     };
     assert_eq!(buf[3] & 0x0f, 1, "FORMERR: {:?}", &buf[..n]);
+    // RFC 6891 §7: the query had an OPT record, so the FORMERR has one (and only that).
+    let formerr = hickory_proto::op::Message::from_vec(&buf[..n]).expect("the FORMERR parses");
+    assert!(formerr.edns.is_some(), "FORMERR to a query with OPT carries OPT: {:?}", &buf[..n]);
+    assert_eq!(u16::from_be_bytes([buf[10], buf[11]]), 1, "ARCOUNT: the OPT alone");
     // The in-process server fails `stop` if any of its threads panicked.
     server.stop();
 }
@@ -240,4 +244,50 @@ fn with_raw_ecs(query: &[u8], ecs: &[u8]) -> Vec<u8> {
     p.extend(option_len.to_be_bytes());
     p.extend(ecs);
     p
+}
+
+/// `SO_REUSEPORT` would let a second `linedns serve` on the same address take part of
+/// the queries without a word: it must fail to start, naming the address, unless asked
+/// to share it (`--share-port`, for a hand-over), and then both answer.
+#[test]
+fn a_second_instance_on_a_served_address_fails_unless_asked_to_share() {
+    common::tools::require(&["kdig"]);
+    let first = RunningServer::start(RULES, &["127.0.0.1:0"]);
+    let addr = first.addrs[0];
+    let second = |extra: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_linedns"));
+        cmd.current_dir(common::repo_path(""))
+            .args(["serve", "-c", RULES, "--listen", &addr.to_string(), "--admin-listen", "off"])
+            .args(extra)
+            .env_remove("LINEDNS_GEO_DATA")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        cmd
+    };
+    let out = second(&[]).output().expect("run a second linedns");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the second instance must not start: {stderr}");
+    assert!(
+        stderr.contains(&format!("udp {addr} is already served by another process")) && stderr.contains("--share-port"),
+        "the error names the address and the way to share it: {stderr}"
+    );
+    // Asked to share, it starts, and the address still answers.
+    let mut sharing = second(&["--share-port"]).spawn().expect("start the sharing instance");
+    let mut log = std::io::BufReader::new(sharing.stderr.take().unwrap());
+    let mut line = String::new();
+    let started = loop {
+        line.clear();
+        if std::io::BufRead::read_line(&mut log, &mut line).unwrap_or(0) == 0 {
+            break false;
+        }
+        if line.contains(" on udp+tcp ") {
+            break true;
+        }
+    };
+    let out = dig(addr, &["www.example.com", "A"]);
+    let _ = std::process::Command::new("kill").arg(sharing.id().to_string()).status();
+    let _ = sharing.wait();
+    assert!(started, "with --share-port the second instance starts");
+    assert_eq!(status(&out), "NOERROR", "{out}");
+    first.stop();
 }

@@ -210,6 +210,12 @@ fn header_rules() {
     let out = send(&e, &update.to_vec().unwrap(), Transport::Udp).unwrap();
     assert_eq!(rcode(&out), 4);
     assert_eq!(Message::from_vec(&out).unwrap().metadata.op_code, OpCode::Update);
+    assert!(Message::from_vec(&out).unwrap().edns.is_none(), "no OPT asked, none given");
+    // With an OPT in the query, the NOTIMP has one too (RFC 6891 §7).
+    update.set_edns(Edns::new());
+    let out = send(&e, &update.to_vec().unwrap(), Transport::Udp).unwrap();
+    assert_eq!(rcode(&out), 4);
+    assert!(Message::from_vec(&out).unwrap().edns.is_some(), "NOTIMP to a query with OPT carries OPT");
     // QDCOUNT 0 and 2: FORMERR.
     for qd in [0u16, 2] {
         let out = send(&e, &raw_query(0x0100, qd, "www.example.com", 1, 1, &[]), Transport::Udp).unwrap();
@@ -253,6 +259,8 @@ fn edns_rules() {
     let one = opt(1232, 0, &[]);
     let out = send(&e, &raw_query(0x0100, 1, "static.example.com", 1, 1, &[&one, &one]), Transport::Udp).unwrap();
     assert_eq!(rcode(&out), 1);
+    let r = Message::from_vec(&out).unwrap();
+    assert!(r.edns.is_some() && r.additionals.is_empty(), "one OPT in the FORMERR, no other record");
     // An OPT whose option runs past its RDATA: FORMERR.
     let mut broken = opt(1232, 0, &[(8, &ecs_option(1, 24, 0, &[198, 51, 100]))]);
     let len = broken.len();
@@ -314,6 +322,9 @@ fn malformed_ecs_is_formerr() {
         assert_eq!(rcode(&out), 1, "{what}");
         assert_eq!(&out[..2], &[0xbe, 0xef], "{what}: ID echoed");
         assert!(out[2] & 0x80 != 0, "{what}: a response");
+        // RFC 6891 §7: the query had an OPT record, so the response has one.
+        let r = Message::from_vec(&out).unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert!(r.edns.is_some(), "{what}: FORMERR carries an OPT");
     }
     // The well-formed twin is answered.
     let good =

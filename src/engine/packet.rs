@@ -74,7 +74,7 @@ pub fn respond(
         Ok(q) => q,
         Err(Reject::Drop) => return None,
         Err(Reject::FormErr(header, question_end)) => {
-            error_only(out, packet, header, question_end, Rcode::FormErr);
+            error_only(snapshot, out, packet, header, question_end, Rcode::FormErr);
             return Some(Outcome {
                 qtype: 0,
                 rcode: Rcode::FormErr,
@@ -86,11 +86,11 @@ pub fn respond(
         }
         Err(Reject::NotImp(header, question_end)) if header.opcode() == OPCODE_NOTIFY => {
             let rcode = notify_answer(snapshot, packet);
-            error_only(out, packet, header, question_end, rcode);
+            error_only(snapshot, out, packet, header, question_end, rcode);
             return Some(Outcome { qtype: 0, rcode, route: None, ecs: false, tsig_start: None, reuse: None });
         }
         Err(Reject::NotImp(header, question_end)) => {
-            error_only(out, packet, header, question_end, Rcode::NotImp);
+            error_only(snapshot, out, packet, header, question_end, Rcode::NotImp);
             return Some(Outcome {
                 qtype: 0,
                 rcode: Rcode::NotImp,
@@ -372,8 +372,20 @@ fn chaos<'s>(snapshot: &'s Snapshot, name: &str, qtype: RecordType) -> Option<&'
     }
 }
 
-/// An error response: header, the question if it could be read, no records.
-fn error_only(out: &mut Vec<u8>, packet: &[u8], header: Header, question_end: Option<usize>, rcode: Rcode) {
+/// An error response: header, the question if it could be read, and an OPT record if the
+/// query had one that can be found (RFC 6891 §7; see [`decode::opt_in_error`]).
+fn error_only(
+    snapshot: &Snapshot,
+    out: &mut Vec<u8>,
+    packet: &[u8],
+    header: Header,
+    question_end: Option<usize>,
+    rcode: Rcode,
+) {
     let question = question_end.map(|end| &packet[decode::HEADER_LEN..end]);
     encode::start(out, header, question, false, rcode.code());
+    if let Some(dnssec_ok) = question_end.and_then(|end| decode::opt_in_error(packet, end)) {
+        encode::write_opt(out, snapshot.settings.udp_payload_max, rcode.code(), dnssec_ok, None);
+        encode::set_counts(out, 0, 0, 1);
+    }
 }

@@ -88,6 +88,12 @@ pub struct Overrides {
     /// (LINEDNS_ADMIN_TOKEN or server.admin.token_file).
     #[arg(long, value_name = "IP:PORT|off")]
     pub admin_listen: Option<AdminListen>,
+    /// Serve addresses another process already serves, sharing their queries
+    /// (`SO_REUSEPORT`): for a hand-over without downtime, start the new instance with
+    /// this flag, then stop the old one. Without it, an address already served is an
+    /// error, so that a second instance never quietly takes half the queries.
+    #[arg(long)]
+    pub share_port: bool,
 }
 
 /// Where and how to listen: the rules' `server:` settings, with what the command line
@@ -100,6 +106,8 @@ pub struct Plan {
     pub workers: usize,
     /// The admin API's address (`None`: off).
     pub admin: Option<SocketAddr>,
+    /// Whether addresses another process serves may be shared ([`Overrides::share_port`]).
+    pub share_port: bool,
 }
 
 impl Plan {
@@ -112,6 +120,7 @@ impl Plan {
             listen: if overrides.listen.is_empty() { settings.listen.clone() } else { overrides.listen.clone() },
             workers: overrides.workers.filter(|&w| w > 0).unwrap_or(from_rules),
             admin: overrides.admin_listen.map_or(settings.admin_listen, |a| a.0),
+            share_port: overrides.share_port,
         }
     }
 
@@ -121,7 +130,9 @@ impl Plan {
         &self,
         settings: &crate::engine::settings::ServerSettings,
     ) -> Result<(Listeners, Option<String>), String> {
-        let mut listeners = bind(&self.listen, self.workers).map_err(|e| e.to_string())?;
+        let bound =
+            if self.share_port { bind_sharing(&self.listen, self.workers) } else { bind(&self.listen, self.workers) };
+        let mut listeners = bound.map_err(|e| e.to_string())?;
         let token = admin::token(settings)?;
         listeners.admin = self.admin.map(|addr| bind_admin(addr, token.as_deref())).transpose()?;
         Ok((listeners, token))
@@ -175,8 +186,18 @@ pub fn bind_admin(addr: SocketAddr, token: Option<&str>) -> Result<std::net::Tcp
 
 /// Binds `udp_per_addr` UDP sockets (`SO_REUSEPORT`, so the kernel spreads queries over
 /// them) and one TCP listener to each address. Port 0 picks one free port per address,
-/// shared by its UDP and TCP sockets.
+/// shared by its UDP and TCP sockets. An address another process already serves is an
+/// error (see [`bind_sharing`]).
 pub fn bind(addrs: &[SocketAddr], udp_per_addr: usize) -> io::Result<Listeners> {
+    for &addr in addrs.iter().filter(|a| a.port() != 0) {
+        ensure_unserved(addr)?;
+    }
+    bind_sharing(addrs, udp_per_addr)
+}
+
+/// [`bind`], sharing addresses that other processes serve with `SO_REUSEPORT` (the
+/// kernel then spreads queries over both): for a hand-over without downtime.
+pub fn bind_sharing(addrs: &[SocketAddr], udp_per_addr: usize) -> io::Result<Listeners> {
     let mut listeners = Listeners::default();
     for &requested in addrs {
         let tcp = reuse_port_socket(requested, Type::STREAM, Protocol::TCP)?;
@@ -195,6 +216,29 @@ pub fn bind(addrs: &[SocketAddr], udp_per_addr: usize) -> io::Result<Listeners> 
         listeners.tcp.push(tcp.into());
     }
     Ok(listeners)
+}
+
+/// Fails if a process already has a UDP socket on `addr`. `SO_REUSEPORT` would let our
+/// sockets join its group silently, each instance then getting part of the queries; a
+/// socket bound without it is refused while any other is there. (UDP, not TCP: a TCP
+/// port keeps TIME_WAIT connections after a restart, which such a test would mistake for
+/// a server.)
+fn ensure_unserved(addr: SocketAddr) -> io::Result<()> {
+    let probe = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        probe.set_only_v6(true)?;
+    }
+    match probe.bind(&addr.into()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AddrInUse => Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!(
+                "udp {addr} is already served by another process (a second linedns?): stop it first, \
+                 or pass --share-port to share the address for a hand-over"
+            ),
+        )),
+        Err(e) => Err(context(e, "UDP", addr)),
+    }
 }
 
 /// Receive buffer asked for each UDP socket.

@@ -334,6 +334,26 @@ fn skip_record(packet: &[u8], start: usize) -> Option<Located> {
     Some(Located { name_start: start, name_end, rtype, class, ttl, rdata_start, next: rdata_start + rdlength })
 }
 
+/// Whether a query that is answered with an error carried an OPT record, and its DO bit:
+/// RFC 6891 §7, "If an OPT record is present in a received request, compliant responders
+/// MUST include an OPT record in their respective responses", a FORMERR included (RFC
+/// 7871 §7.2.1's for a malformed ECS option, RFC 6891 §6.1.1's for a second OPT).
+/// Reads the records after the question (ending at `question_end`) as far as they can be
+/// stepped over; `None` if no OPT record is found there.
+pub fn opt_in_error(packet: &[u8], question_end: usize) -> Option<bool> {
+    let (_, counts) = after_question(packet)?;
+    let records = u32::from(counts[1]) + u32::from(counts[2]) + u32::from(counts[3]);
+    let mut pos = question_end;
+    for _ in 0..records {
+        let rr = skip_record(packet, pos)?;
+        if rr.rtype == TYPE_OPT {
+            return Some(rr.ttl & 0x8000 != 0);
+        }
+        pos = rr.next;
+    }
+    None
+}
+
 /// Reads an OPT record's fields and options (RFC 6891 §6.1.2, §6.1.3).
 fn read_opt(packet: &[u8], rr: &Located) -> Option<Edns> {
     let mut edns =
