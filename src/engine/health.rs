@@ -17,7 +17,8 @@ use std::time::Duration;
 /// makes the others' reused answers be made again.
 static FLIPS: AtomicU64 = AtomicU64::new(0);
 
-/// The number of probe state flips in this process so far (see [`FLIPS`]).
+/// The number of probe state flips in this process so far: any change to it means some
+/// probe went up or down since.
 #[inline]
 pub fn flips() -> u64 {
     FLIPS.load(Ordering::Acquire)

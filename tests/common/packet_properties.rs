@@ -1,18 +1,20 @@
 //! What must hold for any bytes given to `Engine::handle_packet` (and to the UDP
-//! workers' prefetch hint, `decode::ecs_hint`). Shared by the fuzz
+//! workers' prefetch hint, `decode::ecs_hint`, and their prepared answers). Shared by the fuzz
 //! target (`fuzz/fuzz_targets/packet.rs`) and the corpus replay in `cargo test`
 //! (`tests/fuzz_corpus.rs`), so both check the same properties.
 
 use hickory_proto::op::Message;
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
-use linedns::{Engine, Transport};
+use linedns::{Engine, PreparedAnswers, Transport};
 
 /// Largest UDP response the rules used by the fuzz target allow.
 const UDP_MAX: usize = 1232;
 
 /// Feeds `packet` to `engine` over UDP and TCP and checks every response:
 /// it parses (hickory-proto), is a response, echoes the ID and the question byte for
-/// byte, keeps the UDP size limit, and carries an ECS scope within the family's bits.
+/// byte, keeps the UDP size limit, and carries an ECS scope within the family's bits;
+/// and the UDP workers' path (`Engine::handle_packet_prepared`, once making and keeping
+/// the answer, once from what it kept) sends the same bytes as the long way.
 /// Panics (a fuzz finding) when a property fails.
 pub fn check(engine: &Engine, packet: &[u8]) {
     // The UDP workers' prefetch hint reads every datagram before the engine does: it
@@ -20,9 +22,18 @@ pub fn check(engine: &Engine, packet: &[u8]) {
     if let Some((addr, source)) = linedns::wire::decode::ecs_hint(packet) {
         engine.snapshot().classifier.prefetch_batch(&[(addr, source)]);
     }
+    let peer = "192.0.2.1:53000".parse().unwrap();
+    let mut prepared = PreparedAnswers::new();
+    for round in ["made", "kept"] {
+        let (mut long, mut short) = (Vec::new(), Vec::new());
+        // The same clock on both paths: a signed query is checked and signed alike.
+        let answered = engine.handle_packet_on(1, packet, peer, Transport::Udp, || 0, &mut long);
+        assert_eq!(engine.handle_packet_prepared(&mut prepared, 1, packet, peer, || 0, &mut short), answered);
+        assert_eq!(short, long, "the prepared path ({round}) sends what the long way sends");
+    }
     for transport in [Transport::Udp, Transport::Tcp] {
         let mut out = Vec::new();
-        let answered = engine.handle_packet(packet, "192.0.2.1:53000".parse().unwrap(), transport, &mut out);
+        let answered = engine.handle_packet(packet, peer, transport, &mut out);
         let is_query = packet.len() >= 12 && packet[2] & 0x80 == 0;
         assert_eq!(answered, is_query, "queries are answered, responses and fragments dropped");
         if !answered {
