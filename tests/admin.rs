@@ -245,3 +245,61 @@ fn sighup_and_the_file_watch_reload_the_rules() {
 fn server_pid(server: &RunningServer) -> String {
     server.pid().to_string()
 }
+
+/// An override set through the API is kept in the state directory: still in force after
+/// a restart and after `kill -9`, gone once deleted, and a corrupt file is reported and
+/// the server starts without it.
+#[test]
+fn overrides_survive_a_restart_and_a_crash() {
+    common::tools::require(&["curl", "kdig"]);
+    let dir = std::env::temp_dir().join(format!("linedns-override-state-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let rules = dir.join("rules.yaml");
+    let original = std::fs::read_to_string(common::repo_path("tests/rules/server.yaml")).unwrap();
+    let with_state =
+        original.replacen("server:\n", &format!("server:\n  state_dir: {}\n", dir.join("state").display()), 1);
+    std::fs::write(&rules, with_state).unwrap();
+    let start =
+        || RunningServer::start_with(rules.to_str().unwrap(), &["127.0.0.1:0"], &[("LINEDNS_ADMIN_TOKEN", TOKEN)]);
+    let telecom = |dns: SocketAddr| answers(&dig(dns, &["www.example.com", "+subnet=198.51.100.64/26"]));
+    let auth = format!("Authorization: Bearer {TOKEN}");
+
+    let server = start();
+    assert_eq!(telecom(server.addrs[0]), ["192.0.2.1", "192.0.2.2"]);
+    let drain = r#"{"target":{"line":"telecom"},"state":"drained","who":"bob","why":"maintenance window"}"#;
+    let (code, body) = curl(&["-X", "POST", "-H", &auth, "-d", drain, &url(server.admin, "/overrides")]);
+    assert_eq!(code, 200, "{body}");
+    let id = serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"].as_u64().unwrap();
+    assert_eq!(telecom(server.addrs[0]), ["192.0.2.101"], "drained: telecom falls back to default");
+    server.stop();
+
+    // A clean restart: the drain is in force from the first query, listed as it was set.
+    let server = start();
+    assert_eq!(telecom(server.addrs[0]), ["192.0.2.101"], "the drain survives a restart:\n{}", server.log());
+    let (_, list) = curl(&[&url(server.admin, "/overrides")]);
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_eq!((list[0]["id"].as_u64(), list[0]["who"].as_str()), (Some(id), Some("bob")), "{list}");
+    assert!(server.log().contains("restored from"), "{}", server.log());
+    // A crash: dropping a RunningServer kills it with SIGKILL (kill -9); start again.
+    drop(server);
+    let server = start();
+    assert_eq!(telecom(server.addrs[0]), ["192.0.2.101"], "the drain survives kill -9");
+    // Deleted, it stays deleted after a restart.
+    let path = format!("/overrides/{id}");
+    assert_eq!(curl(&["-X", "DELETE", "-H", &auth, &url(server.admin, &path)]).0, 200);
+    assert_eq!(telecom(server.addrs[0]), ["192.0.2.1", "192.0.2.2"]);
+    server.stop();
+    let server = start();
+    assert_eq!(telecom(server.addrs[0]), ["192.0.2.1", "192.0.2.2"], "a deleted override stays deleted");
+    server.stop();
+
+    // A corrupt file: reported with its path, the server starts without it.
+    let file = dir.join("state").join("overrides.json");
+    std::fs::write(&file, "{ not json").unwrap();
+    let server = start();
+    assert_eq!(telecom(server.addrs[0]), ["192.0.2.1", "192.0.2.2"]);
+    let log = server.stop();
+    assert!(log.contains("overrides.json") && log.contains("starting without the stored overrides"), "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -542,6 +542,17 @@ impl Engine {
         overrides.list.len() < before
     }
 
+    /// Puts `list` in force in place of the overrides set (as read back from where the
+    /// host kept them): ids are kept, and new ones continue after the largest.
+    pub fn restore_overrides(&self, list: Vec<Override>) {
+        let mut overrides = self.overrides.lock().unwrap_or_else(|e| e.into_inner());
+        overrides.next_id = overrides.next_id.max(list.iter().map(|o| o.id).max().unwrap_or(0));
+        overrides.list = list;
+        let live = self.current.load();
+        live.overrides.store(Arc::new(OverrideView::build(&overrides.list, live.override_targets())));
+        self.override_changes.fetch_add(1, Ordering::AcqRel);
+    }
+
     /// The overrides set, oldest first.
     pub fn overrides(&self) -> Vec<ListedOverride> {
         let overrides = self.overrides.lock().unwrap_or_else(|e| e.into_inner());

@@ -200,6 +200,7 @@ fn route(admin: &Control, request: &Request) -> Response {
         ("DELETE", path) if path.starts_with("/overrides/") => match path["/overrides/".len()..].parse::<u64>() {
             Ok(id) if admin.engine.remove_override(id) => {
                 tracing::info!("override {id} removed");
+                keep_overrides(admin);
                 Response::json(200, &admin.engine.overrides())
             }
             Ok(id) => Response::error(404, format!("no override {id}")),
@@ -243,9 +244,18 @@ fn add_override(admin: &Control, body: &[u8]) -> Response {
     match admin.engine.add_override(new.target, new.state, new.who, new.why, super::unix_now()) {
         Ok(o) => {
             tracing::warn!("override {}: {:?} forced {:?} by {} ({})", o.id, o.target, o.state, o.who, o.why);
+            keep_overrides(admin);
             Response::json(200, &o)
         }
         Err(m) => Response::error(422, m),
+    }
+}
+
+/// Writes the overrides to the state directory; a failure is logged (the override is in
+/// force, but would not survive a restart).
+fn keep_overrides(admin: &Control) {
+    if let Err(e) = super::override_store::save(&admin.engine) {
+        tracing::error!("overrides not kept across restarts: {e}");
     }
 }
 

@@ -24,9 +24,11 @@ pub mod control;
 pub mod exposition;
 pub mod file_watch;
 pub mod notify;
+pub mod override_store;
 pub mod probe;
 mod random;
 pub mod replication;
+mod state_file;
 mod tcp;
 mod udp;
 
@@ -259,6 +261,13 @@ fn context(e: io::Error, what: &str, addr: SocketAddr) -> io::Error {
     io::Error::new(e.kind(), format!("cannot bind {what} {addr}: {e}"))
 }
 
+/// What the state directory keeps, back in force before the first query: the operator
+/// overrides, then the views' serials (which the overrides may change).
+fn restore_state(engine: &Engine) {
+    override_store::restore(engine);
+    replication::start(engine);
+}
+
 /// How long in-flight TCP answers get to finish after shutdown is asked.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -305,7 +314,7 @@ impl Server {
     /// or panics stops the server the same way and is the error returned. Must run
     /// inside a tokio runtime.
     pub async fn run(self, listeners: Listeners, shutdown: impl Future<Output = ()>) -> io::Result<()> {
-        replication::start(&self.control.engine);
+        restore_state(&self.control.engine);
         self.run_with(listeners, shutdown).await
     }
 
@@ -381,7 +390,7 @@ impl Server {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         // The views are looked at before this returns: the first query already gets
         // each view's serial.
-        replication::start(&self.control.engine);
+        restore_state(&self.control.engine);
         let shutdown = async {
             let _ = stopped.await;
         };

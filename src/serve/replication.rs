@@ -93,22 +93,7 @@ impl SerialsStore {
                 })
                 .collect(),
         };
-        let text = serde_json::to_string_pretty(&file).expect("serializable");
-        let temporary = self.path.with_extension("json.tmp");
-        let context = |e: std::io::Error| format!("{}: {e}", temporary.display());
-        {
-            use std::io::Write as _;
-            let mut out = std::fs::File::create(&temporary).map_err(context)?;
-            out.write_all(text.as_bytes()).map_err(context)?;
-            out.sync_all().map_err(context)?;
-        }
-        std::fs::rename(&temporary, &self.path).map_err(|e| format!("{}: {e}", self.path.display()))?;
-        if let Some(dir) = self.path.parent()
-            && let Ok(dir) = std::fs::File::open(dir)
-        {
-            let _ = dir.sync_all();
-        }
-        Ok(())
+        super::state_file::write_atomic(&self.path, &serde_json::to_string_pretty(&file).expect("serializable"))
     }
 }
 

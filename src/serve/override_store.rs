@@ -1,0 +1,63 @@
+//! Operator overrides kept across restarts and crashes: `overrides.json` in the state
+//! directory (`server.state_dir`), rewritten atomically after every change through the
+//! admin API and read at start, before the first query. A file that cannot be read or
+//! parsed is reported and the server starts without it; it is never a crash.
+
+use std::path::PathBuf;
+
+use crate::engine::Engine;
+use crate::engine::overrides::Override;
+
+/// The file's name in the state directory.
+pub const OVERRIDES_FILE: &str = "overrides.json";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct OverridesFile {
+    version: u32,
+    overrides: Vec<Override>,
+}
+
+fn path(engine: &Engine) -> Option<PathBuf> {
+    engine.snapshot().settings.state_dir.as_ref().map(|dir| dir.join(OVERRIDES_FILE))
+}
+
+/// Puts the stored overrides back in force (if the rules name a state directory).
+pub fn restore(engine: &Engine) {
+    let Some(path) = path(engine) else { return };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+        Err(e) => {
+            tracing::error!("{}: {e}; starting without the stored overrides", path.display());
+            return;
+        }
+    };
+    match serde_json::from_str::<OverridesFile>(&text) {
+        Ok(file) => {
+            for o in &file.overrides {
+                tracing::warn!(
+                    "override {} restored from {}: {:?} forced {:?} by {} ({})",
+                    o.id,
+                    path.display(),
+                    o.target,
+                    o.state,
+                    o.who,
+                    o.why
+                );
+            }
+            engine.restore_overrides(file.overrides);
+        }
+        Err(e) => tracing::error!("{}: {e}; starting without the stored overrides", path.display()),
+    }
+}
+
+/// Writes the overrides in force to the state directory (if the rules name one).
+pub fn save(engine: &Engine) -> Result<(), String> {
+    let Some(path) = path(engine) else { return Ok(()) };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("state directory {}: {e}", dir.display()))?;
+    }
+    let overrides = engine.overrides().into_iter().map(|listed| listed.over).collect();
+    let text = serde_json::to_string_pretty(&OverridesFile { version: 1, overrides }).expect("serializable");
+    super::state_file::write_atomic(&path, &text)
+}
