@@ -51,8 +51,12 @@ pub fn restore(engine: &Engine) {
     }
 }
 
-/// Writes the overrides in force to the state directory (if the rules name one).
+/// Writes the overrides in force to the state directory (if the rules name one). Saves
+/// take turns, each reading the list when its turn comes, so the last save after the
+/// last change writes that change, whatever order concurrent admin calls finish in.
 pub fn save(engine: &Engine) -> Result<(), String> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
     let Some(path) = path(engine) else { return Ok(()) };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("state directory {}: {e}", dir.display()))?;
