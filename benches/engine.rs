@@ -63,45 +63,50 @@ fn addresses(snap: &Snapshot, v4: bool, n: usize) -> Vec<IpAddr> {
 /// `prefix-trie` crate's map (no parent overlay, no scope: a plain LPM).
 fn reference(c: &mut Criterion) {
     let snap = snapshot();
-    let mut trie: prefix_trie::PrefixMap<ipnet::Ipv4Net, u16> = prefix_trie::PrefixMap::new();
+    let v4 = |net| match net {
+        ipnet::IpNet::V4(n) => Some(n),
+        ipnet::IpNet::V6(_) => None,
+    };
+    let host4 = |a| match a {
+        IpAddr::V4(a) => ipnet::Ipv4Net::new(a, 32).unwrap(),
+        IpAddr::V6(_) => unreachable!("IPv4 addresses"),
+    };
+    trie_reference(c, &snap, "reference/prefix-trie-v4", true, v4, host4);
+    // The same for IPv6: the addresses of `classify/v6` over the IPv6 source prefixes.
+    let v6 = |net| match net {
+        ipnet::IpNet::V6(n) => Some(n),
+        ipnet::IpNet::V4(_) => None,
+    };
+    let host6 = |a| match a {
+        IpAddr::V6(a) => ipnet::Ipv6Net::new(a, 128).unwrap(),
+        IpAddr::V4(_) => unreachable!("IPv6 addresses"),
+    };
+    trie_reference(c, &snap, "reference/prefix-trie-v6", false, v6, host6);
+}
+
+/// Longest-prefix matches in a `prefix_trie::PrefixMap` of the snapshot's source
+/// prefixes of one family (`family` picks them), for the addresses of `classify` of that
+/// family (`host` makes each a host prefix).
+fn trie_reference<P: prefix_trie::Prefix>(
+    c: &mut Criterion,
+    snap: &Snapshot,
+    name: &str,
+    v4: bool,
+    family: impl Fn(ipnet::IpNet) -> Option<P>,
+    host: impl Fn(IpAddr) -> P,
+) {
+    let mut trie: prefix_trie::PrefixMap<P, u16> = prefix_trie::PrefixMap::new();
     for p in &snap.prefixes {
-        if let ipnet::IpNet::V4(net) = p.net {
+        if let Some(net) = family(p.net) {
             trie.insert(net, p.line.0);
         }
     }
-    let addrs: Vec<ipnet::Ipv4Net> = addresses(&snap, true, 1 << 16)
-        .into_iter()
-        .map(|a| match a {
-            IpAddr::V4(a) => ipnet::Ipv4Net::new(a, 32).unwrap(),
-            IpAddr::V6(_) => unreachable!("IPv4 addresses"),
-        })
-        .collect();
+    let addrs: Vec<P> = addresses(snap, v4, 1 << 16).into_iter().map(host).collect();
     let mut i = 0usize;
-    c.bench_function("reference/prefix-trie-v4", |b| {
+    c.bench_function(name, |b| {
         b.iter(|| {
             i = (i + 1) & ((1 << 16) - 1);
             black_box(trie.get_lpm(black_box(&addrs[i])).map(|(_, &line)| line))
-        })
-    });
-    // The same for IPv6: the addresses of `classify/v6` over the IPv6 source prefixes.
-    let mut trie6: prefix_trie::PrefixMap<ipnet::Ipv6Net, u16> = prefix_trie::PrefixMap::new();
-    for p in &snap.prefixes {
-        if let ipnet::IpNet::V6(net) = p.net {
-            trie6.insert(net, p.line.0);
-        }
-    }
-    let addrs6: Vec<ipnet::Ipv6Net> = addresses(&snap, false, 1 << 16)
-        .into_iter()
-        .map(|a| match a {
-            IpAddr::V6(a) => ipnet::Ipv6Net::new(a, 128).unwrap(),
-            IpAddr::V4(_) => unreachable!("IPv6 addresses"),
-        })
-        .collect();
-    let mut j = 0usize;
-    c.bench_function("reference/prefix-trie-v6", |b| {
-        b.iter(|| {
-            j = (j + 1) & ((1 << 16) - 1);
-            black_box(trie6.get_lpm(black_box(&addrs6[j])).map(|(_, &line)| line))
         })
     });
 }

@@ -270,7 +270,7 @@ impl Engine {
     /// TSIG-signed query is answered as if unsigned: hosts that hold keys use
     /// [`Engine::handle_packet_with_clock`].
     pub fn handle_packet(&self, packet: &[u8], peer: SocketAddr, transport: Transport, out: &mut Vec<u8>) -> bool {
-        self.answer(0, packet, peer, transport, None::<fn() -> u64>, out)
+        self.respond(&self.snapshot(), 0, packet, peer, transport, None::<fn() -> u64>, out).is_some()
     }
 
     /// [`Engine::handle_packet`], and a TSIG-signed query (RFC 8945) is checked and its
@@ -298,7 +298,7 @@ impl Engine {
         now: impl FnOnce() -> u64,
         out: &mut Vec<u8>,
     ) -> bool {
-        self.answer(worker, packet, peer, transport, Some(now), out)
+        self.respond(&self.snapshot(), worker, packet, peer, transport, Some(now), out).is_some()
     }
 
     /// [`Engine::handle_packet_on`] for a UDP query, from `prepared` when it holds the
@@ -335,18 +335,6 @@ impl Engine {
             prepared.keep(miss, &outcome, out);
         }
         true
-    }
-
-    fn answer(
-        &self,
-        shard: usize,
-        packet: &[u8],
-        peer: SocketAddr,
-        transport: Transport,
-        now: Option<impl FnOnce() -> u64>,
-        out: &mut Vec<u8>,
-    ) -> bool {
-        self.respond(&self.snapshot(), shard, packet, peer, transport, now, out).is_some()
     }
 
     /// Answers `packet` from `live` (signed if it was and `now` is given) and counts it.

@@ -74,31 +74,14 @@ pub fn respond(
         Ok(q) => q,
         Err(Reject::Drop) => return None,
         Err(Reject::FormErr(header, question_end)) => {
-            error_only(snapshot, out, packet, header, question_end, Rcode::FormErr);
-            return Some(Outcome {
-                qtype: 0,
-                rcode: Rcode::FormErr,
-                route: None,
-                ecs: false,
-                tsig_start: None,
-                reuse: None,
-            });
+            return Some(error_only(snapshot, out, packet, header, question_end, Rcode::FormErr));
         }
         Err(Reject::NotImp(header, question_end)) if header.opcode() == OPCODE_NOTIFY => {
             let rcode = notify_answer(snapshot, packet);
-            error_only(snapshot, out, packet, header, question_end, rcode);
-            return Some(Outcome { qtype: 0, rcode, route: None, ecs: false, tsig_start: None, reuse: None });
+            return Some(error_only(snapshot, out, packet, header, question_end, rcode));
         }
         Err(Reject::NotImp(header, question_end)) => {
-            error_only(snapshot, out, packet, header, question_end, Rcode::NotImp);
-            return Some(Outcome {
-                qtype: 0,
-                rcode: Rcode::NotImp,
-                route: None,
-                ecs: false,
-                tsig_start: None,
-                reuse: None,
-            });
+            return Some(error_only(snapshot, out, packet, header, question_end, Rcode::NotImp));
         }
     };
     let settings = &snapshot.settings;
@@ -221,10 +204,7 @@ pub fn respond(
     encode::set_counts(out, answers, answer.authority.len() as u16, additional);
     // An answer of our zones that does not depend on the serials (no SOA), the key or
     // a draw may be sent again as it is.
-    let reusable = query.qclass == CLASS_IN
-        && chaos_text.is_none()
-        && query.tsig_start.is_none()
-        && !matches!(qtype, RecordType::AXFR | RecordType::IXFR)
+    let reusable = may_reuse_for(&query)
         && answer.varies != Varies::Draw
         && out.len() <= limit
         && !answer.answers.iter().chain(&answer.authority).any(|r| matches!(r.data, RData::Soa { .. }));
@@ -249,6 +229,16 @@ pub fn respond(
     }
     let (qtype, rcode, route, tsig_start) = (query.qtype, answer.rcode, answer.route, query.tsig_start);
     Some(Outcome { qtype, rcode, route, ecs: ecs.is_some(), tsig_start, reuse })
+}
+
+/// Whether an answer to `query` may be one made for another query of the same name, type,
+/// line and EDNS flags: a plain EDNS(0) or classic IN query, unsigned (a signed answer is
+/// the key's), not a transfer. [`respond`] says which answers qualify on their side.
+pub(super) fn may_reuse_for(query: &WireQuery<'_>) -> bool {
+    query.qclass == CLASS_IN
+        && query.tsig_start.is_none()
+        && query.edns.is_none_or(|e| e.version == 0)
+        && !matches!(RecordType::from(query.qtype), RecordType::AXFR | RecordType::IXFR)
 }
 
 /// The largest answer `query` may get over `transport`.
@@ -373,7 +363,8 @@ fn chaos<'s>(snapshot: &'s Snapshot, name: &str, qtype: RecordType) -> Option<&'
 }
 
 /// An error response: header, the question if it could be read, and an OPT record if the
-/// query had one that can be found (RFC 6891 §7; see [`decode::opt_in_error`]).
+/// query had one that can be found (RFC 6891 §7; see [`decode::opt_in_error`]). Returns
+/// what it answered.
 fn error_only(
     snapshot: &Snapshot,
     out: &mut Vec<u8>,
@@ -381,11 +372,12 @@ fn error_only(
     header: Header,
     question_end: Option<usize>,
     rcode: Rcode,
-) {
+) -> Outcome {
     let question = question_end.map(|end| &packet[decode::HEADER_LEN..end]);
     encode::start(out, header, question, false, rcode.code());
     if let Some(dnssec_ok) = question_end.and_then(|end| decode::opt_in_error(packet, end)) {
         encode::write_opt(out, snapshot.settings.udp_payload_max, rcode.code(), dnssec_ok, None);
         encode::set_counts(out, 0, 0, 1);
     }
+    Outcome { qtype: 0, rcode, route: None, ecs: false, tsig_start: None, reuse: None }
 }

@@ -24,9 +24,8 @@ use super::packet::{self, Outcome, Reuse};
 use super::query::Transport;
 use super::snapshot::Snapshot;
 use crate::geo::table::LineId;
-use crate::rdata::RecordType;
 use crate::wire::decode;
-use crate::wire::encode::{self, CLASS_IN};
+use crate::wire::encode;
 
 /// Keys kept at most; the table is emptied when it is full (names asked are few: a
 /// table this size holds every name, type and line of a typical zone set).
@@ -52,9 +51,8 @@ pub struct Epoch {
 pub struct PreparedAnswers {
     epoch: Epoch,
     answers: FxHashMap<u64, Prepared>,
-    /// Answers sent from the table, and answers made and kept, since it was made.
+    /// Answers sent from the table since it was made.
     hits: u64,
-    kept: u64,
 }
 
 /// The answer to one (name, type, line, EDNS flags).
@@ -101,11 +99,6 @@ impl PreparedAnswers {
         self.hits
     }
 
-    /// Answers made and kept so far.
-    pub fn kept(&self) -> u64 {
-        self.kept
-    }
-
     /// Writes the answer to `packet` from `peer` (over UDP) into `out` if the table
     /// holds it; else returns what [`PreparedAnswers::keep`] needs to keep the answer
     /// made the long way (`None` when that answer cannot be kept).
@@ -123,12 +116,7 @@ impl PreparedAnswers {
         }
         let mut name_buf = [0u8; 256];
         let Ok((query, name_len)) = decode::decode(packet, &mut name_buf) else { return Err(None) };
-        let qtype = RecordType::from(query.qtype);
-        if query.qclass != CLASS_IN
-            || query.tsig_start.is_some()
-            || query.edns.is_some_and(|e| e.version > 0)
-            || matches!(qtype, RecordType::AXFR | RecordType::IXFR)
-        {
+        if !packet::may_reuse_for(&query) {
             return Err(None);
         }
         let ecs = query.edns.and_then(|e| e.ecs);
@@ -147,12 +135,10 @@ impl PreparedAnswers {
             let key = &p.key;
             *key.name == *name && key.qtype == qtype && key.line == line && key.edns == edns
         });
-        let (entropy, miss) = (client.entropy, || {
-            let key = Key { name: name.into(), qtype, line, edns };
-            Some(Miss { key, hash, entropy: client.entropy, epoch })
-        });
+        let miss =
+            || Some(Miss { key: Key { name: name.into(), qtype, line, edns }, hash, entropy: client.entropy, epoch });
         let Some(prepared) = found else { return Err(miss()) };
-        let rotation = (entropy % prepared.sections.len() as u64) as usize;
+        let rotation = (client.entropy % prepared.sections.len() as u64) as usize;
         let Some(sections) = &prepared.sections[rotation] else { return Err(miss()) };
         encode::start(out, query.header, Some(query.question), prepared.authoritative, prepared.rcode.code());
         out.extend_from_slice(sections);
@@ -215,6 +201,5 @@ impl PreparedAnswers {
         let prepared = self.answers.get_mut(&miss.hash).expect("inserted above");
         let rotation = (miss.entropy % u64::from(rotations)) as usize;
         prepared.sections[rotation] = Some(sections.into());
-        self.kept += 1;
     }
 }

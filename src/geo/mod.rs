@@ -84,16 +84,14 @@ impl Classifier {
     /// addresses are classified as the IPv4 address they carry (scope counted in IPv6 bits).
     #[inline]
     pub fn classify(&self, addr: IpAddr, source_prefix_len: u8) -> Hit {
-        match addr {
-            IpAddr::V4(a) => self.v4.lookup(u32::from(a).network(source_prefix_len.min(32))),
-            IpAddr::V6(a) => match a.to_ipv4_mapped() {
-                Some(v4) => {
-                    // The scope stays in the family's bits: a /24 of the IPv4 address is /120.
-                    let hit = self.v4.lookup(u32::from(v4).network(source_prefix_len.saturating_sub(96).min(32)));
-                    Hit { scope: hit.scope + 96, ..hit }
-                }
-                None => self.v6.lookup(u128::from(a).network(source_prefix_len.min(128))),
-            },
+        match table_key(addr, source_prefix_len) {
+            TableKey::V4(key) => self.v4.lookup(key),
+            TableKey::Mapped(key) => {
+                // The scope stays in the family's bits: a /24 of the IPv4 address is /120.
+                let hit = self.v4.lookup(key);
+                Hit { scope: hit.scope + 96, ..hit }
+            }
+            TableKey::V6(key) => self.v6.lookup(key),
         }
     }
 
@@ -106,21 +104,15 @@ impl Classifier {
             let (mut v4, mut n4) = ([0u32; GROUP], 0);
             let (mut v6, mut n6) = ([0u128; GROUP], 0);
             for &(addr, source_prefix_len) in group {
-                match addr {
-                    IpAddr::V4(a) => {
-                        v4[n4] = u32::from(a).network(source_prefix_len.min(32));
+                match table_key(addr, source_prefix_len) {
+                    TableKey::V4(key) | TableKey::Mapped(key) => {
+                        v4[n4] = key;
                         n4 += 1;
                     }
-                    IpAddr::V6(a) => match a.to_ipv4_mapped() {
-                        Some(m) => {
-                            v4[n4] = u32::from(m).network(source_prefix_len.saturating_sub(96).min(32));
-                            n4 += 1;
-                        }
-                        None => {
-                            v6[n6] = u128::from(a).network(source_prefix_len.min(128));
-                            n6 += 1;
-                        }
-                    },
+                    TableKey::V6(key) => {
+                        v6[n6] = key;
+                        n6 += 1;
+                    }
                 }
             }
             self.v4.prefetch_batch(&v4[..n4]);
@@ -141,6 +133,29 @@ impl Classifier {
     /// Every IPv6 block with its line, in address order.
     pub fn v6_blocks(&self) -> impl Iterator<Item = (Block<u128>, LineId)> + '_ {
         self.v6.blocks()
+    }
+}
+
+/// Which table a client address is looked up in, and the key: its first
+/// `source_prefix_len` bits.
+enum TableKey {
+    /// An IPv4 address.
+    V4(u32),
+    /// An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`), looked up as the IPv4 address it
+    /// carries; its source prefix counts IPv6 bits.
+    Mapped(u32),
+    /// Any other IPv6 address.
+    V6(u128),
+}
+
+#[inline]
+fn table_key(addr: IpAddr, source_prefix_len: u8) -> TableKey {
+    match addr {
+        IpAddr::V4(a) => TableKey::V4(u32::from(a).network(source_prefix_len.min(32))),
+        IpAddr::V6(a) => match a.to_ipv4_mapped() {
+            Some(v4) => TableKey::Mapped(u32::from(v4).network(source_prefix_len.saturating_sub(96).min(32))),
+            None => TableKey::V6(u128::from(a).network(source_prefix_len.min(128))),
+        },
     }
 }
 
