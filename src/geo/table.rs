@@ -183,6 +183,12 @@ const PREFETCH_GROUP: usize = 32;
 /// walk is only extra work.
 const PREFETCH_FROM_BLOCKS: usize = 100_000;
 
+/// IPv4 tables of at least this many blocks also get a [`Direct`] index: past the
+/// caches, the adaptive index costs a lookup four cache lines from memory (slot, first
+/// addresses, lines), the direct index one. The real lists (about 28,000 IPv4 blocks) and
+/// the 100,000-prefix set (about 180,000) stay below it and keep their 64 MB.
+const DIRECT_FROM_BLOCKS: usize = 250_000;
+
 /// `Slot::child` of a leaf.
 const LEAF: u32 = u32::MAX;
 
@@ -219,11 +225,72 @@ pub struct PrefixTable<K> {
     hits: Box<[Hit]>,
     /// All index nodes; the root's `2^ROOT_STRIDE + 1` slots come first.
     slots: Box<[Slot]>,
+    /// For large IPv4 tables, the direct index that lookups use instead of `slots`.
+    direct: Option<Direct>,
+}
+
+/// A direct index of IPv4 by its first 24 bits (as DIR-24-8 routers do, but with the
+/// few split /24s searched in `starts` instead of a second 256-entry level, which would
+/// cost up to 1 KB for each of them): one 4-byte entry per /24, 64 MB in all.
+///
+/// An entry is either the [`Hit`] of the block that holds the whole /24 (the line in the
+/// low 16 bits, the scope in the next 8), or, with [`Direct::SPLIT`] set, where the /24's
+/// blocks (all longer than /24) lie in `starts`: the first one's index in bits 8–30 and
+/// their count less one in bits 0–7.
+#[derive(Debug)]
+struct Direct {
+    entries: Box<[u32]>,
+}
+
+impl Direct {
+    /// Marks an entry that points into `starts`.
+    const SPLIT: u32 = 1 << 31;
+
+    /// Tables of at most this many blocks fit the 23 bits of an entry's first index.
+    const MAX_BLOCKS: usize = 1 << 23;
+
+    /// The index for a table's blocks (which must be IPv4).
+    fn build<K: AddrBits>(starts: &[K], hits: &[Hit]) -> Direct {
+        debug_assert_eq!(K::BITS, 32);
+        let mut entries = vec![0u32; 1 << 24].into_boxed_slice();
+        let mut split_open = None;
+        for (k, (&start, hit)) in starts.iter().zip(hits).enumerate() {
+            let at = start.bits_at(0, 24);
+            if hit.scope <= 24 {
+                let whole = u32::from(hit.line.0) | u32::from(hit.scope) << 16;
+                entries[at..at + (1 << (24 - hit.scope))].fill(whole);
+            } else if split_open == Some(at) {
+                // Another block of this /24 (at most 256 in all: the count fits 8 bits).
+                entries[at] += 1;
+            } else {
+                entries[at] = Self::SPLIT | (k as u32) << 8;
+                split_open = Some(at);
+            }
+        }
+        Direct { entries }
+    }
+
+    /// The entry for `addr`: a hit, or the range of `starts` to search.
+    #[inline]
+    fn entry<K: AddrBits>(&self, addr: K) -> Result<Hit, (usize, usize)> {
+        let entry = self.entries[addr.bits_at(0, 24)];
+        if entry & Self::SPLIT == 0 {
+            return Ok(Hit { line: LineId(entry as u16), scope: (entry >> 16) as u8 });
+        }
+        let first = ((entry & !Self::SPLIT) >> 8) as usize;
+        Err((first, first + (entry & 0xff) as usize + 1))
+    }
 }
 
 impl<K: AddrBits> PrefixTable<K> {
     /// Builds the table from a complete partition (change points starting at zero).
     pub fn from_segments(points: &ChangePoints<K, LineId>) -> Self {
+        Self::with_direct_from(points, DIRECT_FROM_BLOCKS)
+    }
+
+    /// [`PrefixTable::from_segments`], with a direct index for IPv4 tables of at least
+    /// `direct_from` blocks (the tests build small ones).
+    fn with_direct_from(points: &ChangePoints<K, LineId>, direct_from: usize) -> Self {
         let points = normalize(points.clone());
         debug_assert!(points.first().is_some_and(|p| p.0 == K::ZERO));
         let (mut starts, mut hits) = (Vec::with_capacity(points.len() * 4), Vec::with_capacity(points.len() * 4));
@@ -239,7 +306,9 @@ impl<K: AddrBits> PrefixTable<K> {
         }
         let mut slots = Vec::with_capacity((1 << ROOT_STRIDE) + 1 + starts.len() / 2);
         add_node(&starts, &mut slots, 0..starts.len(), 0, ROOT_STRIDE);
-        PrefixTable { starts: starts.into(), hits: hits.into(), slots: slots.into() }
+        let direct = (K::BITS == 32 && (direct_from..Direct::MAX_BLOCKS).contains(&starts.len()))
+            .then(|| Direct::build(&starts, &hits));
+        PrefixTable { starts: starts.into(), hits: hits.into(), slots: slots.into(), direct }
     }
 
     /// The blocks of the leaf `addr` falls in, as a range of `starts`.
@@ -261,7 +330,13 @@ impl<K: AddrBits> PrefixTable<K> {
     /// The block holding `addr`: its line and its length (the ECS scope).
     #[inline]
     pub fn lookup(&self, addr: K) -> Hit {
-        let (lo, hi) = self.leaf(addr);
+        let (lo, hi) = match &self.direct {
+            Some(direct) => match direct.entry(addr) {
+                Ok(hit) => return hit,
+                Err(split) => split,
+            },
+            None => self.leaf(addr),
+        };
         let below = self.starts[lo..hi].partition_point(|&s| s <= addr);
         // The first block starts at zero, so some block starts at or before `addr`: either
         // inside this leaf or as the last block of an earlier one.
@@ -276,6 +351,9 @@ impl<K: AddrBits> PrefixTable<K> {
     /// together), and at each leaf its first addresses and lines. A hint only: it changes
     /// no result.
     pub fn prefetch_batch(&self, addrs: &[K]) {
+        if let Some(direct) = &self.direct {
+            return self.prefetch_direct(direct, addrs);
+        }
         if self.starts.len() < PREFETCH_FROM_BLOCKS {
             // A table this small stays in the cache: walking it twice only costs.
             return;
@@ -313,6 +391,20 @@ impl<K: AddrBits> PrefixTable<K> {
                     prefetch(&self.slots[at[k]]);
                     walking += 1;
                 }
+            }
+        }
+    }
+
+    /// [`PrefixTable::prefetch_batch`] through the direct index: every entry, then the
+    /// blocks of the split /24s among them.
+    fn prefetch_direct(&self, direct: &Direct, addrs: &[K]) {
+        for &addr in addrs {
+            prefetch(&direct.entries[addr.bits_at(0, 24)]);
+        }
+        for &addr in addrs {
+            if let Err((lo, _)) = direct.entry(addr) {
+                prefetch(&self.starts[lo]);
+                prefetch(&self.hits[lo]);
             }
         }
     }
@@ -473,6 +565,7 @@ mod tests {
     fn check_against_scan<K: AddrBits + std::ops::BitOr<Output = K>>(
         random: impl Fn(&mut fastrand::Rng) -> K,
         max_len: u8,
+        direct_from: usize,
     ) {
         let mut rng = fastrand::Rng::with_seed(7);
         let mut blocks = Vec::new();
@@ -487,9 +580,11 @@ mod tests {
         blocks.dedup_by_key(|b| b.0);
         let painted = paint(blocks);
         let full = overlay(&painted, &painted, |a, _| a.unwrap_or(L(0)));
-        let table = PrefixTable::from_segments(&full);
+        let table = PrefixTable::with_direct_from(&full, direct_from);
+        assert_eq!(table.direct.is_some(), K::BITS == 32 && direct_from == 0);
         for _ in 0..50_000 {
             let addr = if rng.bool() { addr_near(hot, &mut rng, &random) } else { random(&mut rng) };
+            table.prefetch_batch(&[addr, random(&mut rng)]);
             let hit = table.lookup(addr);
             assert_eq!(hit.line, owner(&full, addr), "{addr:?}");
             let (first, last) = (addr.network(hit.scope), addr.block_last(hit.scope));
@@ -512,11 +607,30 @@ mod tests {
 
     #[test]
     fn lookups_match_a_scan_v4() {
-        check_against_scan(|rng| rng.u32(..), 32);
+        check_against_scan(|rng| rng.u32(..), 32, usize::MAX);
+    }
+
+    #[test]
+    fn direct_index_holds_a_slash_24_split_into_256_hosts() {
+        let base = 0x0a01_0200u32;
+        let blocks = (0..256).map(|i| (b(base + i, 32), L(1 + (i % 2) as u16))).collect();
+        let painted = paint(blocks);
+        let full = overlay(&painted, &painted, |a, _| a.unwrap_or(L(0)));
+        let table = PrefixTable::with_direct_from(&full, 0);
+        for i in 0..256 {
+            assert_eq!(table.lookup(base + i), Hit { line: L(1 + (i % 2) as u16), scope: 32 });
+        }
+        assert_eq!(table.lookup(base - 1).line, L(0));
+        assert_eq!(table.lookup(base + 256).line, L(0));
+    }
+
+    #[test]
+    fn direct_lookups_match_a_scan_v4() {
+        check_against_scan(|rng| rng.u32(..), 32, 0);
     }
 
     #[test]
     fn lookups_match_a_scan_v6() {
-        check_against_scan(|rng| rng.u128(..), 128);
+        check_against_scan(|rng| rng.u128(..), 128, 0);
     }
 }
