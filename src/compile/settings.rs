@@ -3,9 +3,10 @@
 
 use std::path::Path;
 
-use super::Compiler;
+use super::{Compiler, Place, stamp};
 use crate::config::{At, ServerDef, defaults};
-use crate::engine::settings::ServerSettings;
+use crate::engine::cookies::Secret;
+use crate::engine::settings::{CookieSettings, RrlSettings, ServerSettings};
 
 /// The settings of rules without a `server:` section.
 pub(super) fn defaults() -> ServerSettings {
@@ -23,6 +24,15 @@ pub(super) fn defaults() -> ServerSettings {
         cpus: Vec::new(),
         state_dir: None,
         serial_coalesce: defaults::SERIAL_COALESCE,
+        rrl: RrlSettings {
+            rate: 0,
+            slip: defaults::RRL_SLIP,
+            ipv4_prefix: defaults::RRL_IPV4_PREFIX,
+            ipv6_prefix: defaults::RRL_IPV6_PREFIX,
+            table_size: crate::engine::rrl::DEFAULT_SLOTS,
+            allow: Vec::new(),
+        },
+        cookies: CookieSettings { enabled: true, secrets: None, overlap: defaults::COOKIE_OVERLAP },
     }
 }
 
@@ -102,10 +112,106 @@ impl Compiler<'_> {
             }
             settings.serial_coalesce = std::time::Duration::from_millis(ms);
         }
+        if let Some(rrl) = &d.rrl {
+            self.rrl_settings(&place, rrl, &mut settings.rrl);
+        }
+        if let Some(cookies) = &d.cookies {
+            settings.cookies.enabled = cookies.enabled.unwrap_or(true);
+            settings.cookies.overlap =
+                cookies.overlap_s.map_or(defaults::COOKIE_OVERLAP, std::time::Duration::from_secs);
+            if let Some(file) = &cookies.secret_file {
+                settings.cookies.secrets = self.cookie_secrets(&place, &rules_dir.join(file));
+            }
+        }
         if let Some(chaos) = &d.chaos {
             settings.chaos_version = chaos.version.clone();
             settings.chaos_id = chaos.id.clone();
         }
         settings
+    }
+}
+
+impl Compiler<'_> {
+    fn rrl_settings(&mut self, place: &Place, def: &crate::config::RrlDef, rrl: &mut RrlSettings) {
+        rrl.rate = def.rate.unwrap_or(0);
+        rrl.slip = def.slip.unwrap_or(defaults::RRL_SLIP);
+        for (given, width, into) in
+            [(def.ipv4_prefix, 32, &mut rrl.ipv4_prefix), (def.ipv6_prefix, 128, &mut rrl.ipv6_prefix)]
+        {
+            if let Some(len) = given {
+                if len > width {
+                    self.fail(place.clone(), "server rrl", format!("prefix length {len} is longer than {width}"));
+                }
+                *into = len;
+            }
+        }
+        if let Some(size) = def.table_size {
+            if !(1024..=1 << 24).contains(&size) {
+                self.fail(place.clone(), "server rrl", format!("table_size {size} is outside 1024..=16777216"));
+            }
+            rrl.table_size = size;
+        }
+        for text in def.allow.iter().flatten() {
+            match text.parse::<ipnet::IpNet>().or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from)) {
+                Ok(net) => rrl.allow.push(net.trunc()),
+                Err(_) => self.fail(place.clone(), "server rrl", format!("allow: {text:?} is not a network (CIDR)")),
+            }
+        }
+    }
+
+    /// Reads the cookie secret file: the current secret on the first line, optionally
+    /// the previous one on the second (32 hex digits each; `#` comments and blank lines
+    /// skipped). A bad file fails the rules (the running ones stay).
+    fn cookie_secrets(&mut self, place: &Place, path: &Path) -> Option<(Secret, Option<Secret>)> {
+        self.inputs.push((path.to_path_buf(), stamp(path)));
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) => {
+                self.fail(place.clone(), "server cookies", format!("cannot read secret_file {}: {e}", path.display()));
+                return None;
+            }
+        };
+        let mut secrets = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let secret = data_encoding::HEXLOWER_PERMISSIVE
+                .decode(line.as_bytes())
+                .ok()
+                .and_then(|bytes| Secret::try_from(bytes).ok());
+            match secret {
+                Some(secret) if secrets.len() < 2 => secrets.push(secret),
+                Some(_) => {
+                    self.fail(
+                        place.clone(),
+                        "server cookies",
+                        format!(
+                            "{}:{}: a third secret (the file holds the current and the previous)",
+                            path.display(),
+                            n + 1
+                        ),
+                    );
+                    return None;
+                }
+                None => {
+                    self.fail(
+                        place.clone(),
+                        "server cookies",
+                        format!("{}:{}: {line:?} is not a secret of 32 hex digits (128 bits)", path.display(), n + 1),
+                    );
+                    return None;
+                }
+            }
+        }
+        match secrets[..] {
+            [current] => Some((current, None)),
+            [current, previous] => Some((current, Some(previous))),
+            _ => {
+                self.fail(place.clone(), "server cookies", format!("{}: no secret in the file", path.display()));
+                None
+            }
+        }
     }
 }

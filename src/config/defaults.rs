@@ -59,3 +59,12 @@ pub const WATCH: bool = true;
 pub const ADMIN_LISTEN: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 9153);
 /// Changes to a view this close to its last new serial are coalesced into the next one.
 pub const SERIAL_COALESCE: Duration = Duration::from_secs(2);
+/// RRL: every second limited answer goes out truncated (BIND's and Knot's default).
+pub const RRL_SLIP: u32 = 2;
+/// RRL: IPv4 sources are counted per /24.
+pub const RRL_IPV4_PREFIX: u8 = 24;
+/// RRL: IPv6 sources are counted per /56.
+pub const RRL_IPV6_PREFIX: u8 = 56;
+/// Cookies: the previous secret is accepted for an hour after a rollover (as long as a
+/// server cookie is valid anyway, RFC 9018 §4.3).
+pub const COOKIE_OVERLAP: Duration = Duration::from_secs(3600);

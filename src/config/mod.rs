@@ -290,6 +290,55 @@ pub struct ServerDef {
     /// go out together as one new serial and one NOTIFY (default 2000, at least 1000).
     #[serde(default)]
     pub serial_coalesce_ms: Option<u64>,
+    /// Response rate limiting over UDP (off unless `rate` is set).
+    #[serde(default)]
+    pub rrl: Option<RrlDef>,
+    /// DNS cookies (on by default).
+    #[serde(default)]
+    pub cookies: Option<CookiesDef>,
+}
+
+/// `server.rrl`: response rate limiting, per source prefix and kind of answer.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RrlDef {
+    /// Answers per second per account (prefix, kind, and name for positive answers);
+    /// 0 or unset = off.
+    #[serde(default)]
+    pub rate: Option<u32>,
+    /// Every Nth limited answer goes out truncated (TC=1) so real clients retry over
+    /// TCP; 0 drops them all, 1 truncates them all (default 2).
+    #[serde(default)]
+    pub slip: Option<u32>,
+    /// IPv4 sources are counted per prefix of this length (default 24).
+    #[serde(default)]
+    pub ipv4_prefix: Option<u8>,
+    /// IPv6 sources are counted per prefix of this length (default 56).
+    #[serde(default)]
+    pub ipv6_prefix: Option<u8>,
+    /// Accounts in the fixed table (default 65536; taken at start).
+    #[serde(default)]
+    pub table_size: Option<usize>,
+    /// Networks never limited (CIDR).
+    #[serde(default)]
+    pub allow: Option<Vec<String>>,
+}
+
+/// `server.cookies`: DNS cookies (RFC 7873, server cookies as RFC 9018 makes them).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CookiesDef {
+    /// Answer cookies (default true).
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// File with the server secret (32 hex digits) on its first line and, optionally, the
+    /// previous secret on its second; relative to the rules file. Share it across an
+    /// anycast fleet. Default: a random secret made at start.
+    #[serde(default)]
+    pub secret_file: Option<String>,
+    /// Seconds the previous secret is still accepted after a rollover (default 3600).
+    #[serde(default)]
+    pub overlap_s: Option<u64>,
 }
 
 /// `server.admin`.

@@ -24,11 +24,14 @@ pub enum Rcode {
     NotAuth,
     /// 16 (extended, in the OPT record): the EDNS version is not implemented.
     BadVers,
+    /// 23 (extended, RFC 7873 §8): the query's server cookie is missing or invalid, and a
+    /// valid one is needed (sent to a rate-limited client that has a cookie).
+    BadCookie,
 }
 
 impl Rcode {
     /// Every rcode the engine sends, in code order: the one list of their names.
-    pub const ALL: [Rcode; 8] = [
+    pub const ALL: [Rcode; 9] = [
         Rcode::NoError,
         Rcode::FormErr,
         Rcode::ServFail,
@@ -37,6 +40,7 @@ impl Rcode {
         Rcode::Refused,
         Rcode::NotAuth,
         Rcode::BadVers,
+        Rcode::BadCookie,
     ];
 
     /// The 12-bit (extended) value: the low 4 bits go in the header, the rest in the OPT.
@@ -50,6 +54,7 @@ impl Rcode {
             Rcode::Refused => 5,
             Rcode::NotAuth => 9,
             Rcode::BadVers => 16,
+            Rcode::BadCookie => 23,
         }
     }
 
@@ -64,6 +69,7 @@ impl Rcode {
             Rcode::Refused => "REFUSED",
             Rcode::NotAuth => "NOTAUTH",
             Rcode::BadVers => "BADVERS",
+            Rcode::BadCookie => "BADCOOKIE",
         }
     }
 
@@ -88,6 +94,7 @@ impl Rcode {
             Rcode::Refused => 5,
             Rcode::NotAuth => 6,
             Rcode::BadVers => 7,
+            Rcode::BadCookie => 8,
         }
     }
 }

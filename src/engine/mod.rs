@@ -10,6 +10,8 @@
 pub mod access;
 pub mod answer;
 pub mod consistency;
+pub mod cookies;
+pub mod defence;
 pub mod explain;
 pub mod export;
 pub mod health;
@@ -20,6 +22,7 @@ pub mod packet;
 pub mod prepared;
 pub mod query;
 pub mod resolve;
+pub mod rrl;
 pub mod settings;
 pub mod snapshot;
 pub mod summary;
@@ -79,6 +82,8 @@ pub struct Engine {
     version_hooks: std::sync::OnceLock<VersionHooks>,
     /// Serial changes not yet taken by the host (to NOTIFY): [`Engine::take_serial_changes`].
     pending_changes: Mutex<Vec<versions::SerialChange>>,
+    /// Cookies and response rate limiting (on once the host gives a clock).
+    pub defences: defence::Defences,
 }
 
 /// What a host gives the engine so that views are looked at on every change, a reload
@@ -224,6 +229,7 @@ impl Engine {
     /// An engine serving `snapshot`, with no source to reload from.
     pub fn new(snapshot: Snapshot) -> Self {
         let metrics = Metrics::default();
+        let defences = defence::Defences::new(&snapshot.settings);
         let live = Live {
             metric_slots: metrics.slots_for(&snapshot.lines.names).into(),
             overrides: ArcSwap::from_pointee(OverrideView::default()),
@@ -240,7 +246,15 @@ impl Engine {
             served: ArcSwap::from_pointee(ServedSerials::default()),
             version_hooks: std::sync::OnceLock::new(),
             pending_changes: Mutex::default(),
+            defences,
         }
+    }
+
+    /// Gives the engine the host's clock (seconds since the Unix epoch), which turns on
+    /// DNS cookies and response rate limiting as the rules configure them (see
+    /// [`defence`]). Only the first call counts.
+    pub fn set_clock(&self, clock: fn() -> u64) {
+        self.defences.set_clock(clock, &self.snapshot().settings);
     }
 
     /// An engine serving `snapshot`, which [`Engine::reload`] replaces with a fresh one
@@ -270,7 +284,7 @@ impl Engine {
     /// TSIG-signed query is answered as if unsigned: hosts that hold keys use
     /// [`Engine::handle_packet_with_clock`].
     pub fn handle_packet(&self, packet: &[u8], peer: SocketAddr, transport: Transport, out: &mut Vec<u8>) -> bool {
-        self.respond(&self.snapshot(), 0, packet, peer, transport, None::<fn() -> u64>, out).is_some()
+        self.respond(&self.snapshot(), 0, packet, peer, transport, None::<fn() -> u64>, out, |_, _| {}).is_some()
     }
 
     /// [`Engine::handle_packet`], and a TSIG-signed query (RFC 8945) is checked and its
@@ -298,7 +312,7 @@ impl Engine {
         now: impl FnOnce() -> u64,
         out: &mut Vec<u8>,
     ) -> bool {
-        self.respond(&self.snapshot(), worker, packet, peer, transport, Some(now), out).is_some()
+        self.respond(&self.snapshot(), worker, packet, peer, transport, Some(now), out, |_, _| {}).is_some()
     }
 
     /// [`Engine::handle_packet_on`] for a UDP query, from `prepared` when it holds the
@@ -322,22 +336,26 @@ impl Engine {
         };
         let live = self.snapshot();
         let miss = match prepared.answer(&live, epoch, packet, peer.ip(), out) {
-            Ok(outcome) => {
+            Ok(mut outcome) => {
+                if !self.defences.finish(&live.settings, &mut outcome, peer.ip(), Transport::Udp, out) {
+                    return false;
+                }
                 self.count(worker, &live, &outcome, Transport::Udp);
                 return true;
             }
             Err(miss) => miss,
         };
-        let Some(outcome) = self.respond(&live, worker, packet, peer, Transport::Udp, Some(now), out) else {
-            return false;
+        let keep = |outcome: &packet::Outcome, out: &[u8]| {
+            if let Some(miss) = miss {
+                prepared.keep(miss, outcome, out);
+            }
         };
-        if let Some(miss) = miss {
-            prepared.keep(miss, &outcome, out);
-        }
-        true
+        self.respond(&live, worker, packet, peer, Transport::Udp, Some(now), out, keep).is_some()
     }
 
-    /// Answers `packet` from `live` (signed if it was and `now` is given) and counts it.
+    /// Answers `packet` from `live`, shows the answer as made to `keep`, applies the
+    /// defences (cookie, rate limit: `None` if it is dropped), signs it if the query was
+    /// signed and `now` is given, and counts it.
     #[allow(clippy::too_many_arguments)]
     fn respond(
         &self,
@@ -348,9 +366,14 @@ impl Engine {
         transport: Transport,
         now: Option<impl FnOnce() -> u64>,
         out: &mut Vec<u8>,
+        keep: impl FnOnce(&packet::Outcome, &[u8]),
     ) -> Option<packet::Outcome> {
         let health = live.live_health();
         let mut outcome = packet::respond(live, packet, peer.ip(), transport, &health, &self.served, out)?;
+        keep(&outcome, out);
+        if !self.defences.finish(&live.settings, &mut outcome, peer.ip(), transport, out) {
+            return None;
+        }
         if let (Some(start), Some(now)) = (outcome.tsig_start, now)
             && let Some(rcode) = packet::sign_answer(live, packet, start, now(), out)
         {
@@ -477,6 +500,7 @@ impl Engine {
         // Its views first: from its first query on, every SOA and transfer of the new
         // snapshot has its view's serial (never the rules' one).
         let versions = self.look_at_views(&live);
+        self.defences.reloaded(&live.settings);
         self.current.store(Arc::new(live));
         drop(overrides);
         let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;

@@ -15,7 +15,7 @@ use super::query::{ClientInfo, Query, Transport};
 use super::snapshot::Snapshot;
 use super::versions::{ServedSerials, set_soa_serial};
 use crate::rdata::{Owner, RData, RecordRef, RecordType};
-use crate::wire::decode::{self, Ecs, Header, Reject, WireQuery};
+use crate::wire::decode::{self, Cookie, Ecs, Header, Reject, WireQuery};
 use crate::wire::encode::{self, CLASS_CH, CLASS_IN, EcsEcho};
 use crate::wire::tsig::{self, Signer};
 
@@ -38,6 +38,23 @@ pub struct Outcome {
     /// Set when the answer may be sent again to a query with the same name, type, line
     /// and EDNS flags (see [`super::prepared`]).
     pub reuse: Option<Reuse>,
+    /// End of the header and question in the answer written.
+    pub question_end: usize,
+    /// Where the answer's OPT record starts, if it has one (it is the last record
+    /// until a TSIG is added).
+    pub opt_at: Option<usize>,
+    /// The query's COOKIE option, if it had one.
+    pub cookie: Option<Cookie>,
+    /// A hash of the lowercased name asked (0 if none was read): RRL's accounts.
+    pub name_hash: u64,
+}
+
+/// A hash of a lowercased name, for [`Outcome::name_hash`].
+pub(super) fn name_hash(name: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    name.hash(&mut h);
+    h.finish()
 }
 
 /// What [`super::prepared::PreparedAnswers`] keeps of an answer: its record sections
@@ -100,16 +117,20 @@ pub fn respond(
         // request, then it MUST respond with RCODE=BADVERS."
         let badvers = Rcode::BadVers.code();
         encode::start(out, query.header, Some(query.question), false, badvers);
+        let opt_at = out.len();
         encode::write_opt(out, settings.udp_payload_max, badvers, edns.dnssec_ok, None);
         encode::set_counts(out, 0, 0, 1);
-        let ecs = edns.ecs.is_some();
         return Some(Outcome {
             qtype: query.qtype,
             rcode: Rcode::BadVers,
             route: None,
-            ecs,
+            ecs: edns.ecs.is_some(),
             tsig_start: query.tsig_start,
             reuse: None,
+            question_end: opt_at,
+            opt_at: Some(opt_at),
+            cookie: edns.cookie,
+            name_hash: name_hash(&name_buf[..name_len]),
         });
     }
     let name = std::str::from_utf8(&name_buf[..name_len]).unwrap_or("\0");
@@ -197,7 +218,9 @@ pub fn respond(
     let sections_end = out.len();
     let mut additional = 0;
     let opt = query.edns.map(|e| (e.dnssec_ok, ecs_echo));
+    let mut opt_at = None;
     if let Some((dnssec_ok, ecs_echo)) = opt {
+        opt_at = Some(out.len());
         encode::write_opt(out, settings.udp_payload_max, 0, dnssec_ok, ecs_echo);
         additional = 1;
     }
@@ -208,8 +231,9 @@ pub fn respond(
         && answer.varies != Varies::Draw
         && out.len() <= limit
         && !answer.answers.iter().chain(&answer.authority).any(|r| matches!(r.data, RData::Soa { .. }));
+    let question_end = encode::header_and_question_len(query.question);
     let reuse = reusable.then_some(Reuse {
-        sections_start: encode::header_and_question_len(query.question),
+        sections_start: question_end,
         sections_end,
         answers,
         authority: answer.authority.len() as u16,
@@ -220,15 +244,22 @@ pub fn respond(
         // RFC 2181 §9: a truncated response sets TC and the client retries over TCP. We
         // keep only the header, question and OPT (RFC 6891 §7 asks for the OPT), so
         // nothing partial is ever cached.
-        out.truncate(encode::header_and_question_len(query.question));
+        encode::keep_only_opt(out, question_end, opt_at);
         encode::set_truncated(out);
-        if let Some((dnssec_ok, ecs_echo)) = opt {
-            encode::write_opt(out, settings.udp_payload_max, 0, dnssec_ok, ecs_echo);
-        }
-        encode::set_counts(out, 0, 0, additional);
+        opt_at = opt_at.map(|_| question_end);
     }
-    let (qtype, rcode, route, tsig_start) = (query.qtype, answer.rcode, answer.route, query.tsig_start);
-    Some(Outcome { qtype, rcode, route, ecs: ecs.is_some(), tsig_start, reuse })
+    Some(Outcome {
+        qtype: query.qtype,
+        rcode: answer.rcode,
+        route: answer.route,
+        ecs: ecs.is_some(),
+        tsig_start: query.tsig_start,
+        reuse,
+        question_end,
+        opt_at,
+        cookie: query.edns.and_then(|e| e.cookie),
+        name_hash: name_hash(&name_buf[..name_len]),
+    })
 }
 
 /// Whether an answer to `query` may be one made for another query of the same name, type,
@@ -242,11 +273,17 @@ pub(super) fn may_reuse_for(query: &WireQuery<'_>) -> bool {
 }
 
 /// The largest answer `query` may get over `transport`.
+/// An answer to a query with a cookie leaves room for the COOKIE option added after it
+/// is made (see [`super::defence`]).
 pub(super) fn size_limit(snapshot: &Snapshot, query: &WireQuery<'_>, transport: Transport) -> usize {
     match (transport, query.edns) {
         (Transport::Tcp, _) => usize::from(u16::MAX),
         // RFC 6891 §6.2.3: values below 512 are treated as 512.
-        (Transport::Udp, Some(e)) => usize::from(e.udp_size.clamp(512, snapshot.settings.udp_payload_max)),
+        (Transport::Udp, Some(e)) => {
+            let limit = usize::from(e.udp_size.clamp(512, snapshot.settings.udp_payload_max));
+            let cookie = e.cookie.is_some() && snapshot.settings.cookies.enabled;
+            limit - if cookie { 4 + super::cookies::ANSWER_COOKIE_LEN } else { 0 }
+        }
         (Transport::Udp, None) => CLASSIC_UDP_LIMIT,
     }
 }
@@ -375,9 +412,23 @@ fn error_only(
 ) -> Outcome {
     let question = question_end.map(|end| &packet[decode::HEADER_LEN..end]);
     encode::start(out, header, question, false, rcode.code());
+    let written = out.len();
+    let mut opt_at = None;
     if let Some(dnssec_ok) = question_end.and_then(|end| decode::opt_in_error(packet, end)) {
+        opt_at = Some(out.len());
         encode::write_opt(out, snapshot.settings.udp_payload_max, rcode.code(), dnssec_ok, None);
         encode::set_counts(out, 0, 0, 1);
     }
-    Outcome { qtype: 0, rcode, route: None, ecs: false, tsig_start: None, reuse: None }
+    Outcome {
+        qtype: 0,
+        rcode,
+        route: None,
+        ecs: false,
+        tsig_start: None,
+        reuse: None,
+        question_end: written,
+        opt_at,
+        cookie: None,
+        name_hash: 0,
+    }
 }

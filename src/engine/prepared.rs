@@ -141,8 +141,10 @@ impl PreparedAnswers {
         let rotation = (client.entropy % prepared.sections.len() as u64) as usize;
         let Some(sections) = &prepared.sections[rotation] else { return Err(miss()) };
         encode::start(out, query.header, Some(query.question), prepared.authoritative, prepared.rcode.code());
+        let question_end = out.len();
         out.extend_from_slice(sections);
         let mut additional = 0;
+        let opt_at = query.edns.map(|_| out.len());
         if let Some(e) = query.edns {
             let scope = if prepared.route.is_some() { hit.scope } else { 0 };
             let echo = ecs.map(|ecs| packet::ecs_echo(ecs, scope));
@@ -162,6 +164,10 @@ impl PreparedAnswers {
             ecs: ecs.is_some(),
             tsig_start: None,
             reuse: None,
+            question_end,
+            opt_at,
+            cookie: query.edns.and_then(|e| e.cookie),
+            name_hash: packet::name_hash(name),
         })
     }
 

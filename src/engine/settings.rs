@@ -36,6 +36,46 @@ pub struct ServerSettings {
     pub state_dir: Option<std::path::PathBuf>,
     /// Least time between two new serials of the server's views (changes wait).
     pub serial_coalesce: Duration,
+    /// Response rate limiting over UDP.
+    pub rrl: RrlSettings,
+    /// DNS cookies.
+    pub cookies: CookieSettings,
+}
+
+/// `server.rrl`: response rate limiting (see [`super::rrl`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RrlSettings {
+    /// Answers a second per account; 0 turns rate limiting off.
+    pub rate: u32,
+    /// Every `slip`-th limited answer goes out truncated (0: none, 1: all).
+    pub slip: u32,
+    /// IPv4 sources are counted per prefix of this length.
+    pub ipv4_prefix: u8,
+    /// IPv6 sources are counted per prefix of this length.
+    pub ipv6_prefix: u8,
+    /// Accounts in the table (taken at start).
+    pub table_size: usize,
+    /// Sources never limited.
+    pub allow: Vec<ipnet::IpNet>,
+}
+
+impl RrlSettings {
+    /// Whether `source` is on the allow-list.
+    pub fn allows(&self, source: std::net::IpAddr) -> bool {
+        self.allow.iter().any(|net| net.contains(&source))
+    }
+}
+
+/// `server.cookies`: DNS cookies (see [`super::cookies`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CookieSettings {
+    /// Whether answers carry server cookies and valid ones exempt clients from RRL.
+    pub enabled: bool,
+    /// The secret file's current secret and the previous one it names, if a file is
+    /// configured (else the server makes a random secret at start).
+    pub secrets: Option<(super::cookies::Secret, Option<super::cookies::Secret>)>,
+    /// How long after a rollover the previous secret is still accepted.
+    pub overlap: Duration,
 }
 
 /// What a checked server is.

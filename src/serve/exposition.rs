@@ -80,6 +80,13 @@ pub fn render(control: &Control) -> String {
     x.family("linedns_probe_task_restarts_total", Kind::Counter, "Probe tasks restarted, by cause.");
     x.sample("linedns_probe_task_restarts_total", &[("cause", "ended")], load(&checker.restarts));
     x.sample("linedns_probe_task_restarts_total", &[("cause", "stalled")], load(&checker.stalls));
+    x.family(
+        "linedns_rrl_limited_total",
+        Kind::Counter,
+        "UDP answers over their rate limit, by what became of them (dropped, or slipped: sent truncated or BADCOOKIE).",
+    );
+    x.sample("linedns_rrl_limited_total", &[("action", "dropped")], load(&engine.defences.dropped));
+    x.sample("linedns_rrl_limited_total", &[("action", "slipped")], load(&engine.defences.slipped));
     x.family("linedns_reloads_total", Kind::Counter, "Reloads, by result (a failure keeps the running snapshot).");
     x.sample("linedns_reloads_total", &[("result", "success")], load(&reloads.successes));
     x.sample("linedns_reloads_total", &[("result", "failure")], load(&reloads.failures));

@@ -264,6 +264,8 @@ fn context(e: io::Error, what: &str, addr: SocketAddr) -> io::Error {
 /// What the state directory keeps, back in force before the first query: the operator
 /// overrides, then the views' serials (which the overrides may change).
 fn restore_state(engine: &Engine) {
+    // Cookies and rate limiting run on the clock (and start with it).
+    engine.set_clock(clock::unix_now);
     override_store::restore(engine);
     replication::start(engine);
 }

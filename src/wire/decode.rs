@@ -49,6 +49,28 @@ pub struct Ecs {
     pub addr: IpAddr,
 }
 
+/// RFC 7873 §4: the COOKIE option code.
+pub const OPTION_COOKIE: u16 = 10;
+
+/// The COOKIE option of a query (RFC 7873 §4), its lengths checked: a client cookie of 8
+/// octets, and a server cookie of 8 to 32 if the client has one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cookie {
+    /// The client cookie.
+    pub client: [u8; 8],
+    /// The server cookie's octets (the first `server_len`).
+    pub server: [u8; 32],
+    /// Length of the server cookie: 0 (none) or 8..=32.
+    pub server_len: u8,
+}
+
+impl Cookie {
+    /// The server cookie the client sent, if any.
+    pub fn server(&self) -> Option<&[u8]> {
+        (self.server_len > 0).then(|| &self.server[..usize::from(self.server_len)])
+    }
+}
+
 /// The EDNS(0) OPT record of a query (RFC 6891 §6.1.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Edns {
@@ -60,6 +82,8 @@ pub struct Edns {
     pub dnssec_ok: bool,
     /// The ECS option, if any.
     pub ecs: Option<Ecs>,
+    /// The COOKIE option, if any.
+    pub cookie: Option<Cookie>,
 }
 
 /// A decoded query.
@@ -356,8 +380,13 @@ pub fn opt_in_error(packet: &[u8], question_end: usize) -> Option<bool> {
 
 /// Reads an OPT record's fields and options (RFC 6891 §6.1.2, §6.1.3).
 fn read_opt(packet: &[u8], rr: &Located) -> Option<Edns> {
-    let mut edns =
-        Edns { udp_size: rr.class, version: (rr.ttl >> 16) as u8, dnssec_ok: rr.ttl & 0x8000 != 0, ecs: None };
+    let mut edns = Edns {
+        udp_size: rr.class,
+        version: (rr.ttl >> 16) as u8,
+        dnssec_ok: rr.ttl & 0x8000 != 0,
+        ecs: None,
+        cookie: None,
+    };
     let mut pos = rr.rdata_start;
     while pos < rr.next {
         let head = packet.get(pos..pos + 4).filter(|_| pos + 4 <= rr.next)?;
@@ -371,10 +400,29 @@ fn read_opt(packet: &[u8], rr: &Located) -> Option<Edns> {
                 return None; // two ECS options: malformed
             }
             edns.ecs = Some(read_ecs(data)?);
+        } else if code == OPTION_COOKIE {
+            if edns.cookie.is_some() {
+                return None; // two COOKIE options: malformed
+            }
+            edns.cookie = Some(read_cookie(data)?);
         }
         pos += 4 + len;
     }
     Some(edns)
+}
+
+/// RFC 7873 §5.2.2: "If the COOKIE option is too short to contain a Client Cookie, is
+/// longer than the maximum length, or has a length between 9 and 15 bytes ... the server
+/// MUST discard the request or send a FORMERR" (we send the FORMERR). Valid lengths: 8
+/// (a client cookie alone) and 16 to 40.
+fn read_cookie(data: &[u8]) -> Option<Cookie> {
+    if !(data.len() == 8 || (16..=40).contains(&data.len())) {
+        return None;
+    }
+    let mut cookie = Cookie { client: [0; 8], server: [0; 32], server_len: (data.len() - 8) as u8 };
+    cookie.client.copy_from_slice(&data[..8]);
+    cookie.server[..data.len() - 8].copy_from_slice(&data[8..]);
+    Some(cookie)
 }
 
 /// RFC 7871 §6 and §7.2.1: FAMILY 1 or 2, SOURCE PREFIX-LENGTH within the family's bits,

@@ -173,6 +173,49 @@ pub fn write_opt(out: &mut Vec<u8>, udp_payload: u16, rcode: u16, dnssec_ok: boo
     });
 }
 
+/// Appends an option to the OPT record that starts at `opt_at` and ends `out` (RFC 6891
+/// §6.1.2: OPTION-CODE, OPTION-LENGTH, OPTION-DATA), growing its RDLENGTH.
+pub fn append_option(out: &mut Vec<u8>, opt_at: usize, code: u16, data: &[u8]) {
+    let at = opt_at + OPT_RDLENGTH;
+    let rdlength = u16::from_be_bytes([out[at], out[at + 1]]) + 4 + data.len() as u16;
+    out[at..at + 2].copy_from_slice(&rdlength.to_be_bytes());
+    out.extend_from_slice(&code.to_be_bytes());
+    out.extend_from_slice(&(data.len() as u16).to_be_bytes());
+    out.extend_from_slice(data);
+}
+
+/// Cuts the answer `out` down to its header and question (ending at `question_end`) and
+/// its OPT record (at `opt_at`, the last record, if there is one), with no other record:
+/// what a truncated answer (TC=1) or an error keeps.
+pub fn keep_only_opt(out: &mut Vec<u8>, question_end: usize, opt_at: Option<usize>) {
+    let additional = match opt_at {
+        Some(at) => {
+            let len = out.len() - at;
+            out.copy_within(at.., question_end);
+            out.truncate(question_end + len);
+            1
+        }
+        None => {
+            out.truncate(question_end);
+            0
+        }
+    };
+    set_counts(out, 0, 0, additional);
+}
+
+/// Sets the 12-bit RCODE of an answer: the low 4 bits in the header, the upper 8 in the
+/// OPT record at `opt_at` (RFC 6891 §6.1.3).
+pub fn set_rcode(out: &mut [u8], opt_at: usize, rcode: u16) {
+    out[3] = (out[3] & 0xf0) | (rcode & 0x0f) as u8;
+    out[opt_at + OPT_EXTENDED_RCODE] = (rcode >> 4) as u8;
+}
+
+/// Offset of RDLENGTH in an OPT record (root owner, TYPE, CLASS, TTL).
+const OPT_RDLENGTH: usize = 9;
+
+/// Offset of the EXTENDED-RCODE octet (the TTL's first) in an OPT record.
+const OPT_EXTENDED_RCODE: usize = 5;
+
 /// Length of header plus question in a response started with `question`.
 pub fn header_and_question_len(question: &[u8]) -> usize {
     HEADER_LEN + question.len()

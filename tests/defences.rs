@@ -1,0 +1,364 @@
+//! Response rate limiting and DNS cookies, over real sockets against the real server:
+//! a flood from one /24 is held to the configured rate (slipped answers truncated) while
+//! another prefix gets every answer; a valid server cookie exempts its client; a rolled
+//! secret still accepts the old cookies for the overlap, and not after it.
+
+mod common;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::server::RunningServer;
+
+/// RFC 7873 §4: the COOKIE option.
+const COOKIE: u16 = 10;
+/// RFC 7873 §8: BADCOOKIE.
+const BADCOOKIE: u16 = 23;
+
+/// A query for `name` A with an OPT record carrying `cookie` (client cookie, then the
+/// server cookie if any) when given.
+fn query(id: u16, name: &str, cookie: Option<&[u8]>) -> Vec<u8> {
+    let mut q = Vec::new();
+    q.extend_from_slice(&id.to_be_bytes());
+    q.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 1]);
+    for label in name.split('.') {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    // OPT: root, TYPE 41, CLASS 1232, TTL 0, the options.
+    let options = cookie.map_or_else(Vec::new, |c| {
+        let mut o = COOKIE.to_be_bytes().to_vec();
+        o.extend_from_slice(&(c.len() as u16).to_be_bytes());
+        o.extend_from_slice(c);
+        o
+    });
+    q.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0]);
+    q.extend_from_slice(&(options.len() as u16).to_be_bytes());
+    q.extend_from_slice(&options);
+    q
+}
+
+/// What a test reads of an answer.
+#[derive(Debug)]
+struct Reply {
+    id: u16,
+    truncated: bool,
+    rcode: u16,
+    answers: u16,
+    /// The COOKIE option's data, if the answer has one.
+    cookie: Option<Vec<u8>>,
+}
+
+/// Reads an answer, its OPT record found by stepping over every record (names may be
+/// compressed).
+fn parse(packet: &[u8]) -> Reply {
+    let u16_at = |at: usize| u16::from_be_bytes([packet[at], packet[at + 1]]);
+    let skip_name = |mut at: usize| loop {
+        match packet[at] {
+            0 => return at + 1,
+            b if b & 0xc0 == 0xc0 => return at + 2,
+            b => at += 1 + usize::from(b),
+        }
+    };
+    let (qd, an, ns, ar) = (u16_at(4), u16_at(6), u16_at(8), u16_at(10));
+    let mut at = 12;
+    for _ in 0..qd {
+        at = skip_name(at) + 4;
+    }
+    let (mut ext_rcode, mut cookie) = (0u16, None);
+    for _ in 0..u32::from(an) + u32::from(ns) + u32::from(ar) {
+        at = skip_name(at);
+        let (rtype, rdlen) = (u16_at(at), usize::from(u16_at(at + 8)));
+        if rtype == 41 {
+            ext_rcode = u16::from(packet[at + 4]) << 4;
+            let mut o = at + 10;
+            while o < at + 10 + rdlen {
+                let (code, len) = (u16_at(o), usize::from(u16_at(o + 2)));
+                if code == COOKIE {
+                    cookie = Some(packet[o + 4..o + 4 + len].to_vec());
+                }
+                o += 4 + len;
+            }
+        }
+        at += 10 + rdlen;
+    }
+    Reply {
+        id: u16_at(0),
+        truncated: packet[2] & 0x02 != 0,
+        rcode: ext_rcode | u16::from(packet[3] & 0x0f),
+        answers: an,
+        cookie,
+    }
+}
+
+/// A UDP socket from `source` (any 127/8 address: each /24 of it is another account).
+fn socket(source: &str, server: SocketAddr) -> UdpSocket {
+    let s = UdpSocket::bind((source, 0)).expect("bind a loopback source");
+    s.connect(server).unwrap();
+    s
+}
+
+/// Asks once and waits for the answer.
+fn ask(s: &UdpSocket, q: &[u8]) -> Reply {
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    s.send(q).unwrap();
+    let mut buf = [0u8; 4096];
+    let n = s.recv(&mut buf).expect("an answer within 2 s");
+    parse(&buf[..n])
+}
+
+/// How a burst was answered.
+#[derive(Debug, Default)]
+struct Tally {
+    sent: usize,
+    /// NOERROR with records, not truncated.
+    full: usize,
+    /// TC=1 with no records.
+    truncated: usize,
+    /// BADCOOKIE, each with a fresh server cookie.
+    badcookie: usize,
+    other: usize,
+}
+
+/// Sends `count` copies of `q` from `s` at about `per_second`, reading answers as they
+/// come (and for 300 ms after); also asks `probe` once every 50 ms from `probe_socket`
+/// if given, whose answers are tallied apart. Bounded by count and time.
+fn flood(
+    s: &UdpSocket,
+    q: &[u8],
+    count: usize,
+    per_second: usize,
+    probe: Option<(&UdpSocket, &[u8])>,
+) -> (Tally, Tally) {
+    s.set_nonblocking(true).unwrap();
+    if let Some((p, _)) = probe {
+        p.set_nonblocking(true).unwrap();
+    }
+    let (mut tally, mut probed) = (Tally::default(), Tally::default());
+    let mut buf = [0u8; 4096];
+    let read = |sock: &UdpSocket, tally: &mut Tally, buf: &mut [u8]| {
+        while let Ok(n) = sock.recv(buf) {
+            let r = parse(&buf[..n]);
+            match r {
+                Reply { truncated: true, answers: 0, .. } => tally.truncated += 1,
+                Reply { truncated: false, rcode: 0, answers: 1.., .. } => tally.full += 1,
+                Reply { rcode: BADCOOKIE, answers: 0, cookie: Some(ref c), .. } if c.len() == 24 => {
+                    tally.badcookie += 1
+                }
+                _ => tally.other += 1,
+            }
+        }
+    };
+    let start = Instant::now();
+    let tick = Duration::from_millis(10);
+    let per_tick = (per_second / 100).max(1);
+    let mut next_probe = start;
+    let mut round = 0u32;
+    while tally.sent < count && start.elapsed() < Duration::from_secs(10) {
+        for _ in 0..per_tick.min(count - tally.sent) {
+            let _ = s.send(q);
+            tally.sent += 1;
+        }
+        if let Some((p, pq)) = probe
+            && Instant::now() >= next_probe
+        {
+            let _ = p.send(pq);
+            probed.sent += 1;
+            next_probe += Duration::from_millis(50);
+        }
+        read(s, &mut tally, &mut buf);
+        if let Some((p, _)) = probe {
+            read(p, &mut probed, &mut buf);
+        }
+        round += 1;
+        std::thread::sleep((start + tick * round).saturating_duration_since(Instant::now()));
+    }
+    let end = Instant::now() + Duration::from_millis(300);
+    while Instant::now() < end {
+        read(s, &mut tally, &mut buf);
+        if let Some((p, _)) = probe {
+            read(p, &mut probed, &mut buf);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    s.set_nonblocking(false).unwrap();
+    (tally, probed)
+}
+
+/// A directory for one test's rules, emptied first.
+fn test_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("linedns-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The server tests' rules with `extra` added to their `server:` section, written in
+/// `dir`; returns the rules' path.
+fn rules_with(dir: &Path, extra: &str) -> String {
+    let original = std::fs::read_to_string(common::repo_path("tests/rules/server.yaml")).unwrap();
+    let rules = dir.join("rules.yaml");
+    std::fs::write(&rules, original.replacen("server:\n", &format!("server:\n{extra}"), 1)).unwrap();
+    rules.to_str().unwrap().to_string()
+}
+
+#[test]
+fn a_flood_from_one_slash_24_is_held_to_its_rate_while_another_prefix_gets_every_answer() {
+    let dir = test_dir("rrl");
+    let rules = rules_with(&dir, "  rrl: { rate: 100, slip: 2 }\n");
+    let server = RunningServer::start(&rules, &["127.0.0.1:0"]);
+    let addr = server.addrs[0];
+    let flooder = socket("127.0.0.1", addr);
+    let other = socket("127.0.1.1", addr);
+    let start = Instant::now();
+    let (flooded, probed) = flood(
+        &flooder,
+        &query(1, "www.example.com", None),
+        10_000,
+        10_000,
+        Some((&other, &query(2, "www.example.com", None))),
+    );
+    let seconds = start.elapsed().as_secs_f64();
+    // The counts run per second of the clock: a burst of `seconds` touches at most
+    // ceil(seconds) + 1 of them.
+    let most = 100 * (seconds.ceil() as usize + 1);
+    assert!(
+        flooded.full >= 100 && flooded.full <= most,
+        "10,000 queries in {seconds:.2} s from one /24 at rate 100: {} full answers (want 100..={most}): {flooded:?}",
+        flooded.full
+    );
+    // slip 2: every second limited answer goes out truncated, the rest are dropped.
+    let limited = flooded.sent - flooded.full;
+    assert!(
+        flooded.truncated * 2 >= limited * 9 / 10 && flooded.truncated * 2 <= limited * 11 / 10 + 2,
+        "about half of the {limited} limited answers slip (TC=1, no records): {flooded:?}"
+    );
+    assert_eq!((flooded.other, flooded.badcookie), (0, 0), "{flooded:?}");
+    // The other prefix, in the same seconds, got every answer, in full.
+    assert!(probed.sent >= 15, "{probed:?}");
+    assert_eq!(probed.full, probed.sent, "another /24 is not limited by the flood: {probed:?}");
+    // A new second: the flooded prefix gets answers again.
+    std::thread::sleep(Duration::from_millis(1100));
+    let r = ask(&flooder, &query(3, "static.example.com", None));
+    assert_eq!((r.id, r.truncated, r.rcode, r.answers), (3, false, 0, 1), "{r:?}");
+    let log = server.stop();
+    assert!(!log.contains("panicked"), "{log}");
+}
+
+#[test]
+fn an_allowed_network_is_never_limited() {
+    let dir = test_dir("rrl-allow");
+    let rules = rules_with(&dir, "  rrl: { rate: 20, slip: 2, allow: [127.0.0.0/24] }\n");
+    let server = RunningServer::start(&rules, &["127.0.0.1:0"]);
+    let addr = server.addrs[0];
+    let (allowed, _) = flood(&socket("127.0.0.1", addr), &query(1, "www.example.com", None), 500, 2000, None);
+    assert_eq!(allowed.full, 500, "{allowed:?}");
+    let (limited, _) = flood(&socket("127.0.2.1", addr), &query(1, "www.example.com", None), 500, 2000, None);
+    assert!(limited.full <= 60 && limited.truncated > 100, "a prefix off the list is limited: {limited:?}");
+    server.stop();
+}
+
+#[test]
+fn a_valid_server_cookie_exempts_its_client_and_kdig_sees_the_cookie() {
+    common::tools::require(&["kdig"]);
+    let dir = test_dir("cookies");
+    let rules = rules_with(&dir, "  rrl: { rate: 50, slip: 2 }\n");
+    let server = RunningServer::start(&rules, &["127.0.0.1:0"]);
+    let addr = server.addrs[0];
+
+    // A real client: kdig sends a client cookie and checks the server cookie it gets.
+    let out = common::server::kdig(&[
+        format!("@{}", addr.ip()),
+        "-p".into(),
+        addr.port().to_string(),
+        "+cookie".into(),
+        "www.example.com".into(),
+    ]);
+    let shown = out.lines().find_map(|l| l.strip_prefix(";; COOKIE: ")).map(str::trim);
+    let shown = shown.unwrap_or_else(|| panic!("kdig shows the answer's cookie: {out}"));
+    // kdig's client cookie (8 octets), then our server cookie: version 1, 3 reserved
+    // zero octets, a timestamp and the hash (16 octets, RFC 9018 §4.2).
+    assert_eq!(shown.len(), 48, "client + server cookie: {out}");
+    assert_eq!(&shown[16..24], "01000000", "an RFC 9018 version-1 server cookie: {out}");
+    assert!(out.contains("status: NOERROR") && out.contains("192.0.2.101"), "{out}");
+
+    let client = [0x24u8, 0x64, 0xc4, 0xab, 0xcf, 0x10, 0xc9, 0x57];
+    let s = socket("127.0.0.1", addr);
+    let first = ask(&s, &query(7, "www.example.com", Some(&client)));
+    let cookie = first.cookie.expect("the answer to a client cookie carries a cookie");
+    assert_eq!(cookie.len(), 24, "client cookie + 16-octet server cookie (RFC 9018): {cookie:?}");
+    assert_eq!(&cookie[..8], &client, "the client cookie comes back");
+    assert_eq!(cookie[8], 1, "server cookie version 1");
+
+    // With the server cookie, a flood well over the rate is answered in full.
+    let (proven, _) = flood(&s, &query(8, "www.example.com", Some(&cookie)), 1000, 2000, None);
+    assert_eq!(proven.full, 1000, "a client with a valid cookie is not limited: {proven:?}");
+    // A client cookie alone, or a server cookie made for another client, is limited;
+    // the slipped answers are BADCOOKIE with a fresh cookie, so a real client retries
+    // with it.
+    let (client_only, _) =
+        flood(&socket("127.0.3.1", addr), &query(9, "www.example.com", Some(&client)), 1000, 2000, None);
+    assert!(client_only.full <= 150 && client_only.badcookie > 300, "{client_only:?}");
+    let (stolen, _) = flood(&socket("127.0.4.1", addr), &query(10, "www.example.com", Some(&cookie)), 1000, 2000, None);
+    assert!(stolen.full <= 150 && stolen.badcookie > 300, "a cookie is its own client's only: {stolen:?}");
+    server.stop();
+}
+
+#[test]
+fn a_rolled_secret_still_accepts_the_old_cookies_for_the_overlap_and_not_after() {
+    common::tools::require(&["kill"]);
+    let dir = test_dir("cookie-roll");
+    let secret_file = dir.join("cookie.secret");
+    std::fs::write(&secret_file, "# the fleet's secret\ne5e973e5a6b2a43f48e7dc849e37bfcf\n").unwrap();
+    let extra = format!(
+        "  rrl: {{ rate: 20, slip: 2 }}\n  cookies: {{ secret_file: {}, overlap_s: 4 }}\n",
+        secret_file.display()
+    );
+    let rules = rules_with(&dir, &extra);
+    let server = RunningServer::start(&rules, &["127.0.0.1:0"]);
+    let addr = server.addrs[0];
+    let client = [1u8, 2, 3, 4, 5, 6, 7, 8];
+    let s = socket("127.0.0.1", addr);
+    let old = ask(&s, &query(1, "www.example.com", Some(&client))).cookie.unwrap();
+    let exempt = |cookie: &[u8]| flood(&s, &query(2, "www.example.com", Some(cookie)), 300, 1500, None).0;
+    assert_eq!(exempt(&old).full, 300, "the cookie is valid under the configured secret");
+
+    // Roll the secret and reload.
+    std::fs::write(&secret_file, "445536bcd2513298075a5d379663c962\n").unwrap();
+    let rolled_at = Instant::now();
+    let status = std::process::Command::new("kill").args(["-HUP", &server.pid().to_string()]).status().unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !server.log().contains("generation 2 live") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(server.log().contains("generation 2 live"), "{}", server.log());
+    let new = ask(&s, &query(3, "www.example.com", Some(&client))).cookie.unwrap();
+    assert_ne!(new[8..], old[8..], "new cookies are made with the new secret");
+    let during = exempt(&old);
+    assert!(rolled_at.elapsed() < Duration::from_secs(4), "the check ran inside the overlap");
+    assert_eq!(during.full, 300, "the old cookie is accepted during the overlap: {during:?}");
+    assert_eq!(exempt(&new).full, 300);
+
+    // After the overlap the old secret's cookies are no longer valid.
+    std::thread::sleep(Duration::from_secs(6).saturating_sub(rolled_at.elapsed()));
+    let after = exempt(&old);
+    assert!(after.full <= 60 && after.badcookie > 50, "the old cookie is refused after the overlap: {after:?}");
+    assert_eq!(exempt(&new).full, 300, "the new one still is accepted");
+    server.stop();
+}
+
+#[test]
+fn a_bad_secret_file_names_its_line_and_keeps_the_server_from_starting() {
+    let dir = test_dir("cookie-bad");
+    let secret_file = dir.join("cookie.secret");
+    std::fs::write(&secret_file, "e5e973e5a6b2a43f48e7dc849e37bfcf\nnot-hex\n").unwrap();
+    let rules = rules_with(&dir, &format!("  cookies: {{ secret_file: {} }}\n", secret_file.display()));
+    let out =
+        std::process::Command::new(env!("CARGO_BIN_EXE_linedns")).args(["check-config", &rules]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains(&format!("{}:2", secret_file.display())) && stderr.contains("\"not-hex\""), "{stderr}");
+}
