@@ -3,7 +3,9 @@
 
     benches/compare.sh [--data synthetic|real] [--seconds 10] [--runs 3] [--rate 20000]
 
-For each server: linedns, the do-nothing batched responder (`floor`, the kernel's cost),
+For each server: linedns, linedns-defended (the same with RRL on at a rate no run reaches
+and a client cookie in every query: what rate limiting and cookies cost), the do-nothing
+batched responder (`floor`, the kernel's cost),
 gdnsd (geoip plugin, a nets map, ECS on), Knot DNS (mod-geoip, subnet mode, ECS on) and
 NSD (a static zone: no geo), all answering `www.example.cn` with the same lines and
 addresses, the server pinned to CPU 0 and `loadgen` to CPU 1:
@@ -248,9 +250,9 @@ def wait_ready(port, log):
     raise SystemExit(f"the server on port {port} did not answer; its log ends:\n{tail}")
 
 
-def loadgen(bin_dir, port, pids, qfile, seconds, check, rate=None):
+def loadgen(bin_dir, port, pids, qfile, seconds, check, rate=None, extra=()):
     args = ["taskset", "-c", LOADGEN_CPU, f"{bin_dir}/loadgen", "--server", f"127.0.0.1:{port}", "--queries", qfile,
-            "--seconds", str(seconds), "--server-pid", ",".join(map(str, pids))]
+            "--seconds", str(seconds), "--server-pid", ",".join(map(str, pids)), *extra]
     if not check:
         args.append("--no-check")
     if rate:
@@ -280,7 +282,17 @@ def main():
     answers = line_answers(linedns, rules, table)
     qfile = f"{work}/queries.txt"
     queries(table, answers, qfile, 100_000, 0.3 if a.data == "real" else 0.0, 42)
-    ports = {"floor": 25350, "linedns": 25351, "gdnsd": 25352, "knot": 25353, "nsd": 25354}
+    ports = {"floor": 25350, "linedns": 25351, "gdnsd": 25352, "knot": 25353, "nsd": 25354, "linedns-defended": 25355}
+    # linedns with RRL on (a rate no run reaches, so that every answer is counted and none
+    # limited) and every query carrying a client cookie (every answer gets a server
+    # cookie made for it): the cost of both, against plain linedns in the same run.
+    defended = os.path.join(os.path.dirname(rules), f".compare-defended-{os.getpid()}.yaml")
+    text = open(rules).read()
+    rrl = "  rrl: { rate: 100000000, slip: 2 }\n"
+    text = text.replace("server:\n", "server:\n" + rrl, 1) if "\nserver:\n" in text else \
+        text.replace("version: 1\n", "version: 1\nserver:\n" + rrl, 1)
+    open(defended, "w").write(text)
+    gen_extra = {"linedns-defended": ["--cookie"]}
     configs(work, table, answers, ports)
     servers = {
         "floor": ([f"{bin_dir}/floor", "--listen", f"127.0.0.1:{ports['floor']}", "--threads", "2"], False),
@@ -289,6 +301,8 @@ def main():
         "knot": (["knotd", "-c", f"{work}/knot.conf"], True),
         "linedns": ([linedns, "serve", "-c", rules, "--listen", f"127.0.0.1:{ports['linedns']}", "--workers", "2",
                      "--admin-listen", "off"], True),
+        "linedns-defended": ([linedns, "serve", "-c", defended, "--listen", f"127.0.0.1:{ports['linedns-defended']}",
+                              "--workers", "2", "--admin-listen", "off"], True),
     }
     if a.only:
         servers = {k: v for k, v in servers.items() if k in a.only.split(",")}
@@ -303,21 +317,24 @@ def main():
         for name, (cmd, check) in servers.items():
             wait_ready(ports[name], f"{work}/{name}.log")
             pids[name] = [procs[name].pid] + descendants(procs[name].pid)
-            loadgen(bin_dir, ports[name], pids[name], qfile, 1, check)  # warm-up and answer check
+            loadgen(bin_dir, ports[name], pids[name], qfile, 1, check, extra=gen_extra.get(name, ()))  # warm-up, check
         runs = {name: [] for name in servers}
         for _ in range(a.runs):
             for name, (cmd, check) in servers.items():
-                runs[name].append(loadgen(bin_dir, ports[name], pids[name], qfile, a.seconds, check))
+                runs[name].append(loadgen(bin_dir, ports[name], pids[name], qfile, a.seconds, check,
+                                          extra=gen_extra.get(name, ())))
         results = {}
         for name, (cmd, check) in servers.items():
             rs = sorted(runs[name], key=lambda r: float(r["qps"]))
             median = rs[len(rs) // 2]
-            fixed = loadgen(bin_dir, ports[name], pids[name], qfile, a.seconds, check, rate=a.rate)
+            fixed = loadgen(bin_dir, ports[name], pids[name], qfile, a.seconds, check, rate=a.rate,
+                            extra=gen_extra.get(name, ()))
             results[name] = {"qps": float(median["qps"]), "qps_runs": [float(r["qps"]) for r in runs[name]],
                              "us": statistics.median(float(r["us_per_answer"]) for r in rs), "limit": median["limit"],
                              "gen_cpu": float(median["gen_cpu"]), "server_cpu": float(median["server_cpu"]),
                              "lat_us": float(fixed["avg_us"]), "lost": int(median["lost"]), "wrong": int(median["wrong"])}
     finally:
+        os.unlink(defended)
         for proc in procs.values():
             proc.terminate()
         for proc in procs.values():

@@ -272,6 +272,11 @@ fn overrides_survive_a_restart_and_a_crash() {
     assert_eq!(code, 200, "{body}");
     let id = serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"].as_u64().unwrap();
     assert_eq!(telecom(server.addrs[0]), ["192.0.2.101"], "drained: telecom falls back to default");
+    // Every mutating call is logged with where it came from, what and how it ended; an
+    // override also with its who and why.
+    let log = server.log();
+    assert!(log.contains("admin API: POST /overrides from 127.0.0.1:") && log.contains(" 200 done"), "{log}");
+    assert!(log.contains("by bob (maintenance window)"), "{log}");
     server.stop();
 
     // A clean restart: the drain is in force from the first query, listed as it was set.

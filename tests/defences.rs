@@ -1,7 +1,11 @@
-//! Response rate limiting and DNS cookies, over real sockets against the real server:
-//! a flood from one /24 is held to the configured rate (slipped answers truncated) while
-//! another prefix gets every answer; a valid server cookie exempts its client; a rolled
-//! secret still accepts the old cookies for the overlap, and not after it.
+//! Hardening, over real sockets against the real server:
+//! - rate limiting: a flood from one /24 is held to the configured rate (slipped answers
+//!   truncated) while another prefix gets every answer; allow-lists;
+//! - cookies: a valid server cookie exempts its client; a rolled secret still accepts the
+//!   old cookies for the overlap, and not after it; a bad secret file names its line;
+//! - TCP: a client sending one byte at a time, or never reading, is cut off on time and
+//!   holds nothing up; a per-client connection cap;
+//! - a list written slowly in place never goes live half-written.
 
 mod common;
 
@@ -286,7 +290,7 @@ fn a_valid_server_cookie_exempts_its_client_and_kdig_sees_the_cookie() {
 
     let client = [0x24u8, 0x64, 0xc4, 0xab, 0xcf, 0x10, 0xc9, 0x57];
     let s = socket("127.0.0.1", addr);
-    let first = ask(&s, &query(7, "www.example.com", Some(&client)));
+    let first = ask(&s, &query(7, "static.example.com", Some(&client)));
     let cookie = first.cookie.expect("the answer to a client cookie carries a cookie");
     assert_eq!(cookie.len(), 24, "client cookie + 16-octet server cookie (RFC 9018): {cookie:?}");
     assert_eq!(&cookie[..8], &client, "the client cookie comes back");
@@ -321,7 +325,7 @@ fn a_rolled_secret_still_accepts_the_old_cookies_for_the_overlap_and_not_after()
     let addr = server.addrs[0];
     let client = [1u8, 2, 3, 4, 5, 6, 7, 8];
     let s = socket("127.0.0.1", addr);
-    let old = ask(&s, &query(1, "www.example.com", Some(&client))).cookie.unwrap();
+    let old = ask(&s, &query(1, "static.example.com", Some(&client))).cookie.unwrap();
     let exempt = |cookie: &[u8]| flood(&s, &query(2, "www.example.com", Some(cookie)), 300, 1500, None).0;
     assert_eq!(exempt(&old).full, 300, "the cookie is valid under the configured secret");
 
@@ -335,7 +339,8 @@ fn a_rolled_secret_still_accepts_the_old_cookies_for_the_overlap_and_not_after()
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(server.log().contains("generation 2 live"), "{}", server.log());
-    let new = ask(&s, &query(3, "www.example.com", Some(&client))).cookie.unwrap();
+    // (Another name than the floods': its answers count in an account of their own.)
+    let new = ask(&s, &query(3, "static.example.com", Some(&client))).cookie.unwrap();
     assert_ne!(new[8..], old[8..], "new cookies are made with the new secret");
     let during = exempt(&old);
     assert!(rolled_at.elapsed() < Duration::from_secs(4), "the check ran inside the overlap");
@@ -361,4 +366,261 @@ fn a_bad_secret_file_names_its_line_and_keeps_the_server_from_starting() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains(&format!("{}:2", secret_file.display())) && stderr.contains("\"not-hex\""), "{stderr}");
+}
+
+/// A TCP connection to `server` from `source` (any 127/8 address).
+fn tcp_from(source: &str, server: SocketAddr) -> std::net::TcpStream {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.bind(&SocketAddr::new(source.parse().unwrap(), 0).into()).unwrap();
+    socket.connect(&server.into()).unwrap();
+    socket.into()
+}
+
+/// One query over a TCP connection and its answer (`None` if the connection ends or no
+/// answer comes within 2 s).
+fn tcp_ask(stream: &mut std::net::TcpStream, q: &[u8]) -> Option<Reply> {
+    use std::io::{Read, Write};
+    stream.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut framed = (q.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(q);
+    stream.write_all(&framed).ok()?;
+    let mut len = [0u8; 2];
+    stream.read_exact(&mut len).ok()?;
+    let mut answer = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    stream.read_exact(&mut answer).ok()?;
+    Some(parse(&answer))
+}
+
+/// Whether the server has closed `stream` (a read sees the end, or a reset), waiting at
+/// most `wait`; data still arriving is read and dropped.
+fn closed_within(stream: &mut std::net::TcpStream, wait: Duration) -> bool {
+    use std::io::Read;
+    let end = Instant::now() + wait;
+    let mut buf = [0u8; 65536];
+    stream.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    while Instant::now() < end {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
+#[test]
+fn a_tcp_client_that_sends_one_byte_at_a_time_is_cut_off_on_time_and_holds_nothing_up() {
+    use std::io::Write;
+    let dir = test_dir("tcp-slow");
+    // Shorter than the rules' idle timeout (2 s), which must not be what cuts it.
+    let rules = rules_with(&dir, "  tcp_query_timeout_ms: 500\n");
+    let server = RunningServer::start(&rules, &["127.0.0.1:0"]);
+    let addr = server.addrs[0];
+    let q = query(5, "www.example.com", None);
+    let mut framed = (q.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(&q);
+    let mut slow = std::net::TcpStream::connect(addr).unwrap();
+    let started = Instant::now();
+    let mut cut_at = None;
+    for octet in &framed {
+        let _ = slow.write_all(&[*octet]);
+        // Meanwhile another client is answered at once.
+        let mut other = std::net::TcpStream::connect(addr).unwrap();
+        let t = Instant::now();
+        let r = tcp_ask(&mut other, &query(6, "static.example.com", None)).expect("another client is answered");
+        assert!(r.answers == 1 && t.elapsed() < Duration::from_millis(500), "{r:?} in {:?}", t.elapsed());
+        if closed_within(&mut slow, Duration::from_millis(300)) {
+            cut_at = Some(started.elapsed());
+            break;
+        }
+    }
+    let cut_at = cut_at.expect("the slow client's connection is closed before its query is whole");
+    assert!(
+        cut_at >= Duration::from_millis(450) && cut_at < Duration::from_millis(1500),
+        "cut off {cut_at:?} after its first octet (limit 500 ms)"
+    );
+    server.stop();
+}
+
+#[test]
+fn a_tcp_client_that_never_reads_loses_its_connection_and_holds_nothing_up() {
+    use std::io::Write;
+    let dir = test_dir("tcp-noread");
+    let rules = rules_with(&dir, "  tcp_write_timeout_ms: 1000\n");
+    let server = RunningServer::start(&rules, &["127.0.0.1:0"]);
+    let addr = server.addrs[0];
+    // 20,000 pipelined queries for a 1.7 KB answer: 34 MB of answers, more than the
+    // socket buffers hold, never read.
+    let q = {
+        let mut q = query(9, "big.example.com", None);
+        let qtype_at = q.len() - 11 - 4;
+        q[qtype_at..qtype_at + 2].copy_from_slice(&16u16.to_be_bytes()); // TXT
+        q
+    };
+    let mut framed = (q.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(&q);
+    let mut sink = std::net::TcpStream::connect(addr).unwrap();
+    sink.set_write_timeout(Some(Duration::from_secs(3))).unwrap();
+    let mut writer = sink.try_clone().unwrap();
+    let feeding = std::thread::spawn(move || {
+        for _ in 0..20_000 {
+            if writer.write_all(&framed).is_err() {
+                break;
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    // Meanwhile another client is answered at once.
+    let mut other = std::net::TcpStream::connect(addr).unwrap();
+    let t = Instant::now();
+    let r = tcp_ask(&mut other, &query(6, "static.example.com", None)).expect("another client is answered");
+    assert!(r.answers == 1 && t.elapsed() < Duration::from_millis(500), "{r:?} in {:?}", t.elapsed());
+    // The server gives up on the writer after its write limit and closes: with our
+    // queries unread in its buffer that is a reset, which our next writes see (reading
+    // would drain the answers and let the server go on, so this test never reads).
+    std::thread::sleep(Duration::from_millis(2500));
+    let reset = (0..5).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        sink.set_write_timeout(Some(Duration::from_millis(200))).unwrap();
+        matches!(
+            sink.write(&[0]).map_err(|e| e.kind()),
+            Err(std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe)
+        )
+    });
+    assert!(reset, "the connection of a client that never reads is closed by the server");
+    feeding.join().unwrap();
+    server.stop();
+}
+
+#[test]
+fn a_tcp_client_over_its_connection_cap_is_closed_and_others_are_not() {
+    let dir = test_dir("tcp-cap");
+    let rules = rules_with(&dir, "  tcp_max_per_client: 3\n");
+    let server = RunningServer::start(&rules, &["127.0.0.1:0"]);
+    let addr = server.addrs[0];
+    let q = query(1, "static.example.com", None);
+    let mut open: Vec<_> = (0..3).map(|_| tcp_from("127.0.0.1", addr)).collect();
+    for c in &mut open {
+        assert!(tcp_ask(c, &q).is_some(), "the first three connections are served");
+    }
+    let mut fourth = tcp_from("127.0.0.1", addr);
+    assert!(tcp_ask(&mut fourth, &q).is_none(), "a fourth from the same address is closed");
+    let mut elsewhere = tcp_from("127.0.0.2", addr);
+    assert!(tcp_ask(&mut elsewhere, &q).is_some(), "another address is served");
+    // A closed connection gives its place back.
+    drop(open.pop());
+    std::thread::sleep(Duration::from_millis(200));
+    let mut again = tcp_from("127.0.0.1", addr);
+    assert!(tcp_ask(&mut again, &q).is_some(), "a place freed is taken again");
+    for c in &mut open {
+        assert!(tcp_ask(c, &q).is_some(), "the open ones are still served");
+    }
+    server.stop();
+}
+
+/// A query for `name` A with an ECS option for `subnet` (an IPv4 /32).
+fn ecs_query(id: u16, name: &str, client: std::net::Ipv4Addr) -> Vec<u8> {
+    let mut q = query(id, name, None);
+    let ecs = [&[0u8, 8, 0, 8, 0, 1, 32, 0][..], &client.octets()].concat();
+    let rdlength_at = q.len() - 2;
+    q[rdlength_at..].copy_from_slice(&(ecs.len() as u16).to_be_bytes());
+    q.extend_from_slice(&ecs);
+    q
+}
+
+/// The A addresses of an answer (its answer section's A records).
+fn a_records(packet: &[u8]) -> Vec<std::net::Ipv4Addr> {
+    let mut at = 12;
+    while packet[at] != 0 {
+        at += 1 + usize::from(packet[at]);
+    }
+    at += 5;
+    let mut out = Vec::new();
+    for _ in 0..u16::from_be_bytes([packet[6], packet[7]]) {
+        at += if packet[at] & 0xc0 == 0xc0 { 2 } else { unreachable!("answers are compressed") };
+        let (rtype, rdlen) = (
+            u16::from_be_bytes([packet[at], packet[at + 1]]),
+            usize::from(u16::from_be_bytes([packet[at + 8], packet[at + 9]])),
+        );
+        if rtype == 1 {
+            out.push(std::net::Ipv4Addr::new(packet[at + 10], packet[at + 11], packet[at + 12], packet[at + 13]));
+        }
+        at += 10 + rdlen;
+    }
+    out
+}
+
+#[test]
+fn a_list_written_slowly_in_place_never_goes_live_half_written() {
+    use std::io::Write;
+    common::tools::require(&["kill"]);
+    let dir = test_dir("half-written");
+    std::fs::write(
+        dir.join("rules.yaml"),
+        "version: 1\nlines:\n  - name: telecom\n    sources: [{ file: telecom.txt }]\nzones:\n  - origin: example.com\n    \
+         soa: { mname: ns1, rname: hostmaster, serial: 1 }\n    ns: [ns1]\n    records: [{ name: ns1, type: A, values: 192.0.2.53 }]\n    \
+         line_records:\n      - { name: www, type: A, pools: { telecom: [192.0.2.1], default: [192.0.2.100] } }\n",
+    )
+    .unwrap();
+    // The old list and the new one both hold 198.51.100.0/24, the new one as its last line:
+    // any part of the new list without its end would send 198.51.100.7 to default.
+    std::fs::write(dir.join("telecom.txt"), "198.51.100.0/24\n").unwrap();
+    let rules = dir.join("rules.yaml");
+    let server = RunningServer::start(rules.to_str().unwrap(), &["127.0.0.1:0"]);
+    let addr = server.addrs[0];
+    let asker = socket("127.0.0.1", addr);
+    asker.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let telecom = [std::net::Ipv4Addr::new(192, 0, 2, 1)];
+    let ask_for = |client: [u8; 4]| {
+        asker.send(&ecs_query(1, "www.example.com", client.into())).unwrap();
+        let mut buf = [0u8; 1500];
+        let n = asker.recv(&mut buf).expect("an answer");
+        a_records(&buf[..n])
+    };
+    assert_eq!(ask_for([198, 51, 100, 7]), telecom);
+    assert_eq!(ask_for([10, 0, 0, 7]), [std::net::Ipv4Addr::new(192, 0, 2, 100)]);
+
+    // Write 40,000 lines in place, 1,000 every 40 ms (as rsync --inplace at a limited
+    // rate would), and send SIGHUP every 150 ms meanwhile, while asking all the time.
+    let list = dir.join("telecom.txt");
+    let pid = server.pid().to_string();
+    let writer = std::thread::spawn(move || {
+        let mut file = std::fs::File::create(&list).unwrap(); // truncates: in place
+        let mut last_hup = Instant::now();
+        for chunk in 0..40u32 {
+            let text: String =
+                (0..1000u32).map(|i| format!("10.{chunk}.{}.{}/26\n", i % 250, (i / 250) * 64)).collect();
+            file.write_all(text.as_bytes()).unwrap();
+            file.flush().unwrap();
+            std::thread::sleep(Duration::from_millis(40));
+            if last_hup.elapsed() > Duration::from_millis(150) {
+                let _ = std::process::Command::new("kill").args(["-HUP", &pid]).status();
+                last_hup = Instant::now();
+            }
+        }
+        file.write_all(b"198.51.100.0/24\n").unwrap();
+    });
+    let mut asked = 0;
+    while !writer.is_finished() {
+        assert_eq!(
+            ask_for([198, 51, 100, 7]),
+            telecom,
+            "answered from a partial list after {asked} queries:\n{}",
+            server.log()
+        );
+        asked += 1;
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    writer.join().unwrap();
+    // Once it is whole and quiet, the new list goes live (the watch, or a SIGHUP's retry).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ask_for([10, 0, 0, 7]) != telecom && Instant::now() < deadline {
+        assert_eq!(ask_for([198, 51, 100, 7]), telecom);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(ask_for([10, 0, 0, 7]), telecom, "the whole new list is live:\n{}", server.log());
+    assert_eq!(ask_for([198, 51, 100, 7]), telecom);
+    assert!(asked > 100, "asked {asked} times during the write");
+    server.stop();
 }

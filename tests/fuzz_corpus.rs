@@ -20,3 +20,37 @@ fn fuzz_corpus_replays_clean() {
     }
     assert!(count >= 20, "the corpus holds {count} inputs; it should hold the seeds at least");
 }
+
+/// Replays `fuzz/corpus/NAME/` through `check`; every input must pass.
+fn replay(name: &str, at_least: usize, check: fn(&[u8])) {
+    let dir = common::repo_path(&format!("fuzz/corpus/{name}"));
+    let mut count = 0;
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let result = std::panic::catch_unwind(|| check(&bytes));
+        assert!(result.is_ok(), "corpus input {} fails", path.display());
+        count += 1;
+    }
+    assert!(count >= at_least, "{} holds {count} inputs; it should hold its seeds at least", dir.display());
+}
+
+#[test]
+fn rules_corpus_replays_clean() {
+    replay("rules", 4, common::input_properties::rules);
+}
+
+#[test]
+fn lists_corpus_replays_clean() {
+    replay("lists", 4, common::input_properties::lists);
+}
+
+#[test]
+fn mmdb_corpus_replays_clean() {
+    replay("mmdb", 8, common::input_properties::mmdb);
+}
+
+#[test]
+fn ecs_corpus_replays_clean() {
+    replay("ecs", 8, common::input_properties::ecs);
+}

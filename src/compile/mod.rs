@@ -72,14 +72,53 @@ pub struct RulesSource {
 }
 
 impl SnapshotSource for RulesSource {
+    /// Compiles the rules, and never returns rules read from a file that may be half
+    /// written (an editor or `rsync --inplace` writing it in place): if an input changed
+    /// while it was read, or was modified less than `SETTLE` (300 ms) before, it waits `SETTLE`
+    /// and compiles again, at most `SETTLE_TRIES` (6) times; then it fails, and the running
+    /// rules stay (the file watch tries again once the files are quiet).
     fn load(&self) -> Result<Snapshot, CompileErrors> {
-        compile_file(&self.path, &self.options)
+        let mut tries = 0;
+        loop {
+            let started = std::time::SystemTime::now();
+            let snapshot = compile_file(&self.path, &self.options)?;
+            let fresh = |read: &Option<(std::time::SystemTime, u64)>| {
+                read.is_some_and(|(modified, _)| started.duration_since(modified).is_ok_and(|age| age < SETTLE))
+            };
+            let unsettled: Vec<&Path> = snapshot
+                .inputs
+                .iter()
+                .filter(|(path, read)| stamp(path) != *read || fresh(read))
+                .map(|(path, _)| path.as_path())
+                .collect();
+            if unsettled.is_empty() {
+                return Ok(snapshot);
+            }
+            tries += 1;
+            if tries == SETTLE_TRIES {
+                let message = format!(
+                    "still being written: it kept changing for {} ms; not used, the running rules stay \
+                     (the watch reloads once the files are quiet)",
+                    (SETTLE * SETTLE_TRIES).as_millis()
+                );
+                return Err(CompileErrors(
+                    unsettled.iter().map(|p| ConfigError::new(Place::file(p), &message)).collect(),
+                ));
+            }
+            std::thread::sleep(SETTLE);
+        }
     }
 
     fn describe(&self) -> String {
         self.path.display().to_string()
     }
 }
+
+/// An input modified this recently may still be being written: a reload waits for it.
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// Compiles a reload tries before it gives up on inputs that keep changing.
+const SETTLE_TRIES: u32 = 6;
 
 impl Engine {
     /// Compiles the rules file and serves it; [`Engine::reload`] reads the same file again.

@@ -16,6 +16,9 @@ pub(super) fn defaults() -> ServerSettings {
         udp_payload_max: defaults::UDP_PAYLOAD_MAX,
         tcp_idle_timeout: defaults::TCP_IDLE_TIMEOUT,
         tcp_max_connections: defaults::TCP_MAX_CONNECTIONS,
+        tcp_max_per_client: defaults::TCP_MAX_PER_CLIENT,
+        tcp_query_timeout: defaults::TCP_QUERY_TIMEOUT,
+        tcp_write_timeout: defaults::TCP_WRITE_TIMEOUT,
         chaos_version: None,
         chaos_id: None,
         watch: defaults::WATCH,
@@ -77,6 +80,23 @@ impl Compiler<'_> {
                 self.fail(place.clone(), "server", "tcp_max_connections must be at least 1");
             }
             settings.tcp_max_connections = n;
+        }
+        if let Some(n) = d.tcp_max_per_client {
+            if n == 0 {
+                self.fail(place.clone(), "server", "tcp_max_per_client must be at least 1");
+            }
+            settings.tcp_max_per_client = n;
+        }
+        for (given, name, into) in [
+            (d.tcp_query_timeout_ms, "tcp_query_timeout_ms", &mut settings.tcp_query_timeout),
+            (d.tcp_write_timeout_ms, "tcp_write_timeout_ms", &mut settings.tcp_write_timeout),
+        ] {
+            if let Some(ms) = given {
+                if ms < 100 {
+                    self.fail(place.clone(), "server", format!("{name} {ms} is below 100"));
+                }
+                *into = std::time::Duration::from_millis(ms);
+            }
         }
         settings.watch = d.watch.unwrap_or(defaults::WATCH);
         if let Some(admin) = &d.admin {

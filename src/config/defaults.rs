@@ -53,6 +53,12 @@ pub const UDP_PAYLOAD_MAX: u16 = 1232;
 pub const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most TCP connections open at once.
 pub const TCP_MAX_CONNECTIONS: usize = 1024;
+/// Most TCP connections open at once from one client address.
+pub const TCP_MAX_PER_CLIENT: usize = 32;
+/// Time for a whole TCP query once its first octet has arrived.
+pub const TCP_QUERY_TIMEOUT: Duration = Duration::from_secs(2);
+/// Time for writing one whole TCP answer (or transfer message).
+pub const TCP_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Reload when the rules or data files change.
 pub const WATCH: bool = true;
 /// The admin API and metrics listener.

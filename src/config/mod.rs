@@ -269,6 +269,17 @@ pub struct ServerDef {
     /// Most TCP connections at once (default 1024).
     #[serde(default)]
     pub tcp_max_connections: Option<usize>,
+    /// Most TCP connections at once from one client address (default 32).
+    #[serde(default)]
+    pub tcp_max_per_client: Option<usize>,
+    /// Once a query's first octet has arrived, the whole query must arrive within this many
+    /// milliseconds, or the connection is closed (default 2000).
+    #[serde(default)]
+    pub tcp_query_timeout_ms: Option<u64>,
+    /// An answer (each message of a transfer) must be written within this many
+    /// milliseconds, or the connection is closed (default 10000).
+    #[serde(default)]
+    pub tcp_write_timeout_ms: Option<u64>,
     /// CHAOS-class answers; off unless set.
     #[serde(default)]
     pub chaos: Option<ChaosDef>,

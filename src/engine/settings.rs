@@ -20,6 +20,12 @@ pub struct ServerSettings {
     pub tcp_idle_timeout: Duration,
     /// Most TCP connections open at once; more are closed on accept.
     pub tcp_max_connections: usize,
+    /// Most TCP connections open at once from one address; more are closed on accept.
+    pub tcp_max_per_client: usize,
+    /// A TCP query whose first octet has arrived must be whole within this.
+    pub tcp_query_timeout: Duration,
+    /// A TCP answer (each message of a transfer) must be written within this.
+    pub tcp_write_timeout: Duration,
     /// Answer for CHAOS `version.bind` / `version.server` (off when `None`).
     pub chaos_version: Option<String>,
     /// Answer for CHAOS `id.server` / `hostname.bind` (off when `None`).

@@ -63,11 +63,16 @@ struct Country<'a> {
 /// Errors are plain messages; the caller adds the file and rule.
 pub fn select(path: &Path, selector: &Selector) -> Result<Vec<SelectedNet>, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
-    let reader = Reader::from_source(bytes.as_slice()).map_err(|e| format!("not a valid MaxMind DB: {e}"))?;
+    select_from(&bytes, selector)
+}
+
+/// [`select`] on a database already read into `bytes`.
+pub fn select_from(bytes: &[u8], selector: &Selector) -> Result<Vec<SelectedNet>, String> {
+    let reader = Reader::from_source(bytes).map_err(|e| format!("not a valid MaxMind DB: {e}"))?;
     // verify() stops at an empty description map, which real databases omit
     // (chnroutes2's has none), before it checks the search tree or the data. For such a
     // database the walk below does those checks itself: every node, every record decoded.
-    check_tree(&bytes, reader.metadata())?;
+    check_tree(bytes, reader.metadata())?;
     let full_walk = match reader.verify() {
         Ok(()) => false,
         Err(e) if reader.metadata().description.is_empty() && e.to_string().contains("description") => true,

@@ -93,13 +93,13 @@ pub async fn serve(listener: TcpListener, control: Arc<Control>, stop: impl Futu
             () = &mut stop => return,
             accepted = listener.accept() => accepted,
         };
-        let Ok((stream, _)) = accepted else { continue };
+        let Ok((stream, peer)) = accepted else { continue };
         let control = control.clone();
         tokio::spawn(async move {
             let _slot = slot;
             let service = hyper::service::service_fn(move |request| {
                 let control = control.clone();
-                async move { Ok::<_, Infallible>(answer(&control, request).await) }
+                async move { Ok::<_, Infallible>(answer(&control, request, peer).await) }
             });
             let connection = hyper::server::conn::http1::Builder::new()
                 .max_buf_size(MAX_HEAD)
@@ -142,12 +142,22 @@ impl Response {
     }
 }
 
-/// Reads the request (body at most [`MAX_BODY`]), routes it, and builds the response.
-async fn answer(control: &Control, request: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+/// Reads the request from `peer` (body at most [`MAX_BODY`]), routes it, and builds the
+/// response. Every call that changes state is logged: from where, what, and the outcome.
+async fn answer(
+    control: &Control,
+    request: hyper::Request<Incoming>,
+    peer: SocketAddr,
+) -> hyper::Response<Full<Bytes>> {
+    let (method, path) = (request.method().clone(), request.uri().path().to_string());
     let response = match read_request(request).await {
         Ok(request) => route(control, &request),
         Err(message) => Response::error(400, message),
     };
+    if matches!(method, Method::POST | Method::DELETE | Method::PUT) {
+        let outcome = if response.status < 300 { "done".to_string() } else { response.body.trim().to_string() };
+        tracing::info!("admin API: {method} {path} from {peer}: {} {outcome}", response.status);
+    }
     let mut out = hyper::Response::new(Full::new(Bytes::from(response.body)));
     *out.status_mut() = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     out.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(response.content_type));

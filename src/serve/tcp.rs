@@ -1,9 +1,14 @@
 //! DNS over TCP (RFC 7766): two-octet length framing, pipelined queries answered in
-//! order, an idle timeout, and a cap on open connections.
+//! order, an idle timeout, and caps on open connections, in total and per client
+//! address. A client that sends a query slowly (once it has started) or does not read
+//! its answers loses its connection when the query or write time limit runs out; every
+//! connection is its own task, so it holds nothing else up.
 
+use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -22,6 +27,7 @@ pub(super) async fn serve(
 ) -> io::Result<()> {
     let max = engine.snapshot().settings.tcp_max_connections;
     let slots = Arc::new(Semaphore::new(max));
+    let per_client = Arc::new(PerClient::default());
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -41,7 +47,12 @@ pub(super) async fn serve(
                     tracing::debug!("TCP: {max} connections open, closing one from {peer}");
                     continue;
                 };
-                connections.spawn(connection(engine.clone(), stream, peer, stop.clone(), slot));
+                let most = engine.snapshot().settings.tcp_max_per_client;
+                let Some(client) = per_client.take(peer.ip(), most) else {
+                    tracing::debug!("TCP: {most} connections open from {}, closing another", peer.ip());
+                    continue;
+                };
+                connections.spawn(connection(engine.clone(), stream, peer, stop.clone(), (slot, client)));
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             _ = stop.changed() => break,
@@ -51,15 +62,55 @@ pub(super) async fn serve(
     Ok(())
 }
 
+/// Open connections per client address (a connection holds a [`ClientSlot`]).
+#[derive(Debug, Default)]
+struct PerClient(Mutex<HashMap<IpAddr, usize>>);
+
+/// One connection's place in [`PerClient`], given back when it is dropped.
+#[derive(Debug)]
+struct ClientSlot {
+    table: Arc<PerClient>,
+    addr: IpAddr,
+}
+
+impl PerClient {
+    /// A place for one more connection from `addr`, if it has fewer than `most` open.
+    fn take(self: &Arc<Self>, addr: IpAddr, most: usize) -> Option<ClientSlot> {
+        let mut open = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let count = open.entry(addr).or_insert(0);
+        if *count >= most {
+            return None;
+        }
+        *count += 1;
+        Some(ClientSlot { table: self.clone(), addr })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut open = self.table.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = open.get_mut(&self.addr) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.addr);
+            }
+        }
+    }
+}
+
 /// Serves one connection: read a length, read the message, answer, repeat.
 async fn connection(
     engine: Arc<Engine>,
     stream: TcpStream,
     peer: SocketAddr,
     mut stop: watch::Receiver<bool>,
-    _slot: tokio::sync::OwnedSemaphorePermit,
+    _slots: (tokio::sync::OwnedSemaphorePermit, ClientSlot),
 ) {
-    let idle = engine.snapshot().settings.tcp_idle_timeout;
+    let (idle, query_time, write_time) = {
+        let live = engine.snapshot();
+        let s = &live.settings;
+        (s.tcp_idle_timeout, s.tcp_query_timeout, s.tcp_write_timeout)
+    };
     let _ = stream.set_nodelay(true);
     let (reader, mut writer) = stream.into_split();
     let mut reader = BufReader::new(reader);
@@ -68,24 +119,32 @@ async fn connection(
     let mut framed = Vec::with_capacity(4096);
     loop {
         // Waiting for the next query is where shutdown and the idle timeout apply; a
-        // query that has started arriving is answered.
-        let len = tokio::select! {
-            read = tokio::time::timeout(idle, reader.read_u16()) => match read {
-                Ok(Ok(len)) => usize::from(len),
+        // query that has started arriving is answered, if it is whole in time.
+        let first = tokio::select! {
+            read = tokio::time::timeout(idle, reader.read_u8()) => match read {
+                Ok(Ok(octet)) => octet,
                 _ => return, // idle, closed by the client, or broken
             },
             _ = stop.changed() => return,
         };
-        match tokio::time::timeout(idle, reader.read_exact(&mut message[..len])).await {
+        let deadline = tokio::time::Instant::now() + query_time;
+        let second = match tokio::time::timeout_at(deadline, reader.read_u8()).await {
+            Ok(Ok(octet)) => octet,
+            Ok(Err(_)) => return,
+            Err(_) => return too_slow(peer, "send its query", query_time),
+        };
+        let len = usize::from(u16::from_be_bytes([first, second]));
+        match tokio::time::timeout_at(deadline, reader.read_exact(&mut message[..len])).await {
             Ok(Ok(_)) => {}
-            _ => return,
+            Ok(Err(_)) => return,
+            Err(_) => return too_slow(peer, "send its query", query_time),
         }
         // RFC 5936 §4.1: a zone transfer runs over TCP, as a sequence of messages.
         if let Some(transfer) = engine.transfer(&message[..len], peer.ip(), super::unix_now()) {
             log_transfer(&transfer, peer);
             for m in &transfer.messages {
-                if send(&mut writer, &mut framed, m).await.is_err() {
-                    return;
+                if let Err(e) = send(&mut writer, &mut framed, m, write_time).await {
+                    return closed(peer, e, write_time);
                 }
             }
             continue;
@@ -93,19 +152,39 @@ async fn connection(
         if !engine.handle_packet_with_clock(&message[..len], peer, Transport::Tcp, super::unix_now, &mut out) {
             continue;
         }
-        if send(&mut writer, &mut framed, &out).await.is_err() {
-            return;
+        if let Err(e) = send(&mut writer, &mut framed, &out, write_time).await {
+            return closed(peer, e, write_time);
         }
     }
 }
 
+/// Logs a connection closed because its client was too slow to `what`.
+fn too_slow(peer: SocketAddr, what: &str, limit: Duration) {
+    tracing::debug!("TCP {peer}: closed, the client did not {what} within {} ms", limit.as_millis());
+}
+
+/// Logs a connection closed because an answer could not be written.
+fn closed(peer: SocketAddr, e: io::Error, limit: Duration) {
+    if e.kind() == io::ErrorKind::TimedOut {
+        too_slow(peer, "read its answer", limit);
+    }
+}
+
 /// RFC 7766 §8: one message with its two-octet length, in one write (`framed` is the
-/// reused buffer).
-async fn send(writer: &mut (impl AsyncWriteExt + Unpin), framed: &mut Vec<u8>, message: &[u8]) -> io::Result<()> {
+/// reused buffer), within `limit`.
+async fn send(
+    writer: &mut (impl AsyncWriteExt + Unpin),
+    framed: &mut Vec<u8>,
+    message: &[u8],
+    limit: Duration,
+) -> io::Result<()> {
     framed.clear();
     framed.extend_from_slice(&(message.len() as u16).to_be_bytes());
     framed.extend_from_slice(message);
-    writer.write_all(framed).await
+    match tokio::time::timeout(limit, writer.write_all(framed)).await {
+        Ok(written) => written,
+        Err(_) => Err(io::ErrorKind::TimedOut.into()),
+    }
 }
 
 /// One line per transfer: who, which zone, which view, how much; or why it was refused.

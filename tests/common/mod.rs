@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod inprocess;
+pub mod input_properties;
 pub mod packet_properties;
 pub mod secondaries;
 pub mod server;

@@ -5,8 +5,11 @@
 //!
 //! ```text
 //! loadgen --server 127.0.0.1:5353 --queries q.txt [--seconds 10] [--sockets 16]
-//!         [--inflight 200] [--rate QPS] [--server-pid PID[,PID...]] [--no-check]
+//!         [--inflight 200] [--rate QPS] [--server-pid PID[,PID...]] [--no-check] [--cookie]
 //! ```
+//!
+//! `--cookie` adds a DNS COOKIE option (RFC 7873, a client cookie) to every query, so
+//! that the server makes a server cookie for every answer.
 //!
 //! The query file has one query per line: `TYPE SUBNET EXPECTED` (`A 1.2.3.0/24
 //! 192.0.2.1,192.0.2.2`), the name given by `--name` (default `www.example.cn`). It prints
@@ -32,6 +35,7 @@ struct Args {
     rate: Option<f64>,
     server_pids: Vec<u32>,
     check: bool,
+    cookie: bool,
 }
 
 fn args() -> Args {
@@ -45,6 +49,7 @@ fn args() -> Args {
         rate: None,
         server_pids: Vec::new(),
         check: true,
+        cookie: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -62,6 +67,7 @@ fn args() -> Args {
                     value().split(',').map(|p| p.parse().unwrap_or_else(|_| die("--server-pid PID[,PID...]"))).collect()
             }
             "--no-check" => a.check = false,
+            "--cookie" => a.cookie = true,
             other => die(&format!("unknown argument {other}")),
         }
     }
@@ -83,7 +89,7 @@ struct Query {
     expected: Vec<IpAddr>,
 }
 
-fn read_queries(path: &str, name: &str) -> Vec<Query> {
+fn read_queries(path: &str, name: &str, cookie: bool) -> Vec<Query> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| die(&format!("{path}: {e}")));
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
@@ -103,7 +109,7 @@ fn read_queries(path: &str, name: &str) -> Vec<Query> {
         let mut expected: Vec<IpAddr> =
             fields.get(2).map_or(Vec::new(), |s| s.split(',').filter_map(|a| a.parse().ok()).collect());
         expected.sort();
-        out.push(Query { wire: query(name, qtype, addr, prefix), expected });
+        out.push(Query { wire: query(name, qtype, addr, prefix, cookie), expected });
     }
     if out.is_empty() {
         die(&format!("{path}: no queries"));
@@ -111,8 +117,9 @@ fn read_queries(path: &str, name: &str) -> Vec<Query> {
     out
 }
 
-/// A query with RD clear, EDNS(0) 1232 and an ECS option (RFC 7871 §6).
-fn query(name: &str, qtype: u16, addr: IpAddr, prefix: u8) -> Vec<u8> {
+/// A query with RD clear, EDNS(0) 1232 and an ECS option (RFC 7871 §6), and a COOKIE
+/// option with a client cookie (RFC 7873 §4) if `cookie`.
+fn query(name: &str, qtype: u16, addr: IpAddr, prefix: u8, cookie: bool) -> Vec<u8> {
     let mut q = vec![0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1];
     for label in name.trim_end_matches('.').split('.') {
         q.push(label.len() as u8);
@@ -133,10 +140,15 @@ fn query(name: &str, qtype: u16, addr: IpAddr, prefix: u8) -> Vec<u8> {
     q.extend_from_slice(&41u16.to_be_bytes());
     q.extend_from_slice(&1232u16.to_be_bytes());
     q.extend_from_slice(&0u32.to_be_bytes());
-    q.extend_from_slice(&((4 + ecs.len()) as u16).to_be_bytes());
-    q.extend_from_slice(&8u16.to_be_bytes());
-    q.extend_from_slice(&(ecs.len() as u16).to_be_bytes());
-    q.extend_from_slice(&ecs);
+    let mut options = 8u16.to_be_bytes().to_vec();
+    options.extend_from_slice(&(ecs.len() as u16).to_be_bytes());
+    options.extend_from_slice(&ecs);
+    if cookie {
+        options.extend_from_slice(&[0, 10, 0, 8]);
+        options.extend_from_slice(b"linedns!");
+    }
+    q.extend_from_slice(&(options.len() as u16).to_be_bytes());
+    q.extend_from_slice(&options);
     q
 }
 
@@ -212,7 +224,7 @@ struct Socket {
 
 fn main() {
     let a = args();
-    let queries = read_queries(&a.queries, &a.name);
+    let queries = read_queries(&a.queries, &a.name, a.cookie);
     let per_socket = a.inflight.div_ceil(a.sockets).max(1);
     let bind: SocketAddr = if a.server.is_ipv4() { "127.0.0.1:0".parse().unwrap() } else { "[::1]:0".parse().unwrap() };
     let mut sockets: Vec<Socket> = (0..a.sockets)

@@ -1,0 +1,15 @@
+//! Any bytes into the mmdb loader: see `input_properties::mmdb` in
+//! `tests/common/input_properties.rs` for what must hold (the corpus replay in
+//! `cargo test` checks the same).
+//!
+//! Run: `cargo fuzz run mmdb --sanitizer none -- -max_total_time=600`
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+#[path = "../../tests/common/input_properties.rs"]
+mod input_properties;
+
+fuzz_target!(|data: &[u8]| {
+    input_properties::mmdb(data);
+});
