@@ -8,6 +8,7 @@
 use libfuzzer_sys::fuzz_target;
 
 #[path = "../../tests/common/input_properties.rs"]
+#[allow(dead_code)] // each target uses one of the properties
 mod input_properties;
 
 fuzz_target!(|data: &[u8]| {
