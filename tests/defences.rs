@@ -365,7 +365,8 @@ fn a_bad_secret_file_names_its_line_and_keeps_the_server_from_starting() {
         std::process::Command::new(env!("CARGO_BIN_EXE_linedns")).args(["check-config", &rules]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains(&format!("{}:2", secret_file.display())) && stderr.contains("\"not-hex\""), "{stderr}");
+    assert!(stderr.contains(&format!("{}:2", secret_file.display())) && stderr.contains("32 hex digits"), "{stderr}");
+    assert!(!stderr.contains("not-hex"), "a secret file's content is never logged: {stderr}");
 }
 
 /// A TCP connection to `server` from `source` (any 127/8 address).
@@ -622,5 +623,57 @@ fn a_list_written_slowly_in_place_never_goes_live_half_written() {
     assert_eq!(ask_for([10, 0, 0, 7]), telecom, "the whole new list is live:\n{}", server.log());
     assert_eq!(ask_for([198, 51, 100, 7]), telecom);
     assert!(asked > 100, "asked {asked} times during the write");
+    server.stop();
+}
+
+#[test]
+fn a_flood_of_random_names_under_a_wildcard_shares_one_account() {
+    let dir = test_dir("rrl-wildcard");
+    let rules = rules_with(&dir, "  rrl: { rate: 50, slip: 2 }\n");
+    let text = std::fs::read_to_string(&rules).unwrap().replacen(
+        "    records:\n",
+        "    records:\n      - { name: \"*.wild\", type: A, values: 192.0.2.99 }\n",
+        1,
+    );
+    std::fs::write(&rules, text).unwrap();
+    let server = RunningServer::start(&rules, &["127.0.0.1:0"]);
+    let addr = server.addrs[0];
+    let s = socket("127.0.5.1", addr);
+    let r = ask(&s, &query(1, "x1.wild.example.com", None));
+    assert_eq!((r.rcode, r.answers), (0, 1), "the wildcard answers: {r:?}");
+    // 2,000 different names, each answered from the wildcard: one account, limited.
+    s.set_nonblocking(true).unwrap();
+    let mut tally = Tally::default();
+    let mut buf = [0u8; 4096];
+    let start = Instant::now();
+    for i in 0..2000u32 {
+        let _ = s.send(&query(i as u16, &format!("r{i}x.wild.example.com"), None));
+        if i % 40 == 39 {
+            std::thread::sleep(
+                (start + Duration::from_millis(u64::from(i / 40) * 10)).saturating_duration_since(Instant::now()),
+            );
+        }
+        while let Ok(n) = s.recv(&mut buf) {
+            match parse(&buf[..n]) {
+                Reply { truncated: true, .. } => tally.truncated += 1,
+                Reply { rcode: 0, answers: 1.., .. } => tally.full += 1,
+                _ => tally.other += 1,
+            }
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    while let Ok(n) = s.recv(&mut buf) {
+        match parse(&buf[..n]) {
+            Reply { truncated: true, .. } => tally.truncated += 1,
+            Reply { rcode: 0, answers: 1.., .. } => tally.full += 1,
+            _ => tally.other += 1,
+        }
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    assert!(
+        tally.full <= 50 * (seconds.ceil() as usize + 1),
+        "random names under a wildcard are limited together: {tally:?}"
+    );
+    assert!(tally.truncated > 500, "{tally:?}");
     server.stop();
 }

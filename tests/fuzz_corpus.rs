@@ -9,6 +9,7 @@ use linedns::{CompileOptions, Engine};
 #[test]
 fn fuzz_corpus_replays_clean() {
     let engine = Engine::from_rules(&common::repo_path("tests/rules/server.yaml"), CompileOptions::default()).unwrap();
+    engine.set_clock(packet_properties::FIXED_CLOCK);
     let dir = common::repo_path("fuzz/corpus/packet");
     let mut count = 0;
     for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {

@@ -16,7 +16,10 @@ mod packet_properties;
 
 static ENGINE: LazyLock<Engine> = LazyLock::new(|| {
     let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/rules/server.yaml");
-    Engine::from_rules(std::path::Path::new(rules), CompileOptions::default()).expect("test rules compile")
+    let engine = Engine::from_rules(std::path::Path::new(rules), CompileOptions::default()).expect("test rules compile");
+    // A fixed clock turns DNS cookies on (the same server cookie on both paths).
+    engine.set_clock(packet_properties::FIXED_CLOCK);
+    engine
 });
 
 fuzz_target!(|data: &[u8]| {

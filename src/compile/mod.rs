@@ -74,37 +74,40 @@ pub struct RulesSource {
 impl SnapshotSource for RulesSource {
     /// Compiles the rules, and never returns rules read from a file that may be half
     /// written (an editor or `rsync --inplace` writing it in place): if an input changed
-    /// while it was read, or was modified less than `SETTLE` (300 ms) before, it waits `SETTLE`
-    /// and compiles again, at most `SETTLE_TRIES` (6) times; then it fails, and the running
-    /// rules stay (the file watch tries again once the files are quiet).
+    /// while it was read, or was modified less than `SETTLE` (300 ms) before the compile
+    /// ended, it waits `SETTLE` and compiles again, at most `SETTLE_TRIES` (6) times in
+    /// all; then it fails, and the running rules stay. A compile error is reported at once
+    /// (a half-written file that does not compile never goes live either).
     fn load(&self) -> Result<Snapshot, CompileErrors> {
-        let mut tries = 0;
+        let mut tries = 1;
         loop {
-            let started = std::time::SystemTime::now();
             let snapshot = compile_file(&self.path, &self.options)?;
-            let fresh = |read: &Option<(std::time::SystemTime, u64)>| {
-                read.is_some_and(|(modified, _)| started.duration_since(modified).is_ok_and(|age| age < SETTLE))
+            let now = std::time::SystemTime::now();
+            // A file's age at the end of the compile; a time ahead of the clock by less
+            // than SETTLE is a write racing the clock, any more a skewed clock.
+            let fresh = |modified: std::time::SystemTime| match now.duration_since(modified) {
+                Ok(age) => age < SETTLE,
+                Err(ahead) => ahead.duration() < SETTLE,
             };
             let unsettled: Vec<&Path> = snapshot
                 .inputs
                 .iter()
-                .filter(|(path, read)| stamp(path) != *read || fresh(read))
+                .filter(|(path, read)| stamp(path) != *read || read.is_some_and(|(m, _)| fresh(m)))
                 .map(|(path, _)| path.as_path())
                 .collect();
             if unsettled.is_empty() {
                 return Ok(snapshot);
             }
-            tries += 1;
             if tries == SETTLE_TRIES {
                 let message = format!(
-                    "still being written: it kept changing for {} ms; not used, the running rules stay \
-                     (the watch reloads once the files are quiet)",
-                    (SETTLE * SETTLE_TRIES).as_millis()
+                    "still being written: it kept changing for {} ms; not used, the running rules stay",
+                    (SETTLE * (SETTLE_TRIES - 1)).as_millis()
                 );
                 return Err(CompileErrors(
                     unsettled.iter().map(|p| ConfigError::new(Place::file(p), &message)).collect(),
                 ));
             }
+            tries += 1;
             std::thread::sleep(SETTLE);
         }
     }

@@ -219,7 +219,8 @@ impl Compiler<'_> {
                     self.fail(
                         place.clone(),
                         "server cookies",
-                        format!("{}:{}: {line:?} is not a secret of 32 hex digits (128 bits)", path.display(), n + 1),
+                        // The line is not echoed: it may be a secret with a typo.
+                        format!("{}:{}: not a secret of 32 hex digits (128 bits)", path.display(), n + 1),
                     );
                     return None;
                 }

@@ -152,6 +152,10 @@ pub struct Answer<'a> {
     pub route: Option<Route>,
     /// How the records chosen depend on the query's entropy.
     pub varies: Varies,
+    /// Set when the name asked was synthesized from a wildcard (RFC 4592): the origin of
+    /// its zone. Rate limiting counts such answers per zone, so that a flood of random
+    /// names under a wildcard shares one account (see [`super::rrl`]).
+    pub synthesized_in: Option<&'a str>,
 }
 
 /// How an answer depends on the per-query entropy ([`crate::ClientInfo::entropy`]), so
@@ -189,6 +193,7 @@ impl<'a> Answer<'a> {
             scope: 0,
             route: None,
             varies: Varies::Not,
+            synthesized_in: None,
         }
     }
 

@@ -101,10 +101,11 @@ impl Secrets {
     }
 
     /// The secrets after a reload at `now` to `configured` (the secret file's current and
-    /// previous secrets; `None` keeps the current one, as when none is configured):
-    /// a new current secret retires this one, accepted for `overlap` more seconds; a
-    /// previous secret the file names is accepted for `overlap` from when it was first
-    /// seen.
+    /// previous secrets; `None` keeps the current one, as when none is configured). A
+    /// file that names a previous secret decides which one that is, accepted for
+    /// `overlap` from when it was first seen; one that does not, but changes the current
+    /// secret, retires the current one, accepted for `overlap` more seconds (one previous
+    /// secret is kept: a second rollover within the overlap ends the first one's).
     pub fn roll(&self, configured: Option<(Secret, Option<Secret>)>, now: u64, overlap: u64) -> Secrets {
         let Some((current, named_previous)) = configured else { return *self };
         let until = now.saturating_add(overlap);

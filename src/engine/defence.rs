@@ -48,14 +48,18 @@ impl Defences {
     }
 
     /// Gives them the host's clock (seconds since the Unix epoch); the first call counts.
-    /// A previous secret the configuration names is accepted for the overlap from now.
+    /// The secrets become those `settings` (the live ones) configure, a previous secret
+    /// they name accepted for the overlap from now.
     pub fn set_clock(&self, clock: fn() -> u64, settings: &ServerSettings) {
-        if self.clock.set(clock).is_ok()
-            && let Some((current, Some(previous))) = settings.cookies.secrets
-        {
-            let until = clock().saturating_add(settings.cookies.overlap.as_secs());
-            self.secrets.store(Secrets { current, previous: Some((previous, until)) }.into());
+        if self.clock.set(clock).is_err() {
+            return;
         }
+        let until = clock().saturating_add(settings.cookies.overlap.as_secs());
+        let secrets = match settings.cookies.secrets {
+            Some((current, previous)) => Secrets { current, previous: previous.map(|p| (p, until)) },
+            None => *self.secrets.load_full(),
+        };
+        self.secrets.store(secrets.into());
     }
 
     /// Takes the cookie secrets of newly swapped-in `settings` (a rollover keeps the old
@@ -118,8 +122,8 @@ impl Defences {
     }
 }
 
-/// A limited answer that still goes out: no records, so it is no larger than the query.
-/// A client that sent a cookie gets BADCOOKIE with a fresh server cookie (RFC 7873
+/// A limited answer that still goes out: no records (header, question, OPT), so that
+/// it amplifies nothing. A client that sent a cookie gets BADCOOKIE with a fresh server cookie (RFC 7873
 /// §5.2.3–5.2.4: the server may answer BADCOOKIE to a client without a valid server
 /// cookie; its next query carries one, which exempts it); any other gets TC=1 and retries
 /// over TCP (RFC 2181 §9).

@@ -45,9 +45,14 @@ pub struct Outcome {
     pub opt_at: Option<usize>,
     /// The query's COOKIE option, if it had one.
     pub cookie: Option<Cookie>,
-    /// A hash of the lowercased name asked (0 if none was read): RRL's accounts.
+    /// A hash of the lowercased name asked, or of `*.` and the zone for an answer
+    /// synthesized from a wildcard (0 if no name was read): RRL's accounts.
     pub name_hash: u64,
 }
+
+/// Mixed into the zone's hash for the account of its wildcard's answers (so that it
+/// differs from the apex's own).
+const WILDCARD_ACCOUNT: u64 = 0x9e37_79b9_7f4a_7c15;
 
 /// A hash of a lowercased name, for [`Outcome::name_hash`].
 pub(super) fn name_hash(name: &[u8]) -> u64 {
@@ -258,7 +263,12 @@ pub fn respond(
         question_end,
         opt_at,
         cookie: query.edns.and_then(|e| e.cookie),
-        name_hash: name_hash(&name_buf[..name_len]),
+        // A wildcard's answers count per zone (an account per random name would never
+        // fill).
+        name_hash: match answer.synthesized_in {
+            Some(origin) => name_hash(origin.as_bytes()) ^ WILDCARD_ACCOUNT,
+            None => name_hash(&name_buf[..name_len]),
+        },
     })
 }
 
@@ -276,16 +286,16 @@ pub(super) fn may_reuse_for(query: &WireQuery<'_>) -> bool {
 /// An answer to a query with a cookie leaves room for the COOKIE option added after it
 /// is made (see [`super::defence`]).
 pub(super) fn size_limit(snapshot: &Snapshot, query: &WireQuery<'_>, transport: Transport) -> usize {
-    match (transport, query.edns) {
+    let cookie = query.edns.is_some_and(|e| e.cookie.is_some()) && snapshot.settings.cookies.enabled;
+    let reserve = if cookie { 4 + super::cookies::ANSWER_COOKIE_LEN } else { 0 };
+    let limit = match (transport, query.edns) {
+        // RFC 1035 §4.2.2: a TCP message is at most 65,535 octets (its length prefix).
         (Transport::Tcp, _) => usize::from(u16::MAX),
         // RFC 6891 §6.2.3: values below 512 are treated as 512.
-        (Transport::Udp, Some(e)) => {
-            let limit = usize::from(e.udp_size.clamp(512, snapshot.settings.udp_payload_max));
-            let cookie = e.cookie.is_some() && snapshot.settings.cookies.enabled;
-            limit - if cookie { 4 + super::cookies::ANSWER_COOKIE_LEN } else { 0 }
-        }
+        (Transport::Udp, Some(e)) => usize::from(e.udp_size.clamp(512, snapshot.settings.udp_payload_max)),
         (Transport::Udp, None) => CLASSIC_UDP_LIMIT,
-    }
+    };
+    limit - reserve
 }
 
 /// RFC 7871 §7.2.1: the ECS option of the response to a query with `ecs`, for an answer

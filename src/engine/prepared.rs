@@ -64,6 +64,8 @@ struct Prepared {
     authoritative: bool,
     rcode: Rcode,
     route: Option<Route>,
+    /// The answer's RRL account name ([`Outcome::name_hash`]).
+    name_hash: u64,
     /// The record sections of each rotation (`entropy % rotations`), made on first need.
     sections: Box<[Option<Box<[u8]>>]>,
 }
@@ -167,7 +169,7 @@ impl PreparedAnswers {
             question_end,
             opt_at,
             cookie: query.edns.and_then(|e| e.cookie),
-            name_hash: packet::name_hash(name),
+            name_hash: prepared.name_hash,
         })
     }
 
@@ -200,6 +202,7 @@ impl PreparedAnswers {
                 authoritative,
                 rcode: outcome.rcode,
                 route: outcome.route,
+                name_hash: outcome.name_hash,
                 sections: vec![None; usize::from(rotations)].into(),
             };
             self.answers.insert(miss.hash, prepared);

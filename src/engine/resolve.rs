@@ -98,7 +98,12 @@ impl Snapshot {
                 Some(target) => (target, Owner::Name(target)),
             };
             let node = match zone.lookup(lookup_name) {
-                Lookup::Found { node, .. } => node,
+                Lookup::Found { node, wildcard } => {
+                    if wildcard && current.is_none() {
+                        answer.synthesized_in = Some(&zone.origin);
+                    }
+                    node
+                }
                 Lookup::Referral { cut, ns } => {
                     // RFC 1034 §4.3.2 step 3b: a referral is not authoritative data.
                     answer.authoritative = current.is_some();

@@ -169,19 +169,26 @@ const fn leaf_blocks<K: AddrBits>() -> usize {
     if K::BITS == 32 { LEAF_BLOCKS_V4 } else { LEAF_BLOCKS_V6 }
 }
 
-/// Bits the root node of the index consumes.
+/// Most bits the root node of the index consumes (for the largest tables).
 const ROOT_STRIDE: u32 = 16;
+
+/// Least bits the root node consumes.
+const MIN_ROOT_STRIDE: u32 = 8;
+
+/// The root's stride for a table of `blocks` blocks: about a third of a leaf per entry,
+/// as for every node, so that a small table's index stays small enough to stay in the
+/// caches between the kernel's work for each batch (the real lists: 12 bits for IPv4,
+/// 14 for IPv6, 32 KB and 128 KB of root instead of 512 KB each).
+fn root_stride<K: AddrBits>(blocks: usize) -> u32 {
+    let per_entry = (leaf_blocks::<K>() / 3).max(1);
+    (usize::BITS - (blocks / per_entry).max(1).leading_zeros()).clamp(MIN_ROOT_STRIDE, ROOT_STRIDE)
+}
 
 /// Widest stride of an inner node.
 const MAX_STRIDE: u32 = 16;
 
 /// Walks [`PrefixTable::prefetch_batch`] keeps in flight together.
 const PREFETCH_GROUP: usize = 32;
-
-/// Tables of fewer blocks than this are not prefetched: they stay in the caches (the
-/// real carrier lists have about 28,000 IPv4 and 27,000 IPv6 blocks), where the batch
-/// walk is only extra work.
-const PREFETCH_FROM_BLOCKS: usize = 100_000;
 
 /// IPv4 tables of at least this many blocks also get a [`Direct`] index: past the
 /// caches, the adaptive index costs a lookup four cache lines from memory (slot, first
@@ -212,7 +219,8 @@ struct Slot {
 /// A partition of one address family into maximal aligned blocks, each with its line.
 ///
 /// Lookup walks an index of nodes, each consuming the next few bits of the address (the
-/// root 16, then as many as its share of blocks needs: about one entry per four blocks),
+/// root 8 to 16 by the table's size, then as many as its share of blocks needs: about a
+/// third of a leaf per entry),
 /// down to a leaf of a few blocks (24 IPv4, 8 IPv6), which it halves. The index
 /// follows the data: the real lists crowd IPv6 into a few /16s (2408::, 240e::) and
 /// synthetic million-prefix sets into every /16, and both end in small leaves, so a
@@ -223,8 +231,11 @@ pub struct PrefixTable<K> {
     starts: Box<[K]>,
     /// Line and prefix length of every block, parallel to `starts`.
     hits: Box<[Hit]>,
-    /// All index nodes; the root's `2^ROOT_STRIDE + 1` slots come first.
+    /// All index nodes; the root's `2^root_stride + 1` slots come first (empty when
+    /// `direct` is set).
     slots: Box<[Slot]>,
+    /// Bits the root consumes ([`root_stride`]).
+    root_stride: u32,
     /// For large IPv4 tables, the direct index that lookups use instead of `slots`.
     direct: Option<Direct>,
 }
@@ -304,17 +315,22 @@ impl<K: AddrBits> PrefixTable<K> {
                 hits.push(Hit { line, scope: block.len });
             }
         }
-        let mut slots = Vec::with_capacity((1 << ROOT_STRIDE) + 1 + starts.len() / 2);
-        add_node(&starts, &mut slots, 0..starts.len(), 0, ROOT_STRIDE);
         let direct = (K::BITS == 32 && (direct_from..Direct::MAX_BLOCKS).contains(&starts.len()))
             .then(|| Direct::build(&starts, &hits));
-        PrefixTable { starts: starts.into(), hits: hits.into(), slots: slots.into(), direct }
+        // The adaptive index, unless the direct one replaces it.
+        let mut slots = Vec::new();
+        let root_stride = root_stride::<K>(starts.len());
+        if direct.is_none() {
+            slots.reserve((1 << root_stride) + 1 + starts.len() / 2);
+            add_node(&starts, &mut slots, 0..starts.len(), 0, root_stride);
+        }
+        PrefixTable { starts: starts.into(), hits: hits.into(), slots: slots.into(), root_stride, direct }
     }
 
     /// The blocks of the leaf `addr` falls in, as a range of `starts`.
     #[inline]
     fn leaf(&self, addr: K) -> (usize, usize) {
-        let (mut base, mut depth, mut stride) = (0usize, 0u32, ROOT_STRIDE);
+        let (mut base, mut depth, mut stride) = (0usize, 0u32, self.root_stride);
         loop {
             let at = base + addr.bits_at(depth, stride);
             let slot = self.slots[at];
@@ -354,16 +370,12 @@ impl<K: AddrBits> PrefixTable<K> {
         if let Some(direct) = &self.direct {
             return self.prefetch_direct(direct, addrs);
         }
-        if self.starts.len() < PREFETCH_FROM_BLOCKS {
-            // A table this small stays in the cache: walking it twice only costs.
-            return;
-        }
         for group in addrs.chunks(PREFETCH_GROUP) {
             // Per walk: the slot it reads next, and the address bits used once it has.
             let mut at = [0usize; PREFETCH_GROUP];
-            let mut used = [ROOT_STRIDE; PREFETCH_GROUP];
+            let mut used = [self.root_stride; PREFETCH_GROUP];
             for (k, &addr) in group.iter().enumerate() {
-                at[k] = addr.bits_at(0, ROOT_STRIDE);
+                at[k] = addr.bits_at(0, self.root_stride);
                 prefetch(&self.slots[at[k]]);
             }
             let mut walking = group.len();

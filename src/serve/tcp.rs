@@ -48,8 +48,8 @@ pub(super) async fn serve(
                     continue;
                 };
                 let most = engine.snapshot().settings.tcp_max_per_client;
-                let Some(client) = per_client.take(peer.ip(), most) else {
-                    tracing::debug!("TCP: {most} connections open from {}, closing another", peer.ip());
+                let Some(client) = per_client.take(client_key(peer.ip()), most) else {
+                    tracing::debug!("TCP: {most} connections open from {}, closing another", client_key(peer.ip()));
                     continue;
                 };
                 connections.spawn(connection(engine.clone(), stream, peer, stop.clone(), (slot, client)));
@@ -62,7 +62,16 @@ pub(super) async fn serve(
     Ok(())
 }
 
-/// Open connections per client address (a connection holds a [`ClientSlot`]).
+/// What the per-client cap counts by: an IPv4 address, or an IPv6 /64 (one host's share
+/// of a network: a client holding a /64 must not get a connection per address of it).
+fn client_key(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V4(_) => addr,
+        IpAddr::V6(a) => IpAddr::V6((u128::from(a) & !((1u128 << 64) - 1)).into()),
+    }
+}
+
+/// Open connections per client (see [`client_key`]; a connection holds a [`ClientSlot`]).
 #[derive(Debug, Default)]
 struct PerClient(Mutex<HashMap<IpAddr, usize>>);
 
@@ -178,8 +187,12 @@ async fn send(
     message: &[u8],
     limit: Duration,
 ) -> io::Result<()> {
+    // Answers are made to fit (`size_limit`); a longer one is never sent cut.
+    let Ok(len) = u16::try_from(message.len()) else {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "a message over 65,535 octets"));
+    };
     framed.clear();
-    framed.extend_from_slice(&(message.len() as u16).to_be_bytes());
+    framed.extend_from_slice(&len.to_be_bytes());
     framed.extend_from_slice(message);
     match tokio::time::timeout(limit, writer.write_all(framed)).await {
         Ok(written) => written,

@@ -10,6 +10,10 @@ use linedns::{Engine, PreparedAnswers, Transport};
 /// Largest UDP response the rules used by the fuzz target allow.
 const UDP_MAX: usize = 1232;
 
+/// The clock the fuzz target and the replay give the engine: it turns DNS cookies on
+/// (`Engine::set_clock`), with the same server cookie on every path.
+pub const FIXED_CLOCK: fn() -> u64 = || 1_764_547_200;
+
 /// Feeds `packet` to `engine` over UDP and TCP and checks every response:
 /// it parses (hickory-proto), is a response, echoes the ID and the question byte for
 /// byte, keeps the UDP size limit, and carries an ECS scope within the family's bits;
