@@ -126,6 +126,18 @@ struct Tally {
     other: usize,
 }
 
+impl Tally {
+    /// Counts one answer under what it is.
+    fn count(&mut self, answer: &[u8]) {
+        match parse(answer) {
+            Reply { truncated: true, answers: 0, .. } => self.truncated += 1,
+            Reply { truncated: false, rcode: 0, answers: 1.., .. } => self.full += 1,
+            Reply { rcode: BADCOOKIE, answers: 0, cookie: Some(ref c), .. } if c.len() == 24 => self.badcookie += 1,
+            _ => self.other += 1,
+        }
+    }
+}
+
 /// Sends `count` copies of `q` from `s` at about `per_second`, reading answers as they
 /// come (and for 300 ms after); also asks `probe` once every 50 ms from `probe_socket`
 /// if given, whose answers are tallied apart. Bounded by count and time.
@@ -144,15 +156,7 @@ fn flood(
     let mut buf = [0u8; 4096];
     let read = |sock: &UdpSocket, tally: &mut Tally, buf: &mut [u8]| {
         while let Ok(n) = sock.recv(buf) {
-            let r = parse(&buf[..n]);
-            match r {
-                Reply { truncated: true, answers: 0, .. } => tally.truncated += 1,
-                Reply { truncated: false, rcode: 0, answers: 1.., .. } => tally.full += 1,
-                Reply { rcode: BADCOOKIE, answers: 0, cookie: Some(ref c), .. } if c.len() == 24 => {
-                    tally.badcookie += 1
-                }
-                _ => tally.other += 1,
-            }
+            tally.count(&buf[..n]);
         }
     };
     let start = Instant::now();
@@ -377,14 +381,17 @@ fn tcp_from(source: &str, server: SocketAddr) -> std::net::TcpStream {
     socket.into()
 }
 
+/// A message with its two-octet TCP length (RFC 7766 §8).
+fn framed(message: &[u8]) -> Vec<u8> {
+    [&(message.len() as u16).to_be_bytes()[..], message].concat()
+}
+
 /// One query over a TCP connection and its answer (`None` if the connection ends or no
 /// answer comes within 2 s).
 fn tcp_ask(stream: &mut std::net::TcpStream, q: &[u8]) -> Option<Reply> {
     use std::io::{Read, Write};
     stream.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-    let mut framed = (q.len() as u16).to_be_bytes().to_vec();
-    framed.extend_from_slice(q);
-    stream.write_all(&framed).ok()?;
+    stream.write_all(&framed(q)).ok()?;
     let mut len = [0u8; 2];
     stream.read_exact(&mut len).ok()?;
     let mut answer = vec![0u8; usize::from(u16::from_be_bytes(len))];
@@ -419,8 +426,7 @@ fn a_tcp_client_that_sends_one_byte_at_a_time_is_cut_off_on_time_and_holds_nothi
     let server = RunningServer::start(&rules, &["127.0.0.1:0"]);
     let addr = server.addrs[0];
     let q = query(5, "www.example.com", None);
-    let mut framed = (q.len() as u16).to_be_bytes().to_vec();
-    framed.extend_from_slice(&q);
+    let framed = framed(&q);
     let mut slow = std::net::TcpStream::connect(addr).unwrap();
     let started = Instant::now();
     let mut cut_at = None;
@@ -459,8 +465,7 @@ fn a_tcp_client_that_never_reads_loses_its_connection_and_holds_nothing_up() {
         q[qtype_at..qtype_at + 2].copy_from_slice(&16u16.to_be_bytes()); // TXT
         q
     };
-    let mut framed = (q.len() as u16).to_be_bytes().to_vec();
-    framed.extend_from_slice(&q);
+    let framed = framed(&q);
     let mut sink = std::net::TcpStream::connect(addr).unwrap();
     sink.set_write_timeout(Some(Duration::from_secs(3))).unwrap();
     let mut writer = sink.try_clone().unwrap();
@@ -654,20 +659,12 @@ fn a_flood_of_random_names_under_a_wildcard_shares_one_account() {
             );
         }
         while let Ok(n) = s.recv(&mut buf) {
-            match parse(&buf[..n]) {
-                Reply { truncated: true, .. } => tally.truncated += 1,
-                Reply { rcode: 0, answers: 1.., .. } => tally.full += 1,
-                _ => tally.other += 1,
-            }
+            tally.count(&buf[..n]);
         }
     }
     std::thread::sleep(Duration::from_millis(300));
     while let Ok(n) = s.recv(&mut buf) {
-        match parse(&buf[..n]) {
-            Reply { truncated: true, .. } => tally.truncated += 1,
-            Reply { rcode: 0, answers: 1.., .. } => tally.full += 1,
-            _ => tally.other += 1,
-        }
+        tally.count(&buf[..n]);
     }
     let seconds = start.elapsed().as_secs_f64();
     assert!(
