@@ -66,6 +66,14 @@ pub enum RData {
         /// Negative-caching TTL.
         minimum: u32,
     },
+    /// Any other type, kept as its wire-form RDATA (names uncompressed, letter case as
+    /// written): served as it is (RFC 3597 §4: only RFC 1035's types may compress).
+    Other {
+        /// The record type's number.
+        rtype: u16,
+        /// The RDATA.
+        data: Box<[u8]>,
+    },
 }
 
 /// The record types the engine answers by name: those a rules file may hold as static
@@ -85,6 +93,27 @@ pub const ANSWERED_TYPES: [RecordType; 10] = [
 
 /// The record types a rules file may hold as static records.
 pub const STATIC_TYPES: &[RecordType] = ANSWERED_TYPES.split_at(8).0;
+
+/// The name a zone file gives a type: its mnemonic, or `TYPEnnn` (RFC 3597 §5).
+pub fn type_name(rtype: RecordType) -> String {
+    match rtype {
+        RecordType::Unknown(n) => domain::base::iana::Rtype::from_int(n).to_string(),
+        known => known.to_string(),
+    }
+}
+
+/// Parses any record type a zone file may name: a mnemonic or `TYPEnnn` (RFC 3597 §5).
+pub fn parse_any_type(text: &str) -> Result<RecordType, String> {
+    let upper = text.to_ascii_uppercase();
+    if let Some(number) = upper.strip_prefix("TYPE").and_then(|n| n.parse::<u16>().ok()) {
+        return Ok(RecordType::from(number));
+    }
+    match upper.parse::<RecordType>() {
+        Ok(t) if !matches!(t, RecordType::Unknown(_)) => Ok(t),
+        _ if let Ok(t) = upper.parse::<domain::base::iana::Rtype>() => Ok(RecordType::from(t.to_int())),
+        _ => Err(format!("unknown record type {text:?} (a type's name, or TYPEnnn for any other)")),
+    }
+}
 
 /// Parses a record type name (`a`, `AAAA`, ...) among `allowed`.
 pub fn parse_type(text: &str, allowed: &[RecordType]) -> Result<RecordType, String> {
@@ -109,10 +138,77 @@ impl RData {
             RData::Srv { .. } => RecordType::SRV,
             RData::Caa { .. } => RecordType::CAA,
             RData::Soa { .. } => RecordType::SOA,
+            RData::Other { rtype, .. } => RecordType::from(*rtype),
         }
     }
 
+    /// The record of type `rtype` whose wire-form RDATA (names uncompressed) is `data`:
+    /// the types the engine reads (A, AAAA, NS, CNAME, SOA) as their fields, any other
+    /// as [`RData::Other`], octet for octet.
+    pub fn from_wire(rtype: RecordType, data: &[u8]) -> Result<RData, String> {
+        let short = || format!("{} RDATA of {} octets is malformed", type_name(rtype), data.len());
+        Ok(match rtype {
+            RecordType::A => RData::A(<[u8; 4]>::try_from(data).map_err(|_| short())?.into()),
+            RecordType::AAAA => RData::Aaaa(<[u8; 16]>::try_from(data).map_err(|_| short())?.into()),
+            RecordType::NS | RecordType::CNAME => {
+                let (target, end) = wire_name(data, 0).ok_or_else(short)?;
+                if end != data.len() {
+                    return Err(short());
+                }
+                let target = target.into_boxed_str();
+                if rtype == RecordType::NS { RData::Ns(target) } else { RData::Cname(target) }
+            }
+            RecordType::SOA => {
+                let (mname, at) = wire_name(data, 0).ok_or_else(short)?;
+                let (rname, at) = wire_name(data, at).ok_or_else(short)?;
+                let numbers = data.get(at..).filter(|rest| rest.len() == 20).ok_or_else(short)?;
+                let field = |i: usize| u32::from_be_bytes(numbers[i * 4..i * 4 + 4].try_into().expect("4 octets"));
+                RData::Soa {
+                    mname: mname.into(),
+                    rname: rname.into(),
+                    serial: field(0),
+                    refresh: field(1),
+                    retry: field(2),
+                    expire: field(3),
+                    minimum: field(4),
+                }
+            }
+            other => RData::Other { rtype: u16::from(other), data: data.into() },
+        })
+    }
+
+    /// Parses zone-file presentation of any type with the `domain` crate's scanner (RFC
+    /// 1035 §5.1 escapes and quoting, RFC 3597 `\# LENGTH HEX` for any type); names are
+    /// relative to `origin`.
+    pub fn parse_presentation(rtype: RecordType, text: &str, origin: &str) -> Result<RData, String> {
+        use domain::base::rdata::ComposeRecordData;
+        use domain::zonefile::inplace::{Entry, Zonefile};
+        let mut zone = Zonefile::new();
+        zone.extend_from_slice(format!("@ 0 IN {} {text}\n", type_name(rtype)).as_bytes());
+        let origin = domain::base::Name::bytes_from_str(&format!("{origin}."))
+            .map_err(|e| format!("bad origin {origin:?}: {e}"))?;
+        zone.set_origin(origin);
+        let bad = |e: &dyn fmt::Display| {
+            let e = e.to_string();
+            let e = e.split_once(": ").map_or(e.as_str(), |(_, m)| m).to_string();
+            format!("bad {} value {text:?}: {}", type_name(rtype), presentation_hint(rtype, &e))
+        };
+        let record = match zone.next_entry() {
+            Ok(Some(Entry::Record(record))) => record,
+            Ok(_) => return Err(bad(&"not a record")),
+            Err(e) => return Err(bad(&e)),
+        };
+        if !matches!(zone.next_entry(), Ok(None)) {
+            return Err(bad(&"more than one record"));
+        }
+        let mut wire = Vec::new();
+        record.data().compose_rdata(&mut wire).map_err(|_| bad(&"RDATA longer than 65,535 octets"))?;
+        RData::from_wire(rtype, &wire)
+    }
+
     /// Parses presentation text; names are relative to `origin` unless they end in a dot.
+    /// The types of [`STATIC_TYPES`] are read here (TXT unquoted as one text), any other
+    /// by [`RData::parse_presentation`].
     pub fn parse(rtype: RecordType, text: &str, origin: &str) -> Result<RData, String> {
         let text = text.trim();
         let fields: Vec<&str> = text.split_whitespace().collect();
@@ -123,6 +219,9 @@ impl RData {
         let arity = |n: usize, form: &str| {
             if fields.len() == n { Ok(()) } else { Err(format!("bad {rtype} value {text:?}: expected {form}")) }
         };
+        if text.starts_with("\\#") {
+            return RData::parse_presentation(rtype, text, origin);
+        }
         Ok(match rtype {
             RecordType::A => RData::A(text.parse().map_err(|_| format!("bad IPv4 address {text:?}"))?),
             RecordType::AAAA => RData::Aaaa(text.parse().map_err(|_| format!("bad IPv6 address {text:?}"))?),
@@ -132,6 +231,8 @@ impl RData {
                 arity(2, "\"PREFERENCE EXCHANGE\"")?;
                 RData::Mx { preference: num(fields[0], "preference")?, exchange: target(fields[1])? }
             }
+            // Quoted character-strings (`"a" "b"`, escapes) as a zone file writes them.
+            RecordType::TXT if text.starts_with('"') => RData::parse_presentation(rtype, text, origin)?,
             RecordType::TXT => {
                 let unquoted = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or(text);
                 if unquoted.len() > 4000 {
@@ -161,12 +262,45 @@ impl RData {
                 let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
                 RData::Caa { flags, tag: tag.to_ascii_lowercase().into(), value: value.into() }
             }
-            other => return Err(format!("record type {other} cannot be written as a static record")),
+            _ => RData::parse_presentation(rtype, text, origin)?,
         })
     }
 }
 
-/// Writes a name in presentation form with its trailing dot.
+/// What an error of the zone-file scanner means for a type it has no presentation
+/// parser for.
+pub fn presentation_hint(rtype: RecordType, message: &str) -> String {
+    if message.starts_with("unknown record type with concrete data") {
+        let number = u16::from(rtype);
+        format!(
+            "{} records are read only in RFC 3597 form (`TYPE{number} \\# LENGTH HEX`; `dig +unknownformat` prints a record so)",
+            type_name(rtype)
+        )
+    } else {
+        message.to_string()
+    }
+}
+
+/// A name at `at` in uncompressed wire form, normalized; and where it ends.
+fn wire_name(data: &[u8], mut at: usize) -> Option<(String, usize)> {
+    let mut text = String::new();
+    loop {
+        let len = usize::from(*data.get(at)?);
+        if len == 0 {
+            return name::normalize(&text).ok().map(|n| (n, at + 1));
+        }
+        if len > 63 {
+            return None;
+        }
+        let label = data.get(at + 1..at + 1 + len)?;
+        if !text.is_empty() {
+            text.push('.');
+        }
+        text.push_str(std::str::from_utf8(label).ok()?);
+        at += 1 + len;
+    }
+}
+
 /// A normalized name shown absolute, with its trailing dot (the root as `.`).
 pub struct Fqdn<'a>(pub &'a str);
 
@@ -221,8 +355,60 @@ impl fmt::Display for RData {
             RData::Soa { mname, rname, serial, refresh, retry, expire, minimum } => {
                 write!(f, "{} {} {serial} {refresh} {retry} {expire} {minimum}", Fqdn(mname), Fqdn(rname))
             }
+            RData::Other { rtype, data } if let Some(view) = named_view(RecordType::from(*rtype), data) => {
+                write!(f, "{view}")
+            }
+            RData::Other { rtype, data } => match presentation_of(RecordType::from(*rtype), data) {
+                Some(text) => f.write_str(&text),
+                None => {
+                    write!(f, "\\# {}", data.len())?;
+                    if !data.is_empty() {
+                        write!(f, " {}", data_encoding::HEXLOWER.encode(data))?;
+                    }
+                    Ok(())
+                }
+            },
         }
     }
+}
+
+/// The MX, SRV or PTR whose wire-form RDATA is `data`, as the variant written in rules
+/// (for showing it: names with their trailing dot, as the rules read them back).
+fn named_view(rtype: RecordType, data: &[u8]) -> Option<RData> {
+    let number = |at: usize| Some(u16::from_be_bytes(data.get(at..at + 2)?.try_into().ok()?));
+    let whole = |(name, end): (String, usize)| (end == data.len()).then_some(name.into_boxed_str());
+    match rtype {
+        RecordType::MX => Some(RData::Mx { preference: number(0)?, exchange: whole(wire_name(data, 2)?)? }),
+        RecordType::SRV => Some(RData::Srv {
+            priority: number(0)?,
+            weight: number(2)?,
+            port: number(4)?,
+            target: whole(wire_name(data, 6)?)?,
+        }),
+        RecordType::PTR => Some(RData::Ptr(whole(wire_name(data, 0)?)?)),
+        _ => None,
+    }
+}
+
+/// `data` in the presentation form of its type, when the `domain` crate knows it and
+/// reads it back to the same octets (else `None`: RFC 3597's generic form is shown).
+fn presentation_of(rtype: RecordType, data: &[u8]) -> Option<String> {
+    use domain::base::ParsedName;
+    use domain::base::iana::Rtype;
+    use domain::base::rdata::ParseRecordData;
+    use domain::rdata::ZoneRecordData;
+    let mut parser = domain::dep::octseq::Parser::from_ref(data);
+    let parsed =
+        ZoneRecordData::<&[u8], ParsedName<&[u8]>>::parse_rdata(Rtype::from_int(u16::from(rtype)), &mut parser)
+            .ok()??;
+    if parser.remaining() != 0 || matches!(parsed, ZoneRecordData::Unknown(_)) {
+        return None;
+    }
+    let text = parsed.to_string();
+    // Read back in a zone other than the root: a name shown without its trailing dot
+    // would then come back as another name.
+    let again = RData::parse_presentation(rtype, &text, "invalid").ok()?;
+    matches!(again, RData::Other { data: ref d, .. } if **d == *data).then_some(text)
 }
 
 #[cfg(test)]

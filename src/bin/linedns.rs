@@ -88,6 +88,16 @@ enum Command {
         #[arg(long, default_value = "default")]
         line: String,
     },
+    /// Print the rules (YAML) that serve the same zone as an RFC 1035 master file (a
+    /// BIND, Knot or provider export), for keeping everything in one rules file. To keep
+    /// the file where it is instead, write `file: PATH` in the zone's rules.
+    Import {
+        /// The master file.
+        zonefile: PathBuf,
+        /// The zone's name (default: the owner of the file's SOA record).
+        #[arg(long, value_name = "NAME")]
+        origin: Option<String>,
+    },
     /// Check that every server of each zone's NS set (and the rules' `check.servers`)
     /// answers like the primary: SOA over UDP and TCP, the serial of each view (which
     /// server lags, by how much), each line record's answer per line, and any address in
@@ -165,6 +175,15 @@ fn main() -> ExitCode {
             let text = master_file(&snapshot, &zone, &line, &health, served);
             let Ok(text) = text.map_err(|m| eprintln!("error: {m}")) else { return ExitCode::from(2) };
             print_out(false, &(), || text)
+        }
+        Command::Import { zonefile, origin } => {
+            match linedns::compile::import::rules_of_zone_file(&zonefile, origin.as_deref()) {
+                Ok(text) => print_out(false, &(), || text),
+                Err(errors) => {
+                    eprintln!("{errors}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Command::Check { rules, primary, json } => {
             let Some(snapshot) = load(&rules.config, rules.data) else { return ExitCode::from(2) };

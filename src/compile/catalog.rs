@@ -47,7 +47,8 @@ impl Compiler<'_> {
             expire: 2_419_200,
             minimum: 0,
         };
-        let set = |rtype, data: Vec<RData>| RrSet { rtype, ttl: TTL, content: Content::Static(data.into()) };
+        let set =
+            |rtype, data: Vec<RData>| RrSet { rtype, ttl: TTL, content: Content::Static(data.into()), source: None };
         let mut names: FxHashMap<Box<str>, NameNode> = FxHashMap::default();
         let apex = names.entry(origin.as_str().into()).or_default();
         apex.sets.push(set(RecordType::SOA, vec![soa.clone()]));
@@ -60,7 +61,15 @@ impl Compiler<'_> {
             let node = names.entry(owner.into()).or_default();
             node.sets.push(set(RecordType::PTR, vec![RData::Ptr(member.origin.clone())]));
         }
-        Some(Zone { origin: origin.into(), soa: set(RecordType::SOA, vec![soa]), names, has_cuts: false })
+        Some(Zone {
+            origin: origin.into(),
+            soa: set(RecordType::SOA, vec![soa]),
+            names,
+            has_cuts: false,
+            written_serial: 1,
+            primary: None,
+            unavailable: None,
+        })
     }
 }
 

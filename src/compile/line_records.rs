@@ -76,7 +76,7 @@ impl Compiler<'_> {
             degraded_ttl: r.degraded_ttl.unwrap_or(ttl / defaults::DEGRADED_TTL_DIVISOR),
             when_all_down,
         });
-        Some((owner, RrSet { rtype, ttl, content: Content::Line(idx) }))
+        Some((owner, RrSet { rtype, ttl, content: Content::Line(idx), source: None }))
     }
 
     /// The record's health check, if it names one (`Some(None)`: it names none, or an

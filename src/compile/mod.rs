@@ -14,12 +14,15 @@ use crate::config::{self, At, RulesFile, place_of};
 mod catalog;
 mod check;
 mod health_checks;
+pub mod import;
 mod keys;
 mod line_records;
 mod lines;
 mod settings;
 mod sources;
 mod transfers;
+pub mod zone_copy;
+pub mod zone_file;
 mod zones;
 
 use crate::engine::health::{CheckSpec, Probe, ProbeId, ProbeKey};
@@ -237,10 +240,15 @@ impl<'o> Compiler<'o> {
                 None => self.broken_checks.push(name.clone()),
             }
         }
+        let settings = match &rules.server {
+            Some(def) => self.server_settings(def),
+            None => settings::defaults(),
+        };
+        let keys = self.keys(&rules.keys);
         let mut zones = Vec::new();
         let mut zone_by_origin = FxHashMap::default();
         for def in &rules.zones {
-            if let Some(zone) = self.compile_zone(def) {
+            if let Some(zone) = self.compile_zone(def, settings.state_dir.as_deref(), &keys) {
                 if zone_by_origin.contains_key(&zone.origin) {
                     let place = self.place(&def.value.origin);
                     self.fail(place, format!("zone {}", zone.origin), "zone defined twice");
@@ -250,17 +258,12 @@ impl<'o> Compiler<'o> {
                 zones.push(zone);
             }
         }
-        let settings = match &rules.server {
-            Some(def) => self.server_settings(def),
-            None => settings::defaults(),
-        };
         if let Some(def) = &rules.catalog
             && let Some(catalog) = self.catalog(def, &zones)
         {
             zone_by_origin.insert(catalog.origin.clone(), zones.len() as u32);
             zones.push(catalog);
         }
-        let keys = self.keys(&rules.keys);
         let transfers = self.transfers(&rules.transfers, &zones, &keys);
         let check = rules.check.as_ref().map(|def| self.check(def, &zones)).unwrap_or_default();
         if !self.errors.is_empty() {

@@ -457,16 +457,40 @@ pub struct ZoneDef {
     /// Default TTL of the zone's records.
     #[serde(default)]
     pub ttl: Option<u32>,
-    /// Start of authority.
-    pub soa: At<SoaDef>,
-    /// Name servers of the zone (the apex NS set); at least one.
+    /// Start of authority (not written with `file` or `primary`: the zone data holds it).
+    #[serde(default)]
+    pub soa: Option<At<SoaDef>>,
+    /// Name servers of the zone (the apex NS set); at least one (not written with `file`
+    /// or `primary`).
+    #[serde(default)]
     pub ns: Vec<At<String>>,
+    /// An RFC 1035 master file (relative to the rules file) holding the zone's static
+    /// records, its SOA and apex NS included: a file exported from BIND, Knot or a
+    /// provider. Watched and reloaded like the rules.
+    #[serde(default)]
+    pub file: Option<At<String>>,
+    /// The hidden primary the zone's static records are transferred from (linedns is its
+    /// secondary for them, RFC 5936/1995): the copy is kept in `server.state_dir`.
+    #[serde(default)]
+    pub primary: Option<At<PrimaryDef>>,
     /// Static records.
     #[serde(default)]
     pub records: Vec<At<RecordDef>>,
     /// Records whose answer depends on the client's line.
     #[serde(default)]
     pub line_records: Vec<At<LineRecordDef>>,
+}
+
+/// Where a zone's static records are transferred from.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrimaryDef {
+    /// The primary's addresses, `IP` (port 53) or `IP:PORT`, tried in order; a NOTIFY
+    /// is accepted from these addresses only (RFC 1996 §3.10).
+    pub servers: Vec<At<String>>,
+    /// A TSIG key (of `keys:`) the transfers, SOA queries and NOTIFYs are signed with.
+    #[serde(default)]
+    pub key: Option<At<String>>,
 }
 
 /// The SOA record's fields (RFC 1035 §3.3.13); times in seconds.
@@ -516,7 +540,7 @@ pub struct RecordDef {
     /// Owner name: relative to the origin, `@` for the apex, absolute with a trailing dot;
     /// `*` as the first label makes a wildcard (RFC 4592).
     pub name: At<String>,
-    /// Record type: A, AAAA, CNAME, MX, TXT, NS, SRV, CAA.
+    /// Record type: any a zone file may hold (a name, or `TYPEnnn`).
     #[serde(rename = "type")]
     pub rtype: At<String>,
     /// TTL (default: the zone TTL).
@@ -524,6 +548,10 @@ pub struct RecordDef {
     pub ttl: Option<u32>,
     /// The record data in zone-file presentation, one record per value.
     pub values: OneOrMany<String>,
+    /// This set replaces the set of the same name and type in the zone's `file` or
+    /// `primary` data (without it, a set in both is an error).
+    #[serde(default)]
+    pub replace: bool,
 }
 
 /// An A or AAAA record answered from the client line's pool.
@@ -541,6 +569,10 @@ pub struct LineRecordDef {
     /// Most addresses in one answer (default: all of the pool).
     #[serde(default)]
     pub max_answers: Option<u16>,
+    /// This record replaces the set of the same name and type in the zone's `file` or
+    /// `primary` data (without it, a set in both is an error).
+    #[serde(default)]
+    pub replace: bool,
     /// Nodes per line; a `default` pool is required.
     pub pools: BTreeMap<String, At<Vec<NodeDef>>>,
     /// Per-line fallback chains for this record, overriding the lines' own.

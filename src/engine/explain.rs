@@ -11,6 +11,7 @@ use crate::engine::line::{LineRecord, NodeHealth};
 use crate::engine::query::{ClientInfo, Query};
 use crate::engine::resolve::{Step, Trace};
 use crate::engine::snapshot::Snapshot;
+use crate::engine::zone::RrSet;
 use crate::geo::bits::AddrBits;
 use crate::geo::table::{Hit, LineId};
 use crate::rdata::RecordType;
@@ -62,6 +63,9 @@ pub struct QueryExplanation {
     pub served_line: Option<String>,
     /// Whether no pool was usable and the all-down policy answered.
     pub fail_open: bool,
+    /// Where each static record set answered was written (rules file:line:column, zone
+    /// file:line, or "transferred from PRIMARY at serial N"), in answer order.
+    pub static_sources: Vec<String>,
     /// Authority records in presentation form.
     pub authority: Vec<String>,
     /// ECS scope the response would carry (0: the answer does not depend on the client).
@@ -84,6 +88,7 @@ struct Recorder {
     cnames: Vec<String>,
     line_record: Option<String>,
     steps: Vec<(LineId, Step)>,
+    static_sources: Vec<String>,
 }
 
 impl Trace for Recorder {
@@ -98,6 +103,11 @@ impl Trace for Recorder {
     }
     fn cname(&mut self, target: &str) {
         self.cnames.push(format!("{target}."));
+    }
+    fn static_set(&mut self, set: &RrSet) {
+        if let Some(source) = &set.source {
+            self.static_sources.push(format!("{} from {source}", crate::rdata::type_name(set.rtype)));
+        }
     }
 }
 
@@ -124,9 +134,9 @@ pub fn parse_asked<'a>(client: &str, name: Option<&'a str>, qtype: Option<&str>)
     Ok((addr, ecs, query))
 }
 
-/// The record type of an explanation: a served type, SOA or ANY, by name.
+/// The record type of an explanation: any type, by name or as `TYPEnnn`.
 pub fn parse_qtype(text: &str) -> Result<RecordType, String> {
-    crate::rdata::parse_type(text, &crate::rdata::ANSWERED_TYPES)
+    crate::rdata::parse_any_type(text)
 }
 
 /// Explains how `snapshot` classifies `addr` (as an ECS subnet when `ecs_source_prefix`
@@ -160,13 +170,13 @@ pub fn explain(
                 Owner::Query => qname.clone(),
                 Owner::Name(n) => n.to_string(),
             };
-            format!("{owner}. {} IN {} {}", r.ttl, r.data.rtype(), r.data)
+            format!("{owner}. {} IN {} {}", r.ttl, crate::rdata::type_name(r.data.rtype()), r.data)
         };
         ttl = answer.answers.iter().map(|r| r.ttl).min().or_else(|| answer.authority.iter().map(|r| r.ttl).min());
         records = answer.answers.iter().map(show).collect();
         QueryExplanation {
             name: name.to_string(),
-            qtype: qtype.to_string(),
+            qtype: crate::rdata::type_name(qtype),
             zone: rec.zone,
             rcode: answer.rcode.name().to_string(),
             cnames: rec.cnames,
@@ -191,6 +201,7 @@ pub fn explain(
                 .collect(),
             served_line: answer.route.map(|r| lines.name(r.served_line).to_string()),
             fail_open: answer.route.is_some_and(|r| r.all_down()),
+            static_sources: rec.static_sources,
             authority: answer.authority.iter().map(show).collect(),
             response_scope: answer.scope,
         }
@@ -252,6 +263,9 @@ impl fmt::Display for Explanation {
         writeln!(f, "rcode    {}", q.rcode)?;
         for r in &self.records {
             writeln!(f, "answer   {r}")?;
+        }
+        for s in &q.static_sources {
+            writeln!(f, "source   {s}")?;
         }
         for r in &q.authority {
             writeln!(f, "auth     {r}")?;

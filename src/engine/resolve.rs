@@ -60,6 +60,8 @@ pub trait Trace {
     fn step(&mut self, _line: LineId, _step: Step) {}
     /// A CNAME was followed to `target`.
     fn cname(&mut self, _target: &str) {}
+    /// A static record set answered.
+    fn static_set(&mut self, _set: &RrSet) {}
 }
 
 /// A [`Trace`] that records nothing.
@@ -87,6 +89,9 @@ impl Snapshot {
         let Some(qname) = name::lower_into(query.name, &mut buf) else { return Answer::refused() };
         let Some(mut zone) = self.find_zone(qname) else { return Answer::refused() };
         trace.zone(&zone.origin);
+        if zone.unavailable.is_some() {
+            return Answer::new(Rcode::ServFail, false);
+        }
         let qtype = query.qtype;
         let mut answer = Answer::new(Rcode::NoError, true);
         let mut hit: Option<Hit> = None;
@@ -97,7 +102,7 @@ impl Snapshot {
                 None => (qname, Owner::Query),
                 Some(target) => (target, Owner::Name(target)),
             };
-            let node = match zone.lookup(lookup_name) {
+            let node = match zone.lookup(lookup_name, qtype == RecordType::DS) {
                 Lookup::Found { node, wildcard } => {
                     if wildcard && current.is_none() {
                         answer.synthesized_in = Some(&zone.origin);
@@ -120,7 +125,10 @@ impl Snapshot {
             let set = if qtype == RecordType::ANY { node.sets.first() } else { node.get(qtype) };
             if let Some(set) = set {
                 match set.content {
-                    Content::Static(_) => answer.answers.extend(static_records(owner, set)),
+                    Content::Static(_) => {
+                        trace.static_set(set);
+                        answer.answers.extend(static_records(owner, set));
+                    }
                     Content::Line(idx) => {
                         let h = *hit.get_or_insert_with(|| {
                             let h = self.classifier.classify(client.addr, client.significant_bits());

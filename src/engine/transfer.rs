@@ -148,6 +148,10 @@ pub fn transfer(
         return refuse(answer, signer);
     };
     let zone = &snapshot.zones[index];
+    if zone.unavailable.is_some() {
+        // Nothing to send yet: a secondary zone without data (awaiting or expired).
+        return refuse(answer, signer);
+    }
     let line_name = snapshot.lines.name(rule.line);
     // RFC 1995 §3: an IXFR query carries the secondary's SOA in its authority section.
     let held = if qtype == RecordType::IXFR { decode::ixfr_serial(packet) } else { None };

@@ -204,19 +204,28 @@ impl Versions {
         let mut changes = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for (zone_index, zone) in snapshot.zones.iter().enumerate() {
+            // A secondary zone not served has no view (its serials wait for its data).
+            if zone.unavailable.is_some() {
+                continue;
+            }
             for line_index in 0..snapshot.lines.len() {
                 let line = LineId::from_index(line_index);
                 let key: (Box<str>, Box<str>) = (zone.origin.clone(), snapshot.lines.name(line).into());
                 let journaled = snapshot.transfers.iter().any(|r| r.line == line && r.covers(zone_index as u32));
                 let mut version = Version::of(snapshot, zone, line, health, 0);
                 let digest = version.digest();
+                // A view is never behind the serial its zone is written with.
+                let next = |last: u32| match zone.written_serial {
+                    written if serial_gt(written, last) => written,
+                    _ => next_serial(last, now),
+                };
                 let (previous, serial) = match self.views.get(&key) {
                     Some(view) if view.digest == digest => (Some(view.serial), view.serial),
-                    Some(view) => (Some(view.serial), next_serial(view.serial, now)),
+                    Some(view) => (Some(view.serial), next(view.serial)),
                     None => match self.retired.remove(&key) {
                         Some((serial, stored)) if stored == digest => (Some(serial), serial),
-                        Some((serial, _)) => (Some(serial), next_serial(serial, now)),
-                        None => (None, now as u32),
+                        Some((serial, _)) => (Some(serial), next(serial)),
+                        None => (None, zone.written_serial),
                     },
                 };
                 seen.insert(key.clone());

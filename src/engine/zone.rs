@@ -3,6 +3,9 @@
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+
 use crate::name;
 use crate::rdata::{RData, RecordType};
 
@@ -24,6 +27,9 @@ pub struct RrSet {
     pub ttl: u32,
     /// The records.
     pub content: Content,
+    /// Where the set was written, for `explain`: `rules.yaml:12:7`, `example.org.zone:40`,
+    /// or `transferred from 192.0.2.1:53 at serial 2026120101` (none when generated).
+    pub source: Option<Arc<str>>,
 }
 
 /// A name that exists in the zone. No record sets: an empty non-terminal (RFC 8020),
@@ -52,6 +58,24 @@ pub struct Zone {
     pub names: FxHashMap<Box<str>, NameNode>,
     /// Whether any name below the apex has NS records (a zone cut).
     pub has_cuts: bool,
+    /// The SOA serial the rules, the zone file or the primary's copy write: every view
+    /// starts at it and never falls behind it (a primary's new serial shows through).
+    pub written_serial: u32,
+    /// The hidden primary its static records are transferred from, if it has one.
+    pub primary: Option<Primary>,
+    /// Why the zone cannot be answered, if it cannot (a secondary zone not yet
+    /// transferred, or expired): every query in it gets SERVFAIL (RFC 1035 §4.3.5: a
+    /// secondary whose copy has expired stops answering for the zone).
+    pub unavailable: Option<Box<str>>,
+}
+
+/// A zone's hidden primary (linedns is its secondary for the static records).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Primary {
+    /// Addresses, tried in order; NOTIFYs are accepted from their IP addresses.
+    pub servers: Box<[SocketAddr]>,
+    /// The TSIG key (index into the snapshot's keys) its messages are signed with.
+    pub key: Option<u32>,
 }
 
 /// Where a name leads inside a zone.
@@ -82,9 +106,12 @@ impl Zone {
     /// name gives a referral; an existing name answers; otherwise RFC 4592 §3.3.1: the
     /// *closest encloser* is the longest existing ancestor, and `*.<closest encloser>`, if
     /// it exists, is the source of synthesis.
-    pub fn lookup<'z>(&'z self, qname: &str) -> Lookup<'z> {
+    ///
+    /// A DS query at a cut is answered from this side of it (RFC 4035 §3.1.4.1: the DS
+    /// set is the parent's): `ds` says the query is one.
+    pub fn lookup<'z>(&'z self, qname: &str, ds: bool) -> Lookup<'z> {
         if self.has_cuts
-            && let Some(referral) = self.find_cut(qname)
+            && let Some(referral) = self.find_cut(if ds { name::parent(qname).unwrap_or("") } else { qname })
         {
             return referral;
         }

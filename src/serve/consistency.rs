@@ -181,7 +181,7 @@ pub async fn run(snapshot: &Snapshot, primary: SocketAddr, timeout: Duration) ->
         .filter_map(|l| consistency::line_subnet(snapshot, l).map(|net| (l, net)))
         .collect();
     for (zone_index, zone) in snapshot.zones.iter().enumerate() {
-        if consistency::is_catalog(snapshot, zone_index) {
+        if consistency::is_catalog(snapshot, zone_index) || zone.unavailable.is_some() {
             continue;
         }
         let questions: Vec<Question> = snapshot

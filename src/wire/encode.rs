@@ -127,6 +127,7 @@ fn write_rdata(out: &mut Vec<u8>, data: &RData) {
                 out.extend_from_slice(&v.to_be_bytes());
             }
         }
+        RData::Other { data, .. } => out.extend_from_slice(data),
     }
 }
 
