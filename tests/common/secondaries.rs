@@ -126,3 +126,55 @@ fn spawn(kind: &str, program: &str, args: &[String], conf: &str, dir: &Path, por
     let child = tool(program).args(args).stdout(Stdio::null()).stderr(stderr).spawn().expect("start the secondary");
     Secondary { child, addr: ([127, 0, 0, 1], port).into(), log }
 }
+
+/// BIND 9 (`named`) serving `origin` as a primary from the master file `file` of `dir`
+/// (its working directory, so `$INCLUDE`s resolve there), on `port`. With `key` (name,
+/// base64 secret) transfers need it, `notify` gets its NOTIFYs signed with it, changes
+/// are kept as IXFR differences, and `rndc` reaches it on `rndc_port` with that key
+/// (see [`rndc`]); without, anyone may transfer and nothing is notified.
+pub fn start_bind_primary(
+    dir: &Path,
+    origin: &str,
+    file: &str,
+    port: u16,
+    key: Option<(&str, &str)>,
+    notify: Option<SocketAddr>,
+    rndc_port: u16,
+) -> Secondary {
+    std::fs::create_dir_all(dir).unwrap();
+    let d = dir.display();
+    let options = format!(
+        "options {{ directory \"{d}\"; pid-file \"{d}/named.pid\"; session-keyfile \"{d}/session.key\"; listen-on port {port} {{ 127.0.0.1; }}; listen-on-v6 {{ none; }}; recursion no; dnssec-validation no; minimal-responses yes; notify explicit; ixfr-from-differences yes; }};\n"
+    );
+    let conf = match key {
+        Some((name, secret)) => {
+            let key_text = format!("key \"{name}\" {{ algorithm hmac-sha256; secret \"{secret}\"; }};\n");
+            std::fs::write(dir.join("rndc.key"), &key_text).unwrap();
+            let also = notify
+                .map(|n| format!("also-notify {{ {} port {} key \"{name}\"; }};", n.ip(), n.port()))
+                .unwrap_or_default();
+            format!(
+                "{options}{key_text}controls {{ inet 127.0.0.1 port {rndc_port} allow {{ 127.0.0.1; }} keys {{ \"{name}\"; }}; }};\nzone \"{origin}\" {{ type primary; file \"{file}\"; allow-transfer {{ key \"{name}\"; }}; {also} }};\n"
+            )
+        }
+        None => format!(
+            "{options}controls {{ }};\nzone \"{origin}\" {{ type primary; file \"{file}\"; allow-transfer {{ any; }}; }};\n"
+        ),
+    };
+    let args = vec!["-g".to_string(), "-c".to_string(), format!("{d}/named.conf")];
+    spawn("named", "named", &args, &conf, dir, port)
+}
+
+/// Runs `rndc ARGS` against the BIND of [`start_bind_primary`] in `dir` (its key file) on
+/// `rndc_port`, and returns its output; panics if it fails.
+pub fn rndc(dir: &Path, rndc_port: u16, args: &[&str]) -> String {
+    let key = dir.join("rndc.key");
+    let out = tool("rndc")
+        .args(["-k", &key.display().to_string(), "-s", "127.0.0.1", "-p", &rndc_port.to_string()])
+        .args(args)
+        .output()
+        .expect("run rndc");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "rndc {args:?} failed: {text}");
+    text
+}
