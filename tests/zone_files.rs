@@ -160,7 +160,7 @@ fn a_bind_zone_file_answers_as_bind_answers_it_and_import_gives_the_same() {
         .unwrap();
     let explain = String::from_utf8_lossy(&explain.stdout);
     let sshfp_line = line_of(&std::fs::read_to_string(dir.join("example.org.zone")).unwrap(), "SSHFP 1 1");
-    let want = format!("source   SSHFP from {}:{sshfp_line}", dir.join("example.org.zone").display());
+    let want = format!("source   SSHFP: {}:{sshfp_line}", dir.join("example.org.zone").display());
     assert!(explain.contains(&want), "{want:?} in:\n{explain}");
     server.stop();
 

@@ -291,8 +291,12 @@ impl Compiler<'_> {
     ) -> Option<ZoneData> {
         match zone_file::read(path, origin) {
             Ok(data) => {
-                for file in &data.files {
-                    self.inputs.push((file.clone(), super::stamp(file)));
+                // A primary's copy is written whole (renamed into place) by the server,
+                // which reloads after it: not an input to watch.
+                if source.is_none() {
+                    for file in &data.files {
+                        self.inputs.push((file.clone(), super::stamp(file)));
+                    }
                 }
                 Some(ZoneData::Records(data.records, source))
             }

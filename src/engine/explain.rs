@@ -106,7 +106,7 @@ impl Trace for Recorder {
     }
     fn static_set(&mut self, set: &RrSet) {
         if let Some(source) = &set.source {
-            self.static_sources.push(format!("{} from {source}", crate::rdata::type_name(set.rtype)));
+            self.static_sources.push(format!("{}: {source}", crate::rdata::type_name(set.rtype)));
         }
     }
 }

@@ -84,6 +84,17 @@ pub struct Engine {
     pending_changes: Mutex<Vec<versions::SerialChange>>,
     /// Cookies and response rate limiting (on once the host gives a clock).
     pub defences: defence::Defences,
+    /// Told the zone of each NOTIFY accepted from its primary (see [`Engine::on_notify`]).
+    notified: std::sync::OnceLock<NotifyHook>,
+}
+
+/// What the host does with a zone whose primary sent a NOTIFY (it must not block).
+pub struct NotifyHook(pub Box<dyn Fn(&str) + Send + Sync>);
+
+impl std::fmt::Debug for NotifyHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NotifyHook")
+    }
 }
 
 /// What a host gives the engine so that views are looked at on every change, a reload
@@ -247,6 +258,7 @@ impl Engine {
             version_hooks: std::sync::OnceLock::new(),
             pending_changes: Mutex::default(),
             defences,
+            notified: std::sync::OnceLock::new(),
         }
     }
 
@@ -255,6 +267,13 @@ impl Engine {
     /// [`defence`]). Only the first call counts.
     pub fn set_clock(&self, clock: fn() -> u64) {
         self.defences.set_clock(clock, &self.snapshot().settings);
+    }
+
+    /// Gives the engine what to do when a zone's primary sends a NOTIFY that is accepted
+    /// (RFC 1996 §3.11: the secondary then checks the primary's serial). Only the first
+    /// call counts.
+    pub fn on_notify(&self, hook: impl Fn(&str) + Send + Sync + 'static) {
+        let _ = self.notified.set(NotifyHook(Box::new(hook)));
     }
 
     /// An engine serving `snapshot`, which [`Engine::reload`] replaces with a fresh one
@@ -368,6 +387,14 @@ impl Engine {
         out: &mut Vec<u8>,
         keep: impl FnOnce(&packet::Outcome, &[u8]),
     ) -> Option<packet::Outcome> {
+        if packet::is_notify(packet) {
+            let (outcome, accepted) = packet::notify(live, packet, peer.ip(), now.map(|now| now()), out);
+            if let (Some(zone), Some(hook)) = (accepted, self.notified.get()) {
+                (hook.0)(zone);
+            }
+            self.count(shard, live, &outcome, transport);
+            return Some(outcome);
+        }
         let health = live.live_health();
         let mut outcome = packet::respond(live, packet, peer.ip(), transport, &health, &self.served, out)?;
         keep(&outcome, out);

@@ -98,9 +98,9 @@ pub fn respond(
         Err(Reject::FormErr(header, question_end)) => {
             return Some(error_only(snapshot, out, packet, header, question_end, Rcode::FormErr));
         }
-        Err(Reject::NotImp(header, question_end)) if header.opcode() == OPCODE_NOTIFY => {
-            let rcode = notify_answer(snapshot, packet);
-            return Some(error_only(snapshot, out, packet, header, question_end, rcode));
+        // A host answers NOTIFY with [`notify`] before this is reached.
+        Err(Reject::NotImp(header, _)) if header.opcode() == OPCODE_NOTIFY => {
+            return Some(notify(snapshot, packet, peer, None, out).0);
         }
         Err(Reject::NotImp(header, question_end)) => {
             return Some(error_only(snapshot, out, packet, header, question_end, Rcode::NotImp));
@@ -361,16 +361,90 @@ pub(super) fn client_info(query: &WireQuery<'_>, ecs: Option<Ecs>, peer: IpAddr)
 /// RFC 1996 §2.2: opcode NOTIFY.
 const OPCODE_NOTIFY: u8 = 4;
 
-/// The answer to a NOTIFY. linedns is the primary of its zones: it has no master to
-/// check with (RFC 1996 §3.10: a NOTIFY from a host that is not a known master is not
-/// acted on), so a NOTIFY for one of them is REFUSED; for any other zone it is not
-/// authoritative (NOTAUTH).
-fn notify_answer(snapshot: &Snapshot, packet: &[u8]) -> Rcode {
-    match decode::question(packet) {
-        Some((zone, _)) if snapshot.find_zone(&zone).is_some() => Rcode::Refused,
-        Some(_) => Rcode::NotAuth,
-        None => Rcode::FormErr,
+/// Whether `packet` is a NOTIFY request (RFC 1996 §3.7: opcode NOTIFY, QR clear).
+pub fn is_notify(packet: &[u8]) -> bool {
+    packet.len() >= decode::HEADER_LEN && packet[2] & 0x80 == 0 && (packet[2] >> 3) & 0x0f == OPCODE_NOTIFY
+}
+
+/// Answers a NOTIFY from `peer` (RFC 1996) into `out`, checked at `now` (`None`: no
+/// clock, so a signed one cannot be checked); returns what it answered and, when it is
+/// accepted, the zone whose primary announced a change (the host then checks it at once).
+///
+/// §3.10: only a zone's own primaries are listened to. A NOTIFY for a zone of ours with
+/// no primary, or from another address, is REFUSED; one for a zone we do not serve gets
+/// NOTAUTH; a zone whose primary has a key needs a NOTIFY signed with it (RFC 8945 §5.2:
+/// else NOTAUTH with the TSIG error). The answer echoes ID, opcode and question (§4.7)
+/// and is signed when the NOTIFY was.
+pub fn notify<'s>(
+    snapshot: &'s Snapshot,
+    packet: &[u8],
+    peer: IpAddr,
+    now: Option<u64>,
+    out: &mut Vec<u8>,
+) -> (Outcome, Option<&'s str>) {
+    let header =
+        Header { id: u16::from_be_bytes([packet[0], packet[1]]), flags: u16::from_be_bytes([packet[2], packet[3]]) };
+    let Some((zone_name, _)) = decode::question(packet) else {
+        return (error_only(snapshot, out, packet, header, None, Rcode::FormErr), None);
+    };
+    let question_end = Some(decode::HEADER_LEN + encode_name_len(&zone_name) + 4);
+    let signed = decode::last_record(packet).filter(|&(_, t)| t == decode::TYPE_TSIG).map(|(start, _)| start);
+    let zone = snapshot.zone_by_origin.get(zone_name.as_str()).map(|&i| &snapshot.zones[i as usize]);
+    let primary = zone.and_then(|z| z.primary.as_ref());
+    let rcode = match (zone, primary) {
+        (None, _) if snapshot.find_zone(&zone_name).is_none() => Rcode::NotAuth,
+        (None, _) | (_, None) => Rcode::Refused,
+        (Some(_), Some(p)) if !p.servers.iter().any(|s| s.ip() == peer) => Rcode::Refused,
+        (Some(_), Some(p)) => match (p.key, signed) {
+            (Some(_), None) => Rcode::NotAuth,
+            _ => Rcode::NoError,
+        },
+    };
+    let mut outcome = error_only(snapshot, out, packet, header, question_end, rcode);
+    let mut accepted = (rcode == Rcode::NoError).then(|| zone.map(|z| &*z.origin)).flatten();
+    if let Some(start) = signed {
+        let request = tsig::read(packet, start);
+        let key = primary.and_then(|p| p.key).map(|k| &snapshot.keys[k as usize]);
+        match (request, now) {
+            (Some(request), Some(now)) => match tsig::verify(packet, &request, &snapshot.keys, now) {
+                Ok(used) if key.is_none_or(|k| k.name == used.name) => {
+                    Signer::new(used, request.mac, header.id, now).sign(out, None, &[]);
+                }
+                Ok(_) => {
+                    encode::start(
+                        out,
+                        header,
+                        question_end.map(|e| &packet[decode::HEADER_LEN..e]),
+                        false,
+                        Rcode::NotAuth.code(),
+                    );
+                    tsig::append_failure(out, &request, tsig::TsigError::BadKey, &snapshot.keys, now);
+                    (outcome.rcode, accepted) = (Rcode::NotAuth, None);
+                }
+                Err(error) => {
+                    encode::start(
+                        out,
+                        header,
+                        question_end.map(|e| &packet[decode::HEADER_LEN..e]),
+                        false,
+                        Rcode::NotAuth.code(),
+                    );
+                    tsig::append_failure(out, &request, error, &snapshot.keys, now);
+                    (outcome.rcode, accepted) = (Rcode::NotAuth, None);
+                }
+            },
+            _ => {
+                encode::start(out, header, None, false, Rcode::FormErr.code());
+                (outcome.rcode, accepted) = (Rcode::FormErr, None);
+            }
+        }
     }
+    (outcome, accepted)
+}
+
+/// Octets of a normalized name on the wire, uncompressed.
+fn encode_name_len(name: &str) -> usize {
+    if name.is_empty() { 1 } else { name.len() + 2 }
 }
 
 /// The key (index into the snapshot's keys) a query names in its TSIG record, not yet

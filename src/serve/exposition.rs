@@ -107,6 +107,53 @@ fn load(counter: &std::sync::atomic::AtomicU64) -> u64 {
     counter.load(Ordering::Relaxed)
 }
 
+/// The zones transferred from a primary: serial, expiry, transfers and failures.
+fn secondary_zones(x: &mut Exposition, control: &Control) {
+    let zones = control.secondary.zones.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if zones.is_empty() {
+        return;
+    }
+    x.family(
+        "linedns_secondary_serial",
+        Kind::Gauge,
+        "SOA serial of the copy of each zone transferred from its primary.",
+    );
+    for (zone, s) in &zones {
+        if let Some(serial) = s.serial {
+            x.sample("linedns_secondary_serial", &[("zone", zone)], serial);
+        }
+    }
+    x.family(
+        "linedns_secondary_expired",
+        Kind::Gauge,
+        "1 while a secondary zone's copy has expired (no primary confirmed it for the SOA expire time): it answers SERVFAIL.",
+    );
+    for (zone, s) in &zones {
+        x.sample("linedns_secondary_expired", &[("zone", zone)], u8::from(s.expired));
+    }
+    x.family(
+        "linedns_secondary_refreshed_timestamp_seconds",
+        Kind::Gauge,
+        "When the primary last confirmed each secondary zone's copy (by a transfer or its SOA serial).",
+    );
+    for (zone, s) in &zones {
+        x.sample("linedns_secondary_refreshed_timestamp_seconds", &[("zone", zone)], s.refreshed);
+    }
+    x.family("linedns_secondary_transfers_total", Kind::Counter, "Transfers in from a primary, by kind (axfr, ixfr).");
+    for (zone, s) in &zones {
+        x.sample("linedns_secondary_transfers_total", &[("zone", zone), ("kind", "axfr")], s.axfr);
+        x.sample("linedns_secondary_transfers_total", &[("zone", zone), ("kind", "ixfr")], s.ixfr);
+    }
+    x.family(
+        "linedns_secondary_failures_total",
+        Kind::Counter,
+        "Checks of a secondary zone that reached no primary, or whose transfer failed or was rejected by the rules.",
+    );
+    for (zone, s) in &zones {
+        x.sample("linedns_secondary_failures_total", &[("zone", zone)], s.failures);
+    }
+}
+
 /// Each view's serial and the NOTIFY outcomes.
 fn replication(x: &mut Exposition, control: &Control) {
     x.family("linedns_zone_serial", Kind::Gauge, "SOA serial of each zone as each line sees it (its view).");
@@ -123,6 +170,7 @@ fn replication(x: &mut Exposition, control: &Control) {
     x.sample("linedns_notify_total", &[("result", "rejected")], load(&n.rejected));
     x.sample("linedns_notify_total", &[("result", "retried")], load(&n.retried));
     x.sample("linedns_notify_total", &[("result", "failed")], load(&n.failed));
+    secondary_zones(x, control);
     let last = control.last_check.lock().unwrap_or_else(|e| e.into_inner()).clone();
     if let Some(last) = last {
         let r = &last.report;

@@ -13,6 +13,7 @@
 //!  checker: one task per probe ──► ProbeState atomics the engine reads
 //!  reload:  file watch / SIGHUP / POST /reload ──► Engine::reload ──► swap
 //!  replication: changes ──► Engine::refresh_versions ──► serials.json, NOTIFY out
+//!  secondary: primary's SOA, NOTIFY in ──► IXFR/AXFR ──► zones/ORIGIN.zone ──► reload
 //! ```
 
 pub mod admin;
@@ -28,6 +29,7 @@ pub mod override_store;
 pub mod probe;
 mod random;
 pub mod replication;
+pub mod secondary;
 mod state_file;
 mod tcp;
 mod udp;
@@ -299,6 +301,7 @@ impl Server {
             checker: Arc::default(),
             reloads: ReloadStats::default(),
             notify: Arc::default(),
+            secondary: Arc::default(),
             last_check: std::sync::Mutex::default(),
             token,
         };
@@ -336,6 +339,7 @@ impl Server {
         // Serials first: the first answer already carries its view's serial.
         helpers.spawn(replication::run(self.control.clone(), stopped()));
         helpers.spawn(checker::run(engine.clone(), self.control.checker.clone(), stopped()));
+        helpers.spawn(secondary::run(self.control.clone(), stopped()));
         // The consistency check compares the NS set with this server, on its first address.
         if let Some(own) = listeners.tcp.first().and_then(|l| l.local_addr().ok()) {
             let own = consistency::loopback_if_wildcard(own);

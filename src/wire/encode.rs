@@ -98,7 +98,8 @@ pub fn write_text(out: &mut Vec<u8>, text: &[u8]) {
     }
 }
 
-fn write_rdata(out: &mut Vec<u8>, data: &RData) {
+/// Writes the RDATA of `data`, names uncompressed.
+pub fn write_rdata(out: &mut Vec<u8>, data: &RData) {
     match data {
         RData::A(a) => out.extend_from_slice(&a.octets()),
         RData::Aaaa(a) => out.extend_from_slice(&a.octets()),

@@ -221,35 +221,83 @@ pub fn sign_request(message: &mut Vec<u8>, key: &Key, time: u64) -> Vec<u8> {
 /// request's MAC, the answer and the TSIG variables), at `now`. An answer with no TSIG
 /// is an error too (§5.4.1: it "MUST be discarded").
 pub fn verify_response(packet: &[u8], key: &Key, request_mac: &[u8], now: u64) -> Result<(), TsigError> {
-    let start = crate::wire::decode::last_record(packet)
-        .filter(|&(_, rtype)| rtype == TYPE_TSIG)
-        .map(|(start, _)| start)
-        .ok_or(TsigError::BadSig)?;
-    let tsig = read(packet, start).ok_or(TsigError::BadSig)?;
-    if *tsig.key_name != *key.name || tsig.algorithm != key.algorithm.name() {
-        return Err(TsigError::BadKey);
+    let mut verifier = ResponseVerifier::new(key, request_mac);
+    verifier.verify(packet, now)?;
+    verifier.finish()
+}
+
+/// Checks the TSIG records of the answers to one request we signed, message by message
+/// (RFC 8945 §5.3.1: a zone transfer's later messages are signed over the previous MAC,
+/// the messages since, and the timers; up to 99 in a row may go unsigned).
+#[derive(Debug)]
+pub struct ResponseVerifier<'k> {
+    key: &'k Key,
+    /// The request's MAC, then the last verified message's.
+    prior_mac: Vec<u8>,
+    first: bool,
+    /// Unsigned messages since the last signed one.
+    pending: Vec<u8>,
+    unsigned: usize,
+}
+
+impl<'k> ResponseVerifier<'k> {
+    /// A verifier of the answers to a request signed with `key` whose MAC was `request_mac`.
+    pub fn new(key: &'k Key, request_mac: &[u8]) -> Self {
+        ResponseVerifier { key, prior_mac: request_mac.to_vec(), first: true, pending: Vec::new(), unsigned: 0 }
     }
-    if tsig.error != 0 {
-        return Err(match tsig.error {
-            17 => TsigError::BadKey,
-            18 => TsigError::BadTime,
-            _ => TsigError::BadSig,
-        });
+
+    /// Checks the next message at `now`. The first must be signed; later ones may not be
+    /// (then they are covered by the next signed one, which [`ResponseVerifier::finish`]
+    /// requires).
+    pub fn verify(&mut self, packet: &[u8], now: u64) -> Result<(), TsigError> {
+        let start = crate::wire::decode::last_record(packet).filter(|&(_, rtype)| rtype == TYPE_TSIG).map(|(s, _)| s);
+        let Some(start) = start else {
+            if self.first || self.unsigned >= 99 {
+                return Err(TsigError::BadSig);
+            }
+            self.pending.extend_from_slice(packet);
+            self.unsigned += 1;
+            return Ok(());
+        };
+        let tsig = read(packet, start).ok_or(TsigError::BadSig)?;
+        if *tsig.key_name != *self.key.name || tsig.algorithm != self.key.algorithm.name() {
+            return Err(TsigError::BadKey);
+        }
+        if tsig.error != 0 {
+            return Err(match tsig.error {
+                17 => TsigError::BadKey,
+                18 => TsigError::BadTime,
+                _ => TsigError::BadSig,
+            });
+        }
+        let mut signed = Vec::with_capacity(self.pending.len() + packet.len() + self.prior_mac.len() + 64);
+        signed.extend_from_slice(&(self.prior_mac.len() as u16).to_be_bytes());
+        signed.extend_from_slice(&self.prior_mac);
+        signed.extend_from_slice(&self.pending);
+        let message_at = signed.len();
+        signed.extend_from_slice(&packet[..start]);
+        signed[message_at..message_at + 2].copy_from_slice(&tsig.original_id.to_be_bytes());
+        let arcount = u16::from_be_bytes([signed[message_at + 10], signed[message_at + 11]]).wrapping_sub(1);
+        signed[message_at + 10..message_at + 12].copy_from_slice(&arcount.to_be_bytes());
+        if self.first {
+            variables(&mut signed, self.key, tsig.time_signed, tsig.fudge, tsig.error, &[]);
+        } else {
+            signed.extend_from_slice(&tsig.time_signed.to_be_bytes()[2..]);
+            signed.extend_from_slice(&tsig.fudge.to_be_bytes());
+        }
+        hmac::verify(&self.key.key, &signed, tsig.mac).map_err(|_| TsigError::BadSig)?;
+        if now.abs_diff(tsig.time_signed) > u64::from(tsig.fudge) {
+            return Err(TsigError::BadTime);
+        }
+        (self.prior_mac, self.first, self.unsigned) = (tsig.mac.to_vec(), false, 0);
+        self.pending.clear();
+        Ok(())
     }
-    let mut signed = Vec::with_capacity(packet.len() + request_mac.len() + 64);
-    signed.extend_from_slice(&(request_mac.len() as u16).to_be_bytes());
-    signed.extend_from_slice(request_mac);
-    let message_at = signed.len();
-    signed.extend_from_slice(&packet[..start]);
-    signed[message_at..message_at + 2].copy_from_slice(&tsig.original_id.to_be_bytes());
-    let arcount = u16::from_be_bytes([signed[message_at + 10], signed[message_at + 11]]).wrapping_sub(1);
-    signed[message_at + 10..message_at + 12].copy_from_slice(&arcount.to_be_bytes());
-    variables(&mut signed, key, tsig.time_signed, tsig.fudge, tsig.error, &[]);
-    hmac::verify(&key.key, &signed, tsig.mac).map_err(|_| TsigError::BadSig)?;
-    if now.abs_diff(tsig.time_signed) > u64::from(tsig.fudge) {
-        return Err(TsigError::BadTime);
+
+    /// Whether the answer ended signed (RFC 8945 §5.3.1: the last message must be).
+    pub fn finish(&self) -> Result<(), TsigError> {
+        if self.first || self.unsigned > 0 { Err(TsigError::BadSig) } else { Ok(()) }
     }
-    Ok(())
 }
 
 /// Signs the responses to one request, message by message (RFC 8945 §5.3, §5.3.1).

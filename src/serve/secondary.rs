@@ -1,0 +1,595 @@
+//! linedns as the secondary of a hidden primary for a zone's static records (RFC 1034
+//! §4.3.5, RFC 5936 AXFR, RFC 1995 IXFR, RFC 1996 NOTIFY): one task keeps every zone with
+//! a `primary:` current.
+//!
+//! Each zone is checked at start, at its SOA refresh timer, at once after a NOTIFY from
+//! its primary, and at the retry timer after a failure: an SOA query (UDP), then, for a
+//! newer serial, an IXFR over TCP (an AXFR when there is no copy yet, or when the primary
+//! answers the IXFR with the whole zone). The result is written to the state directory
+//! ([`crate::compile::zone_copy`]) and the rules are reloaded, which read it like a zone
+//! file; a copy the reload rejects is put back as it was. When the primary has not
+//! confirmed the copy for the SOA expire time, the zone is reloaded as expired and every
+//! query in it gets SERVFAIL until a transfer succeeds.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use domain::base::Message;
+use domain::base::rdata::ComposeRecordData;
+use domain::rdata::AllRecordData;
+use serde::Serialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+
+use super::Control;
+use crate::compile::zone_copy::{self, CopyInfo};
+use crate::compile::zone_file;
+use crate::engine::versions::serial_gt;
+use crate::rdata::{Fqdn, RData, RecordType};
+use crate::wire::encode;
+use crate::wire::tsig::{self, Key, ResponseVerifier};
+
+/// Wait for an SOA answer.
+const SOA_TIMEOUT: Duration = Duration::from_secs(2);
+/// Wait for a TCP connection, and for each message of a transfer.
+const TCP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest a whole transfer may take.
+const TRANSFER_TIMEOUT: Duration = Duration::from_secs(120);
+/// Retry wait of a zone with no copy yet (no SOA gives one).
+const FIRST_RETRY: Duration = Duration::from_secs(10);
+/// The longest wait between looks at the rules for zones added or removed.
+const TICK: Duration = Duration::from_secs(1);
+
+/// A zone's state, for metrics and the log.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ZoneStatus {
+    /// The copy's serial, if there is one.
+    pub serial: Option<u32>,
+    /// Whether the copy has expired (the zone answers SERVFAIL).
+    pub expired: bool,
+    /// When the primary last confirmed the copy (seconds since the Unix epoch).
+    pub refreshed: u64,
+    /// Transfers done, AXFR and IXFR.
+    pub axfr: u64,
+    /// Incremental transfers done.
+    pub ixfr: u64,
+    /// Checks that reached no primary, or whose transfer failed or was rejected.
+    pub failures: u64,
+}
+
+/// Every secondary zone's status, by origin.
+#[derive(Debug, Default)]
+pub struct SecondaryStats {
+    /// By zone origin.
+    pub zones: Mutex<BTreeMap<Box<str>, ZoneStatus>>,
+}
+
+/// One record of a copy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ZoneRecord {
+    owner: String,
+    ttl: u32,
+    data: RData,
+}
+
+/// What is known of one secondary zone.
+struct ZoneState {
+    origin: Box<str>,
+    records: Vec<ZoneRecord>,
+    info: Option<CopyInfo>,
+    next_check: tokio::time::Instant,
+    expired: bool,
+}
+
+impl ZoneState {
+    /// The zone as its copy in `state_dir` has it (none yet: nothing).
+    fn load(state_dir: &Path, origin: &str) -> ZoneState {
+        let info = zone_copy::read_info(state_dir, origin);
+        let records = match (&info, zone_file::read(&zone_copy::zone_path(state_dir, origin), origin)) {
+            (Some(_), Ok(data)) => {
+                data.records.into_iter().map(|r| ZoneRecord { owner: r.owner, ttl: r.ttl, data: r.data }).collect()
+            }
+            _ => Vec::new(),
+        };
+        let info = info.filter(|_| !records.is_empty());
+        ZoneState { origin: origin.into(), records, info, next_check: tokio::time::Instant::now(), expired: false }
+    }
+
+    /// The copy's SOA fields: serial, refresh, retry, expire.
+    fn soa(&self) -> Option<(u32, u32, u32, u32)> {
+        self.records.iter().find_map(|r| match r.data {
+            RData::Soa { serial, refresh, retry, expire, .. } => Some((serial, refresh, retry, expire)),
+            _ => None,
+        })
+    }
+}
+
+/// Runs the secondary zones of `control`'s engine until `stop` completes.
+pub async fn run(control: Arc<Control>, stop: impl std::future::Future<Output = ()>) {
+    let (notified_tx, mut notified) = mpsc::unbounded_channel::<Box<str>>();
+    control.engine.on_notify(move |zone| {
+        let _ = notified_tx.send(zone.into());
+    });
+    tokio::pin!(stop);
+    let mut zones: BTreeMap<Box<str>, ZoneState> = BTreeMap::new();
+    loop {
+        let live = control.engine.snapshot();
+        let state_dir = live.settings.state_dir.clone();
+        let wanted: Vec<(Box<str>, crate::engine::zone::Primary)> =
+            live.zones.iter().filter_map(|z| z.primary.clone().map(|p| (z.origin.clone(), p))).collect();
+        let keys = live.keys.clone();
+        drop(live);
+        zones.retain(|origin, _| wanted.iter().any(|(o, _)| o == origin));
+        control.secondary.zones.lock().expect("stats lock").retain(|origin, _| zones.contains_key(origin));
+        let Some(state_dir) = state_dir else {
+            // The compile refuses a `primary` without a state directory.
+            tokio::select! {
+                () = &mut stop => return,
+                () = tokio::time::sleep(TICK) => continue,
+            }
+        };
+        for (origin, primary) in &wanted {
+            let state = zones.entry(origin.clone()).or_insert_with(|| ZoneState::load(&state_dir, origin));
+            if state.next_check <= tokio::time::Instant::now() {
+                let key = primary.key.map(|k| keys[k as usize].clone());
+                refresh(&control, &state_dir, state, &primary.servers, key.as_ref()).await;
+                publish(&control, state);
+            }
+        }
+        let next = zones.values().map(|z| z.next_check).min().unwrap_or_else(tokio::time::Instant::now);
+        let wake = next.min(tokio::time::Instant::now() + TICK);
+        tokio::select! {
+            () = &mut stop => return,
+            Some(zone) = notified.recv() => {
+                if let Some(state) = zones.get_mut(&zone) {
+                    tracing::info!("NOTIFY for {zone} from its primary: checking its serial now");
+                    state.next_check = tokio::time::Instant::now();
+                }
+            }
+            () = tokio::time::sleep_until(wake) => {}
+        }
+    }
+}
+
+/// Shows `state` in the stats.
+fn publish(control: &Control, state: &ZoneState) {
+    let mut zones = control.secondary.zones.lock().expect("stats lock");
+    let status = zones.entry(state.origin.clone()).or_default();
+    status.serial = state.soa().map(|s| s.0);
+    status.expired = state.expired;
+    status.refreshed = state.info.as_ref().map_or(0, |i| i.refreshed);
+}
+
+/// Counts one outcome of a check.
+fn count(control: &Control, origin: &str, what: impl FnOnce(&mut ZoneStatus)) {
+    what(control.secondary.zones.lock().expect("stats lock").entry(origin.into()).or_default());
+}
+
+/// One check of a zone: every primary in order until one answers.
+async fn refresh(
+    control: &Control,
+    state_dir: &Path,
+    state: &mut ZoneState,
+    servers: &[SocketAddr],
+    key: Option<&Key>,
+) {
+    let origin = state.origin.clone();
+    let retry = state.soa().map_or(FIRST_RETRY, |s| Duration::from_secs(u64::from(s.2.max(1))));
+    let mut last_error = String::new();
+    for &server in servers {
+        match check_server(control, state_dir, state, server, key).await {
+            Ok(()) => {
+                let refresh = state.soa().map_or(FIRST_RETRY, |s| Duration::from_secs(u64::from(s.1.max(1))));
+                state.next_check = tokio::time::Instant::now() + refresh;
+                if state.expired {
+                    state.expired = false;
+                    tracing::info!("zone {origin}: the primary {server} is back; the zone is served again");
+                    let _ = control.reload(&format!("zone {origin} confirmed by its primary"));
+                }
+                return;
+            }
+            Err(e) => last_error = format!("{server}: {e}"),
+        }
+    }
+    count(control, &origin, |s| s.failures += 1);
+    state.next_check = tokio::time::Instant::now() + retry;
+    let now = super::clock::unix_now();
+    match (&state.info, state.soa()) {
+        (Some(info), Some((serial, _, _, expire))) => {
+            let deadline = info.refreshed.saturating_add(u64::from(expire));
+            if now >= deadline && !state.expired {
+                state.expired = true;
+                tracing::error!(
+                    "zone {origin}: EXPIRED: no primary has confirmed serial {serial} for {} s (SOA expire {expire} s); every query in it now gets SERVFAIL until a transfer succeeds (last error: {last_error})",
+                    now - info.refreshed
+                );
+                let _ = control.reload(&format!("zone {origin} expired"));
+            } else if !state.expired {
+                tracing::warn!(
+                    "zone {origin}: no primary answered ({last_error}); serving serial {serial} from the copy, retry in {retry:?}, expires in {} s",
+                    deadline.saturating_sub(now)
+                );
+            }
+        }
+        _ => tracing::warn!(
+            "zone {origin}: not transferred yet, the zone answers SERVFAIL: {last_error}; retry in {retry:?}"
+        ),
+    }
+}
+
+/// Asks `server` for the zone's serial and transfers a newer version.
+async fn check_server(
+    control: &Control,
+    state_dir: &Path,
+    state: &mut ZoneState,
+    server: SocketAddr,
+    key: Option<&Key>,
+) -> Result<(), String> {
+    let origin = state.origin.clone();
+    let theirs = soa_serial(server, &origin, key).await?;
+    let ours = state.soa().map(|s| s.0);
+    if let (Some(ours), Some(info)) = (ours, state.info.as_mut())
+        && !serial_gt(theirs, ours)
+    {
+        // RFC 1034 §4.3.5: the copy is current; the expire timer starts again.
+        info.refreshed = super::clock::unix_now();
+        write_info(state_dir, &origin, info)?;
+        tracing::debug!("zone {origin}: serial {ours} is current at {server}");
+        return Ok(());
+    }
+    let held =
+        ours.and_then(|serial| state.records.iter().find(|r| matches!(r.data, RData::Soa { .. })).map(|r| (serial, r)));
+    let (records, kind) = tokio::time::timeout(TRANSFER_TIMEOUT, transfer(server, &origin, key, held, &state.records))
+        .await
+        .map_err(|_| format!("the transfer took longer than {TRANSFER_TIMEOUT:?}"))??;
+    let serial = records
+        .iter()
+        .find_map(|r| match r.data {
+            RData::Soa { serial, .. } => Some(serial),
+            _ => None,
+        })
+        .ok_or("the transfer holds no SOA")?;
+    let now = super::clock::unix_now();
+    let info = CopyInfo { primary: server.to_string(), serial, kind: kind.into(), transferred: now, refreshed: now };
+    let previous = (std::fs::read(zone_copy::zone_path(state_dir, &origin)).ok(), state.info.clone());
+    write_copy(state_dir, &origin, &records, &info)?;
+    let cause = format!("zone {origin} serial {serial} transferred from {server} ({kind})");
+    if let Err(errors) = control.reload(&cause) {
+        // The rules reject this version: the last good copy stays, on disk too.
+        match previous {
+            (Some(text), Some(old)) => {
+                let _ = super::state_file::write_atomic(
+                    &zone_copy::zone_path(state_dir, &origin),
+                    &String::from_utf8_lossy(&text),
+                );
+                let _ = write_info(state_dir, &origin, &old);
+            }
+            _ => {
+                let _ = std::fs::remove_file(zone_copy::zone_path(state_dir, &origin));
+                let _ = std::fs::remove_file(zone_copy::info_path(state_dir, &origin));
+            }
+        }
+        return Err(format!("serial {serial} ({kind}) not served: the rules reject it: {errors}"));
+    }
+    tracing::info!("zone {origin}: serial {serial} transferred from {server} by {kind} ({} records)", records.len());
+    count(control, &origin, |s| if kind == "IXFR" { s.ixfr += 1 } else { s.axfr += 1 });
+    (state.records, state.info) = (records, Some(info));
+    Ok(())
+}
+
+/// The primary's SOA serial (RFC 1996 §3.11), over UDP, signed with `key` if given.
+async fn soa_serial(server: SocketAddr, origin: &str, key: Option<&Key>) -> Result<u32, String> {
+    let local: SocketAddr =
+        if server.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { (std::net::Ipv6Addr::UNSPECIFIED, 0).into() };
+    let socket = UdpSocket::bind(local).await.map_err(|e| format!("no socket: {e}"))?;
+    socket.connect(server).await.map_err(|e| e.to_string())?;
+    let id = super::random::message_id();
+    let mut query = Vec::with_capacity(64);
+    encode::query(&mut query, id, origin, u16::from(RecordType::SOA));
+    let mac = key.map(|k| tsig::sign_request(&mut query, k, super::clock::unix_now()));
+    socket.send(&query).await.map_err(|e| e.to_string())?;
+    let mut buf = vec![0u8; 65535];
+    let deadline = tokio::time::Instant::now() + SOA_TIMEOUT;
+    loop {
+        let n = match tokio::time::timeout_at(deadline, socket.recv(&mut buf)).await {
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => return Err(format!("SOA query: {e}")),
+            Err(_) => return Err(format!("no answer to the SOA query in {SOA_TIMEOUT:?}")),
+        };
+        let reply = &buf[..n];
+        if n < 12 || u16::from_be_bytes([reply[0], reply[1]]) != id {
+            continue;
+        }
+        if let (Some(key), Some(mac)) = (key, &mac) {
+            tsig::verify_response(reply, key, mac, super::clock::unix_now())
+                .map_err(|e| format!("the SOA answer's TSIG does not verify ({e:?})"))?;
+        }
+        let records = answer_records(reply, origin)?;
+        return records
+            .iter()
+            .find_map(|r| match r.data {
+                RData::Soa { serial, .. } if r.owner == origin => Some(serial),
+                _ => None,
+            })
+            .ok_or_else(|| "the SOA answer holds no SOA".to_string());
+    }
+}
+
+/// Transfers the zone from `server`: an IXFR from `held` (our serial and SOA record)
+/// when we have a copy (RFC 1995 §3), else an AXFR. Returns the new records and how.
+async fn transfer(
+    server: SocketAddr,
+    origin: &str,
+    key: Option<&Key>,
+    held: Option<(u32, &ZoneRecord)>,
+    current: &[ZoneRecord],
+) -> Result<(Vec<ZoneRecord>, &'static str), String> {
+    let id = super::random::message_id();
+    let qtype = if held.is_some() { RecordType::IXFR } else { RecordType::AXFR };
+    let mut query = Vec::with_capacity(128);
+    encode::query(&mut query, id, origin, u16::from(qtype));
+    if let Some((_, soa)) = held {
+        // RFC 1995 §3: the authority section holds the client's SOA.
+        encode::write_name(&mut query, &soa.owner);
+        encode::write_rr_body(&mut query, u16::from(RecordType::SOA), encode::CLASS_IN, soa.ttl, |out| {
+            encode::write_rdata(out, &soa.data)
+        });
+        query[8..10].copy_from_slice(&1u16.to_be_bytes());
+    }
+    let mac = key.map(|k| tsig::sign_request(&mut query, k, super::clock::unix_now()));
+    let mut stream = tokio::time::timeout(TCP_TIMEOUT, TcpStream::connect(server))
+        .await
+        .map_err(|_| format!("no TCP connection in {TCP_TIMEOUT:?}"))?
+        .map_err(|e| format!("TCP: {e}"))?;
+    let mut framed = (query.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(&query);
+    stream.write_all(&framed).await.map_err(|e| format!("TCP: {e}"))?;
+    let mut verifier = key.zip(mac.as_deref()).map(|(k, m)| ResponseVerifier::new(k, m));
+    let mut reader = TransferReader::new(held.map(|h| h.0));
+    while !reader.done() {
+        let mut len = [0u8; 2];
+        let message = async {
+            stream.read_exact(&mut len).await?;
+            let mut message = vec![0u8; usize::from(u16::from_be_bytes(len))];
+            stream.read_exact(&mut message).await?;
+            Ok::<_, std::io::Error>(message)
+        };
+        let message = tokio::time::timeout(TCP_TIMEOUT, message)
+            .await
+            .map_err(|_| format!("the transfer stalled for {TCP_TIMEOUT:?}"))?
+            .map_err(|e| format!("the transfer ended early: {e}"))?;
+        if message.len() < 12 || u16::from_be_bytes([message[0], message[1]]) != id {
+            return Err("a transfer message with another ID".into());
+        }
+        if let Some(v) = verifier.as_mut() {
+            v.verify(&message, super::clock::unix_now()).map_err(|e| format!("TSIG does not verify ({e:?})"))?;
+        }
+        let rcode = message[3] & 0x0f;
+        if rcode != 0 {
+            let name = crate::engine::answer::Rcode::from_code(u16::from(rcode))
+                .map_or(format!("rcode {rcode}"), |r| r.name().to_string());
+            return Err(format!("{qtype} refused: {name}"));
+        }
+        for record in answer_records(&message, origin)? {
+            reader.push(record)?;
+        }
+        if reader.only_soa_so_far() && held.is_some() {
+            // RFC 1995 §4: a lone SOA (not newer than ours) means no change to send.
+            reader.finish_single_soa()?;
+        }
+    }
+    if let Some(v) = &verifier {
+        v.finish().map_err(|_| "the transfer's last message is not signed".to_string())?;
+    }
+    reader.result(current)
+}
+
+/// The answer records of a message, decompressed, each checked to be in the zone.
+fn answer_records(message: &[u8], origin: &str) -> Result<Vec<ZoneRecord>, String> {
+    let message = Message::from_octets(message).map_err(|_| "a malformed message".to_string())?;
+    let section = message.answer().map_err(|e| format!("a malformed message: {e}"))?;
+    let mut records = Vec::new();
+    for record in section {
+        let record = record.map_err(|e| format!("a malformed record: {e}"))?;
+        if record.class() != domain::base::iana::Class::IN {
+            continue;
+        }
+        let parsed = record
+            .into_record::<AllRecordData<_, domain::base::ParsedName<_>>>()
+            .map_err(|e| format!("a malformed record: {e}"))?
+            .ok_or("a record of no type")?;
+        let owner = crate::name::normalize(&parsed.owner().to_string())?;
+        if !crate::name::is_at_or_below(&owner, origin) {
+            return Err(format!("{owner}. is outside the zone {}", Fqdn(origin)));
+        }
+        let mut wire = Vec::new();
+        parsed.data().compose_rdata(&mut wire).map_err(|_| "an RDATA too long".to_string())?;
+        let rtype = RecordType::from(parsed.rtype().to_int());
+        let data = RData::from_wire(rtype, &wire)?;
+        records.push(ZoneRecord { owner, ttl: parsed.ttl().as_secs(), data });
+    }
+    Ok(records)
+}
+
+/// Reads the records of an AXFR or IXFR answer as they come (RFC 5936 §2.2, RFC 1995
+/// §4): where the answer ends, and the zone it gives.
+struct TransferReader {
+    /// The serial we hold (an IXFR was asked).
+    held: Option<u32>,
+    /// The new SOA: the first record.
+    first: Option<ZoneRecord>,
+    mode: Mode,
+    done: bool,
+    seen: usize,
+}
+
+enum Mode {
+    /// Not known yet (one record read).
+    Unknown,
+    /// The whole zone (AXFR, or an IXFR answered so).
+    Full(Vec<ZoneRecord>),
+    /// Difference sequences: each (deleted, added), the one being read last.
+    Incremental { sequences: Vec<(Vec<ZoneRecord>, Vec<ZoneRecord>)>, adding: bool },
+}
+
+impl TransferReader {
+    fn new(held: Option<u32>) -> Self {
+        TransferReader { held, first: None, mode: Mode::Unknown, done: false, seen: 0 }
+    }
+
+    fn done(&self) -> bool {
+        self.done
+    }
+
+    fn only_soa_so_far(&self) -> bool {
+        self.seen == 1 && !self.done
+    }
+
+    fn finish_single_soa(&mut self) -> Result<(), String> {
+        self.done = true;
+        Ok(())
+    }
+
+    fn new_serial(&self) -> Option<u32> {
+        self.first.as_ref().and_then(|r| serial_of(&r.data))
+    }
+
+    fn push(&mut self, record: ZoneRecord) -> Result<(), String> {
+        if self.done {
+            return Err("records after the transfer's closing SOA".into());
+        }
+        self.seen += 1;
+        let Some(new_serial) = self.new_serial() else {
+            if serial_of(&record.data).is_none() {
+                return Err("the transfer does not start with an SOA".into());
+            }
+            self.first = Some(record);
+            return Ok(());
+        };
+        let soa = serial_of(&record.data);
+        match &mut self.mode {
+            Mode::Unknown => match soa {
+                // RFC 1995 §4: an SOA second is the start of the first difference (the
+                // serial we hold).
+                Some(serial) if Some(serial) == self.held && serial != new_serial => {
+                    self.mode = Mode::Incremental { sequences: vec![(vec![record], Vec::new())], adding: false };
+                }
+                Some(serial) if serial == new_serial => self.done = true,
+                _ => self.mode = Mode::Full(vec![record]),
+            },
+            Mode::Full(records) => match soa {
+                Some(serial) if serial == new_serial => self.done = true,
+                _ => records.push(record),
+            },
+            Mode::Incremental { sequences, adding } => {
+                let (deleted, added) = sequences.last_mut().expect("a sequence is open");
+                match (soa, *adding) {
+                    (Some(_), false) => {
+                        added.push(record);
+                        *adding = true;
+                    }
+                    (Some(serial), true)
+                        if serial == new_serial
+                            && added.first().and_then(|r| serial_of(&r.data)) == Some(new_serial) =>
+                    {
+                        self.done = true;
+                    }
+                    (Some(_), true) => {
+                        sequences.push((vec![record], Vec::new()));
+                        *adding = false;
+                    }
+                    (None, false) => deleted.push(record),
+                    (None, true) => added.push(record),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The zone after the answer, from `current` for a difference.
+    fn result(self, current: &[ZoneRecord]) -> Result<(Vec<ZoneRecord>, &'static str), String> {
+        let first = self.first.ok_or("an empty transfer")?;
+        match self.mode {
+            Mode::Unknown => Ok((current.to_vec(), "IXFR")),
+            Mode::Full(mut records) => {
+                records.insert(0, first);
+                Ok((records, "AXFR"))
+            }
+            Mode::Incremental { sequences, .. } => {
+                let mut zone = current.to_vec();
+                for (deleted, added) in sequences {
+                    for gone in deleted {
+                        // RFC 1995 §4: a record is deleted whatever its TTL.
+                        match zone.iter().position(|r| r.owner == gone.owner && r.data == gone.data) {
+                            Some(i) => {
+                                zone.remove(i);
+                            }
+                            None => {
+                                return Err(format!(
+                                    "the IXFR deletes {}. {} that the copy does not hold",
+                                    gone.owner,
+                                    crate::rdata::type_name(gone.data.rtype())
+                                ));
+                            }
+                        }
+                    }
+                    zone.extend(added);
+                }
+                Ok((zone, "IXFR"))
+            }
+        }
+    }
+}
+
+fn serial_of(data: &RData) -> Option<u32> {
+    match data {
+        RData::Soa { serial, .. } => Some(*serial),
+        _ => None,
+    }
+}
+
+/// Writes the copy: an RFC 1035 master file, every record in RFC 3597 form, then its
+/// facts; each file replaced whole.
+fn write_copy(state_dir: &Path, origin: &str, records: &[ZoneRecord], info: &CopyInfo) -> Result<(), String> {
+    use std::fmt::Write as _;
+    let dir = zone_copy::directory(state_dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut text = format!(
+        "; linedns's copy of {} from {}, serial {} ({}): replaced at every transfer, do not edit.\n",
+        Fqdn(origin),
+        info.primary,
+        info.serial,
+        info.kind
+    );
+    // The SOA first, as a master file has it.
+    let mut ordered: Vec<&ZoneRecord> = records.iter().filter(|r| matches!(r.data, RData::Soa { .. })).collect();
+    ordered.extend(records.iter().filter(|r| !matches!(r.data, RData::Soa { .. })));
+    let mut wire = Vec::new();
+    for record in ordered {
+        wire.clear();
+        encode::write_rdata(&mut wire, &record.data);
+        let _ = write!(
+            text,
+            "{} {} IN TYPE{} \\# {}",
+            Fqdn(&record.owner),
+            record.ttl,
+            u16::from(record.data.rtype()),
+            wire.len()
+        );
+        if !wire.is_empty() {
+            let _ = write!(text, " {}", data_encoding::HEXLOWER.encode(&wire));
+        }
+        text.push('\n');
+    }
+    super::state_file::write_atomic(&zone_copy::zone_path(state_dir, origin), &text)?;
+    write_info(state_dir, origin, info)
+}
+
+fn write_info(state_dir: &Path, origin: &str, info: &CopyInfo) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(info).expect("serializable");
+    super::state_file::write_atomic(&zone_copy::info_path(state_dir, origin), &text)
+}
