@@ -272,3 +272,172 @@ fn bad_zone_files_are_errors_at_file_and_line_and_the_old_data_keeps_serving() {
     server.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Sends an unsigned NOTIFY for the zone to `server` and returns the answer's flags.
+fn unsigned_notify(server: SocketAddr) -> u16 {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    // ID 0x4e54, opcode NOTIFY with AA, one question: example.org SOA IN.
+    let mut message = vec![0x4e, 0x54, 4 << 3 | 0x04, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+    message.extend_from_slice(b"\x07example\x03org\x00\x00\x06\x00\x01");
+    socket.send_to(&message, server).unwrap();
+    let mut answer = [0u8; 512];
+    let n = socket.recv(&mut answer).expect("an answer to the NOTIFY");
+    assert!(n >= 12 && answer[..2] == [0x4e, 0x54] && answer[2] & 0x80 != 0, "{:?}", &answer[..n]);
+    assert_eq!((answer[2] >> 3) & 0x0f, 4, "the answer echoes opcode NOTIFY");
+    u16::from_be_bytes([answer[2], answer[3]])
+}
+
+/// `/metrics` of the admin API at `admin`.
+fn metrics(admin: SocketAddr) -> String {
+    let out = tool("curl").args(["-s", &format!("http://{admin}/metrics")]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Waits up to `within` for `check` to hold, polling every 50 ms; how long it took.
+fn wait_for(within: Duration, what: &str, mut check: impl FnMut() -> bool, log: impl Fn() -> String) -> Duration {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < within, "{what} not within {within:?}:\n{}", log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    start.elapsed()
+}
+
+#[test]
+fn a_hidden_bind_primary_is_followed_by_ixfr_within_a_second_and_its_copy_outlives_it() {
+    require(&["kdig", "named", "rndc", "curl"]);
+    let dir = zone_dir("hidden-primary");
+    let bind_dir = dir.join("bind");
+    std::fs::create_dir_all(&bind_dir).unwrap();
+    for file in FIXTURES {
+        std::fs::copy(dir.join(file), bind_dir.join(file)).unwrap();
+    }
+    let (key_name, secret) = ("hidden-primary", "6lA5wlwH/8HgpVNwzbxVpX5ZTOXYvfzMFRaTBQlShu4=");
+    let (bind_port, rndc_port, our_port) = (free_port(), free_port(), free_port());
+    let ours: SocketAddr = ([127, 0, 0, 1], our_port).into();
+    let start_bind = || {
+        start_bind_primary(
+            &bind_dir,
+            ORIGIN,
+            "example.org.zone",
+            bind_port,
+            Some((key_name, secret)),
+            Some(ours),
+            rndc_port,
+        )
+    };
+    let bind = start_bind();
+    let bind_addr = bind.addr;
+    wait_for(
+        Duration::from_secs(20),
+        "named answering",
+        || {
+            dig(bind_addr, &[ORIGIN, "SOA", "-y", &format!("hmac-sha256:{key_name}:{secret}")])
+                .contains("status: NOERROR")
+        },
+        || bind.log(),
+    );
+    let rules = dir.join("rules.yaml");
+    std::fs::write(
+        &rules,
+        format!(
+            "version: 1\nserver:\n  state_dir: state\nkeys:\n  {key_name}: {{ algorithm: hmac-sha256, secret: \"{secret}\" }}\nzones:\n  - origin: {ORIGIN}\n    primary: {{ servers: [\"{bind_addr}\"], key: {key_name} }}\n    line_records:\n      - {{ name: www, type: A, replace: true, pools: {{ default: [203.0.113.9] }} }}\n"
+        ),
+    )
+    .unwrap();
+    let listen = ours.to_string();
+    let server = RunningServer::start(rules.to_str().unwrap(), &[&listen]);
+    // Transferred at start (AXFR: there is no copy yet); line records on top.
+    wait_for(
+        Duration::from_secs(10),
+        "the first transfer",
+        || dig(ours, &["host.example.org", "SSHFP"]).contains("SSHFP\t1 1"),
+        || server.log(),
+    );
+    assert!(server.log().contains("transferred from") && server.log().contains("by AXFR"), "{}", server.log());
+    assert_eq!(answers(&dig(ours, &["www.example.org", "A"])), ["203.0.113.9"]);
+    assert_eq!(answers(&dig(ours, &["mail.example.org", "A"])), ["192.0.2.25"]);
+
+    // A change on the primary: a new serial, one address, and short SOA timers (refresh
+    // 2 s, retry 1 s, expire 8 s) for the expiry below. `rndc reload` makes BIND keep the
+    // difference (and NOTIFY us, in its own time); once it serves the new serial, `rndc
+    // notify` tells us at once, and we serve the change within a second.
+    let zone_file = bind_dir.join("example.org.zone");
+    let text = std::fs::read_to_string(&zone_file).unwrap();
+    let changed = text
+        .replace("2026120101 ; serial", "2026120102 ; serial")
+        .replace("7200       ; refresh", "2 ; refresh")
+        .replace("900        ; retry", "1 ; retry")
+        .replace("1209600    ; expire", "8 ; expire")
+        .replace("mail    300 IN A 192.0.2.25", "mail    300 IN A 192.0.2.26");
+    std::fs::write(&zone_file, changed).unwrap();
+    common::secondaries::rndc(&bind_dir, rndc_port, &["reload", ORIGIN]);
+    wait_for(
+        Duration::from_secs(10),
+        "BIND loading the change",
+        || dig(bind_addr, &[ORIGIN, "SOA"]).contains("2026120102"),
+        || bind.log(),
+    );
+    let started = Instant::now();
+    common::secondaries::rndc(&bind_dir, rndc_port, &["notify", ORIGIN]);
+    wait_for(
+        Duration::from_secs(5),
+        "the change served",
+        || answers(&dig(ours, &["mail.example.org", "A"])) == ["192.0.2.26"],
+        || server.log(),
+    );
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(1), "the change took {took:?} to be served:\n{}", server.log());
+    assert!(server.log().contains("NOTIFY for example.org from its primary"), "{}", server.log());
+    assert!(
+        server.log().contains("serial 2026120102 transferred from") && server.log().contains("by IXFR"),
+        "{}",
+        server.log()
+    );
+    assert!(dig(ours, &[ORIGIN, "SOA"]).contains("2026120102"), "the primary's serial shows");
+    let m = metrics(server.admin);
+    assert!(m.contains("linedns_secondary_serial{zone=\"example.org\"} 2026120102"), "{m}");
+    assert!(m.contains("linedns_secondary_transfers_total{zone=\"example.org\",kind=\"ixfr\"} 1"), "{m}");
+    // An unsigned NOTIFY, even from the primary's address, is not acted on (NOTAUTH).
+    assert_eq!(unsigned_notify(ours) & 0x0f, 9, "NOTAUTH");
+
+    // The primary stops: the copy keeps serving, also after a restart.
+    drop(bind);
+    assert_eq!(answers(&dig(ours, &["mail.example.org", "A"])), ["192.0.2.26"]);
+    server.stop();
+    let server = RunningServer::start(rules.to_str().unwrap(), &[&listen]);
+    assert_eq!(
+        answers(&dig(ours, &["mail.example.org", "A"])),
+        ["192.0.2.26"],
+        "from the disk copy:\n{}",
+        server.log()
+    );
+    assert!(dig(ours, &[ORIGIN, "SOA"]).contains("2026120102"));
+    let explain =
+        linedns().args(["explain", "-c", rules.to_str().unwrap(), "192.0.2.1", "mail.example.org"]).output().unwrap();
+    let explain = String::from_utf8_lossy(&explain.stdout);
+    assert!(explain.contains(&format!("source   A: transferred from {bind_addr} at serial 2026120102")), "{explain}");
+
+    // Past the SOA expire time with no primary: SERVFAIL for the zone, logged, in metrics.
+    wait_for(
+        Duration::from_secs(15),
+        "the expiry",
+        || dig(ours, &["mail.example.org", "A"]).contains("status: SERVFAIL"),
+        || server.log(),
+    );
+    assert!(server.log().contains("zone example.org: EXPIRED"), "{}", server.log());
+    assert!(metrics(server.admin).contains("linedns_secondary_expired{zone=\"example.org\"} 1"));
+    // The primary back: transferred again, served again.
+    let bind = start_bind();
+    wait_for(
+        Duration::from_secs(10),
+        "the zone served again",
+        || dig(ours, &["mail.example.org", "A"]).contains("status: NOERROR"),
+        || format!("{}\n{}", server.log(), bind.log()),
+    );
+    assert!(metrics(server.admin).contains("linedns_secondary_expired{zone=\"example.org\"} 0"));
+    server.stop();
+    drop(bind);
+    let _ = std::fs::remove_dir_all(&dir);
+}

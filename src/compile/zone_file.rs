@@ -222,7 +222,7 @@ fn last_dollar_ttl(text: &[u8]) -> Option<u32> {
             let mut words = line.split_whitespace();
             (words.next()?.eq_ignore_ascii_case("$TTL")).then(|| words.next().and_then(parse_ttl))?
         })
-        .last()
+        .next_back()
 }
 
 /// A TTL as zone files write it: seconds, or BIND's `1w2d3h4m5s`.

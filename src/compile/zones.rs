@@ -21,8 +21,11 @@ use crate::{config, name, rdata};
 pub(super) struct ZoneSets {
     names: FxHashMap<Box<str>, NameNode>,
     first_place: FxHashMap<Box<str>, Place>,
-    from_data: FxHashMap<(Box<str>, RecordType), Place>,
+    from_data: FxHashMap<SetKey, Place>,
 }
+
+/// A record set's owner and type.
+type SetKey = (Box<str>, RecordType);
 
 /// Where a zone's static records come from, besides the rules.
 enum ZoneData {
@@ -223,8 +226,8 @@ impl Compiler<'_> {
         sets: &mut ZoneSets,
     ) -> Option<RrSet> {
         let file_place = records.first().map(|r| Place::file(&r.place.file));
-        let mut order: Vec<(Box<str>, RecordType)> = Vec::new();
-        let mut grouped: FxHashMap<(Box<str>, RecordType), (u32, Vec<RData>, Place)> = FxHashMap::default();
+        let mut order: Vec<SetKey> = Vec::new();
+        let mut grouped: FxHashMap<SetKey, (u32, Vec<RData>, Place)> = FxHashMap::default();
         for record in records {
             let key = (Box::<str>::from(record.owner.as_str()), record.data.rtype());
             if record.data.rtype() == RecordType::SOA && record.owner != origin {

@@ -144,7 +144,7 @@ pub fn start_bind_primary(
     std::fs::create_dir_all(dir).unwrap();
     let d = dir.display();
     let options = format!(
-        "options {{ directory \"{d}\"; pid-file \"{d}/named.pid\"; session-keyfile \"{d}/session.key\"; listen-on port {port} {{ 127.0.0.1; }}; listen-on-v6 {{ none; }}; recursion no; dnssec-validation no; minimal-responses yes; notify explicit; ixfr-from-differences yes; }};\n"
+        "options {{ directory \"{d}\"; pid-file \"{d}/named.pid\"; session-keyfile \"{d}/session.key\"; listen-on port {port} {{ 127.0.0.1; }}; listen-on-v6 {{ none; }}; recursion no; dnssec-validation no; minimal-responses yes; notify explicit; notify-delay 0; ixfr-from-differences yes; }};\n"
     );
     let conf = match key {
         Some((name, secret)) => {
