@@ -67,6 +67,13 @@ impl Reader<'_> {
             return;
         }
         self.data.files.push(path.to_path_buf());
+        // A device or a FIFO could be read forever: only files are zone files.
+        if let Ok(meta) = std::fs::metadata(path)
+            && !meta.is_file()
+        {
+            self.errors.push(ConfigError::new(at(path), format!("{} is not a regular file", path.display())));
+            return;
+        }
         let text = match std::fs::read(path) {
             Ok(text) => text,
             Err(e) => {
@@ -118,7 +125,7 @@ impl Reader<'_> {
                     self.read_file(&included, &origin, current_ttl, depth + 1, Some(&place));
                 }
                 Err(e) => {
-                    self.errors.push(scanner_error(path, &e.to_string(), shift));
+                    self.errors.push(scanner_error(path, &e.to_string(), shift, line));
                     return;
                 }
             }
@@ -162,14 +169,21 @@ impl Reader<'_> {
     }
 }
 
-/// A scanner error (`LINE:COL: message`) as a [`ConfigError`] at its place in `path`.
-fn scanner_error(path: &Path, text: &str, shift: usize) -> ConfigError {
+/// A scanner error (`LINE:COL: message`) as a [`ConfigError`] at its place in `path`. The
+/// scanner stops at the end of the bad text: at the start of a later line, the record's
+/// own line (`entry_line`) is named instead.
+fn scanner_error(path: &Path, text: &str, shift: usize, entry_line: usize) -> ConfigError {
     let mut parts = text.splitn(3, ':');
     let (line, column, message) = (parts.next(), parts.next(), parts.next());
     match (line.and_then(|l| l.parse::<u64>().ok()), column.and_then(|c| c.parse::<u64>().ok()), message) {
         (Some(line), Some(column), Some(message)) => {
             let line = line.saturating_sub(shift as u64).max(1);
-            ConfigError::new(Place::at(path, line, column), describe_scanner_message(message.trim()))
+            let place = if column == 1 && line > entry_line as u64 {
+                Place::line(path, entry_line as u64)
+            } else {
+                Place::at(path, line, column)
+            };
+            ConfigError::new(place, describe_scanner_message(message.trim()))
         }
         _ => ConfigError::new(Place::file(path), text.to_string()),
     }

@@ -339,7 +339,13 @@ impl Server {
         // Serials first: the first answer already carries its view's serial.
         helpers.spawn(replication::run(self.control.clone(), stopped()));
         helpers.spawn(checker::run(engine.clone(), self.control.checker.clone(), stopped()));
-        helpers.spawn(secondary::run(self.control.clone(), stopped()));
+        let control = self.control.clone();
+        let secondaries = secondary::Secondaries {
+            engine: engine.clone(),
+            stats: self.control.secondary.clone(),
+            reload: Box::new(move |cause| control.reload(cause).map(|_| ()).map_err(|e| e.to_string())),
+        };
+        helpers.spawn(secondary::run(secondaries, stopped()));
         // The consistency check compares the NS set with this server, on its first address.
         if let Some(own) = listeners.tcp.first().and_then(|l| l.local_addr().ok()) {
             let own = consistency::loopback_if_wildcard(own);

@@ -25,9 +25,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 
-use super::Control;
 use crate::compile::zone_copy::{self, CopyInfo};
 use crate::compile::zone_file;
+use crate::engine::Engine;
 use crate::engine::versions::serial_gt;
 use crate::rdata::{Fqdn, RData, RecordType};
 use crate::wire::encode;
@@ -108,8 +108,25 @@ impl ZoneState {
     }
 }
 
-/// Runs the secondary zones of `control`'s engine until `stop` completes.
-pub async fn run(control: Arc<Control>, stop: impl std::future::Future<Output = ()>) {
+/// What the secondary task works with: the engine, its stats, and the server's reload
+/// (logged and counted; `Err` with the errors when the rules do not compile).
+pub struct Secondaries {
+    /// The engine served.
+    pub engine: Arc<Engine>,
+    /// Where each zone's status is shown.
+    pub stats: Arc<SecondaryStats>,
+    /// Reloads the rules, naming the cause.
+    pub reload: Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>,
+}
+
+impl Secondaries {
+    fn reload(&self, cause: &str) -> Result<(), String> {
+        (self.reload)(cause)
+    }
+}
+
+/// Runs the secondary zones of the engine until `stop` completes.
+pub async fn run(control: Secondaries, stop: impl std::future::Future<Output = ()>) {
     let (notified_tx, mut notified) = mpsc::unbounded_channel::<Box<str>>();
     control.engine.on_notify(move |zone| {
         let _ = notified_tx.send(zone.into());
@@ -124,7 +141,7 @@ pub async fn run(control: Arc<Control>, stop: impl std::future::Future<Output = 
         let keys = live.keys.clone();
         drop(live);
         zones.retain(|origin, _| wanted.iter().any(|(o, _)| o == origin));
-        control.secondary.zones.lock().expect("stats lock").retain(|origin, _| zones.contains_key(origin));
+        control.stats.zones.lock().expect("stats lock").retain(|origin, _| zones.contains_key(origin));
         let Some(state_dir) = state_dir else {
             // The compile refuses a `primary` without a state directory.
             tokio::select! {
@@ -156,8 +173,8 @@ pub async fn run(control: Arc<Control>, stop: impl std::future::Future<Output = 
 }
 
 /// Shows `state` in the stats.
-fn publish(control: &Control, state: &ZoneState) {
-    let mut zones = control.secondary.zones.lock().expect("stats lock");
+fn publish(control: &Secondaries, state: &ZoneState) {
+    let mut zones = control.stats.zones.lock().expect("stats lock");
     let status = zones.entry(state.origin.clone()).or_default();
     status.serial = state.soa().map(|s| s.0);
     status.expired = state.expired;
@@ -165,13 +182,13 @@ fn publish(control: &Control, state: &ZoneState) {
 }
 
 /// Counts one outcome of a check.
-fn count(control: &Control, origin: &str, what: impl FnOnce(&mut ZoneStatus)) {
-    what(control.secondary.zones.lock().expect("stats lock").entry(origin.into()).or_default());
+fn count(control: &Secondaries, origin: &str, what: impl FnOnce(&mut ZoneStatus)) {
+    what(control.stats.zones.lock().expect("stats lock").entry(origin.into()).or_default());
 }
 
 /// One check of a zone: every primary in order until one answers.
 async fn refresh(
-    control: &Control,
+    control: &Secondaries,
     state_dir: &Path,
     state: &mut ZoneState,
     servers: &[SocketAddr],
@@ -223,7 +240,7 @@ async fn refresh(
 
 /// Asks `server` for the zone's serial and transfers a newer version.
 async fn check_server(
-    control: &Control,
+    control: &Secondaries,
     state_dir: &Path,
     state: &mut ZoneState,
     server: SocketAddr,

@@ -91,3 +91,13 @@ impl InProcess {
         assert!(panicked.is_empty(), "server threads panicked: {panicked:?}");
     }
 }
+
+impl Drop for InProcess {
+    /// A test that failed before `stop` still stops its server (the UDP threads would
+    /// otherwise keep the runtime, and the test, from ending).
+    fn drop(&mut self) {
+        if let Some(running) = self.running.take() {
+            let _ = self.runtime.block_on(running.stop());
+        }
+    }
+}
