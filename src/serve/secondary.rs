@@ -116,8 +116,11 @@ pub struct Secondaries {
     /// Where each zone's status is shown.
     pub stats: Arc<SecondaryStats>,
     /// Reloads the rules, naming the cause.
-    pub reload: Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>,
+    pub reload: Box<Reload>,
 }
+
+/// The server's reload as the secondary task calls it.
+pub type Reload = dyn Fn(&str) -> Result<(), String> + Send + Sync;
 
 impl Secondaries {
     fn reload(&self, cause: &str) -> Result<(), String> {
