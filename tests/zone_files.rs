@@ -38,7 +38,7 @@ fn file_rules(dir: &Path, file: &Path, extra: &str) -> PathBuf {
     rules
 }
 
-/// What a client sees of one answer: status, AA, and the answer and authority sections,
+/// What a client sees of one answer: status, AA, and the answer, authority and additional sections,
 /// each sorted (the order of records in a set is not part of the answer).
 fn view(addr: SocketAddr, name: &str, rtype: &str, extra: &[&str]) -> String {
     let mut args = vec![name, rtype, "+norec"];
@@ -48,7 +48,7 @@ fn view(addr: SocketAddr, name: &str, rtype: &str, extra: &[&str]) -> String {
     let status = status.unwrap_or_else(|| panic!("no answer from {addr} to {name} {rtype}:\n{out}"));
     let flags = out.split(";; Flags: ").nth(1).and_then(|s| s.split(';').next()).unwrap_or("none");
     let mut sections: Vec<String> = Vec::new();
-    for section in ["ANSWER", "AUTHORITY"] {
+    for section in ["ANSWER", "AUTHORITY", "ADDITIONAL"] {
         let mut records: Vec<&str> = out
             .split(&format!(";; {section} SECTION:"))
             .nth(1)

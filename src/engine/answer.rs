@@ -146,6 +146,8 @@ pub struct Answer<'a> {
     pub answers: SmallVec<[RecordRef<'a>; 8]>,
     /// Authority section: SOA for negative answers (RFC 2308), NS for referrals.
     pub authority: SmallVec<[RecordRef<'a>; 4]>,
+    /// Additional section: a referral's glue (RFC 9471).
+    pub additional: SmallVec<[RecordRef<'a>; 2]>,
     /// RFC 7871 SCOPE PREFIX-LENGTH: 0 unless the answer depended on the client's line.
     pub scope: u8,
     /// Set when a line record was answered (the last one, after CNAMEs).
@@ -190,6 +192,7 @@ impl<'a> Answer<'a> {
             authoritative,
             answers: SmallVec::new(),
             authority: SmallVec::new(),
+            additional: SmallVec::new(),
             scope: 0,
             route: None,
             varies: Varies::Not,

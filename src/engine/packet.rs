@@ -220,20 +220,24 @@ pub fn respond(
             set_soa_serial(out, serial);
         }
     }
+    for record in &answer.additional {
+        encode::write_record(out, record);
+    }
     let sections_end = out.len();
-    let mut additional = 0;
+    let mut additional = answer.additional.len() as u16;
     let opt = query.edns.map(|e| (e.dnssec_ok, ecs_echo));
     let mut opt_at = None;
     if let Some((dnssec_ok, ecs_echo)) = opt {
         opt_at = Some(out.len());
         encode::write_opt(out, settings.udp_payload_max, 0, dnssec_ok, ecs_echo);
-        additional = 1;
+        additional += 1;
     }
     encode::set_counts(out, answers, answer.authority.len() as u16, additional);
     // An answer of our zones that does not depend on the serials (no SOA), the key or
     // a draw may be sent again as it is.
     let reusable = may_reuse_for(&query)
         && answer.varies != Varies::Draw
+        && answer.additional.is_empty()
         && out.len() <= limit
         && !answer.answers.iter().chain(&answer.authority).any(|r| matches!(r.data, RData::Soa { .. }));
     let question_end = encode::header_and_question_len(query.question);

@@ -113,6 +113,7 @@ impl Snapshot {
                     // RFC 1034 §4.3.2 step 3b: a referral is not authoritative data.
                     answer.authoritative = current.is_some();
                     answer.authority.extend(static_records(Owner::Name(cut), ns));
+                    push_glue(&mut answer, zone, cut, ns);
                     return answer;
                 }
                 Lookup::NxDomain => {
@@ -128,6 +129,11 @@ impl Snapshot {
                     Content::Static(_) => {
                         trace.static_set(set);
                         answer.answers.extend(static_records(owner, set));
+                        if set.rtype == RecordType::NS && qtype == RecordType::NS {
+                            // As BIND with minimal-responses: the zone's addresses of its
+                            // name servers come along.
+                            push_glue(&mut answer, zone, &zone.origin, set);
+                        }
                     }
                     Content::Line(idx) => {
                         let h = *hit.get_or_insert_with(|| {
@@ -268,6 +274,25 @@ fn static_records<'s>(owner: Owner<'s>, set: &'s RrSet) -> impl Iterator<Item = 
         Content::Line(_) => &[],
     };
     records.iter().map(move |data| RecordRef { owner, ttl: set.ttl, data })
+}
+
+/// RFC 9471 §3: a referral carries the addresses of its name servers that are in the
+/// delegated zone (in-domain glue; without them the child cannot be reached): the zone's
+/// A and AAAA records of the servers of `ns` at or below `cut`.
+fn push_glue<'s>(answer: &mut Answer<'s>, zone: &'s Zone, cut: &str, ns: &'s RrSet) {
+    let Content::Static(servers) = &ns.content else { return };
+    for server in servers.iter() {
+        let crate::rdata::RData::Ns(target) = server else { continue };
+        if !name::is_at_or_below(target, cut) {
+            continue;
+        }
+        let Some(node) = zone.names.get(&**target) else { continue };
+        for rtype in [RecordType::A, RecordType::AAAA] {
+            if let Some(set) = node.get(rtype) {
+                answer.additional.extend(static_records(Owner::Name(target), set));
+            }
+        }
+    }
 }
 
 /// RFC 2308 §3: negative answers carry the zone's SOA in the authority section.

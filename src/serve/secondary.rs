@@ -613,3 +613,80 @@ fn write_info(state_dir: &Path, origin: &str, info: &CopyInfo) -> Result<(), Str
     let text = serde_json::to_string_pretty(info).expect("serializable");
     super::state_file::write_atomic(&zone_copy::info_path(state_dir, origin), &text)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn soa(serial: u32) -> ZoneRecord {
+        let data = RData::Soa {
+            mname: "ns1.example.org".into(),
+            rname: "hostmaster.example.org".into(),
+            serial,
+            refresh: 60,
+            retry: 10,
+            expire: 600,
+            minimum: 30,
+        };
+        ZoneRecord { owner: "example.org".into(), ttl: 300, data }
+    }
+
+    fn a(owner: &str, last: u8) -> ZoneRecord {
+        ZoneRecord { owner: owner.into(), ttl: 60, data: RData::A([192, 0, 2, last].into()) }
+    }
+
+    fn read(held: Option<u32>, records: Vec<ZoneRecord>, current: &[ZoneRecord]) -> (Vec<ZoneRecord>, &'static str) {
+        let mut reader = TransferReader::new(held);
+        for record in records {
+            assert!(!reader.done(), "read past the end");
+            reader.push(record).unwrap();
+        }
+        assert!(reader.done(), "the answer is complete");
+        reader.result(current).unwrap()
+    }
+
+    #[test]
+    fn an_axfr_is_the_records_between_its_two_soas() {
+        let (zone, kind) = read(None, vec![soa(3), a("www.example.org", 1), a("db.example.org", 2), soa(3)], &[]);
+        assert_eq!(kind, "AXFR");
+        assert_eq!(zone, [soa(3), a("www.example.org", 1), a("db.example.org", 2)]);
+    }
+
+    #[test]
+    fn an_ixfr_of_two_differences_applies_both_in_order() {
+        // RFC 1995 §7's shape: new SOA, then (old SOA, deleted, new SOA, added) per step.
+        let current = [soa(1), a("www.example.org", 1), a("db.example.org", 9)];
+        let answer = vec![
+            soa(3),
+            soa(1),
+            a("www.example.org", 1),
+            soa(2),
+            a("www.example.org", 2),
+            soa(2),
+            a("www.example.org", 2),
+            soa(3),
+            a("www.example.org", 3),
+            soa(3),
+        ];
+        let (zone, kind) = read(Some(1), answer, &current);
+        assert_eq!(kind, "IXFR");
+        assert_eq!(zone, [a("db.example.org", 9), soa(3), a("www.example.org", 3)]);
+    }
+
+    #[test]
+    fn an_ixfr_answered_with_the_whole_zone_is_read_as_one() {
+        let (zone, kind) = read(Some(1), vec![soa(3), a("www.example.org", 3), soa(3)], &[soa(1)]);
+        assert_eq!((zone, kind), (vec![soa(3), a("www.example.org", 3)], "AXFR"));
+    }
+
+    #[test]
+    fn a_difference_deleting_what_the_copy_lacks_is_an_error() {
+        let mut reader = TransferReader::new(Some(1));
+        for r in [soa(2), soa(1), a("gone.example.org", 7), soa(2), soa(2)] {
+            reader.push(r).unwrap();
+        }
+        assert!(reader.result(&[soa(1)]).unwrap_err().contains("gone.example.org"));
+        let mut reader = TransferReader::new(None);
+        assert!(reader.push(a("www.example.org", 1)).unwrap_err().contains("does not start with an SOA"));
+    }
+}

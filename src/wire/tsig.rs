@@ -445,6 +445,36 @@ mod tests {
     }
 
     #[test]
+    fn a_signed_stream_verifies_message_by_message_and_must_end_signed() {
+        let key = Key::new("xfr", Algorithm::HmacSha256, b"a shared secret of some length");
+        let request_mac = vec![7u8; 32];
+        let now = 1_764_547_200;
+        let message = || {
+            let mut m = Vec::new();
+            crate::wire::encode::query(&mut m, 1, "example.org", 252);
+            m[2] |= 0x80;
+            m
+        };
+        let mut signer = Signer::new(&key, &request_mac, 1, now);
+        let (mut first, mut second) = (message(), message());
+        signer.sign(&mut first, None, &[]);
+        signer.sign(&mut second, None, &[]);
+        let mut verifier = ResponseVerifier::new(&key, &request_mac);
+        verifier.verify(&first, now).unwrap();
+        verifier.verify(&second, now).unwrap();
+        verifier.finish().unwrap();
+        // RFC 8945 §5.3.1: a message may go unsigned, but the answer must end signed.
+        verifier.verify(&message(), now).unwrap();
+        assert_eq!(verifier.finish(), Err(TsigError::BadSig));
+        // The second message's MAC covers the first's: alone, it does not verify.
+        assert!(ResponseVerifier::new(&key, &request_mac).verify(&second, now).is_err());
+        let mut tampered = first.clone();
+        tampered[5] ^= 1;
+        assert!(ResponseVerifier::new(&key, &request_mac).verify(&tampered, now).is_err());
+        assert_eq!(ResponseVerifier::new(&key, &request_mac).verify(&message(), now), Err(TsigError::BadSig));
+    }
+
+    #[test]
     fn a_truncated_or_misplaced_record_is_not_read() {
         let key = Key::new("k", Algorithm::HmacSha512, b"secret");
         let mut signed = query();
