@@ -14,7 +14,7 @@ use common::server::{RunningServer, answers, dig};
 use common::tools::{require, tool};
 
 const ORIGIN: &str = "example.org";
-const FIXTURES: [&str; 3] = ["example.org.zone", "example.org.hosts", "example.org.sub"];
+const FIXTURES: [&str; 4] = ["example.org.zone", "example.org.hosts", "example.org.sub", "example.org.types"];
 
 /// A scratch directory holding a copy of the zone file fixtures.
 fn zone_dir(name: &str) -> PathBuf {

@@ -23,6 +23,7 @@ mod sources;
 mod transfers;
 pub mod zone_copy;
 pub mod zone_file;
+mod zone_text;
 mod zones;
 
 use crate::engine::health::{CheckSpec, Probe, ProbeId, ProbeKey};

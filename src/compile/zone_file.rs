@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use domain::base::rdata::ComposeRecordData;
 use domain::zonefile::inplace::{Entry, Zonefile};
 
+use super::zone_text::parse_ttl;
 use crate::error::{ConfigError, Place};
 use crate::name;
 use crate::rdata::{self, RData, RecordType};
@@ -78,6 +79,14 @@ impl Reader<'_> {
             Ok(text) => text,
             Err(e) => {
                 self.errors.push(ConfigError::new(at(path), format!("cannot read zone file {}: {e}", path.display())));
+                return;
+            }
+        };
+        // Types the scanner has no presentation reader for, in RFC 3597 form (same lines).
+        let text = match super::zone_text::rewrite(&text, file_origin) {
+            Ok(text) => text,
+            Err((line, message)) => {
+                self.errors.push(ConfigError::new(Place::line(path, line as u64), message));
                 return;
             }
         };
@@ -237,32 +246,6 @@ fn last_dollar_ttl(text: &[u8]) -> Option<u32> {
             (words.next()?.eq_ignore_ascii_case("$TTL")).then(|| words.next().and_then(parse_ttl))?
         })
         .next_back()
-}
-
-/// A TTL as zone files write it: seconds, or BIND's `1w2d3h4m5s`.
-pub fn parse_ttl(text: &str) -> Option<u32> {
-    if let Ok(seconds) = text.parse::<u32>() {
-        return Some(seconds);
-    }
-    let mut total: u64 = 0;
-    let mut number: Option<u64> = None;
-    for c in text.chars() {
-        if let Some(d) = c.to_digit(10) {
-            number = Some(number.unwrap_or(0) * 10 + u64::from(d));
-            continue;
-        }
-        let unit = match c.to_ascii_lowercase() {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            'w' => 604_800,
-            _ => return None,
-        };
-        total += number.take()? * unit;
-    }
-    total += number.unwrap_or(0);
-    u32::try_from(total).ok()
 }
 
 #[cfg(test)]
