@@ -29,7 +29,6 @@ const TYPES: &[(&str, u16)] = &[
     ("KX", 36),
     ("CERT", 37),
     ("A6", 38),
-    ("SINK", 40),
     ("APL", 42),
     ("DHCID", 49),
     ("HIP", 55),
@@ -37,9 +36,6 @@ const TYPES: &[(&str, u16)] = &[
     ("TALINK", 58),
     ("CSYNC", 62),
     ("SPF", 99),
-    ("UINFO", 100),
-    ("UID", 101),
-    ("GID", 102),
     ("NID", 104),
     ("L32", 105),
     ("L64", 106),
@@ -48,7 +44,6 @@ const TYPES: &[(&str, u16)] = &[
     ("EUI64", 109),
     ("URI", 256),
     ("AVC", 258),
-    ("DOA", 259),
     ("AMTRELAY", 260),
     ("RESINFO", 261),
     ("WALLET", 262),
@@ -448,8 +443,8 @@ fn convert(number: u16, tokens: &[Token<'_>], origin: &str) -> Result<Vec<u8>, S
             f.name("previous")?;
             f.name("next")?;
         }
-        // RFC 1183 §3.1 X25; NINFO, AVC, RESINFO, WALLET, SPF (RFC 7208 §3.1), UINFO: text.
-        19 | 56 | 99 | 100 | 258 | 261 | 262 => {
+        // RFC 1183 §3.1 X25; NINFO, AVC, RESINFO (RFC 9606), WALLET, SPF (RFC 7208 §3.1): text.
+        19 | 56 | 99 | 258 | 261 | 262 => {
             f.charstring("text")?;
             while f.rest() {
                 f.charstring("text")?;
@@ -468,8 +463,6 @@ fn convert(number: u16, tokens: &[Token<'_>], origin: &str) -> Result<Vec<u8>, S
                 f.charstring(what)?;
             }
         }
-        // UID, GID.
-        101 | 102 => f.u32("id")?,
         // RFC 7553 URI: priority, weight, target (the rest of the data, no length).
         256 => {
             f.u16("priority")?;
@@ -564,12 +557,6 @@ fn convert(number: u16, tokens: &[Token<'_>], origin: &str) -> Result<Vec<u8>, S
                     );
                 }
             }
-        }
-        // SINK: meaning, coding, subcoding, data.
-        40 => {
-            f.u8("meaning")?;
-            f.u8("coding")?;
-            f.base64_rest("data")?;
         }
         // RFC 3123 APL.
         42 => {
@@ -667,19 +654,6 @@ fn convert(number: u16, tokens: &[Token<'_>], origin: &str) -> Result<Vec<u8>, S
             f.out.extend_from_slice(&suffix.octets()[skip..]);
             if prefix > 0 {
                 f.name("prefix name")?;
-            }
-        }
-        // DOA: enterprise, type, location, media type, data.
-        259 => {
-            f.u32("enterprise")?;
-            f.u32("type")?;
-            f.u8("location")?;
-            f.charstring("media type")?;
-            let data = f.text("data")?;
-            if data != "-" {
-                f.tokens = &f.tokens[f.next - 1..];
-                f.next = 0;
-                f.base64_rest("data")?;
             }
         }
         // RFC 1035 §3.4.2 WKS: address, protocol, services (numbers or common names).
