@@ -46,3 +46,8 @@ fn mmdb_corpus_replays_clean() {
 fn ecs_corpus_replays_clean() {
     replay("ecs", 8, common::input_properties::ecs);
 }
+
+#[test]
+fn zone_file_corpus_replays_clean() {
+    replay("zone_file", 4, common::input_properties::zone_file);
+}

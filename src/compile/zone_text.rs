@@ -857,7 +857,7 @@ pub fn parse_ttl(text: &str) -> Option<u32> {
     let mut number: Option<u64> = None;
     for c in text.chars() {
         if let Some(d) = c.to_digit(10) {
-            number = Some(number.unwrap_or(0) * 10 + u64::from(d));
+            number = Some(number.unwrap_or(0).checked_mul(10)?.checked_add(u64::from(d))?);
             continue;
         }
         let unit = match c.to_ascii_lowercase() {
@@ -868,8 +868,8 @@ pub fn parse_ttl(text: &str) -> Option<u32> {
             'w' => 604_800,
             _ => return None,
         };
-        total += number.take()? * unit;
+        total = total.checked_add(number.take()?.checked_mul(unit)?)?;
     }
-    total += number.unwrap_or(0);
+    total = total.checked_add(number.unwrap_or(0))?;
     u32::try_from(total).ok()
 }

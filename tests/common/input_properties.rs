@@ -1,5 +1,5 @@
 //! What the input loaders must do with any input, shared by the fuzz targets
-//! (`fuzz/fuzz_targets/{rules,lists,mmdb,ecs}.rs`) and their corpus replay in `cargo test`
+//! (`fuzz/fuzz_targets/{rules,lists,mmdb,ecs,zone_file}.rs`) and their corpus replay in `cargo test`
 //! (`tests/fuzz_corpus.rs`): return a result or an error naming the input, never panic,
 //! and never return anything the input did not say.
 
@@ -53,6 +53,38 @@ pub fn lists(data: &[u8]) {
     };
     check(lists::parse_cidr_list(&text, path));
     check(lists::parse_delegated(&text, path, &["CN".to_string(), "US".to_string()]));
+}
+
+/// Any text as the master file of `example.org` (through the `$INCLUDE` rewriting of
+/// types the scanner lacks, too): records in the zone, each at a line of the text; or
+/// errors naming a file and saying what is wrong. Inputs naming device or process files
+/// (an `$INCLUDE` of `/dev/zero`) are skipped, as for `rules`.
+pub fn zone_file(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    if ["dev", "proc", "sys"].iter().any(|d| text.contains(d)) {
+        return;
+    }
+    let path = std::env::temp_dir().join(format!("linedns-fuzz-{}.zone", std::process::id()));
+    std::fs::write(&path, data).unwrap();
+    let lines = data.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+    match linedns::compile::zone_file::read(&path, "example.org") {
+        Ok(zone) => {
+            for r in &zone.records {
+                assert!(r.owner == "example.org" || r.owner.ends_with(".example.org"), "{} is outside", r.owner);
+                if r.place.file == path {
+                    let line = r.place.line.expect("a record names its line");
+                    assert!(line >= 1 && line <= lines, "line {line} of {lines}");
+                }
+            }
+        }
+        Err(errors) => {
+            assert!(!errors.is_empty(), "an error result holds an error");
+            for e in &errors {
+                assert!(!e.place.file.as_os_str().is_empty(), "the error names a file: {e}");
+                assert!(!e.message.is_empty(), "the error says what is wrong: {e:?}");
+            }
+        }
+    }
 }
 
 /// Any bytes as a MaxMind database: selected networks, or an error; never a panic.
