@@ -410,33 +410,21 @@ pub fn notify<'s>(
         let request = tsig::read(packet, start);
         let key = primary.and_then(|p| p.key).map(|k| &snapshot.keys[k as usize]);
         match (request, now) {
-            (Some(request), Some(now)) => match tsig::verify(packet, &request, &snapshot.keys, now) {
-                Ok(used) if key.is_none_or(|k| k.name == used.name) => {
-                    Signer::new(used, request.mac, header.id, now).sign(out, None, &[]);
+            (Some(request), Some(now)) => {
+                // Signed with a key of ours, but not the primary's, is BADKEY (§5.2.1).
+                let verified = tsig::verify(packet, &request, &snapshot.keys, now).and_then(|used| {
+                    if key.is_none_or(|k| k.name == used.name) { Ok(used) } else { Err(tsig::TsigError::BadKey) }
+                });
+                match verified {
+                    Ok(used) => Signer::new(used, request.mac, header.id, now).sign(out, None, &[]),
+                    Err(error) => {
+                        let question = question_end.map(|e| &packet[decode::HEADER_LEN..e]);
+                        encode::start(out, header, question, false, Rcode::NotAuth.code());
+                        tsig::append_failure(out, &request, error, &snapshot.keys, now);
+                        (outcome.rcode, accepted) = (Rcode::NotAuth, None);
+                    }
                 }
-                Ok(_) => {
-                    encode::start(
-                        out,
-                        header,
-                        question_end.map(|e| &packet[decode::HEADER_LEN..e]),
-                        false,
-                        Rcode::NotAuth.code(),
-                    );
-                    tsig::append_failure(out, &request, tsig::TsigError::BadKey, &snapshot.keys, now);
-                    (outcome.rcode, accepted) = (Rcode::NotAuth, None);
-                }
-                Err(error) => {
-                    encode::start(
-                        out,
-                        header,
-                        question_end.map(|e| &packet[decode::HEADER_LEN..e]),
-                        false,
-                        Rcode::NotAuth.code(),
-                    );
-                    tsig::append_failure(out, &request, error, &snapshot.keys, now);
-                    (outcome.rcode, accepted) = (Rcode::NotAuth, None);
-                }
-            },
+            }
             _ => {
                 encode::start(out, header, None, false, Rcode::FormErr.code());
                 (outcome.rcode, accepted) = (Rcode::FormErr, None);

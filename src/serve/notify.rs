@@ -179,6 +179,6 @@ pub fn message(id: u16, zone: &str, key: Option<&Key>, now: u64) -> (Vec<u8>, Op
 }
 
 /// An rcode's mnemonic when it is one the engine knows, else its number.
-fn rcode_text(code: u8) -> String {
+pub(super) fn rcode_text(code: u8) -> String {
     crate::engine::answer::Rcode::from_code(u16::from(code)).map_or(format!("rcode {code}"), |r| r.name().to_string())
 }

@@ -390,8 +390,7 @@ async fn transfer(
         }
         let rcode = message[3] & 0x0f;
         if rcode != 0 {
-            let name = crate::engine::answer::Rcode::from_code(u16::from(rcode))
-                .map_or(format!("rcode {rcode}"), |r| r.name().to_string());
+            let name = super::notify::rcode_text(rcode);
             return Err(format!("{qtype} refused: {name}"));
         }
         for record in answer_records(&message, origin)? {
