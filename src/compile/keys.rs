@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use super::Compiler;
 use crate::config::{At, KeyDef, bind_key};
+use crate::error::Place;
 use crate::name;
 use crate::wire::tsig::{Algorithm, Key};
 
@@ -63,5 +64,16 @@ impl Compiler<'_> {
             }
         }
         keys
+    }
+
+    /// The index in `keys` of the key named `written` (a rule's `key:`); an unknown name
+    /// is an error at `place` listing the keys there are.
+    pub(super) fn key_index(&mut self, written: &str, keys: &[Key], place: Place, rule: &str) -> Option<u32> {
+        let found = name::normalize(written).ok().and_then(|n| keys.iter().position(|k| *k.name == *n));
+        if found.is_none() {
+            let known: Vec<&str> = keys.iter().map(|k| &*k.name).collect();
+            self.fail(place, rule, format!("unknown key {written:?} (keys: {})", known.join(", ")));
+        }
+        found.map(|i| i as u32)
     }
 }

@@ -6,7 +6,6 @@ use crate::config::{At, TransferDef, defaults};
 use crate::engine::access::TransferRule;
 use crate::engine::zone::Zone;
 use crate::geo::lists;
-use crate::name;
 use crate::wire::tsig::Key;
 
 impl Compiler<'_> {
@@ -27,15 +26,7 @@ impl Compiler<'_> {
             if d.allow.is_empty() && d.key.is_none() {
                 self.fail(place.clone(), rule.clone(), "a transfer rule needs `allow` (addresses), a `key`, or both");
             }
-            let key = d.key.as_ref().and_then(|written| {
-                let found = name::normalize(written).ok().and_then(|n| keys.iter().position(|k| *k.name == *n));
-                if found.is_none() {
-                    let known: Vec<&str> = keys.iter().map(|k| &*k.name).collect();
-                    let message = format!("unknown key {written:?} (keys: {})", known.join(", "));
-                    self.fail(place.clone(), rule.clone(), message);
-                }
-                found.map(|i| i as u32)
-            });
+            let key = d.key.as_ref().and_then(|written| self.key_index(written, keys, place.clone(), &rule));
             let mut allow = Vec::new();
             for text in &d.allow {
                 // A bare address admits just itself (a /32 or /128).

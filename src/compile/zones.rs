@@ -374,18 +374,8 @@ impl Compiler<'_> {
         let key = match &p.key {
             None => None,
             Some(written) => {
-                let found = name::normalize(&written.value).ok().and_then(|n| keys.iter().position(|k| *k.name == *n));
-                if found.is_none() {
-                    let known: Vec<&str> = keys.iter().map(|k| &*k.name).collect();
-                    let place = self.place(written);
-                    self.fail(
-                        place,
-                        rule.clone(),
-                        format!("unknown key {:?} (keys: {})", written.value, known.join(", ")),
-                    );
-                    return None;
-                }
-                found.map(|i| i as u32)
+                let place = self.place(written);
+                Some(self.key_index(&written.value, keys, place, &rule)?)
             }
         };
         (!servers.is_empty()).then(|| Primary { servers: servers.into(), key })
