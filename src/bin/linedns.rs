@@ -98,6 +98,28 @@ enum Command {
         #[arg(long, value_name = "NAME")]
         origin: Option<String>,
     },
+    /// Make a zone's first DNSSEC keys in its key directory (`server.state_dir`/keys/ZONE,
+    /// or the zone's `dnssec.keys`): one combined signing key (CSK), or a KSK and a ZSK
+    /// with --split. Prints the DS record to give the parent. The zone is signed from its
+    /// next load; later keys come from the automatic rollover.
+    Keygen {
+        /// The rules file (YAML).
+        #[arg(long, short = 'c', value_name = "RULES")]
+        config: PathBuf,
+        /// The zone.
+        zone: String,
+        /// ecdsa-p256 (algorithm 13, the default) or ed25519 (15).
+        #[arg(long, default_value = linedns::config::defaults::DNSSEC_ALGORITHM)]
+        algorithm: String,
+        /// A KSK and a ZSK instead of one CSK.
+        #[arg(long)]
+        split: bool,
+    },
+    /// A zone's DNSSEC keys: where each one is, and importing keys made elsewhere.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Check that every server of each zone's NS set (and the rules' `check.servers`)
     /// answers like the primary: SOA over UDP and TCP, the serial of each view (which
     /// server lags, by how much), each line record's answer per line, and any address in
@@ -114,6 +136,34 @@ enum Command {
         /// .address, .role, .zone, .check, .ok, .detail).
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Each key of the zone (every zone without ZONE): role, tag, algorithm, state
+    /// (published, signing, in CDS), its times, its file, and the DS for the parent.
+    Status {
+        /// The rules file (YAML).
+        #[arg(long, short = 'c', value_name = "RULES")]
+        config: PathBuf,
+        /// The zone.
+        zone: Option<String>,
+    },
+    /// Copy keys into the zone's key directory: BIND's K*.key/K*.private pairs (their
+    /// times kept) or Knot DNS's PKCS#8 .pem files (published and signing at once).
+    Import {
+        /// The rules file (YAML).
+        #[arg(long, short = 'c', value_name = "RULES")]
+        config: PathBuf,
+        /// The zone.
+        zone: String,
+        /// The key files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The role of a .pem key (csk, ksk or zsk); BIND keys carry theirs.
+        #[arg(long, default_value = "csk")]
+        role: String,
     },
 }
 
@@ -185,6 +235,23 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Keygen { config, zone, algorithm, split } => {
+            let made = linedns::engine::sign::keys::Algorithm::parse(&algorithm)
+                .and_then(|a| linedns::compile::keygen::keygen(&config, &zone, a, split, unix_now()));
+            print_or_fail(made)
+        }
+        Command::Keys { command: KeysCommand::Status { config, zone } } => {
+            print_or_fail(linedns::compile::keygen::status(&config, zone.as_deref(), unix_now()))
+        }
+        Command::Keys { command: KeysCommand::Import { config, zone, files, role } } => {
+            let role = match role.to_ascii_lowercase().as_str() {
+                "csk" => Ok(linedns::engine::sign::keys::Role::Csk),
+                "ksk" => Ok(linedns::engine::sign::keys::Role::Ksk),
+                "zsk" => Ok(linedns::engine::sign::keys::Role::Zsk),
+                other => Err(format!("--role {other:?} is not csk, ksk or zsk")),
+            };
+            print_or_fail(role.and_then(|r| linedns::compile::keygen::import(&config, &zone, &files, r, unix_now())))
+        }
         Command::Check { rules, primary, json } => {
             let Some(snapshot) = load(&rules.config, rules.data) else { return ExitCode::from(2) };
             let Some(primary) = primary.or_else(|| consistency::default_primary(&snapshot)) else {
@@ -211,6 +278,22 @@ fn print_out(json: bool, value: &impl serde::Serialize, text: impl FnOnce() -> S
         false => print!("{}", text()),
     }
     ExitCode::SUCCESS
+}
+
+/// Prints the text, or the error (exit status 1).
+fn print_or_fail(result: Result<String, String>) -> ExitCode {
+    match result {
+        Ok(text) => print_out(false, &(), || text),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Seconds since the Unix epoch.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 fn init_logging() {

@@ -69,6 +69,7 @@ impl Compiler<'_> {
             written_serial: 1,
             primary: None,
             unavailable: None,
+            signing: None,
         })
     }
 }

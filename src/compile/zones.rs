@@ -132,6 +132,11 @@ impl Compiler<'_> {
                 cur = p;
             }
         }
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let dnssec_keys = self.zone_keys(def, &origin, state_dir, now, &rule);
+        if let Some(dnssec_keys) = &dnssec_keys {
+            self.publish_keys(&mut names, &origin, dnssec_keys, def, &rule);
+        }
         let has_cuts = names.iter().any(|(owner, node)| **owner != *origin && node.get(RecordType::NS).is_some());
         let written_serial = match &soa_set.content {
             Content::Static(soa) => match soa[0] {
@@ -140,7 +145,17 @@ impl Compiler<'_> {
             },
             Content::Line(_) => 0,
         };
-        Some(Zone { origin: origin.into(), soa: soa_set, names, has_cuts, written_serial, primary, unavailable })
+        let signing = dnssec_keys.map(|k| k.signing);
+        Some(Zone {
+            origin: origin.into(),
+            soa: soa_set,
+            names,
+            has_cuts,
+            written_serial,
+            primary,
+            unavailable,
+            signing,
+        })
     }
 
     /// The apex of a zone written in the rules: `soa` and `ns`.

@@ -74,3 +74,10 @@ pub const RRL_IPV6_PREFIX: u8 = 56;
 /// Cookies: the previous secret is accepted for an hour after a rollover (as long as a
 /// server cookie is valid anyway, RFC 9018 §4.3).
 pub const COOKIE_OVERLAP: Duration = Duration::from_secs(3600);
+/// Seconds an RRSIG is valid from when it is made (14 days, as Knot DNS's default).
+pub const SIGNATURE_VALIDITY: u32 = 14 * 86_400;
+/// TTL of the DNSKEY, CDS and CDNSKEY sets.
+pub const DNSKEY_TTL: u32 = 3600;
+/// The algorithm `linedns keygen` makes keys of: ECDSA P-256 (13), RFC 8624's
+/// recommended one.
+pub const DNSSEC_ALGORITHM: &str = "ecdsa-p256";

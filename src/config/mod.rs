@@ -479,6 +479,38 @@ pub struct ZoneDef {
     /// Records whose answer depends on the client's line.
     #[serde(default)]
     pub line_records: Vec<At<LineRecordDef>>,
+    /// DNSSEC signing. Without it a zone is signed when its keys are in the state
+    /// directory (`linedns keygen` puts them there), and unsigned otherwise.
+    #[serde(default)]
+    pub dnssec: Option<At<DnssecDef>>,
+}
+
+/// How a zone is signed (RFC 4033–4035).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnssecDef {
+    /// Sign the zone (default true with this block; `false` serves it unsigned even with
+    /// keys).
+    #[serde(default)]
+    pub sign: Option<bool>,
+    /// The zone's key directory, relative to the rules file (default:
+    /// `STATE_DIR/keys/ORIGIN`).
+    #[serde(default)]
+    pub keys: Option<String>,
+    /// Without usable keys (none, unreadable, or not matching): `refuse` (the default:
+    /// the rules do not load, so a signed zone is never served unsigned by accident) or
+    /// `unsigned` (serve the zone unsigned).
+    #[serde(default)]
+    pub without_keys: Option<String>,
+    /// Seconds an RRSIG is valid from when it is made (default 1209600: 14 days).
+    #[serde(default)]
+    pub signature_validity: Option<u32>,
+    /// Seconds before it expires an RRSIG is made again (default: half the validity).
+    #[serde(default)]
+    pub signature_refresh: Option<u32>,
+    /// TTL of the DNSKEY, CDS and CDNSKEY sets (default 3600).
+    #[serde(default)]
+    pub dnskey_ttl: Option<u32>,
 }
 
 /// Where a zone's static records are transferred from.

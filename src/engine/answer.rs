@@ -2,6 +2,7 @@
 
 use smallvec::SmallVec;
 
+use super::zone::{NameNode, Zone};
 use crate::geo::table::LineId;
 pub use crate::rdata::{Owner, RecordRef};
 
@@ -158,6 +159,56 @@ pub struct Answer<'a> {
     /// its zone. Rate limiting counts such answers per zone, so that a flood of random
     /// names under a wildcard shares one account (see [`super::rrl`]).
     pub synthesized_in: Option<&'a str>,
+    /// What a signed answer must prove besides its records (RFC 4035 §3.1.3, §3.1.4):
+    /// noted where the lookup decided, used only when the answer is signed.
+    pub proofs: SmallVec<[Proof<'a>; 1]>,
+}
+
+/// A fact about names the DNSSEC signer proves with NSEC records (RFC 4035 §3.1.3), as
+/// the resolver found it. `name` is an owner of the answer: the question's, or a CNAME
+/// target.
+#[derive(Clone, Copy, Debug)]
+pub enum Proof<'a> {
+    /// §3.1.3.2 (Name Error): `name` does not exist in `zone`; `encloser` is its closest
+    /// encloser, and no wildcard exists there.
+    NoName {
+        /// The zone.
+        zone: &'a Zone,
+        /// The name asked.
+        name: Owner<'a>,
+        /// Its closest encloser (RFC 4592 §3.3.1).
+        encloser: &'a str,
+    },
+    /// §3.1.3.1 (No Data): `name` exists with the sets of `node`, none of the type asked.
+    NoData {
+        /// The zone.
+        zone: &'a Zone,
+        /// The name asked.
+        name: Owner<'a>,
+        /// Its sets.
+        node: &'a NameNode,
+    },
+    /// §3.1.3.3 and §3.1.3.4: the answer for `name` was made from the wildcard
+    /// `wildcard`, so `name` itself does not exist; `nodata` holds the wildcard's sets
+    /// when it has none of the type asked.
+    Wildcard {
+        /// The zone.
+        zone: &'a Zone,
+        /// The name asked.
+        name: Owner<'a>,
+        /// The wildcard's owner, `*.<closest encloser>`.
+        wildcard: &'a str,
+        /// The wildcard's sets, for a wildcard No Data answer.
+        nodata: Option<&'a NameNode>,
+    },
+    /// §3.1.4: a referral to the child zone at `cut`: its DS set, or the proof that it has
+    /// none (an insecure delegation).
+    Referral {
+        /// The zone.
+        zone: &'a Zone,
+        /// The delegation point.
+        cut: &'a str,
+    },
 }
 
 /// How an answer depends on the per-query entropy ([`crate::ClientInfo::entropy`]), so
@@ -197,6 +248,7 @@ impl<'a> Answer<'a> {
             route: None,
             varies: Varies::Not,
             synthesized_in: None,
+            proofs: SmallVec::new(),
         }
     }
 

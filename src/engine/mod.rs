@@ -24,6 +24,7 @@ pub mod query;
 pub mod resolve;
 pub mod rrl;
 pub mod settings;
+pub mod sign;
 pub mod snapshot;
 pub mod summary;
 pub mod transfer;
@@ -86,6 +87,28 @@ pub struct Engine {
     pub defences: defence::Defences,
     /// Told the zone of each NOTIFY accepted from its primary (see [`Engine::on_notify`]).
     notified: std::sync::OnceLock<NotifyHook>,
+    /// DNSSEC signatures made, kept across reloads (see [`sign::cache`]).
+    pub signatures: sign::cache::SignatureCache,
+}
+
+/// A clock read at most once, when first needed (most queries never need it).
+struct LazyClock<F> {
+    clock: Option<F>,
+    now: Option<u64>,
+}
+
+impl<F: FnOnce() -> u64> LazyClock<F> {
+    fn new(clock: Option<F>) -> Self {
+        LazyClock { clock, now: None }
+    }
+
+    /// The time, read on the first call; `None` without a clock.
+    fn now(&mut self) -> Option<u64> {
+        if let Some(clock) = self.clock.take() {
+            self.now = Some(clock());
+        }
+        self.now
+    }
 }
 
 /// What the host does with a zone whose primary sent a NOTIFY (it must not block).
@@ -259,6 +282,7 @@ impl Engine {
             pending_changes: Mutex::default(),
             defences,
             notified: std::sync::OnceLock::new(),
+            signatures: sign::cache::SignatureCache::default(),
         }
     }
 
@@ -387,8 +411,9 @@ impl Engine {
         out: &mut Vec<u8>,
         keep: impl FnOnce(&packet::Outcome, &[u8]),
     ) -> Option<packet::Outcome> {
+        let mut clock = LazyClock::new(now);
         if packet::is_notify(packet) {
-            let (outcome, accepted) = packet::notify(live, packet, peer.ip(), now.map(|now| now()), out);
+            let (outcome, accepted) = packet::notify(live, packet, peer.ip(), clock.now(), out);
             if let (Some(zone), Some(hook)) = (accepted, self.notified.get()) {
                 (hook.0)(zone);
             }
@@ -396,13 +421,16 @@ impl Engine {
             return Some(outcome);
         }
         let health = live.live_health();
-        let mut outcome = packet::respond(live, packet, peer.ip(), transport, &health, &self.served, out)?;
+        let cache = &self.signatures;
+        let mut signing = || clock.now().map(|now| sign::answer::Signing { cache, now });
+        let mut outcome =
+            packet::respond(live, packet, peer.ip(), transport, &health, &self.served, &mut signing, out)?;
         keep(&outcome, out);
         if !self.defences.finish(&live.settings, &mut outcome, peer.ip(), transport, out) {
             return None;
         }
-        if let (Some(start), Some(now)) = (outcome.tsig_start, now)
-            && let Some(rcode) = packet::sign_answer(live, packet, start, now(), out)
+        if let (Some(start), Some(now)) = (outcome.tsig_start, clock.now())
+            && let Some(rcode) = packet::sign_answer(live, packet, start, now, out)
         {
             (outcome.rcode, outcome.route, outcome.reuse) = (rcode, None, None);
         }

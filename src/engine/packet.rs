@@ -12,6 +12,7 @@ use arc_swap::ArcSwap;
 use super::answer::{Answer, Rcode, Route, Varies};
 use super::line::NodeHealth;
 use super::query::{ClientInfo, Query, Transport};
+use super::sign::answer::{AnswerSigner, Signing};
 use super::snapshot::Snapshot;
 use super::versions::{ServedSerials, set_soa_serial};
 use crate::rdata::{Owner, RData, RecordRef, RecordType};
@@ -81,14 +82,17 @@ pub struct Reuse {
 }
 
 /// Answers `packet` from `snapshot` into `out` (cleared first); `None` when nothing
-/// should be sent.
-pub fn respond(
-    snapshot: &Snapshot,
+/// should be sent. `signing` gives what a DNSSEC answer is signed with (asked only for
+/// a query with the DO bit; `None`: no clock, so no signatures).
+#[allow(clippy::too_many_arguments)]
+pub fn respond<'s>(
+    snapshot: &'s Snapshot,
     packet: &[u8],
     peer: IpAddr,
     transport: Transport,
     health: &impl NodeHealth,
     serials: &ArcSwap<ServedSerials>,
+    signing: &mut dyn FnMut() -> Option<Signing<'s>>,
     out: &mut Vec<u8>,
 ) -> Option<Outcome> {
     let mut name_buf = [0u8; 256];
@@ -192,19 +196,13 @@ pub fn respond(
     // RFC 7871 §7.2.1: an ECS option in the query gets one in the response.
     let ecs_echo = ecs.map(|e| ecs_echo(e, answer.scope));
     encode::start(out, query.header, Some(query.question), answer.authoritative, answer.rcode.code());
-    let mut answers = answer.answers.len() as u16;
-    for record in &answer.answers {
-        encode::write_record(out, record);
-        if matches!(record.data, RData::Soa { .. }) {
-            let owner = match record.owner {
-                Owner::Query => name,
-                Owner::Name(n) => n,
-            };
-            if let (Some(serial), _) = serial_of(owner) {
-                set_soa_serial(out, serial);
-            }
-        }
-    }
+    // RFC 4035 §3.1: a query with the DO bit gets the RRSIGs and NSECs of signed zones.
+    let dnssec_ok = query.edns.is_some_and(|e| e.dnssec_ok) && query.qclass == CLASS_IN;
+    let qname_wire = &query.question[..query.question.len() - 4];
+    let signing = if dnssec_ok { signing() } else { None };
+    let mut signer = signing.map(|signing| AnswerSigner::new(snapshot, signing, qname_wire, name, &answer.proofs));
+    let mut written = Written::default();
+    let mut answers = write_section(out, &answer.answers, name, &mut serial_of, signer.as_mut(), &mut written);
     if let Some(text) = chaos_text {
         out.extend_from_slice(&encode::POINTER_TO_QNAME);
         encode::write_rr_body(out, u16::from(RecordType::TXT), CLASS_CH, 0, |out| {
@@ -212,14 +210,14 @@ pub fn respond(
         });
         answers += 1;
     }
-    for record in &answer.authority {
-        encode::write_record(out, record);
-        if let (RData::Soa { .. }, Owner::Name(owner)) = (record.data, record.owner)
-            && let (Some(serial), _) = serial_of(owner)
-        {
-            set_soa_serial(out, serial);
+    let mut authority = write_section(out, &answer.authority, name, &mut serial_of, signer.as_mut(), &mut written);
+    if let Some(signer) = signer.as_mut() {
+        for proof in &answer.proofs {
+            authority += signer.prove(out, proof);
         }
+        written.signed |= authority as usize > answer.authority.len();
     }
+    // Glue is not signed (RFC 4035 §2.2: not authoritative data).
     for record in &answer.additional {
         encode::write_record(out, record);
     }
@@ -232,12 +230,13 @@ pub fn respond(
         encode::write_opt(out, settings.udp_payload_max, 0, dnssec_ok, ecs_echo);
         additional += 1;
     }
-    encode::set_counts(out, answers, answer.authority.len() as u16, additional);
-    // An answer of our zones that does not depend on the serials (no SOA), the key or
-    // a draw may be sent again as it is.
+    encode::set_counts(out, answers, authority, additional);
+    // An answer of our zones that does not depend on the serials (no SOA), the key, a
+    // draw or the time (signatures) may be sent again as it is.
     let reusable = may_reuse_for(&query)
         && answer.varies != Varies::Draw
         && answer.additional.is_empty()
+        && !written.signed
         && out.len() <= limit
         && !answer.answers.iter().chain(&answer.authority).any(|r| matches!(r.data, RData::Soa { .. }));
     let question_end = encode::header_and_question_len(query.question);
@@ -245,7 +244,7 @@ pub fn respond(
         sections_start: question_end,
         sections_end,
         answers,
-        authority: answer.authority.len() as u16,
+        authority,
         authoritative: answer.authoritative,
         varies: answer.varies,
     });
@@ -274,6 +273,53 @@ pub fn respond(
             None => name_hash(&name_buf[..name_len]),
         },
     })
+}
+
+/// What writing an answer's sections did, beyond its records.
+#[derive(Debug, Default)]
+struct Written {
+    /// RRSIG or NSEC records were added.
+    signed: bool,
+}
+
+/// Writes one section's `records` into `out` and returns how many records went out: each
+/// SOA with its view's serial (`serial_of` its owner), and with `signer` each set
+/// followed by its RRSIG records (RFC 4035 §3.1.1). A set is a run of records of one
+/// owner and type, as the resolver makes them.
+fn write_section<'s>(
+    out: &mut Vec<u8>,
+    records: &[RecordRef<'s>],
+    qname: &str,
+    serial_of: &mut impl FnMut(&str) -> (Option<u32>, Option<u8>),
+    mut signer: Option<&mut AnswerSigner<'s, '_>>,
+    written: &mut Written,
+) -> u16 {
+    let mut count = records.len() as u16;
+    let mut set_start = out.len();
+    for (i, record) in records.iter().enumerate() {
+        encode::write_record(out, record);
+        if let RData::Soa { .. } = record.data {
+            let owner = match record.owner {
+                Owner::Query => qname,
+                Owner::Name(n) => n,
+            };
+            if let (Some(serial), _) = serial_of(owner) {
+                set_soa_serial(out, serial);
+            }
+        }
+        let ends_set = records
+            .get(i + 1)
+            .is_none_or(|next| next.owner != record.owner || next.data.rtype() != record.data.rtype());
+        if ends_set {
+            if let Some(signer) = signer.as_deref_mut() {
+                let added = signer.sign_written(out, set_start, record.owner);
+                written.signed |= added > 0;
+                count += added;
+            }
+            set_start = out.len();
+        }
+    }
+    count
 }
 
 /// Whether an answer to `query` may be one made for another query of the same name, type,

@@ -3,7 +3,7 @@
 //! to eight records. [`Snapshot::resolve_traced`] runs the same code and reports each
 //! decision to a [`Trace`] (what `explain` shows).
 
-use super::answer::{Answer, Owner, Rcode, RecordRef, Route, Served};
+use super::answer::{Answer, Owner, Proof, Rcode, RecordRef, Route, Served};
 use super::line::{LineRecord, NodeHealth, NodeId, Pool, WhenAllDown};
 use super::query::{ClientInfo, Query};
 use super::snapshot::Snapshot;
@@ -102,28 +102,35 @@ impl Snapshot {
                 None => (qname, Owner::Query),
                 Some(target) => (target, Owner::Name(target)),
             };
-            let node = match zone.lookup(lookup_name, qtype == RecordType::DS) {
+            let (node, wildcard) = match zone.lookup(lookup_name, qtype == RecordType::DS) {
                 Lookup::Found { node, wildcard } => {
-                    if wildcard && current.is_none() {
+                    if wildcard.is_some() && current.is_none() {
                         answer.synthesized_in = Some(&zone.origin);
                     }
-                    node
+                    (node, wildcard)
                 }
                 Lookup::Referral { cut, ns } => {
                     // RFC 1034 §4.3.2 step 3b: a referral is not authoritative data.
                     answer.authoritative = current.is_some();
                     answer.authority.extend(static_records(Owner::Name(cut), ns));
                     push_glue(&mut answer, zone, cut, ns);
+                    answer.proofs.push(Proof::Referral { zone, cut });
                     return answer;
                 }
-                Lookup::NxDomain => {
+                Lookup::NxDomain { encloser } => {
                     answer.rcode = Rcode::NxDomain;
                     push_negative(&mut answer, zone);
+                    answer.proofs.push(Proof::NoName { zone, name: owner, encloser });
                     return answer;
                 }
             };
             // RFC 8482 §4.1: answer ANY with one record set of the name.
             let set = if qtype == RecordType::ANY { node.sets.first() } else { node.get(qtype) };
+            let cname = node.get(RecordType::CNAME).filter(|_| set.is_none());
+            if let Some(wildcard) = wildcard {
+                let nodata = (set.is_none() && cname.is_none()).then_some(node);
+                answer.proofs.push(Proof::Wildcard { zone, name: owner, wildcard, nodata });
+            }
             if let Some(set) = set {
                 match set.content {
                     Content::Static(_) => {
@@ -147,8 +154,11 @@ impl Snapshot {
                 }
                 return answer;
             }
-            let Some(cname) = node.get(RecordType::CNAME) else {
+            let Some(cname) = cname else {
                 push_negative(&mut answer, zone); // NODATA: RFC 2308 §2.2
+                if wildcard.is_none() {
+                    answer.proofs.push(Proof::NoData { zone, name: owner, node });
+                }
                 return answer;
             };
             answer.answers.extend(static_records(owner, cname));

@@ -6,6 +6,7 @@ use smallvec::SmallVec;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use super::sign::ZoneSigning;
 use crate::name;
 use crate::rdata::{RData, RecordType};
 
@@ -67,6 +68,9 @@ pub struct Zone {
     /// transferred, or expired): every query in it gets SERVFAIL (RFC 1035 §4.3.5: a
     /// secondary whose copy has expired stops answering for the zone).
     pub unavailable: Option<Box<str>>,
+    /// Its DNSSEC keys and signature timing, if it is signed (its DNSKEY, CDS and CDNSKEY
+    /// sets are among its names' sets).
+    pub signing: Option<Arc<ZoneSigning>>,
 }
 
 /// A zone's hidden primary (linedns is its secondary for the static records).
@@ -81,12 +85,12 @@ pub struct Primary {
 /// Where a name leads inside a zone.
 #[derive(Debug)]
 pub enum Lookup<'z> {
-    /// The name exists; `wildcard` when it was synthesized from `*.<closest encloser>`.
+    /// The name exists, or was synthesized from a wildcard.
     Found {
         /// The node answering.
         node: &'z NameNode,
-        /// Whether it is a wildcard's node.
-        wildcard: bool,
+        /// The wildcard's owner (`*.<closest encloser>`) when the node is a wildcard's.
+        wildcard: Option<&'z str>,
     },
     /// The name is at or below a zone cut: refer to the child's name servers.
     Referral {
@@ -96,7 +100,10 @@ pub enum Lookup<'z> {
         ns: &'z RrSet,
     },
     /// The name does not exist (and no wildcard covers it).
-    NxDomain,
+    NxDomain {
+        /// RFC 4592 §3.3.1: the longest existing ancestor of the name.
+        encloser: &'z str,
+    },
 }
 
 impl Zone {
@@ -116,26 +123,29 @@ impl Zone {
             return referral;
         }
         if let Some(node) = self.names.get(qname) {
-            return Lookup::Found { node, wildcard: false };
+            return Lookup::Found { node, wildcard: None };
         }
         let mut encloser = name::parent(qname).unwrap_or("");
-        while !self.names.contains_key(encloser) {
+        let encloser = loop {
+            if let Some((existing, _)) = self.names.get_key_value(encloser) {
+                break &**existing;
+            }
             match name::parent(encloser) {
                 Some(p) if encloser.len() > self.origin.len() => encloser = p,
-                _ => return Lookup::NxDomain,
+                _ => break &*self.origin,
             }
-        }
+        };
         let mut buf = [0u8; 258];
         let wild_len = encloser.len() + 2;
         if wild_len > buf.len() {
-            return Lookup::NxDomain;
+            return Lookup::NxDomain { encloser };
         }
         buf[..2].copy_from_slice(b"*.");
         buf[2..wild_len].copy_from_slice(encloser.as_bytes());
         let wild = std::str::from_utf8(&buf[..wild_len]).expect("ASCII");
-        match self.names.get(wild) {
-            Some(node) => Lookup::Found { node, wildcard: true },
-            None => Lookup::NxDomain,
+        match self.names.get_key_value(wild) {
+            Some((owner, node)) => Lookup::Found { node, wildcard: Some(owner) },
+            None => Lookup::NxDomain { encloser },
         }
     }
 

@@ -4,5 +4,6 @@
 //! and the fuzz target check every response with hickory-proto's parser.
 
 pub mod decode;
+pub mod dnssec;
 pub mod encode;
 pub mod tsig;

@@ -4,6 +4,7 @@
 pub mod inprocess;
 pub mod input_properties;
 pub mod packet_properties;
+pub mod resolver;
 pub mod secondaries;
 pub mod server;
 pub mod tools;
