@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::resolver::{Tamper, start_unbound};
+use common::secondaries::start_secondary;
 use common::server::{RunningServer, answers, dig};
 use common::tools::{require, tool};
 
@@ -279,6 +280,74 @@ fn missing_unreadable_and_mismatched_keys_are_errors_and_unsigned_only_when_the_
     assert!(reload.contains("not base64"), "the reload fails and says why: {reload}");
     let out = dig(server.addrs[0], &["www.example.com", "A", "+dnssec", "+norec"]);
     assert!(out.contains("RRSIG"), "the old keys keep signing:\n{out}");
+    server.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The secret of the transfer key (base64 of 32 bytes).
+const SECRET: &str = "q4Kxv7oO3eS1b8m7yqvS0a8y2c6r2G5b4n8k1l0p9o8=";
+
+#[test]
+fn a_views_transfer_is_a_signed_zone_that_verifies_and_a_bind_secondary_serves_it_validated() {
+    require(&["kdig", "unbound", "named", "dnssec-verify", "ldns-verify-zone"]);
+    let (dir, rules) = scratch("transfer", "{}");
+    let text = std::fs::read_to_string(&rules).unwrap();
+    let text = format!(
+        "{text}keys:\n  xfr-key: {{ algorithm: hmac-sha256, secret: \"{SECRET}\" }}\ntransfers:\n  - {{ name: providers, key: xfr-key, line: telecom }}\n"
+    );
+    std::fs::write(&rules, text).unwrap();
+    let rules_arg = rules.to_str().unwrap();
+    let made = linedns(&["keygen", "-c", rules_arg, ZONE, "--split"]);
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let anchors = ds_lines(&String::from_utf8_lossy(&made.stdout));
+    let server = RunningServer::start(rules_arg, &["127.0.0.1:0"]);
+    let ours = server.addrs[0];
+    // The telecom view, transferred with the key: a complete signed zone.
+    let key = format!("hmac-sha256:xfr-key:{SECRET}");
+    let out = tool("kdig")
+        .args([format!("@{}", ours.ip()), "-p".into(), ours.port().to_string(), "-y".into(), key])
+        .args(["+nocomments", "+nostats", "+noquestion", "AXFR", ZONE])
+        .output()
+        .unwrap();
+    let axfr = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(axfr.contains("NSEC") && axfr.contains("RRSIG") && axfr.contains("192.0.2.1"), "{axfr}");
+    let zone_file = dir.join("transferred.zone");
+    // The records as a zone file: no TSIG, and the SOA that closes an AXFR left out.
+    let mut lines: Vec<&str> =
+        axfr.lines().filter(|l| !l.starts_with(';') && !l.trim().is_empty() && !l.contains("\tTSIG\t")).collect();
+    assert!(lines.last().is_some_and(|l| l.contains("\tSOA\t")), "{axfr}");
+    lines.pop();
+    std::fs::write(&zone_file, lines.join("\n") + "\n").unwrap();
+    let verify = tool("dnssec-verify").args(["-o", ZONE]).arg(&zone_file).output().unwrap();
+    assert!(
+        verify.status.success(),
+        "dnssec-verify:\n{}{}\n{axfr}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    let ldns = tool("ldns-verify-zone").arg(&zone_file).output().unwrap();
+    assert!(
+        ldns.status.success(),
+        "ldns-verify-zone:\n{}{}",
+        String::from_utf8_lossy(&ldns.stdout),
+        String::from_utf8_lossy(&ldns.stderr)
+    );
+    // A BIND secondary holding no key serves it; Unbound validates through it.
+    let bind = start_secondary("named", &dir.join("named"), ours, ("xfr-key", SECRET));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !dig(bind.addr, &["www.example.com", "A", "+norec", "+dnssec"]).contains("RRSIG") {
+        assert!(std::time::Instant::now() < deadline, "BIND did not serve the zone:\n{}", bind.log());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let unbound = start_unbound(&dir.join("unbound-bind"), ZONE, bind.addr, &anchors, "");
+    let data = validated(unbound.addr, &["www.example.com", "A"], "NOERROR");
+    assert!(data.contains(&"192.0.2.1".to_string()), "the telecom view through BIND: {data:?}");
+    validated(unbound.addr, &["nope.example.com", "A"], "NXDOMAIN");
+    validated(unbound.addr, &["static.example.com", "TXT"], "NOERROR");
+    validated(unbound.addr, &["x.wild.example.com", "TXT"], "NOERROR");
+    validated(unbound.addr, &["child.example.com", "DS"], "NOERROR");
+    drop(unbound);
+    drop(bind);
     server.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -449,7 +449,8 @@ impl Engine {
     pub fn transfer(&self, packet: &[u8], peer: std::net::IpAddr, now: u64) -> Option<transfer::Transfer> {
         let live = self.snapshot();
         let catch_up = |zone: &str, line: &str, held: Option<u32>| self.lock_versions().since(zone, line, held);
-        let answered = transfer::transfer(&live, packet, peer, &live.live_health(), catch_up, now)?;
+        let signatures = &self.signatures;
+        let answered = transfer::transfer(&live, packet, peer, &live.live_health(), catch_up, signatures, now)?;
         self.metrics.record_transfer(answered.kind);
         Some(answered)
     }
@@ -483,7 +484,7 @@ impl Engine {
         let Some(hooks) = self.version_hooks.get() else { return VersionsRefresh::default() };
         let mut versions = self.lock_versions();
         let mut next = versions.clone();
-        let changes = next.update(live, &live.live_health(), (hooks.clock)());
+        let changes = next.update(live, &live.live_health(), (hooks.clock)(), &self.signatures);
         let mut refresh = VersionsRefresh { changes, persist_error: None };
         if !refresh.changes.is_empty() {
             refresh.persist_error = (hooks.persist)(&next.stored()).err();
@@ -494,6 +495,13 @@ impl Engine {
         }
         *versions = next;
         refresh
+    }
+
+    /// When the signatures of a signed view that secondaries transfer are next to be
+    /// made again: the host calls [`Engine::refresh_versions`] then (which gives the view
+    /// a new serial and its secondaries a NOTIFY).
+    pub fn next_resign(&self) -> Option<u64> {
+        self.lock_versions().next_resign()
     }
 
     /// The serial changes since the last call (from refreshes and reloads alike), for the

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use super::answer::Rcode;
 use super::line::NodeHealth;
+use super::sign::cache::SignatureCache;
 use super::snapshot::Snapshot;
 use super::versions::{Since, Version};
 use super::zone::Content;
@@ -74,6 +75,7 @@ pub fn transfer(
     peer: IpAddr,
     health: &impl NodeHealth,
     catch_up: impl FnOnce(&str, &str, Option<u32>) -> Option<Since>,
+    signatures: &SignatureCache,
     now: u64,
 ) -> Option<Transfer> {
     // Most TCP queries are no transfers: tell from the question alone.
@@ -163,7 +165,9 @@ pub fn transfer(
             RData::Soa { serial, .. } => serial,
             _ => unreachable!("SOA set holds an SOA"),
         };
-        Since::Full(Arc::new(Version::of(snapshot, zone, rule.line, health, serial)))
+        let mut version = Version::of(snapshot, zone, rule.line, health, serial);
+        version.sign(zone, signatures, now);
+        Since::Full(Arc::new(version))
     });
     let (records, kind): (Vec<&[u8]>, _) = match &since {
         // RFC 1995 §2: up to date, the current SOA alone.

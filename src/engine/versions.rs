@@ -20,6 +20,8 @@ use rustc_hash::FxHashMap;
 
 use super::export::export;
 use super::line::NodeHealth;
+use super::sign::cache::SignatureCache;
+use super::sign::zone::sign_zone;
 use super::snapshot::Snapshot;
 use super::zone::Zone;
 use crate::geo::table::LineId;
@@ -73,6 +75,15 @@ impl Version {
         }
         set_soa_serial(&mut soa, serial);
         Version { serial, soa: soa.into_boxed_slice(), records }
+    }
+
+    /// Makes this version of `zone` a signed zone if the zone is signed (see
+    /// [`sign_zone`]), at `now`; returns when its signatures are to be made again.
+    pub fn sign(&mut self, zone: &Zone, signatures: &SignatureCache, now: u64) -> Option<u64> {
+        let signing = zone.signing.as_deref()?;
+        let signed = sign_zone(&self.soa, &self.records, signing, signatures, now);
+        self.records.extend(signed.records);
+        Some(signed.fresh_until)
     }
 
     /// SHA-256 of the content, the serial left out: equal digests, equal zones.
@@ -177,6 +188,9 @@ struct ViewState {
     digest: Digest,
     /// Newest last; empty for a view no secondary transfers.
     journal: VecDeque<Arc<Version>>,
+    /// For a signed view in a journal: when its signatures are to be made again (a new
+    /// version then, so that secondaries never hold expiring signatures).
+    resign_at: Option<u64>,
 }
 
 /// The serials of every (zone, line) view, and the journals of transferred views.
@@ -199,8 +213,16 @@ impl Versions {
 
     /// Looks at every view of `snapshot` under `health` at `now` (seconds since the Unix
     /// epoch): a view whose content changed gets a new serial ([`next_serial`]); views
-    /// that transfer rules name keep their versions in a journal. Returns the changes.
-    pub fn update(&mut self, snapshot: &Snapshot, health: &impl NodeHealth, now: u64) -> Vec<SerialChange> {
+    /// that transfer rules name keep their versions in a journal, signed when their zone
+    /// is (signatures from `signatures`), and get a new serial when their signatures are
+    /// due to be made again. Returns the changes.
+    pub fn update(
+        &mut self,
+        snapshot: &Snapshot,
+        health: &impl NodeHealth,
+        now: u64,
+        signatures: &SignatureCache,
+    ) -> Vec<SerialChange> {
         let mut changes = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for (zone_index, zone) in snapshot.zones.iter().enumerate() {
@@ -219,8 +241,9 @@ impl Versions {
                     written if serial_gt(written, last) => written,
                     _ => next_serial(last, now),
                 };
+                let resign = |view: &ViewState| journaled && view.resign_at.is_some_and(|at| now >= at);
                 let (previous, serial) = match self.views.get(&key) {
-                    Some(view) if view.digest == digest => (Some(view.serial), view.serial),
+                    Some(view) if view.digest == digest && !resign(view) => (Some(view.serial), view.serial),
                     Some(view) => (Some(view.serial), next(view.serial)),
                     None => match self.retired.remove(&key) {
                         Some((serial, stored)) if stored == digest => (Some(serial), serial),
@@ -233,14 +256,17 @@ impl Versions {
                     serial,
                     digest,
                     journal: VecDeque::new(),
+                    resign_at: None,
                 });
                 let changed = previous != Some(serial);
                 (view.serial, view.digest) = (serial, digest);
                 if !journaled {
                     view.journal.clear();
+                    view.resign_at = None;
                 } else if changed || view.journal.is_empty() {
                     set_soa_serial(&mut version.soa, serial);
                     version.serial = serial;
+                    view.resign_at = version.sign(zone, signatures, now);
                     view.journal.push_back(Arc::new(version));
                     while view.journal.len() > JOURNAL_DEPTH {
                         view.journal.pop_front();
@@ -259,6 +285,12 @@ impl Versions {
             }
         }
         changes
+    }
+
+    /// When the signatures of a transferred signed view are next due to be made again
+    /// (the host then looks at the views), if any view has them.
+    pub fn next_resign(&self) -> Option<u64> {
+        self.views.values().filter_map(|v| v.resign_at).min()
     }
 
     /// The serial of the view (`zone`, `line`), if it has been looked at.

@@ -149,7 +149,9 @@ pub(super) async fn run(control: Arc<Control>, stopped: impl Future<Output = ()>
             () = tokio::time::sleep(POLL) => {}
             () = &mut stopped => break,
         }
-        if engine.change_mark() == mark {
+        // Signed views that secondaries hold get new signatures (and a serial) in time.
+        let resign_due = engine.next_resign().is_some_and(|at| super::clock::unix_now() >= at);
+        if engine.change_mark() == mark && !resign_due {
             continue;
         }
         // Coalesce: a change close after the last new serial waits for the interval to

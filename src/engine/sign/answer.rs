@@ -100,7 +100,7 @@ impl<'s, 'q> AnswerSigner<'s, 'q> {
             key,
             now,
             || signing.sign_set(signed_owner, parsed.rtype, parsed.ttl, &rdatas, now),
-            |rrsigs| write_rrsigs(out, owner_bytes, parsed.ttl, rrsigs),
+            |rrsigs, _| write_rrsigs(out, owner_bytes, parsed.ttl, rrsigs),
         )
     }
 

@@ -62,27 +62,27 @@ pub struct CacheStats {
 }
 
 impl SignatureCache {
-    /// Calls `use_rrsigs` with the RRSIG RDATAs kept under `key` if they are fresh at
-    /// `now`; else makes them with `make` (RDATAs, each behind its 2-octet length, and
-    /// when they stop being fresh), keeps and uses them.
+    /// Calls `use_rrsigs` with the RRSIG RDATAs kept under `key` and when they stop being
+    /// fresh, if they are fresh at `now`; else makes them with `make` (RDATAs, each behind
+    /// its 2-octet length, and when they stop being fresh), keeps and uses them.
     pub fn with<R>(
         &self,
         key: u128,
         now: u64,
         make: impl FnOnce() -> (Vec<u8>, u64),
-        use_rrsigs: impl FnOnce(&[u8]) -> R,
+        use_rrsigs: impl FnOnce(&[u8], u64) -> R,
     ) -> R {
         let shard = &self.shards[(key as usize) & (SHARDS - 1)];
         {
             let table = shard.read().unwrap_or_else(|e| e.into_inner());
             if let Some(entry) = table.get(&key).filter(|e| now < e.fresh_until) {
                 self.hits.fetch_add(1, Ordering::Relaxed);
-                return use_rrsigs(&entry.rrsigs);
+                return use_rrsigs(&entry.rrsigs, entry.fresh_until);
             }
         }
         let (rrsigs, fresh_until) = make();
         self.made.fetch_add(count(&rrsigs), Ordering::Relaxed);
-        let result = use_rrsigs(&rrsigs);
+        let result = use_rrsigs(&rrsigs, fresh_until);
         let mut table = shard.write().unwrap_or_else(|e| e.into_inner());
         if table.len() >= MAX_PER_SHARD {
             table.clear();
@@ -129,10 +129,10 @@ mod tests {
             made.set(made.get() + 1);
             (vec![0, 1, 7], 100)
         };
-        assert_eq!(cache.with(1, 10, make, |r| r.to_vec()), [0, 1, 7]);
-        assert_eq!(cache.with(1, 99, make, |r| r.len()), 3);
+        assert_eq!(cache.with(1, 10, make, |r, _| r.to_vec()), [0, 1, 7]);
+        assert_eq!(cache.with(1, 99, make, |r, fresh| (r.len(), fresh)), (3, 100));
         assert_eq!(made.get(), 1);
-        cache.with(1, 100, make, |_| ());
+        cache.with(1, 100, make, |_, _| ());
         assert_eq!(made.get(), 2, "stale at fresh_until");
         let stats = cache.stats();
         assert_eq!((stats.entries, stats.octets, stats.made, stats.hits), (1, 3, 2, 1));

@@ -14,6 +14,7 @@ pub mod answer;
 pub mod cache;
 pub mod denial;
 pub mod keys;
+pub mod zone;
 
 use std::hash::Hasher;
 
