@@ -150,6 +150,19 @@ enum KeysCommand {
         /// The zone.
         zone: Option<String>,
     },
+    /// Start a key roll now, whatever the key's lifetime: the ZSK (pre-publish), or with
+    /// --ksk the KSK or CSK (new key published, then in CDS; the old one retires once the
+    /// parent serves the new DS). A running server takes each step as its time comes.
+    Roll {
+        /// The rules file (YAML).
+        #[arg(long, short = 'c', value_name = "RULES")]
+        config: PathBuf,
+        /// The zone.
+        zone: String,
+        /// Roll the KSK or CSK instead of the ZSK.
+        #[arg(long)]
+        ksk: bool,
+    },
     /// Copy keys into the zone's key directory: BIND's K*.key/K*.private pairs (their
     /// times kept) or Knot DNS's PKCS#8 .pem files (published and signing at once).
     Import {
@@ -242,6 +255,9 @@ fn main() -> ExitCode {
         }
         Command::Keys { command: KeysCommand::Status { config, zone } } => {
             print_or_fail(linedns::compile::keygen::status(&config, zone.as_deref(), unix_now()))
+        }
+        Command::Keys { command: KeysCommand::Roll { config, zone, ksk } } => {
+            print_or_fail(linedns::compile::keygen::roll(&config, &zone, ksk, unix_now()).map(|m| format!("{m}\n")))
         }
         Command::Keys { command: KeysCommand::Import { config, zone, files, role } } => {
             let role = match role.to_ascii_lowercase().as_str() {

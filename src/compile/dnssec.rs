@@ -13,7 +13,7 @@ use super::Compiler;
 use super::key_file::{self, KeyFiles};
 use crate::config::{At, DnssecDef, ZoneDef, defaults};
 use crate::engine::sign::keys::Role;
-use crate::engine::sign::{self, ZoneKey, ZoneSigning};
+use crate::engine::sign::{self, RollPolicy, ZoneKey, ZoneSigning};
 use crate::engine::zone::{Content, NameNode, RrSet};
 use crate::rdata::RecordType;
 
@@ -65,12 +65,14 @@ pub(super) struct ZoneKeys {
 impl Compiler<'_> {
     /// The signing of zone `origin` (`None`: unsigned), from its `dnssec` rules and its
     /// key directory; `now` decides which keys are published and sign (their timing).
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn zone_keys(
         &mut self,
         def: &At<ZoneDef>,
         origin: &str,
         state_dir: Option<&Path>,
         now: u64,
+        max_ttl: u32,
         rule: &str,
     ) -> Option<ZoneKeys> {
         let rules = def.value.dnssec.as_ref();
@@ -154,10 +156,27 @@ impl Compiler<'_> {
             return None;
         }
         let refresh = d.signature_refresh.unwrap_or(validity / 2);
-        Some(ZoneKeys {
-            signing: Arc::new(ZoneSigning::new(origin, zone_keys, validity, refresh)),
-            dnskey_ttl: d.dnskey_ttl.unwrap_or(defaults::DNSKEY_TTL),
-        })
+        let mut parent = Vec::new();
+        for server in &d.parent {
+            match super::parse_server_address(&server.value) {
+                Ok(addr) => parent.push(addr),
+                Err(m) => {
+                    let place = self.place(server);
+                    self.fail(place, rule, format!("dnssec.parent: {m}"));
+                }
+            }
+        }
+        let dnskey_ttl = d.dnskey_ttl.unwrap_or(defaults::DNSKEY_TTL);
+        let policy = RollPolicy {
+            key_dir: dir,
+            zsk_lifetime: d.zsk_lifetime.unwrap_or(defaults::ZSK_LIFETIME),
+            ksk_lifetime: d.ksk_lifetime.unwrap_or(0),
+            propagation: d.propagation_delay.unwrap_or(defaults::PROPAGATION_DELAY),
+            dnskey_ttl,
+            max_ttl,
+            parent,
+        };
+        Some(ZoneKeys { signing: Arc::new(ZoneSigning::new(origin, zone_keys, validity, refresh, policy)), dnskey_ttl })
     }
 
     /// Puts the DNSKEY, CDS and CDNSKEY sets of `keys` at the apex of `names`; a zone's

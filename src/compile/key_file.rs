@@ -66,10 +66,15 @@ impl Timing {
     /// In the CDS/CDNSKEY sets at `now` (a key-signing key that signs, unless the sync
     /// times say otherwise).
     pub fn in_cds(&self, now: u64, role: Role) -> bool {
-        match self.sync_publish {
-            Some(_) => Timing::within(self.sync_publish, self.sync_delete, now),
-            None => role.signs_keys() && self.signs(now),
-        }
+        let set = self.sync_publish.is_some() || self.sync_delete.is_some();
+        role.signs_keys()
+            && self.published(now)
+            && if set { Timing::within(self.sync_publish, self.sync_delete, now) } else { self.signs(now) }
+    }
+
+    /// Every time set, in field order.
+    pub fn times(&self) -> [Option<u64>; 7] {
+        [self.created, self.publish, self.activate, self.inactive, self.delete, self.sync_publish, self.sync_delete]
     }
 }
 

@@ -199,3 +199,32 @@ pub fn status(rules: &Path, zone: Option<&str>, now: u64) -> Result<String, Stri
     }
     Ok(text)
 }
+
+/// Starts a roll of zone `zone`'s ZSK (`ksk` false) or of its KSK or CSK (`ksk` true) at
+/// `now`, whatever their lifetimes: the new key's times and the old key's go into their
+/// files, and a running server (which watches them) takes each step from there.
+pub fn roll(rules: &Path, zone: &str, ksk: bool, now: u64) -> Result<String, String> {
+    let origin = crate::name::normalize(zone)?;
+    let snapshot = super::compile_file(rules, &super::CompileOptions::from_env()).map_err(|e| e.to_string())?;
+    let signing = snapshot
+        .zones
+        .iter()
+        .find(|z| *z.origin == *origin)
+        .ok_or_else(|| format!("no zone {origin:?} in the rules"))?
+        .signing
+        .clone()
+        .ok_or_else(|| format!("zone {origin} is not signed"))?;
+    let policy = &signing.policy;
+    let keys = read_keys(&policy.key_dir, &origin)?;
+    let of_kind: Vec<&super::key_file::KeyFiles> =
+        keys.iter().filter(|k| if ksk { k.key.role.signs_keys() } else { k.key.role == Role::Zsk }).collect();
+    let kind = if ksk { "KSK or CSK" } else { "ZSK" };
+    match of_kind.as_slice() {
+        [] if !ksk => Err(format!("zone {origin} has no ZSK (its CSK rolls with `linedns keys roll {origin} --ksk`)")),
+        [] => Err(format!("zone {origin} has no {kind}")),
+        [key] if key.timing.signs(now) && key.timing.inactive.is_none() && key.timing.sync_delete.is_none() => {
+            super::rollover::start(&policy.key_dir, &origin, key, policy, now)
+        }
+        _ => Err(format!("a {kind} roll of zone {origin} is under way (`linedns keys status` shows where it is)")),
+    }
+}

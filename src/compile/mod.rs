@@ -21,6 +21,7 @@ pub mod keygen;
 mod keys;
 mod line_records;
 mod lines;
+pub mod rollover;
 mod settings;
 mod sources;
 mod transfers;

@@ -133,7 +133,18 @@ impl Compiler<'_> {
             }
         }
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let dnssec_keys = self.zone_keys(def, &origin, state_dir, now, &rule);
+        // RFC 7583's TTLsig: the longest TTL of the zone's sets (line records' included).
+        let max_ttl = names
+            .values()
+            .flat_map(|n| n.sets.iter())
+            .map(|s| match s.content {
+                Content::Line(i) => self.line_records.get(i as usize).map_or(0, |r| r.ttl.max(r.degraded_ttl)),
+                Content::Static(_) => s.ttl,
+            })
+            .chain([soa_set.ttl])
+            .max()
+            .unwrap_or(0);
+        let dnssec_keys = self.zone_keys(def, &origin, state_dir, now, max_ttl, &rule);
         if let Some(dnssec_keys) = &dnssec_keys {
             self.publish_keys(&mut names, &origin, dnssec_keys, def, &rule);
         }

@@ -81,3 +81,10 @@ pub const DNSKEY_TTL: u32 = 3600;
 /// The algorithm `linedns keygen` makes keys of: ECDSA P-256 (13), RFC 8624's
 /// recommended one.
 pub const DNSSEC_ALGORITHM: &str = "ecdsa-p256";
+/// Seconds a ZSK signs before it is rolled (90 days).
+pub const ZSK_LIFETIME: u64 = 90 * 86_400;
+/// Seconds for a change to reach every secondary (RFC 7583 Dprp).
+pub const PROPAGATION_DELAY: u64 = 3600;
+/// The parent's DS TTL assumed when its answer does not say (RFC 7583 TTLds; a day, as
+/// most TLDs).
+pub const PARENT_DS_TTL: u32 = 86_400;

@@ -511,6 +511,21 @@ pub struct DnssecDef {
     /// TTL of the DNSKEY, CDS and CDNSKEY sets (default 3600).
     #[serde(default)]
     pub dnskey_ttl: Option<u32>,
+    /// Seconds a ZSK signs before the server rolls it (pre-publish, RFC 6781 §4.1.1;
+    /// default 7776000: 90 days; 0: never).
+    #[serde(default)]
+    pub zsk_lifetime: Option<u64>,
+    /// Seconds a KSK or CSK signs before the server rolls it through the parent's DS
+    /// (CDS, RFC 7344; default 0: only when asked, `linedns keys roll`).
+    #[serde(default)]
+    pub ksk_lifetime: Option<u64>,
+    /// Seconds for a change to reach every secondary (RFC 7583's Dprp; default 3600).
+    #[serde(default)]
+    pub propagation_delay: Option<u64>,
+    /// The parent zone's servers (`IP` or `IP:PORT`), asked for the zone's DS during a
+    /// KSK or CSK roll: the old key retires once they all serve the new key's DS.
+    #[serde(default)]
+    pub parent: Vec<At<String>>,
 }
 
 /// Where a zone's static records are transferred from.

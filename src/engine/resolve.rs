@@ -88,6 +88,14 @@ impl Snapshot {
         let mut buf = [0u8; 256];
         let Some(qname) = name::lower_into(query.name, &mut buf) else { return Answer::refused() };
         let Some(mut zone) = self.find_zone(qname) else { return Answer::refused() };
+        // RFC 4035 §3.1.4.1: the DS set at a child's apex is the parent's; a server
+        // authoritative for both answers it from the parent zone.
+        if query.qtype == RecordType::DS
+            && *zone.origin == *qname
+            && let Some(parent) = name::parent(qname).and_then(|p| self.find_zone(p))
+        {
+            zone = parent;
+        }
         trace.zone(&zone.origin);
         if zone.unavailable.is_some() {
             return Answer::new(Rcode::ServFail, false);

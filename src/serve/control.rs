@@ -24,6 +24,8 @@ pub struct Control {
     pub notify: Arc<NotifyStats>,
     /// The secondary zones' status (zones transferred from a primary).
     pub secondary: Arc<super::secondary::SecondaryStats>,
+    /// Key rollover steps taken.
+    pub rollover: super::rollover::RolloverStats,
     /// The last periodic consistency check, once one has run.
     pub last_check: std::sync::Mutex<Option<super::consistency::LastCheck>>,
     /// Token for the admin API's mutating calls.

@@ -14,6 +14,7 @@
 //!  reload:  file watch / SIGHUP / POST /reload ──► Engine::reload ──► swap
 //!  replication: changes ──► Engine::refresh_versions ──► serials.json, NOTIFY out
 //!  secondary: primary's SOA, NOTIFY in ──► IXFR/AXFR ──► zones/ORIGIN.zone ──► reload
+//!  rollover: key times, the parent's DS ──► key files ──► reload
 //! ```
 
 pub mod admin;
@@ -29,6 +30,7 @@ pub mod override_store;
 pub mod probe;
 mod random;
 pub mod replication;
+pub mod rollover;
 pub mod secondary;
 mod state_file;
 mod tcp;
@@ -302,6 +304,7 @@ impl Server {
             reloads: ReloadStats::default(),
             notify: Arc::default(),
             secondary: Arc::default(),
+            rollover: rollover::RolloverStats::default(),
             last_check: std::sync::Mutex::default(),
             token,
         };
@@ -346,6 +349,7 @@ impl Server {
             reload: Box::new(move |cause| control.reload(cause).map(|_| ()).map_err(|e| e.to_string())),
         };
         helpers.spawn(secondary::run(secondaries, stopped()));
+        helpers.spawn(rollover::run(self.control.clone(), stopped()));
         // The consistency check compares the NS set with this server, on its first address.
         if let Some(own) = listeners.tcp.first().and_then(|l| l.local_addr().ok()) {
             let own = consistency::loopback_if_wildcard(own);

@@ -43,9 +43,31 @@ pub struct ZoneKey {
     pub file: Box<str>,
 }
 
+/// When and how a signed zone's keys roll (RFC 7583's parameters), for the host's
+/// rollover.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RollPolicy {
+    /// The zone's key directory.
+    pub key_dir: std::path::PathBuf,
+    /// Seconds a ZSK signs before it is rolled (0: never).
+    pub zsk_lifetime: u64,
+    /// Seconds a KSK or CSK signs before it is rolled (0: never).
+    pub ksk_lifetime: u64,
+    /// Seconds for a change to reach every secondary (Dprp).
+    pub propagation: u64,
+    /// The DNSKEY set's TTL.
+    pub dnskey_ttl: u32,
+    /// The largest TTL of the zone's sets (TTLsig).
+    pub max_ttl: u32,
+    /// The parent's servers, asked for the DS.
+    pub parent: Vec<std::net::SocketAddr>,
+}
+
 /// A signed zone's keys and signature timing.
 #[derive(Debug)]
 pub struct ZoneSigning {
+    /// How its keys roll.
+    pub policy: RollPolicy,
     /// The apex, wire form (the RRSIGs' Signer's Name).
     pub apex: Box<[u8]>,
     /// Its keys.
@@ -61,13 +83,14 @@ pub struct ZoneSigning {
 impl ZoneSigning {
     /// A zone at `apex` (normalized) signed with `keys`; `validity` and `refresh` as the
     /// fields say (`refresh` is kept below `validity`).
-    pub fn new(apex: &str, keys: Vec<ZoneKey>, validity: u32, refresh: u32) -> ZoneSigning {
+    pub fn new(apex: &str, keys: Vec<ZoneKey>, validity: u32, refresh: u32, policy: RollPolicy) -> ZoneSigning {
         let mut hasher = SipHasher13::new();
         for k in &keys {
             hasher.write(&k.key.dnskey);
             hasher.write_u8(u8::from(k.signs) | u8::from(k.published) << 1);
         }
         ZoneSigning {
+            policy,
             apex: dnssec::name_wire(apex).into(),
             keys: keys.into(),
             validity,

@@ -1,0 +1,206 @@
+//! Automatic key rollover: once a second, each signed zone's keys are read and
+//! [`rollover::plan`] says what is due — start a ZSK roll, start a KSK/CSK roll, check
+//! the parent's DS, retire a key — each step written into the key files and logged; a
+//! reload then makes it live (and so does any key time passing: a key published,
+//! signing, leaving). The state is the key files' times: a restart goes on from them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hickory_proto::op::Message;
+use hickory_proto::serialize::binary::BinEncodable;
+
+use super::Control;
+use super::clock::unix_now;
+use crate::compile::dnssec::read_keys;
+use crate::compile::key_file::KeyFiles;
+use crate::compile::rollover::{self, Step};
+use crate::config::defaults;
+use crate::engine::sign::RollPolicy;
+use crate::rdata::RecordType;
+use crate::wire::{dnssec, encode};
+
+/// How often the keys are looked at.
+const EVERY: Duration = Duration::from_secs(1);
+
+/// How long a parent server has to answer the DS query.
+const PARENT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Rollover steps taken, by (zone, step), for metrics.
+#[derive(Debug, Default)]
+pub struct RolloverStats {
+    steps: Mutex<BTreeMap<(String, &'static str), u64>>,
+}
+
+impl RolloverStats {
+    fn count(&self, zone: &str, step: &'static str) {
+        *self.steps.lock().unwrap_or_else(|e| e.into_inner()).entry((zone.to_string(), step)).or_default() += 1;
+    }
+
+    /// Every (zone, step, count).
+    pub fn list(&self) -> Vec<(String, &'static str, u64)> {
+        self.steps.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|((z, s), n)| (z.clone(), *s, *n)).collect()
+    }
+}
+
+/// Runs the rollover until `stopped`.
+pub(super) async fn run(control: Arc<Control>, stopped: impl Future<Output = ()>) {
+    tokio::pin!(stopped);
+    let mut last = unix_now();
+    // What has been logged as awaited, so that a wait is logged once.
+    let mut waiting: BTreeSet<(String, u16)> = BTreeSet::new();
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(EVERY) => {}
+            () = &mut stopped => break,
+        }
+        let now = unix_now();
+        let zones: Vec<(String, RollPolicy)> = control
+            .engine
+            .snapshot()
+            .zones
+            .iter()
+            .filter_map(|z| z.signing.as_ref().map(|s| (z.origin.to_string(), s.policy.clone())))
+            .collect();
+        let mut reload = false;
+        for (origin, policy) in zones {
+            let (dir, zone) = (policy.key_dir.clone(), origin.clone());
+            let keys = match tokio::task::spawn_blocking(move || read_keys(&dir, &zone)).await {
+                Ok(Ok(keys)) => keys,
+                Ok(Err(e)) => {
+                    tracing::error!("zone {origin}: key rollover cannot read the keys: {e}");
+                    continue;
+                }
+                Err(_) => continue,
+            };
+            reload |= rollover::changed_between(&keys, last, now);
+            for step in rollover::plan(&keys, &policy, now) {
+                match take(&control, &origin, &policy, &keys, step, now, &mut waiting).await {
+                    Ok(Some(done)) => {
+                        tracing::info!("zone {origin}: {done}");
+                        reload = true;
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::error!("zone {origin}: key rollover: {e}"),
+                }
+            }
+        }
+        last = now;
+        if reload {
+            let _ = control.reload("key rollover");
+        }
+    }
+}
+
+/// Takes one step; `Some(what was done)` when the key files changed.
+async fn take(
+    control: &Control,
+    origin: &str,
+    policy: &RollPolicy,
+    keys: &[KeyFiles],
+    step: Step,
+    now: u64,
+    waiting: &mut BTreeSet<(String, u16)>,
+) -> Result<Option<String>, String> {
+    let by_tag = |tag: u16| keys.iter().find(|k| k.key.tag == tag).ok_or_else(|| format!("key {tag} is gone"));
+    let dir = &policy.key_dir;
+    let (name, done) = match step {
+        Step::RollZsk(tag) => ("zsk-roll-started", rollover::start(dir, origin, by_tag(tag)?, policy, now)?),
+        Step::RollKsk(tag) => ("ksk-roll-started", rollover::start(dir, origin, by_tag(tag)?, policy, now)?),
+        Step::Retire(tag) => ("key-retired", rollover::retire(by_tag(tag)?)?),
+        Step::AwaitDs { old, new } => {
+            let (old, new) = (by_tag(old)?, by_tag(new)?);
+            if policy.parent.is_empty() {
+                if waiting.insert((origin.to_string(), new.key.tag)) {
+                    tracing::warn!(
+                        "zone {origin}: key {} is in CDS; key {} retires once the parent serves its DS (no `dnssec.parent` servers to ask: give the parent `{}`, then set them)",
+                        new.key.tag,
+                        old.key.tag,
+                        crate::compile::keygen::ds_record(origin, &new.key)
+                    );
+                }
+                return Ok(None);
+            }
+            match parent_ds(origin, &policy.parent, new, old).await {
+                Ok(Some(ds_ttl)) => ("ds-seen", rollover::ds_seen(dir, origin, old, policy, ds_ttl, now)?),
+                Ok(None) => {
+                    if waiting.insert((origin.to_string(), new.key.tag)) {
+                        tracing::info!(
+                            "zone {origin}: waiting for the parent to serve the DS of key {} (CDS and CDNSKEY name it): {}",
+                            new.key.tag,
+                            crate::compile::keygen::ds_record(origin, &new.key)
+                        );
+                    }
+                    return Ok(None);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    control.rollover.count(origin, name);
+    Ok(Some(done))
+}
+
+/// Whether every parent server serves a DS set for `origin` that names `new` and not
+/// `old`: `Some(its TTL)` then, else `None`.
+async fn parent_ds(
+    origin: &str,
+    servers: &[SocketAddr],
+    new: &KeyFiles,
+    old: &KeyFiles,
+) -> Result<Option<u32>, String> {
+    let mut ttl = 0;
+    for &server in servers {
+        let Some((sets, set_ttl)) = ds_set(server, origin).await? else { return Ok(None) };
+        let names = |k: &KeyFiles| {
+            let want = dnssec::ds_rdata(&dnssec::name_wire(origin), &k.key.dnskey);
+            sets.iter().any(|ds| ds.get(..4) == want.get(..4) && (ds.get(3) != Some(&2) || *ds == want))
+        };
+        if !names(new) || names(old) {
+            return Ok(None);
+        }
+        ttl = ttl.max(set_ttl);
+    }
+    Ok(Some(if ttl == 0 { defaults::PARENT_DS_TTL } else { ttl }))
+}
+
+/// The DS RDATAs of `origin` that `server` answers, and their TTL (`None`: none).
+async fn ds_set(server: SocketAddr, origin: &str) -> Result<Option<(Vec<Vec<u8>>, u32)>, String> {
+    let id = super::random::message_id();
+    let mut query = Vec::new();
+    encode::query(&mut query, id, origin, u16::from(RecordType::DS));
+    let socket = tokio::net::UdpSocket::bind(if server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" })
+        .await
+        .map_err(|e| e.to_string())?;
+    let exchange = async {
+        socket.connect(server).await?;
+        socket.send(&query).await?;
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let n = socket.recv(&mut buf).await?;
+            if n >= 2 && u16::from_be_bytes([buf[0], buf[1]]) == id {
+                buf.truncate(n);
+                return Ok::<_, std::io::Error>(buf);
+            }
+        }
+    };
+    let bytes = match tokio::time::timeout(PARENT_TIMEOUT, exchange).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(e)) => return Err(format!("parent {server}: {e}")),
+        Err(_) => return Err(format!("parent {server}: no answer to the DS query within {PARENT_TIMEOUT:?}")),
+    };
+    let message = Message::from_vec(&bytes).map_err(|e| format!("parent {server}: malformed answer: {e}"))?;
+    let ds: Vec<(Vec<u8>, u32)> = message
+        .answers
+        .iter()
+        .filter(|r| u16::from(r.record_type()) == dnssec::TYPE_DS)
+        .filter_map(|r| r.data.to_bytes().ok().map(|b| (b, r.ttl)))
+        .collect();
+    if ds.is_empty() {
+        return Ok(None);
+    }
+    let ttl = ds.iter().map(|(_, t)| *t).max().unwrap_or(0);
+    Ok(Some((ds.into_iter().map(|(b, _)| b).collect(), ttl)))
+}
