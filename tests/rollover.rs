@@ -170,7 +170,7 @@ fn cache_model_violations(samples: &[Sample]) -> Vec<String> {
 
 #[test]
 fn a_zsk_roll_and_a_csk_roll_through_the_parent_never_fail_validation() {
-    require(&["kdig", "unbound", "curl"]);
+    require(&["kdig", "unbound", "curl", "promtool"]);
     let dir = std::env::temp_dir().join(format!("linedns-rollover-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -300,6 +300,28 @@ fn a_zsk_roll_and_a_csk_roll_through_the_parent_never_fail_validation() {
     for step in ["ZSK roll: new ZSK", "waiting for the parent", "the parent serves the new DS", "left the DNSKEY set"] {
         assert!(log.contains(step), "the log shows {step:?}:\n{log}");
     }
+    // The steps are counted, each key's state shown, and promtool reads it all.
+    let metrics = tool("curl").args(["-s", &format!("http://{}/metrics", server.admin)]).output().unwrap();
+    let metrics = String::from_utf8_lossy(&metrics.stdout).to_string();
+    for want in [
+        "linedns_dnssec_rollover_steps_total{zone=\"zsk.test\",step=\"zsk-roll-started\"}",
+        "linedns_dnssec_rollover_steps_total{zone=\"csk.test\",step=\"ds-seen\"} 1",
+        "linedns_dnssec_rollover_steps_total{zone=\"csk.test\",step=\"key-retired\"} 1",
+        "linedns_dnssec_key{zone=\"csk.test\",tag=",
+    ] {
+        assert!(metrics.contains(want), "{want} in:\n{metrics}");
+    }
+    let mut promtool = tool("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    promtool.stdin.take().unwrap().write_all(metrics.as_bytes()).unwrap();
+    let checked = promtool.wait_with_output().unwrap();
+    assert!(checked.status.success(), "promtool: {}", String::from_utf8_lossy(&checked.stderr));
     let status =
         String::from_utf8_lossy(&linedns(&["keys", "status", "-c", &rules_arg, "csk.test"]).stdout).to_string();
     assert!(status.contains("CSK") && status.contains("active, in CDS"), "{status}");

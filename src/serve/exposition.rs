@@ -97,9 +97,58 @@ pub fn render(control: &Control) -> String {
     );
     x.sample("linedns_snapshot_generation", &[], engine.generation());
     replication(&mut x, control);
+    dnssec(&mut x, control);
     x.family("linedns_build_info", Kind::Gauge, "Build information.");
     x.sample("linedns_build_info", &[("version", env!("CARGO_PKG_VERSION"))], 1);
     x.finish()
+}
+
+/// DNSSEC: the signature cache, each key's state, the rollover's steps.
+fn dnssec(x: &mut Exposition, control: &Control) {
+    let cache = control.engine.signatures.stats();
+    x.family("linedns_dnssec_signatures_made_total", Kind::Counter, "RRSIGs made (one per key per set signed).");
+    x.sample("linedns_dnssec_signatures_made_total", &[], cache.made);
+    x.family(
+        "linedns_dnssec_signature_cache_hits_total",
+        Kind::Counter,
+        "Sets whose RRSIGs came from the signature cache.",
+    );
+    x.sample("linedns_dnssec_signature_cache_hits_total", &[], cache.hits);
+    x.family("linedns_dnssec_signature_cache_sets", Kind::Gauge, "Sets whose RRSIGs the cache holds.");
+    x.sample("linedns_dnssec_signature_cache_sets", &[], cache.entries);
+    x.family("linedns_dnssec_signature_cache_bytes", Kind::Gauge, "Octets of RRSIG RDATA the cache holds.");
+    x.sample("linedns_dnssec_signature_cache_bytes", &[], cache.octets);
+    x.family(
+        "linedns_dnssec_key",
+        Kind::Gauge,
+        "Each key of a signed zone (1), by role and what it does now: published (in DNSKEY), signing, in CDS.",
+    );
+    let live = control.engine.snapshot();
+    for zone in &live.zones {
+        let Some(signing) = &zone.signing else { continue };
+        for k in signing.keys.iter() {
+            let tag = k.key.tag.to_string();
+            let yes = |b: bool| if b { "yes" } else { "no" };
+            let labels = [
+                ("zone", &*zone.origin),
+                ("tag", tag.as_str()),
+                ("role", k.key.role.name()),
+                ("algorithm", k.key.algorithm.mnemonic()),
+                ("published", yes(k.published)),
+                ("signing", yes(k.signs)),
+                ("cds", yes(k.in_cds)),
+            ];
+            x.sample("linedns_dnssec_key", &labels, 1);
+        }
+    }
+    x.family(
+        "linedns_dnssec_rollover_steps_total",
+        Kind::Counter,
+        "Key rollover steps taken, by zone and step (zsk-roll-started, ksk-roll-started, ds-seen, key-retired).",
+    );
+    for (zone, step, count) in control.rollover.list() {
+        x.sample("linedns_dnssec_rollover_steps_total", &[("zone", &zone), ("step", step)], count);
+    }
 }
 
 /// A counter of serve's own, read for a scrape.
