@@ -1,6 +1,7 @@
 //! Criterion benches: classification on the full real carrier lists (v4, v6), the
 //! whole resolve of a line record and of a static record, and `handle_packet` (bytes in,
-//! bytes out) for a typical ECS query, the long way and from prepared answers; and references (the same IPv4 and IPv6 lookups
+//! bytes out) for a typical ECS query, the long way and from prepared answers, unsigned
+//! and with the DO bit on the zone signed, and one signature's cold cost; and references (the same IPv4 and IPv6 lookups
 //! through the `prefix-trie` crate) to judge the figures by across machines.
 //!
 //! Runs on the real data kept as test fixtures (`tests/data/geo-data`), or on the data
@@ -222,5 +223,74 @@ fn handle_packet(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, reference, classify, resolve, handle_packet);
+/// DNSSEC: the cold cost of one signature (a 2-record A set, as a line's answer is, per
+/// algorithm: 1 / time is the signing rate), and `handle_packet` with the DO bit on the
+/// signed zone, the long way and from prepared answers, against the same unsigned.
+fn dnssec(c: &mut Criterion) {
+    use linedns::engine::sign::keys::{Algorithm, Role, SigningKey};
+    use linedns::engine::sign::{RollPolicy, ZoneKey, ZoneSigning};
+    let signing = |algorithm| {
+        let (key, _) = SigningKey::generate(algorithm, Role::Csk).unwrap();
+        let zone_key = ZoneKey { key, published: true, signs: true, in_cds: true, file: "bench".into() };
+        ZoneSigning::new("example.cn", vec![zone_key], 1_209_600, 604_800, RollPolicy::default())
+    };
+    let owner = linedns::wire::dnssec::name_wire("www.example.cn");
+    let rdatas: [&[u8]; 2] = [&[192, 0, 2, 1], &[192, 0, 2, 2]];
+    for (name, algorithm) in [("sign/ecdsa-p256", Algorithm::EcdsaP256Sha256), ("sign/ed25519", Algorithm::Ed25519)] {
+        let zone = signing(algorithm);
+        c.bench_function(name, |b| b.iter(|| black_box(zone.sign_set(&owner, 1, 60, &rdatas, 1_796_000_000))));
+    }
+    let mut snapshot = snapshot();
+    snapshot.zones[0].signing = Some(std::sync::Arc::new(signing(Algorithm::EcdsaP256Sha256)));
+    let engine = Engine::new(snapshot);
+    let packets: Vec<Vec<u8>> = addresses(&engine.snapshot(), true, 4096)
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let IpAddr::V4(a) = a else { unreachable!("IPv4 addresses") };
+            let mut q = ecs_query(i as u16, Ipv4Addr::from(u32::from(a) & 0xffff_ff00));
+            // The OPT record after the question (header 12, www.example.cn 16, type and
+            // class 4): root, TYPE 41, CLASS, then the TTL field, whose third octet
+            // holds the DO bit (RFC 3225).
+            let opt = 12 + 16 + 4;
+            assert_eq!(q[opt + 1..opt + 3], [0, 41], "the OPT record follows the question");
+            q[opt + 7] |= 0x80;
+            q
+        })
+        .collect();
+    let peer: SocketAddr = "192.0.2.53:40000".parse().unwrap();
+    let mut out = Vec::with_capacity(4096);
+    let mut i = 0usize;
+    c.bench_function("handle_packet/ecs-do", |b| {
+        b.iter(|| {
+            i = (i + 1) & (packets.len() - 1);
+            let sent = engine.handle_packet_with_clock(
+                black_box(&packets[i]),
+                peer,
+                Transport::Udp,
+                || 1_796_000_000,
+                &mut out,
+            );
+            black_box((sent, out.len()))
+        })
+    });
+    let mut prepared = linedns::PreparedAnswers::new();
+    c.bench_function("handle_packet/ecs-do-prepared", |b| {
+        b.iter(|| {
+            i = (i + 1) & (packets.len() - 1);
+            let sent = engine.handle_packet_prepared(
+                &mut prepared,
+                1,
+                black_box(&packets[i]),
+                peer,
+                || 1_796_000_000,
+                &mut out,
+            );
+            black_box((sent, out.len()))
+        })
+    });
+    assert!(out.windows(2).any(|w| w == [0, 46]), "the answers are signed (RRSIG)");
+}
+
+criterion_group!(benches, reference, classify, resolve, handle_packet, dnssec);
 criterion_main!(benches);

@@ -138,7 +138,7 @@ fn check_through_unbound(dir: &Path, server: SocketAddr, anchors: &[String]) {
 
 #[test]
 fn unbound_validates_each_line_and_each_kind_of_answer_and_rejects_a_tampered_one() {
-    require(&["kdig", "unbound"]);
+    require(&["kdig", "unbound", "curl"]);
     let (dir, rules) = scratch("keygen", "{}");
     let rules_arg = rules.to_str().unwrap();
     let made = linedns(&["keygen", "-c", rules_arg, ZONE]);
@@ -163,6 +163,22 @@ fn unbound_validates_each_line_and_each_kind_of_answer_and_rejects_a_tampered_on
     assert_eq!(scope(&plain), scope(&signed), "ECS scope is the same with DO");
     assert_eq!(scope(&signed).as_deref(), Some("198.51.100.0/24/24"));
     check_through_unbound(&dir, ours, &anchors);
+    // A health change (an operator forcing a telecom node down) makes a new set for that
+    // line: it is signed before it is served, and validates.
+    let down = r#"{"target":{"node":"192.0.2.1"},"state":"down","who":"test","why":"a new set to sign"}"#;
+    let url = format!("http://{}/overrides", server.admin);
+    let posted = tool("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-d", down, &url])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&posted.stdout), "200");
+    let direct = dig(ours, &["www.example.com", "A", "+subnet=198.51.100.7/24", "+norec", "+dnssec"]);
+    assert!(direct.contains("RRSIG\tA") && !direct.contains("192.0.2.1\n"), "{direct}");
+    let fresh = start_unbound(&dir.join("unbound-after"), ZONE, ours, &anchors, "");
+    let data = validated(fresh.addr, &["www.example.com", "A", "+subnet=198.51.100.7/24"], "NOERROR");
+    let addresses: Vec<&str> = data.iter().map(String::as_str).filter(|d| d.starts_with("192.")).collect();
+    assert_eq!(addresses, ["192.0.2.2"], "the telecom line without its node down");
+    drop(fresh);
     server.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -206,6 +222,35 @@ fn keys_made_by_bind_are_imported_and_validate() {
     let keys = dig(server.addrs[0], &["example.com", "DNSKEY", "+dnssec", "+norec"]);
     assert_eq!(keys.matches("RRSIG\tDNSKEY").count(), 1, "{keys}");
     check_through_unbound(&dir, server.addrs[0], &anchors);
+    server.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_key_made_by_knot_is_imported_as_the_same_key() {
+    require(&["kdig", "keymgr"]);
+    let (dir, rules) = scratch("knot", "{}");
+    let rules_arg = rules.to_str().unwrap();
+    let kasp = dir.join("kasp");
+    std::fs::create_dir_all(&kasp).unwrap();
+    // A CSK in Knot DNS's key store (its keys/ID.pem), as `keymgr` makes one.
+    let made = tool("keymgr")
+        .arg("-D")
+        .arg(&kasp)
+        .args(["example.com.", "generate", "algorithm=13", "ksk=yes", "zsk=yes"])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "keymgr: {}", String::from_utf8_lossy(&made.stderr));
+    let id = String::from_utf8_lossy(&made.stdout).trim().to_string();
+    let dnskey = tool("keymgr").arg("-D").arg(&kasp).args(["example.com.", "dnskey", &id]).output().unwrap();
+    let dnskey = String::from_utf8_lossy(&dnskey.stdout).to_string();
+    let public = dnskey.split_whitespace().last().expect("keymgr prints the DNSKEY").to_string();
+    let pem = kasp.join("keys").join(format!("{id}.pem"));
+    let imported = linedns(&["keys", "import", "-c", rules_arg, ZONE, pem.to_str().unwrap(), "--role", "csk"]);
+    assert!(imported.status.success(), "{}", String::from_utf8_lossy(&imported.stderr));
+    let server = RunningServer::start(rules_arg, &["127.0.0.1:0"]);
+    let served = dig(server.addrs[0], &["example.com", "DNSKEY", "+norec"]);
+    assert!(served.replace(' ', "").contains(&public.replace(' ', "")), "Knot's key {public} is served:\n{served}");
     server.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -163,6 +163,8 @@ pub struct Live {
     metric_slots: Box<[u16]>,
     /// Operator overrides compiled against this snapshot; replaced when they change.
     overrides: ArcSwap<OverrideView>,
+    /// Whether a zone of it is DNSSEC-signed.
+    signed: bool,
 }
 
 impl Deref for Live {
@@ -265,6 +267,7 @@ impl Engine {
         let metrics = Metrics::default();
         let defences = defence::Defences::new(&snapshot.settings);
         let live = Live {
+            signed: snapshot.zones.iter().any(|z| z.signing.is_some()),
             metric_slots: metrics.slots_for(&snapshot.lines.names).into(),
             overrides: ArcSwap::from_pointee(OverrideView::default()),
             snapshot,
@@ -372,12 +375,17 @@ impl Engine {
     ) -> bool {
         // Read before the snapshot: an answer made from a newer one than the epoch says
         // is only kept until the next query sees the epoch move.
-        let epoch = prepared::Epoch {
+        let mut epoch = prepared::Epoch {
             generation: self.generation(),
             overrides: self.override_changes.load(Ordering::Acquire),
             flips: health::flips(),
+            signed_hour: 0,
         };
         let live = self.snapshot();
+        let mut clock = LazyClock::new(Some(now));
+        if live.signed {
+            epoch.signed_hour = clock.now().unwrap_or(0) / prepared::SIGNED_ANSWER_LIFE;
+        }
         let miss = match prepared.answer(&live, epoch, packet, peer.ip(), out) {
             Ok(mut outcome) => {
                 if !self.defences.finish(&live.settings, &mut outcome, peer.ip(), Transport::Udp, out) {
@@ -393,7 +401,8 @@ impl Engine {
                 prepared.keep(miss, outcome, out);
             }
         };
-        self.respond(&live, worker, packet, peer, Transport::Udp, Some(now), out, keep).is_some()
+        self.respond(&live, worker, packet, peer, Transport::Udp, Some(|| clock.now().unwrap_or(0)), out, keep)
+            .is_some()
     }
 
     /// Answers `packet` from `live`, shows the answer as made to `keep`, applies the
@@ -422,7 +431,9 @@ impl Engine {
         }
         let health = live.live_health();
         let cache = &self.signatures;
-        let mut signing = || clock.now().map(|now| sign::answer::Signing { cache, now });
+        // Only a snapshot with signed zones signs (and reads the clock for it).
+        let signed = live.signed;
+        let mut signing = || if signed { clock.now().map(|now| sign::answer::Signing { cache, now }) } else { None };
         let mut outcome =
             packet::respond(live, packet, peer.ip(), transport, &health, &self.served, &mut signing, out)?;
         keep(&outcome, out);
@@ -556,6 +567,7 @@ impl Engine {
         let old = self.current.load_full();
         let report = adopt_and_compare(&mut snapshot, &old);
         let live = Live {
+            signed: snapshot.zones.iter().any(|z| z.signing.is_some()),
             metric_slots: self.metrics.slots_for(&snapshot.lines.names).into(),
             overrides: ArcSwap::from_pointee(OverrideView::build(&overrides.list, snapshot.override_targets())),
             snapshot,

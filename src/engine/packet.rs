@@ -201,8 +201,7 @@ pub fn respond<'s>(
     let qname_wire = &query.question[..query.question.len() - 4];
     let signing = if dnssec_ok { signing() } else { None };
     let mut signer = signing.map(|signing| AnswerSigner::new(snapshot, signing, qname_wire, name, &answer.proofs));
-    let mut written = Written::default();
-    let mut answers = write_section(out, &answer.answers, name, &mut serial_of, signer.as_mut(), &mut written);
+    let mut answers = write_section(out, &answer.answers, name, &mut serial_of, signer.as_mut());
     if let Some(text) = chaos_text {
         out.extend_from_slice(&encode::POINTER_TO_QNAME);
         encode::write_rr_body(out, u16::from(RecordType::TXT), CLASS_CH, 0, |out| {
@@ -210,12 +209,11 @@ pub fn respond<'s>(
         });
         answers += 1;
     }
-    let mut authority = write_section(out, &answer.authority, name, &mut serial_of, signer.as_mut(), &mut written);
+    let mut authority = write_section(out, &answer.authority, name, &mut serial_of, signer.as_mut());
     if let Some(signer) = signer.as_mut() {
         for proof in &answer.proofs {
             authority += signer.prove(out, proof);
         }
-        written.signed |= authority as usize > answer.authority.len();
     }
     // Glue is not signed (RFC 4035 §2.2: not authoritative data).
     for record in &answer.additional {
@@ -231,12 +229,12 @@ pub fn respond<'s>(
         additional += 1;
     }
     encode::set_counts(out, answers, authority, additional);
-    // An answer of our zones that does not depend on the serials (no SOA), the key, a
-    // draw or the time (signatures) may be sent again as it is.
+    // An answer of our zones that does not depend on the serials (no SOA), the key or a
+    // draw may be sent again as it is (a DNSSEC-signed one within its hour: see
+    // `prepared::Epoch::signed_hour`).
     let reusable = may_reuse_for(&query)
         && answer.varies != Varies::Draw
         && answer.additional.is_empty()
-        && !written.signed
         && out.len() <= limit
         && !answer.answers.iter().chain(&answer.authority).any(|r| matches!(r.data, RData::Soa { .. }));
     let question_end = encode::header_and_question_len(query.question);
@@ -275,13 +273,6 @@ pub fn respond<'s>(
     })
 }
 
-/// What writing an answer's sections did, beyond its records.
-#[derive(Debug, Default)]
-struct Written {
-    /// RRSIG or NSEC records were added.
-    signed: bool,
-}
-
 /// Writes one section's `records` into `out` and returns how many records went out: each
 /// SOA with its view's serial (`serial_of` its owner), and with `signer` each set
 /// followed by its RRSIG records (RFC 4035 §3.1.1). A set is a run of records of one
@@ -292,7 +283,6 @@ fn write_section<'s>(
     qname: &str,
     serial_of: &mut impl FnMut(&str) -> (Option<u32>, Option<u8>),
     mut signer: Option<&mut AnswerSigner<'s, '_>>,
-    written: &mut Written,
 ) -> u16 {
     let mut count = records.len() as u16;
     let mut set_start = out.len();
@@ -312,9 +302,7 @@ fn write_section<'s>(
             .is_none_or(|next| next.owner != record.owner || next.data.rtype() != record.data.rtype());
         if ends_set {
             if let Some(signer) = signer.as_deref_mut() {
-                let added = signer.sign_written(out, set_start, record.owner);
-                written.signed |= added > 0;
-                count += added;
+                count += signer.sign_written(out, set_start, record.owner);
             }
             set_start = out.len();
         }

@@ -9,7 +9,8 @@
 //! process's probe flips are those it saw when it made them; any change empties it.
 //! Answers that rotate among `n` nodes are kept per `entropy % n` (the only way they
 //! vary); answers from a weighted draw, answers with an SOA (their serials are per view
-//! and change) and signed answers are never kept.
+//! and change) and TSIG-signed answers are never kept. DNSSEC-signed answers are kept
+//! within the hour they were made (see [`Epoch::signed_hour`]).
 //!
 //! Before/after figures are in `benches/README.md` (`handle_packet/ecs` and
 //! `handle_packet/ecs-prepared`).
@@ -44,7 +45,14 @@ pub struct Epoch {
     pub overrides: u64,
     /// Probe flips in the process ([`super::health::flips`]).
     pub flips: u64,
+    /// For a snapshot with signed zones, the hour ([`SIGNED_ANSWER_LIFE`]): a signed
+    /// answer is sent again within the hour it was made, far inside its signatures'
+    /// freshness (which the signature cache keeps at least `refresh` long).
+    pub signed_hour: u64,
 }
+
+/// Seconds a signed answer is kept for (the hours of [`Epoch::signed_hour`]).
+pub const SIGNED_ANSWER_LIFE: u64 = 3600;
 
 /// One thread's answers made once (see the module documentation).
 #[derive(Debug, Default)]

@@ -134,9 +134,8 @@ impl Snapshot {
             };
             // RFC 8482 §4.1: answer ANY with one record set of the name.
             let set = if qtype == RecordType::ANY { node.sets.first() } else { node.get(qtype) };
-            let cname = node.get(RecordType::CNAME).filter(|_| set.is_none());
             if let Some(wildcard) = wildcard {
-                let nodata = (set.is_none() && cname.is_none()).then_some(node);
+                let nodata = (set.is_none() && node.get(RecordType::CNAME).is_none()).then_some(node);
                 answer.proofs.push(Proof::Wildcard { zone, name: owner, wildcard, nodata });
             }
             if let Some(set) = set {
@@ -162,7 +161,7 @@ impl Snapshot {
                 }
                 return answer;
             }
-            let Some(cname) = cname else {
+            let Some(cname) = node.get(RecordType::CNAME) else {
                 push_negative(&mut answer, zone); // NODATA: RFC 2308 §2.2
                 if wildcard.is_none() {
                     answer.proofs.push(Proof::NoData { zone, name: owner, node });

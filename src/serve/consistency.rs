@@ -460,7 +460,8 @@ async fn ask(
     Ok((message, elapsed))
 }
 
-async fn exchange_udp(server: SocketAddr, query: &[u8], id: u16) -> std::io::Result<Vec<u8>> {
+/// Sends `query` to `server` over UDP and returns the first answer with its `id`.
+pub(super) async fn exchange_udp(server: SocketAddr, query: &[u8], id: u16) -> std::io::Result<Vec<u8>> {
     let bind: SocketAddr = if server.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
     let socket = UdpSocket::bind(bind).await?;
     socket.connect(server).await?;

@@ -171,21 +171,7 @@ async fn ds_set(server: SocketAddr, origin: &str) -> Result<Option<(Vec<Vec<u8>>
     let id = super::random::message_id();
     let mut query = Vec::new();
     encode::query(&mut query, id, origin, u16::from(RecordType::DS));
-    let socket = tokio::net::UdpSocket::bind(if server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" })
-        .await
-        .map_err(|e| e.to_string())?;
-    let exchange = async {
-        socket.connect(server).await?;
-        socket.send(&query).await?;
-        let mut buf = vec![0u8; 4096];
-        loop {
-            let n = socket.recv(&mut buf).await?;
-            if n >= 2 && u16::from_be_bytes([buf[0], buf[1]]) == id {
-                buf.truncate(n);
-                return Ok::<_, std::io::Error>(buf);
-            }
-        }
-    };
+    let exchange = super::consistency::exchange_udp(server, &query, id);
     let bytes = match tokio::time::timeout(PARENT_TIMEOUT, exchange).await {
         Ok(Ok(bytes)) => bytes,
         Ok(Err(e)) => return Err(format!("parent {server}: {e}")),

@@ -6,10 +6,12 @@
 //! ```text
 //! loadgen --server 127.0.0.1:5353 --queries q.txt [--seconds 10] [--sockets 16]
 //!         [--inflight 200] [--rate QPS] [--server-pid PID[,PID...]] [--no-check] [--cookie]
+//!         [--dnssec]
 //! ```
 //!
 //! `--cookie` adds a DNS COOKIE option (RFC 7873, a client cookie) to every query, so
-//! that the server makes a server cookie for every answer.
+//! that the server makes a server cookie for every answer. `--dnssec` sets the DO bit
+//! (RFC 3225): a signed zone's answers carry their RRSIGs.
 //!
 //! The query file has one query per line: `TYPE SUBNET EXPECTED` (`A 1.2.3.0/24
 //! 192.0.2.1,192.0.2.2`), the name given by `--name` (default `www.example.cn`). It prints
@@ -36,6 +38,7 @@ struct Args {
     server_pids: Vec<u32>,
     check: bool,
     cookie: bool,
+    dnssec: bool,
 }
 
 fn args() -> Args {
@@ -50,6 +53,7 @@ fn args() -> Args {
         server_pids: Vec::new(),
         check: true,
         cookie: false,
+        dnssec: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -68,6 +72,7 @@ fn args() -> Args {
             }
             "--no-check" => a.check = false,
             "--cookie" => a.cookie = true,
+            "--dnssec" => a.dnssec = true,
             other => die(&format!("unknown argument {other}")),
         }
     }
@@ -89,7 +94,7 @@ struct Query {
     expected: Vec<IpAddr>,
 }
 
-fn read_queries(path: &str, name: &str, cookie: bool) -> Vec<Query> {
+fn read_queries(path: &str, name: &str, cookie: bool, dnssec: bool) -> Vec<Query> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| die(&format!("{path}: {e}")));
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
@@ -109,7 +114,7 @@ fn read_queries(path: &str, name: &str, cookie: bool) -> Vec<Query> {
         let mut expected: Vec<IpAddr> =
             fields.get(2).map_or(Vec::new(), |s| s.split(',').filter_map(|a| a.parse().ok()).collect());
         expected.sort();
-        out.push(Query { wire: query(name, qtype, addr, prefix, cookie), expected });
+        out.push(Query { wire: query(name, qtype, addr, prefix, cookie, dnssec), expected });
     }
     if out.is_empty() {
         die(&format!("{path}: no queries"));
@@ -118,8 +123,8 @@ fn read_queries(path: &str, name: &str, cookie: bool) -> Vec<Query> {
 }
 
 /// A query with RD clear, EDNS(0) 1232 and an ECS option (RFC 7871 §6), and a COOKIE
-/// option with a client cookie (RFC 7873 §4) if `cookie`.
-fn query(name: &str, qtype: u16, addr: IpAddr, prefix: u8, cookie: bool) -> Vec<u8> {
+/// option with a client cookie (RFC 7873 §4) if `cookie`; the DO bit if `dnssec`.
+fn query(name: &str, qtype: u16, addr: IpAddr, prefix: u8, cookie: bool, dnssec: bool) -> Vec<u8> {
     let mut q = vec![0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1];
     for label in name.trim_end_matches('.').split('.') {
         q.push(label.len() as u8);
@@ -139,7 +144,7 @@ fn query(name: &str, qtype: u16, addr: IpAddr, prefix: u8, cookie: bool) -> Vec<
     q.push(0);
     q.extend_from_slice(&41u16.to_be_bytes());
     q.extend_from_slice(&1232u16.to_be_bytes());
-    q.extend_from_slice(&0u32.to_be_bytes());
+    q.extend_from_slice(&(if dnssec { 0x8000u32 } else { 0 }).to_be_bytes());
     let mut options = 8u16.to_be_bytes().to_vec();
     options.extend_from_slice(&(ecs.len() as u16).to_be_bytes());
     options.extend_from_slice(&ecs);
@@ -224,7 +229,7 @@ struct Socket {
 
 fn main() {
     let a = args();
-    let queries = read_queries(&a.queries, &a.name, a.cookie);
+    let queries = read_queries(&a.queries, &a.name, a.cookie, a.dnssec);
     let per_socket = a.inflight.div_ceil(a.sockets).max(1);
     let bind: SocketAddr = if a.server.is_ipv4() { "127.0.0.1:0".parse().unwrap() } else { "[::1]:0".parse().unwrap() };
     let mut sockets: Vec<Socket> = (0..a.sockets)

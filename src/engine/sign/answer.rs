@@ -136,8 +136,23 @@ impl<'s, 'q> AnswerSigner<'s, 'q> {
 
 /// The type of the first record written in `set`.
 fn set_type(set: &[u8]) -> Option<u16> {
-    let parsed = parse_set(set)?;
-    Some(parsed.rtype)
+    let at = owner_len(set, 0)?;
+    Some(u16::from_be_bytes([*set.get(at)?, *set.get(at + 1)?]))
+}
+
+/// Octets of the owner name at `at` of `set`: a pointer, or uncompressed labels.
+fn owner_len(set: &[u8], at: usize) -> Option<usize> {
+    let mut i = at;
+    loop {
+        let len = *set.get(i)?;
+        if len & 0xc0 == 0xc0 {
+            return Some(i + 2 - at);
+        }
+        i += 1 + usize::from(len);
+        if len == 0 {
+            return Some(i - at);
+        }
+    }
 }
 
 /// A set of records as written: owner length, type, TTL, and where each RDATA is.
@@ -151,19 +166,7 @@ struct ParsedSet {
 /// Reads back the records of one set written into `set` (owners a pointer or
 /// uncompressed, all alike).
 fn parse_set(set: &[u8]) -> Option<ParsedSet> {
-    let owner_len = |at: usize| -> Option<usize> {
-        let mut i = at;
-        loop {
-            let len = *set.get(i)?;
-            if len & 0xc0 == 0xc0 {
-                return Some(i + 2 - at);
-            }
-            i += 1 + usize::from(len);
-            if len == 0 {
-                return Some(i - at);
-            }
-        }
-    };
+    let owner_len = |at: usize| owner_len(set, at);
     let first_owner = owner_len(0)?;
     let mut parsed = ParsedSet { owner_len: first_owner, rtype: 0, ttl: 0, rdatas: SmallVec::new() };
     let mut at = 0;
@@ -184,13 +187,10 @@ fn parse_set(set: &[u8]) -> Option<ParsedSet> {
 /// Writes one RRSIG record per RDATA of `rrsigs` (each behind its length), owned by
 /// `owner` (wire octets as the set's records have it); returns how many.
 fn write_rrsigs(out: &mut Vec<u8>, owner: &[u8], ttl: u32, rrsigs: &[u8]) -> u16 {
-    let (mut at, mut n) = (0, 0);
-    while at + 2 <= rrsigs.len() {
-        let len = usize::from(u16::from_be_bytes([rrsigs[at], rrsigs[at + 1]]));
-        let Some(rdata) = rrsigs.get(at + 2..at + 2 + len) else { break };
+    let mut n = 0;
+    for rdata in super::cache::rdatas(rrsigs) {
         out.extend_from_slice(owner);
         encode::write_rr_body(out, TYPE_RRSIG, CLASS_IN, ttl, |out| out.extend_from_slice(rdata));
-        at += 2 + len;
         n += 1;
     }
     n

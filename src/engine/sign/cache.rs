@@ -109,12 +109,18 @@ impl SignatureCache {
 
 /// How many length-prefixed RDATAs `rrsigs` holds.
 fn count(rrsigs: &[u8]) -> u64 {
-    let (mut at, mut n) = (0, 0);
-    while at + 2 <= rrsigs.len() {
-        at += 2 + usize::from(u16::from_be_bytes([rrsigs[at], rrsigs[at + 1]]));
-        n += 1;
-    }
-    n
+    rdatas(rrsigs).count() as u64
+}
+
+/// The RRSIG RDATAs of a cache entry (each behind its 2-octet length), in order.
+pub fn rdatas(rrsigs: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let len = usize::from(u16::from_be_bytes([*rrsigs.get(at)?, *rrsigs.get(at + 1)?]));
+        let rdata = rrsigs.get(at + 2..at + 2 + len)?;
+        at += 2 + len;
+        Some(rdata)
+    })
 }
 
 #[cfg(test)]

@@ -235,7 +235,10 @@ fn pkcs8_parts(algorithm: Algorithm, der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     };
     match algorithm {
         Algorithm::EcdsaP256Sha256 => {
-            Some((after(&[0x02, 0x01, 0x01, 0x04, 0x20], 32)?, after(&[0xa1, 0x44, 0x03, 0x42, 0x00, 0x04], 64)?))
+            // The scalar as 32 octets, or as 33 with a leading zero (GnuTLS, so Knot DNS).
+            let private = after(&[0x02, 0x01, 0x01, 0x04, 0x20], 32)
+                .or_else(|| after(&[0x02, 0x01, 0x01, 0x04, 0x21, 0x00], 32))?;
+            Some((private, after(&[0xa1, 0x44, 0x03, 0x42, 0x00, 0x04], 64)?))
         }
         Algorithm::Ed25519 => {
             let seed = after(&[0x04, 0x22, 0x04, 0x20], 32)?;

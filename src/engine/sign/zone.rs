@@ -114,15 +114,10 @@ pub fn sign_zone(
         let key = signing.cache_key(owner, rtype, ttl, rdatas, &mut scratch);
         let make = || signing.sign_set(owner, rtype, ttl, rdatas, now);
         cache.with(key, now, make, |rrsigs, fresh_until| {
-            let mut at = 0;
-            while at + 2 <= rrsigs.len() {
-                let len = usize::from(u16::from_be_bytes([rrsigs[at], rrsigs[at + 1]]));
+            for rdata in super::cache::rdatas(rrsigs) {
                 let mut record = owner.to_vec();
-                encode::write_rr_body(&mut record, TYPE_RRSIG, CLASS_IN, ttl, |o| {
-                    o.extend_from_slice(&rrsigs[at + 2..at + 2 + len])
-                });
+                encode::write_rr_body(&mut record, TYPE_RRSIG, CLASS_IN, ttl, |o| o.extend_from_slice(rdata));
                 out.push(record.into());
-                at += 2 + len;
             }
             fresh_until
         })
