@@ -128,6 +128,15 @@ fn check_through_unbound(dir: &Path, server: SocketAddr, anchors: &[String]) {
     let keys = validated(addr, &["example.com", "DNSKEY"], "NOERROR");
     assert!(!keys.is_empty());
     validated(addr, &["static.example.com", "MX"], "NOERROR");
+    // The NSEC of a name, asked for: the answer, validated.
+    let nsec = validated(addr, &["static.example.com", "NSEC"], "NOERROR");
+    assert!(!nsec.is_empty(), "an NSEC answer");
+    // A name below the wildcard's own name: its closest encloser is `*.wild`, and the
+    // proof must not deny the wildcard, which still answers afterwards (aggressive NSEC
+    // caching, RFC 8198, would use a proof that covered it).
+    validated(addr, &["a.*.wild.example.com", "TXT"], "NXDOMAIN");
+    let wild = validated(addr, &["later.wild.example.com", "TXT"], "NOERROR");
+    assert!(wild.iter().any(|d| d.contains("wildcard")), "{wild:?}");
     // The altered answer does not validate: SERVFAIL, never the forged address.
     let (status, _, data, out) = resolve(addr, &["static.example.com", "A"]);
     assert_eq!(status, "SERVFAIL", "a tampered answer must fail validation:\n{out}");

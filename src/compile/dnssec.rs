@@ -17,6 +17,9 @@ use crate::engine::sign::{self, RollPolicy, ZoneKey, ZoneSigning};
 use crate::engine::zone::{Content, NameNode, RrSet};
 use crate::rdata::RecordType;
 
+/// The shortest `signature_refresh` (two hours: an answer may be sent again for an hour).
+const MIN_SIGNATURE_REFRESH: u32 = 7200;
+
 /// The key directory of the zone `origin` under the state directory `state_dir`.
 pub fn keys_dir(state_dir: &Path, origin: &str) -> PathBuf {
     state_dir.join("keys").join(if origin.is_empty() { "root" } else { origin })
@@ -151,11 +154,16 @@ impl Compiler<'_> {
             return None;
         }
         let validity = d.signature_validity.unwrap_or(defaults::SIGNATURE_VALIDITY);
-        if validity < 2 * 3600 {
-            self.fail(place, rule, format!("dnssec.signature_validity {validity} is under two hours"));
+        let refresh = d.signature_refresh.unwrap_or(validity / 2);
+        // A signed answer may be sent again for an hour (prepared answers): its
+        // signatures must have more than that left, with room for caches.
+        if refresh < MIN_SIGNATURE_REFRESH || validity < 2 * MIN_SIGNATURE_REFRESH {
+            let message = format!(
+                "dnssec: signature_validity {validity} and signature_refresh {refresh}: the refresh must be at least {MIN_SIGNATURE_REFRESH} s (an answer is reused for up to an hour) and at most half the validity"
+            );
+            self.fail(place, rule, message);
             return None;
         }
-        let refresh = d.signature_refresh.unwrap_or(validity / 2);
         let mut parent = Vec::new();
         for server in &d.parent {
             match super::parse_server_address(&server.value) {

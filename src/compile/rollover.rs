@@ -93,7 +93,15 @@ fn publish_interval(policy: &RollPolicy) -> u64 {
 /// of its algorithm and role, published now, and both keys' times set as the module
 /// documentation says. Returns what to log.
 pub fn start(dir: &Path, origin: &str, old: &KeyFiles, policy: &RollPolicy, now: u64) -> Result<String, String> {
-    let (key, private) = SigningKey::generate(old.key.algorithm, old.key.role)?;
+    // A key tag is 16 bits: a new key whose tag a key of the zone has (its files would
+    // be the same) is made again.
+    let (key, private) = loop {
+        let (key, private) = SigningKey::generate(old.key.algorithm, old.key.role)?;
+        let stem = key_file::stem(origin, key.algorithm, key.tag);
+        if !dir.join(format!("{stem}.key")).exists() && !dir.join("retired").join(format!("{stem}.key")).exists() {
+            break (key, private);
+        }
+    };
     let ipub = publish_interval(policy);
     let mut new_timing =
         Timing { created: Some(now), publish: Some(now), activate: Some(now + ipub), ..Timing::default() };

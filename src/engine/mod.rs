@@ -77,6 +77,8 @@ pub struct Engine {
     override_changes: AtomicU64,
     /// Each view's serial and the journals of transferred views.
     versions: Mutex<Versions>,
+    /// Held while the views are looked at (one look at a time).
+    looking: Mutex<()>,
     /// The serials SOA records in answers carry, published by [`Engine::refresh_versions`].
     served: ArcSwap<ServedSerials>,
     /// The host's clock and store for versions, once it follows them.
@@ -280,6 +282,7 @@ impl Engine {
             overrides: Mutex::default(),
             override_changes: AtomicU64::new(0),
             versions: Mutex::default(),
+            looking: Mutex::default(),
             served: ArcSwap::from_pointee(ServedSerials::default()),
             version_hooks: std::sync::OnceLock::new(),
             pending_changes: Mutex::default(),
@@ -493,8 +496,10 @@ impl Engine {
     /// [`Engine::take_serial_changes`].
     fn look_at_views(&self, live: &Live) -> VersionsRefresh {
         let Some(hooks) = self.version_hooks.get() else { return VersionsRefresh::default() };
-        let mut versions = self.lock_versions();
-        let mut next = versions.clone();
+        // One look at a time; the versions themselves are locked only to copy and to
+        // store them, so transfers and readers never wait on a zone being signed.
+        let _looking = self.looking.lock().unwrap_or_else(|e| e.into_inner());
+        let mut next = self.lock_versions().clone();
         let changes = next.update(live, &live.live_health(), (hooks.clock)(), &self.signatures);
         let mut refresh = VersionsRefresh { changes, persist_error: None };
         if !refresh.changes.is_empty() {
@@ -504,7 +509,7 @@ impl Engine {
         if !refresh.changes.is_empty() || self.served.load().is_empty() {
             self.served.store(Arc::new(next.served()));
         }
-        *versions = next;
+        *self.lock_versions() = next;
         refresh
     }
 

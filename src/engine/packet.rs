@@ -9,7 +9,7 @@ use std::net::IpAddr;
 
 use arc_swap::ArcSwap;
 
-use super::answer::{Answer, Rcode, Route, Varies};
+use super::answer::{Answer, Proof, Rcode, Route, Varies};
 use super::line::NodeHealth;
 use super::query::{ClientInfo, Query, Transport};
 use super::sign::answer::{AnswerSigner, Signing};
@@ -201,7 +201,19 @@ pub fn respond<'s>(
     let qname_wire = &query.question[..query.question.len() - 4];
     let signing = if dnssec_ok { signing() } else { None };
     let mut signer = signing.map(|signing| AnswerSigner::new(snapshot, signing, qname_wire, name, &answer.proofs));
+    // An NSEC asked for at a name of a signed zone is the one its NODATA would prove
+    // with: the answer itself (the name has it, as every name of a signed zone does).
+    let nsec_asked = signer.is_some()
+        && qtype == RecordType::NSEC
+        && matches!(answer.proofs.as_slice(), [Proof::NoData { name: Owner::Query, .. }]);
+    if nsec_asked {
+        answer.authority.clear();
+    }
     let mut answers = write_section(out, &answer.answers, name, &mut serial_of, signer.as_mut());
+    if let (true, Some(signer)) = (nsec_asked, signer.as_mut()) {
+        answers += signer.prove(out, &answer.proofs[0]);
+        answer.proofs.clear();
+    }
     if let Some(text) = chaos_text {
         out.extend_from_slice(&encode::POINTER_TO_QNAME);
         encode::write_rr_body(out, u16::from(RecordType::TXT), CLASS_CH, 0, |out| {

@@ -54,6 +54,8 @@ pub struct ZoneSummary {
     pub names: usize,
     /// Line records.
     pub line_records: usize,
+    /// Its DNSSEC keys that sign now, as `ROLE TAG` (empty: unsigned).
+    pub signed_by: Vec<String>,
 }
 
 impl Snapshot {
@@ -84,6 +86,13 @@ impl Snapshot {
                     .flat_map(|n| n.sets.iter())
                     .filter(|s| matches!(s.content, Content::Line(_)))
                     .count(),
+                signed_by: z
+                    .signing
+                    .iter()
+                    .flat_map(|s| s.keys.iter())
+                    .filter(|k| k.signs)
+                    .map(|k| format!("{} {}", k.key.role.name().to_uppercase(), k.key.tag))
+                    .collect(),
             })
             .collect();
         Summary {
@@ -146,7 +155,11 @@ impl Summary {
         let _ = writeln!(out, "tables: {} IPv4 blocks, {} IPv6 blocks", self.table_blocks.0, self.table_blocks.1);
         let _ = writeln!(out, "zones ({}):", self.zones.len());
         for z in &self.zones {
-            let _ = writeln!(out, "  {}.  {} names, {} line records", z.origin, z.names, z.line_records);
+            let signed = match z.signed_by.is_empty() {
+                true => String::new(),
+                false => format!(", signed ({})", z.signed_by.join(", ")),
+            };
+            let _ = writeln!(out, "  {}.  {} names, {} line records{signed}", z.origin, z.names, z.line_records);
         }
         let _ = writeln!(out, "nodes: {}", self.nodes);
         let _ = writeln!(out, "health probes: {}", self.probes);

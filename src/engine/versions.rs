@@ -86,11 +86,16 @@ impl Version {
         Some(signed.fresh_until)
     }
 
-    /// SHA-256 of the content, the serial left out: equal digests, equal zones.
-    fn digest(&self) -> Digest {
+    /// SHA-256 of the content of this version of `zone`, the serial and signatures left
+    /// out, and of which keys publish and sign when the zone is signed (a signed copy
+    /// changes when a key starts or stops signing): equal digests, equal zones.
+    fn digest(&self, zone: &Zone) -> Digest {
         let mut soa = self.soa.to_vec();
         set_soa_serial(&mut soa, 0);
         let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+        if let Some(signing) = &zone.signing {
+            context.update(&signing.key_state().to_be_bytes());
+        }
         for record in std::iter::once(&soa[..]).chain(self.records.iter().map(|r| &r[..])) {
             context.update(&(record.len() as u32).to_be_bytes());
             context.update(record);
@@ -112,7 +117,7 @@ pub fn stored_serial(
 ) -> Option<u32> {
     let name = snapshot.lines.name(line);
     let entry = stored.iter().find(|s| *s.zone == *zone.origin && &*s.line == name)?;
-    (Version::of(snapshot, zone, line, health, 0).digest() == entry.digest).then_some(entry.serial)
+    (Version::of(snapshot, zone, line, health, 0).digest(zone) == entry.digest).then_some(entry.serial)
 }
 
 /// Sets the serial of an SOA record that ends `record` (RFC 1035 §3.3.13: SERIAL,
@@ -235,7 +240,7 @@ impl Versions {
                 let key: (Box<str>, Box<str>) = (zone.origin.clone(), snapshot.lines.name(line).into());
                 let journaled = snapshot.transfers.iter().any(|r| r.line == line && r.covers(zone_index as u32));
                 let mut version = Version::of(snapshot, zone, line, health, 0);
-                let digest = version.digest();
+                let digest = version.digest(zone);
                 // A view is never behind the serial its zone is written with.
                 let next = |last: u32| match zone.written_serial {
                     written if serial_gt(written, last) => written,

@@ -3,8 +3,9 @@
 //! `POST /reload` and the binary's SIGHUP all run: the compile-off-the-query-path-then-
 //! swap of [`crate::engine::Engine::reload`].
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use super::checker::CheckerStats;
 use super::notify::NotifyStats;
@@ -25,7 +26,7 @@ pub struct Control {
     /// The secondary zones' status (zones transferred from a primary).
     pub secondary: Arc<super::secondary::SecondaryStats>,
     /// Key rollover steps taken.
-    pub rollover: super::rollover::RolloverStats,
+    pub rollover: RolloverStats,
     /// The last periodic consistency check, once one has run.
     pub last_check: std::sync::Mutex<Option<super::consistency::LastCheck>>,
     /// Token for the admin API's mutating calls.
@@ -81,5 +82,23 @@ impl Control {
                 Err(errors)
             }
         }
+    }
+}
+
+/// Rollover steps taken, by (zone, step), for metrics.
+#[derive(Debug, Default)]
+pub struct RolloverStats {
+    steps: Mutex<BTreeMap<(String, &'static str), u64>>,
+}
+
+impl RolloverStats {
+    /// Counts one `step` of `zone`.
+    pub fn count(&self, zone: &str, step: &'static str) {
+        *self.steps.lock().unwrap_or_else(|e| e.into_inner()).entry((zone.to_string(), step)).or_default() += 1;
+    }
+
+    /// Every (zone, step, count).
+    pub fn list(&self) -> Vec<(String, &'static str, u64)> {
+        self.steps.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|((z, s), n)| (z.clone(), *s, *n)).collect()
     }
 }

@@ -304,7 +304,7 @@ impl Server {
             reloads: ReloadStats::default(),
             notify: Arc::default(),
             secondary: Arc::default(),
-            rollover: rollover::RolloverStats::default(),
+            rollover: control::RolloverStats::default(),
             last_check: std::sync::Mutex::default(),
             token,
         };

@@ -4,16 +4,16 @@
 //! reload then makes it live (and so does any key time passing: a key published,
 //! signing, leaving). The state is the key files' times: a restart goes on from them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_proto::op::Message;
 use hickory_proto::serialize::binary::BinEncodable;
 
-use super::Control;
 use super::clock::unix_now;
+use super::control::Control;
 use crate::compile::dnssec::read_keys;
 use crate::compile::key_file::KeyFiles;
 use crate::compile::rollover::{self, Step};
@@ -27,23 +27,6 @@ const EVERY: Duration = Duration::from_secs(1);
 
 /// How long a parent server has to answer the DS query.
 const PARENT_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// Rollover steps taken, by (zone, step), for metrics.
-#[derive(Debug, Default)]
-pub struct RolloverStats {
-    steps: Mutex<BTreeMap<(String, &'static str), u64>>,
-}
-
-impl RolloverStats {
-    fn count(&self, zone: &str, step: &'static str) {
-        *self.steps.lock().unwrap_or_else(|e| e.into_inner()).entry((zone.to_string(), step)).or_default() += 1;
-    }
-
-    /// Every (zone, step, count).
-    pub fn list(&self) -> Vec<(String, &'static str, u64)> {
-        self.steps.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|((z, s), n)| (z.clone(), *s, *n)).collect()
-    }
-}
 
 /// Runs the rollover until `stopped`.
 pub(super) async fn run(control: Arc<Control>, stopped: impl Future<Output = ()>) {

@@ -63,7 +63,9 @@ pub fn predecessor(name: &[u8]) -> Vec<u8> {
 }
 
 /// The first name after `name` and every name below it (RFC 4470 §4: `\000` appended to
-/// the first label; a full label has its last octet raised instead).
+/// the first label; a label that cannot grow has its last octet below 255 raised and the
+/// octets after it dropped; one of 255s only is the last label there can be, so the
+/// first name after it is the one after its parent's subtree).
 pub fn successor_after_subtree(name: &[u8]) -> Vec<u8> {
     let Some((first, rest)) = split_first(name) else { return name.to_vec() };
     let mut label: Vec<u8> = first.to_ascii_lowercase();
@@ -78,14 +80,15 @@ pub fn successor_after_subtree(name: &[u8]) -> Vec<u8> {
             }
         }
         if label.is_empty() {
-            return successor_below(name);
+            return successor_after_subtree(rest);
         }
     }
     [&[label.len() as u8][..], &label, rest].concat()
 }
 
 /// The first name after `name` itself: `\000.name` (RFC 4470 §4: "add a leading label
-/// with a single null octet").
+/// with a single null octet"); for a name too long for another label, the first name
+/// after its subtree (it has none below it).
 pub fn successor_below(name: &[u8]) -> Vec<u8> {
     if name.len() + 2 > MAX_WIRE {
         return successor_after_subtree(name);
@@ -136,7 +139,14 @@ fn at_name(zone: &Zone, name: &[u8], node: &NameNode) -> Nsec {
     let next = if delegation { successor_after_subtree(name) } else { successor_below(name) };
     let mut owner = name.to_vec();
     dnssec::lowercase_name(&mut owner);
-    Nsec { owner, rdata: dnssec::nsec_rdata(&next, &types_of(Some(node))) }
+    let mut types = types_of(Some(node));
+    if delegation {
+        // RFC 4035 §2.3: at a delegation point only NS and DS (and the NSEC's own RRSIG
+        // and NSEC) are this zone's; glue at the cut is not.
+        let (ns, ds) = (u16::from(RecordType::NS), u16::from(RecordType::DS));
+        types.retain(|t| matches!(*t, TYPE_RRSIG | TYPE_NSEC) || *t == ns || *t == ds);
+    }
+    Nsec { owner, rdata: dnssec::nsec_rdata(&next, &types) }
 }
 
 /// The owner `owner` of an answer in wire form (`qname`, lowercased, for the question's).
@@ -160,7 +170,8 @@ pub fn proof_records(proof: &Proof<'_>, qname: &[u8]) -> SmallVec<[Nsec; 2]> {
         // §3.1.3.2: the name is covered, and so is the wildcard at its closest encloser.
         Proof::NoName { zone, name, encloser } => {
             let name = owner_wire(name, qname);
-            let next_closer = dnssec::suffix(&name, usize::from(dnssec::label_count(&dnssec::name_wire(encloser))) + 1);
+            // Every label of the encloser counts (it may itself start with `*`).
+            let next_closer = dnssec::suffix(&name, dnssec::labels(&dnssec::name_wire(encloser)).count() + 1);
             let first = covering(zone, next_closer);
             let wildcard = dnssec::name_wire(&crate::name::join("*", encloser));
             let second = covering(zone, &wildcard);
@@ -228,6 +239,16 @@ mod tests {
         // '[' lowered is 'Z', which sorts as 'z': '@' instead.
         assert_eq!(predecessor(&wire(&[b"[", b"org"]))[1], b'@');
         assert_eq!(predecessor(&wire(&[b"\0", b"org"])), name_wire("org"));
+    }
+
+    #[test]
+    fn a_full_label_of_255s_at_the_longest_name_ends() {
+        let rest = wire(&[&[b'b'; 63], &[b'c'; 63], &[b'd'; 61]]);
+        let name = [&[63u8][..], &[0xff; 63], &rest].concat();
+        assert_eq!(name.len(), 255);
+        let after = successor_after_subtree(&name);
+        assert_eq!(canonical_cmp(&name, &after), Ordering::Less);
+        assert_eq!(canonical_cmp(&name, &successor_below(&name)), Ordering::Less);
     }
 
     #[test]

@@ -99,6 +99,12 @@ impl ZoneSigning {
         }
     }
 
+    /// A hash of which keys are published and which sign: what a signed copy of the zone
+    /// depends on besides its records (a ZSK starting to sign changes no record).
+    pub fn key_state(&self) -> u64 {
+        self.id
+    }
+
     /// The keys that sign sets of `rtype`: the key-signing ones for DNSKEY, CDS and
     /// CDNSKEY (RFC 6781 §3.1), the zone-signing ones for the rest.
     pub fn signers(&self, rtype: u16) -> impl Iterator<Item = &SigningKey> {
