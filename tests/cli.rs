@@ -194,3 +194,51 @@ fn readme_primary_backup_example_compiles() {
     assert!(text.contains("catalog.example.net.") && text.contains("check: 3 server(s) listed"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `linedns man` writes a manual page per command from the same definitions as `--help`
+/// (man renders them), and `linedns completions bash` is a script bash accepts.
+#[test]
+fn manual_pages_and_completions_come_from_the_command_definitions() {
+    common::tools::require(&["man", "bash"]);
+    let dir = std::env::temp_dir().join(format!("linedns-man-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = linedns(&["man", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Every command `--help` lists has its page, and the nested ones too.
+    let help = stdout(&linedns(&["--help"]));
+    let commands: Vec<&str> = help
+        .split("Commands:")
+        .nth(1)
+        .unwrap_or("")
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .take_while(|w| !w.ends_with(':'))
+        .filter(|w| *w != "help")
+        .collect();
+    assert!(commands.len() >= 10, "{help}");
+    for command in
+        commands.iter().map(|c| format!("linedns-{c}")).chain(["linedns".into(), "linedns-keys-status".into()])
+    {
+        assert!(dir.join(format!("{command}.1")).is_file(), "{command}.1 was written");
+    }
+    let page = common::tools::tool("man")
+        .args(["-l"])
+        .arg(dir.join("linedns-serve.1"))
+        .env("MANPAGER", "cat")
+        .env("MANWIDTH", "100")
+        .output()
+        .unwrap();
+    // man justifies the text: compare it word by word.
+    let page = String::from_utf8_lossy(&page.stdout).split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        page.contains("SYNOPSIS linedns serve") && page.contains("--listen") && page.contains("--share-port"),
+        "{page}"
+    );
+    let script = stdout(&linedns(&["completions", "bash"]));
+    assert!(script.contains("keygen") && script.contains("check-config"), "{script}");
+    let file = dir.join("linedns.bash");
+    std::fs::write(&file, &script).unwrap();
+    let checked = common::tools::tool("bash").arg("-n").arg(&file).output().unwrap();
+    assert!(checked.status.success(), "bash -n: {}", String::from_utf8_lossy(&checked.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}

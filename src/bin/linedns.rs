@@ -120,6 +120,19 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Write the manual pages into DIR: linedns.1 and one per command (linedns-serve.1,
+    /// linedns-keys-status.1, ...), made from the same definitions as --help. For
+    /// packagers (`man -l DIR/linedns-serve.1` reads one).
+    Man {
+        /// The directory to write them into (made if missing).
+        dir: PathBuf,
+    },
+    /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell):
+    /// `linedns completions bash > /usr/share/bash-completion/completions/linedns`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Check that every server of each zone's NS set (and the rules' `check.servers`)
     /// answers like the primary: SOA over UDP and TCP, the serial of each view (which
     /// server lags, by how much), each line record's answer per line, and any address in
@@ -248,6 +261,16 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Man { dir } => print_or_fail(write_manual(&dir)),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "linedns",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
         Command::Keygen { config, zone, algorithm, split } => {
             let made = linedns::engine::sign::keys::Algorithm::parse(&algorithm)
                 .and_then(|a| linedns::compile::keygen::keygen(&config, &zone, a, split, unix_now()));
@@ -294,6 +317,26 @@ fn print_out(json: bool, value: &impl serde::Serialize, text: impl FnOnce() -> S
         false => print!("{}", text()),
     }
     ExitCode::SUCCESS
+}
+
+/// Writes `linedns.1` and a page per command and subcommand (`linedns-keys-roll.1`) into
+/// `dir`; returns the files written, one per line.
+fn write_manual(dir: &Path) -> Result<String, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot make it: {e}", dir.display()))?;
+    let mut written = String::new();
+    let mut pending = vec![("linedns".to_string(), <Cli as clap::CommandFactory>::command())];
+    while let Some((name, command)) = pending.pop() {
+        for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+            pending.push((format!("{name}-{}", sub.get_name()), sub.clone()));
+        }
+        let page = command.name(name.clone()).bin_name(name.replace('-', " "));
+        let mut roff = Vec::new();
+        clap_mangen::Man::new(page).render(&mut roff).map_err(|e| format!("{name}: {e}"))?;
+        let file = dir.join(format!("{name}.1"));
+        std::fs::write(&file, roff).map_err(|e| format!("{}: cannot write: {e}", file.display()))?;
+        written.push_str(&format!("{}\n", file.display()));
+    }
+    Ok(written)
 }
 
 /// Prints the text, or the error (exit status 1).
