@@ -291,3 +291,34 @@ fn a_second_instance_on_a_served_address_fails_unless_asked_to_share() {
     assert_eq!(status(&out), "NOERROR", "{out}");
     first.stop();
 }
+
+/// The readiness protocol of a `Type=notify` systemd unit (`sd_notify(3)`), with a Unix
+/// datagram socket standing in for systemd: READY=1 once it answers, RELOADING=1 and
+/// READY=1 around a SIGHUP reload, STOPPING=1 at SIGTERM.
+#[test]
+fn a_service_manager_hears_ready_reloading_and_stopping() {
+    common::tools::require(&["kdig", "kill"]);
+    let path = std::env::temp_dir().join(format!("linedns-notify-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let manager = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    manager.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    let heard = || {
+        let mut buf = [0u8; 512];
+        let n = manager.recv(&mut buf).expect("a notification within 20 s");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let server = RunningServer::start_with(
+        "tests/rules/server.yaml",
+        &["127.0.0.1:0"],
+        &[("NOTIFY_SOCKET", path.to_str().unwrap())],
+    );
+    assert_eq!(heard(), "READY=1\nSTATUS=serving");
+    // Ready means answering.
+    assert!(dig(server.addrs[0], &["static.example.com", "A"]).contains("192.0.2.80"));
+    common::tools::tool("kill").args(["-HUP", &server.pid().to_string()]).status().unwrap();
+    assert_eq!(heard(), "RELOADING=1");
+    assert_eq!(heard(), "READY=1\nSTATUS=serving");
+    server.stop();
+    assert_eq!(heard(), "STOPPING=1");
+    let _ = std::fs::remove_file(&path);
+}

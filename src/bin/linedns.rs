@@ -381,21 +381,36 @@ fn serve(rules: RulesArgs, overrides: &Overrides) -> Result<(), String> {
     result.map_err(|e| format!("linedns stopped on an error: {e}"))
 }
 
-/// Reloads on SIGHUP; completes on SIGTERM or SIGINT, logging which.
+/// Reloads on SIGHUP; completes on SIGTERM or SIGINT, logging which. It runs once the
+/// server's tasks are started (the first snapshot live, every socket bound): the service
+/// manager hears READY=1 then, RELOADING=1 and READY=1 around each SIGHUP reload, and
+/// STOPPING=1 at the end (`sd_notify(3)`; nothing without `NOTIFY_SOCKET`).
 async fn signals(control: Arc<Control>) {
+    let tell = |state: &str| {
+        if let Err(e) = linedns::serve::systemd::notify(state) {
+            tracing::warn!("{e}");
+        }
+    };
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) =
         (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()))
     else {
         tracing::error!("cannot install signal handlers; stop with SIGKILL, reload by the file watch or the API");
+        tell("READY=1");
         return std::future::pending().await;
     };
+    tell("READY=1\nSTATUS=serving");
     let name = loop {
         tokio::select! {
             _ = term.recv() => break "SIGTERM",
             _ = int.recv() => break "SIGINT",
-            _ = hup.recv() => drop(control.reload("SIGHUP")),
+            _ = hup.recv() => {
+                tell("RELOADING=1");
+                drop(control.reload("SIGHUP"));
+                tell("READY=1\nSTATUS=serving");
+            }
         }
     };
+    tell("STOPPING=1");
     tracing::info!("{name} received: stopping (in-flight TCP answers finish first)");
 }
 

@@ -33,6 +33,7 @@ pub mod replication;
 pub mod rollover;
 pub mod secondary;
 mod state_file;
+pub mod systemd;
 mod tcp;
 mod udp;
 
