@@ -164,16 +164,7 @@ impl Compiler<'_> {
             self.fail(place, rule, message);
             return None;
         }
-        let mut parent = Vec::new();
-        for server in &d.parent {
-            match super::parse_server_address(&server.value) {
-                Ok(addr) => parent.push(addr),
-                Err(m) => {
-                    let place = self.place(server);
-                    self.fail(place, rule, format!("dnssec.parent: {m}"));
-                }
-            }
-        }
+        let parent = self.server_addresses(&d.parent, rule, "dnssec.parent: ");
         let dnskey_ttl = d.dnskey_ttl.unwrap_or(defaults::DNSKEY_TTL);
         let policy = RollPolicy {
             key_dir: dir,

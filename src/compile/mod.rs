@@ -206,6 +206,22 @@ impl<'o> Compiler<'o> {
         self.errors.push(ConfigError::new(place, message).in_rule(rule));
     }
 
+    /// The server addresses `written` (each `IP`, `IP:PORT` or `[IPv6]:PORT`); a bad one
+    /// is an error at its place, its message behind `field` (`""`, or `"dnssec.parent: "`).
+    fn server_addresses(&mut self, written: &[At<String>], rule: &str, field: &str) -> Vec<std::net::SocketAddr> {
+        let mut addresses = Vec::new();
+        for text in written {
+            match parse_server_address(&text.value) {
+                Ok(addr) => addresses.push(addr),
+                Err(m) => {
+                    let place = self.place(text);
+                    self.fail(place, rule, format!("{field}{m}"));
+                }
+            }
+        }
+        addresses
+    }
+
     fn run(mut self, rules: RulesFile) -> Result<Snapshot, CompileErrors> {
         if rules.version.value != config::RULES_VERSION {
             let place = self.place(&rules.version);

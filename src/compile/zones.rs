@@ -384,16 +384,7 @@ impl Compiler<'_> {
         let place = self.place(at);
         let p = &at.value;
         let rule = format!("{rule} primary");
-        let mut servers = Vec::new();
-        for written in &p.servers {
-            match super::parse_server_address(&written.value) {
-                Ok(addr) => servers.push(addr),
-                Err(m) => {
-                    let place = self.place(written);
-                    self.fail(place, rule.clone(), m);
-                }
-            }
-        }
+        let servers = self.server_addresses(&p.servers, &rule, "");
         if p.servers.is_empty() {
             self.fail(place.clone(), rule.clone(), "`servers` names no address");
         }

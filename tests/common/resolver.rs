@@ -3,42 +3,19 @@
 //! one byte of chosen answers (what a validator must catch).
 
 use std::net::{SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use super::secondaries::free_port;
-use super::tools::tool;
+use super::secondaries::{Secondary, free_port, spawn};
 
-/// An Unbound started by this test, stopped by its PID when dropped.
-pub struct Resolver {
-    child: Child,
-    /// Where it answers.
-    pub addr: SocketAddr,
-    log: PathBuf,
-}
-
-impl Resolver {
-    /// Its log so far.
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Resolver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Unbound validating with `trust_anchors` (presentation-form DS or DNSKEY records),
+/// Unbound (stopped by its PID when dropped) validating with `trust_anchors`
+/// (presentation-form DS or DNSKEY records),
 /// sending `zone`'s queries to `stub` (with the client's ECS option: `subnetcache`),
 /// configured and run in `dir`; `extra` is more `server:` clauses. Waits (at most 10 s)
 /// until it answers.
-pub fn start_unbound(dir: &Path, zone: &str, stub: SocketAddr, trust_anchors: &[String], extra: &str) -> Resolver {
+pub fn start_unbound(dir: &Path, zone: &str, stub: SocketAddr, trust_anchors: &[String], extra: &str) -> Secondary {
     std::fs::create_dir_all(dir).unwrap();
     let port = free_port();
     let d = dir.display();
@@ -48,18 +25,8 @@ pub fn start_unbound(dir: &Path, zone: &str, stub: SocketAddr, trust_anchors: &[
         ip = stub.ip(),
         sport = stub.port()
     );
-    let file = dir.join("unbound.conf");
-    std::fs::write(&file, conf).unwrap();
-    let log = dir.join("unbound.log");
-    let stderr = std::fs::File::create(&log).unwrap();
-    let child = tool("unbound")
-        .args(["-d", "-c"])
-        .arg(&file)
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .expect("start unbound");
-    let resolver = Resolver { child, addr: ([127, 0, 0, 1], port).into(), log };
+    let args = vec!["-d".to_string(), "-c".to_string(), dir.join("unbound.conf").display().to_string()];
+    let resolver = spawn("unbound", "unbound", &args, &conf, dir, port);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !super::server::dig(resolver.addr, &["version.server", "CH", "TXT"]).contains("status: ") {
         assert!(std::time::Instant::now() < deadline, "unbound did not start:\n{}", resolver.log());

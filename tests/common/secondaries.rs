@@ -8,7 +8,8 @@ use std::process::{Child, Stdio};
 
 use super::tools::tool;
 
-/// A secondary started by this test, stopped by its PID when dropped.
+/// A peer this test started (a secondary, a primary or a resolver), stopped by its PID
+/// when dropped.
 pub struct Secondary {
     child: Child,
     /// Where it answers (UDP and TCP).
@@ -117,8 +118,9 @@ fn knot_conf(dir: &Path, port: u16, primary: SocketAddr, (name, secret): (&str, 
 }
 
 /// Writes `conf` to the last of `args` and starts `program` with its stderr in
-/// `dir/KIND.log`.
-fn spawn(kind: &str, program: &str, args: &[String], conf: &str, dir: &Path, port: u16) -> Secondary {
+/// `dir/KIND.log`, answering on loopback `port` (secondaries, and the resolver of
+/// `super::resolver`).
+pub fn spawn(kind: &str, program: &str, args: &[String], conf: &str, dir: &Path, port: u16) -> Secondary {
     let file = args.last().expect("the config file is the last argument");
     std::fs::write(file, conf).unwrap();
     let log = dir.join(format!("{kind}.log"));
