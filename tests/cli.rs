@@ -166,6 +166,21 @@ fn the_production_sample_compiles() {
     assert!(text.contains("health probes: 19"), "{text}");
 }
 
+/// The rules the Debian package installs as /etc/linedns/rules.yaml compile on the
+/// sample data it installs with them (the package's geo_data path replaced by the
+/// repository's copy), and serve port 53 and the state directory the unit gives.
+#[test]
+fn the_packaged_rules_compile_on_the_packaged_data() {
+    let out = linedns(&["check-config", "--geo-data", "geo-data", "contrib/debian/rules.yaml"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout(&out).contains("lines (6)"), "{}", stdout(&out));
+    let rules = std::fs::read_to_string(common::repo_path("contrib/debian/rules.yaml")).unwrap();
+    let unit = std::fs::read_to_string(common::repo_path("contrib/debian/linedns.service")).unwrap();
+    assert!(rules.contains("state_dir: /var/lib/linedns") && unit.contains("StateDirectory=linedns"));
+    assert!(rules.contains("127.0.0.1:53") && unit.contains("AmbientCapabilities=CAP_NET_BIND_SERVICE"));
+    assert!(unit.contains("ExecStart=/usr/bin/linedns serve --config /etc/linedns/rules.yaml"), "{unit}");
+}
+
 /// The README's primary/backup example compiles (its key file made by `tsig-keygen`, its
 /// elided secret filled in) and `check-config` lists its transfer rules and keys.
 #[test]

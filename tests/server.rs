@@ -322,3 +322,55 @@ fn a_service_manager_hears_ready_reloading_and_stopping() {
     assert_eq!(heard(), "STOPPING=1");
     let _ = std::fs::remove_file(&path);
 }
+
+/// Without systemd: started as root, `serve` binds port 53, then runs as the rules'
+/// `server.user` (every uid and gid changed, root not kept), the state directory handed
+/// to that user; a user that does not exist stops the start with a message naming it.
+#[test]
+fn started_as_root_it_binds_port_53_then_runs_as_the_configured_user() {
+    common::tools::require(&["kdig", "kill"]);
+    assert!(running_as_root(), "this test binds port 53 and changes user, which needs root: run it as root (CI does)");
+    let dir = std::env::temp_dir().join(format!("linedns-user-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("state");
+    let rules = std::fs::read_to_string(common::repo_path("tests/rules/server.yaml")).unwrap().replacen(
+        "server:\n",
+        &format!("server:\n  state_dir: {}\n  user: nobody\n", state.display()),
+        1,
+    );
+    let rules_file = dir.join("rules.yaml");
+    std::fs::write(&rules_file, rules).unwrap();
+    // A loopback address of this test's own, so port 53 is free whatever else runs here.
+    let listen = format!("127.53.{}.1:53", std::process::id() % 250);
+    let server = RunningServer::start_args(rules_file.to_str().unwrap(), &[&listen], &[], &[]);
+    assert_eq!(server.addrs[0].port(), 53);
+    assert!(dig(server.addrs[0], &["static.example.com", "A"]).contains("192.0.2.80"));
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
+    let ids =
+        |key: &str| status.lines().find(|l| l.starts_with(key)).unwrap().split_whitespace().skip(1).collect::<Vec<_>>();
+    assert_eq!(ids("Uid:"), ["65534"; 4], "real, effective, saved and filesystem uid are nobody's:\n{status}");
+    assert_eq!(ids("Gid:"), ["65534"; 4], "and every gid nogroup's:\n{status}");
+    assert_eq!(ids("Groups:"), ["65534"], "no supplementary group of root's is kept:\n{status}");
+    assert_eq!(ids("CapEff:"), ["0000000000000000"], "no capability is left:\n{status}");
+    let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&state).unwrap());
+    assert_eq!(owner, 65534, "the state directory is handed to the user");
+    let log = server.stop();
+    assert!(log.contains("running as user nobody (uid 65534, gid 65534)"), "{log}");
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_linedns"))
+        .args(["serve", "-c", rules_file.to_str().unwrap(), "--listen", "127.0.0.1:0", "--admin-listen", "off"])
+        .args(["--user", "no-such-user-here"])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "an unknown user stops the start:\n{log}");
+    assert!(log.contains("user \"no-such-user-here\" does not exist") && log.contains("not started"), "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Whether this test runs as root (uid 0), read from /proc like `id -u`.
+fn running_as_root() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status.lines().find(|l| l.starts_with("Uid:")).is_some_and(|l| l.split_whitespace().nth(2) == Some("0"))
+}

@@ -372,6 +372,11 @@ fn serve(rules: RulesArgs, overrides: &Overrides) -> Result<(), String> {
     let settings = engine.snapshot().settings.clone();
     let plan = Plan::new(&settings, overrides);
     let (listeners, token) = plan.bind(&settings).map_err(|e| format!("{e}; not started"))?;
+    // Root is given up before any thread starts or any query is read.
+    if let Some(run_as) = &plan.run_as {
+        let dropped = linedns::serve::privileges::drop_privileges(run_as, settings.state_dir.as_deref());
+        tracing::info!("{}", dropped.map_err(|e| format!("{e}; not started"))?);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(plan.workers).enable_all().build();
     let runtime = runtime.map_err(|e| format!("cannot start the runtime: {e}"))?;
     linedns::serve::log_serving(&engine, &listeners, plan.workers);

@@ -26,6 +26,8 @@ pub(super) fn defaults() -> ServerSettings {
         admin_token_file: None,
         cpus: Vec::new(),
         state_dir: None,
+        user: None,
+        group: None,
         serial_coalesce: defaults::SERIAL_COALESCE,
         rrl: RrlSettings {
             rate: 0,
@@ -124,6 +126,11 @@ impl Compiler<'_> {
             settings.cpus = cpus.clone();
         }
         settings.state_dir = d.state_dir.as_ref().map(|dir| rules_dir.join(dir));
+        if d.group.is_some() && d.user.is_none() {
+            self.fail(place.clone(), "server", "group is set without user".to_string());
+        }
+        settings.user = d.user.clone();
+        settings.group = d.group.clone();
         if let Some(ms) = d.serial_coalesce_ms {
             if ms < 1000 {
                 // Serials follow the clock: at most one new serial per second keeps them

@@ -297,6 +297,13 @@ pub struct ServerDef {
     /// serial); relative to the rules file. Default: none (serials follow the clock).
     #[serde(default)]
     pub state_dir: Option<String>,
+    /// Started as root, change to this user (name or uid) once the sockets are bound;
+    /// `serve --user` overrides it. Default: stay who started it.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// The group for `user` (default: the user's own group).
+    #[serde(default)]
+    pub group: Option<String>,
     /// Changes to a view within this many milliseconds of its last new serial wait and
     /// go out together as one new serial and one NOTIFY (default 2000, at least 1000).
     #[serde(default)]

@@ -40,6 +40,10 @@ pub struct ServerSettings {
     pub cpus: Vec<usize>,
     /// Where serve keeps state across restarts (`None`: nowhere); taken at start.
     pub state_dir: Option<std::path::PathBuf>,
+    /// The user serve changes to once bound, when started as root; taken at start.
+    pub user: Option<String>,
+    /// That user's group (`None`: the user's own); taken at start.
+    pub group: Option<String>,
     /// Least time between two new serials of the server's views (changes wait).
     pub serial_coalesce: Duration,
     /// Response rate limiting over UDP.

@@ -27,6 +27,7 @@ pub mod exposition;
 pub mod file_watch;
 pub mod notify;
 pub mod override_store;
+pub mod privileges;
 pub mod probe;
 mod random;
 pub mod replication;
@@ -101,6 +102,14 @@ pub struct Overrides {
     /// error, so that a second instance never quietly takes half the queries.
     #[arg(long)]
     pub share_port: bool,
+    /// Started as root, change to this user (name or uid) once every socket is bound,
+    /// handing it the state directory; instead of the rules' `server.user`. For running
+    /// on port 53 without systemd (whose unit does this with `DynamicUser`).
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// The group for --user (default: the user's own group); instead of `server.group`.
+    #[arg(long, value_name = "GROUP", requires = "user")]
+    pub group: Option<String>,
 }
 
 /// Where and how to listen: the rules' `server:` settings, with what the command line
@@ -115,6 +124,8 @@ pub struct Plan {
     pub admin: Option<SocketAddr>,
     /// Whether addresses another process serves may be shared ([`Overrides::share_port`]).
     pub share_port: bool,
+    /// Who to run as once bound (`None`: stay who started it); see [`privileges`].
+    pub run_as: Option<privileges::RunAs>,
 }
 
 impl Plan {
@@ -128,6 +139,10 @@ impl Plan {
             workers: overrides.workers.filter(|&w| w > 0).unwrap_or(from_rules),
             admin: overrides.admin_listen.map_or(settings.admin_listen, |a| a.0),
             share_port: overrides.share_port,
+            run_as: match &overrides.user {
+                Some(user) => Some(privileges::RunAs { user: user.clone(), group: overrides.group.clone() }),
+                None => settings.user.clone().map(|user| privileges::RunAs { user, group: settings.group.clone() }),
+            },
         }
     }
 

@@ -25,6 +25,11 @@ impl RunningServer {
 
     /// [`RunningServer::start`] with extra environment variables.
     pub fn start_with(rules: &str, listen: &[&str], env: &[(&str, &str)]) -> RunningServer {
+        Self::start_args(rules, listen, env, &[])
+    }
+
+    /// [`RunningServer::start_with`] with extra arguments to `serve`.
+    pub fn start_args(rules: &str, listen: &[&str], env: &[(&str, &str)], args: &[&str]) -> RunningServer {
         // `stop` signals it with kill(1): fail now, not after the test, if it is missing.
         super::tools::require(&["kill"]);
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_linedns"));
@@ -34,7 +39,8 @@ impl RunningServer {
             // one) would point the bundled rules at other data.
             .env_remove("LINEDNS_GEO_DATA")
             .env_remove("LINEDNS_ADMIN_TOKEN")
-            .envs(env.iter().copied());
+            .envs(env.iter().copied())
+            .args(args);
         for l in listen {
             cmd.args(["--listen", l]);
         }
