@@ -236,6 +236,14 @@ impl ProbeState {
         (cumulative, total, self.latency_sum_us.load(Ordering::Relaxed) as f64 / 1e6)
     }
 
+    /// Whether the last probe succeeded (`None`: none has run yet).
+    pub fn last_ok(&self) -> Option<bool> {
+        match self.runs.load(Ordering::Relaxed) {
+            0 => None,
+            _ => Some(self.failures.load(Ordering::Relaxed) == 0),
+        }
+    }
+
     /// (probes run, probes failed, last latency in µs).
     pub fn counters(&self) -> (u64, u64, u64) {
         (

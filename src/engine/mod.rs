@@ -205,6 +205,11 @@ impl LiveHealth<'_> {
     fn overrides(&self) -> &OverrideView {
         self.view.get_or_init(|| self.live.overrides.load())
     }
+
+    /// What an operator override forces on `node`, if one does (the status page shows it).
+    pub fn node_override(&self, node: line::NodeId) -> Option<Forced> {
+        self.overrides().node(node)
+    }
 }
 
 impl NodeHealth for LiveHealth<'_> {

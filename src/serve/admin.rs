@@ -34,7 +34,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use super::control::Control;
-use super::exposition;
+use super::{exposition, status};
 use crate::engine::explain::parse_asked;
 
 /// Environment variable holding the admin token.
@@ -161,6 +161,13 @@ async fn answer(
     let mut out = hyper::Response::new(Full::new(Bytes::from(response.body)));
     *out.status_mut() = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     out.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(response.content_type));
+    // The status page runs its own inline script and reads this listener only.
+    out.headers_mut().insert(
+        hyper::header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'",
+        ),
+    );
     out.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
     out
 }
@@ -193,6 +200,8 @@ fn route(admin: &Control, request: &Request) -> Response {
         ("GET", "/metrics") => {
             Response { status: 200, content_type: exposition::CONTENT_TYPE, body: exposition::render(admin) }
         }
+        ("GET", "/") => Response { status: 200, content_type: "text/html; charset=utf-8", body: status::PAGE.into() },
+        ("GET", "/status") => Response::json(200, &status::status(admin)),
         ("GET", "/nodes") => Response::json(200, &nodes(admin)),
         ("GET", "/lines") => Response::json(200, &admin.engine.snapshot().summary().lines),
         ("GET", "/explain") => explain(admin, request),
@@ -201,7 +210,7 @@ fn route(admin: &Control, request: &Request) -> Response {
             Err(errors) => Response::json(422, &errors.0.iter().map(|e| e.to_string()).collect::<Vec<_>>()),
         },
         ("GET", "/overrides") => Response::json(200, &admin.engine.overrides()),
-        ("GET", "/serials") => Response::json(200, &serials(admin)),
+        ("GET", "/serials") => Response::json(200, &status::view_serials(&admin.engine)),
         ("GET", "/check") => match admin.last_check.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
             Some(last) => Response::json(200, last),
             None => Response::error(404, "no consistency check has run (the rules' check.interval_ms sets one)"),
@@ -216,20 +225,13 @@ fn route(admin: &Control, request: &Request) -> Response {
             Ok(id) => Response::error(404, format!("no override {id}")),
             Err(_) => Response::error(400, "DELETE /overrides/ID"),
         },
-        (_, "/metrics" | "/nodes" | "/lines" | "/explain" | "/reload" | "/overrides" | "/serials" | "/check") => {
-            Response::error(405, "method not allowed")
-        }
+        (
+            _,
+            "/" | "/status" | "/metrics" | "/nodes" | "/lines" | "/explain" | "/reload" | "/overrides" | "/serials"
+            | "/check",
+        ) => Response::error(405, "method not allowed"),
         _ => Response::error(404, format!("no such call: {} {}", request.method, request.path)),
     }
-}
-
-/// Each view's serial: `[{"zone": "...", "line": "...", "serial": N}]`.
-fn serials(admin: &Control) -> Vec<serde_json::Value> {
-    let views = admin.engine.view_serials();
-    views
-        .into_iter()
-        .map(|(zone, line, serial)| serde_json::json!({ "zone": zone, "line": line, "serial": serial }))
-        .collect()
 }
 
 /// `POST /overrides` with `{"target": {"node": "192.0.2.1"} | {"line": "telecom"} |

@@ -3,9 +3,11 @@
 //! `POST /reload` and the binary's SIGHUP all run: the compile-off-the-query-path-then-
 //! swap of [`crate::engine::Engine::reload`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
 
 use super::checker::CheckerStats;
 use super::notify::NotifyStats;
@@ -33,13 +35,52 @@ pub struct Control {
     pub token: Option<String>,
 }
 
-/// Reload outcomes, for metrics.
+/// Reload outcomes, for metrics and the status page.
 #[derive(Debug, Default)]
 pub struct ReloadStats {
     /// Reloads that swapped in a new snapshot.
     pub successes: AtomicU64,
     /// Reloads whose compile failed (the old snapshot stayed).
     pub failures: AtomicU64,
+    /// The last [`RECENT_RELOADS`] reloads, oldest first.
+    recent: Mutex<VecDeque<ReloadEvent>>,
+}
+
+/// How many reloads [`ReloadStats::recent`] keeps.
+pub const RECENT_RELOADS: usize = 10;
+
+/// One reload, as the status page lists it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReloadEvent {
+    /// When it ended, seconds since the Unix epoch.
+    pub at: u64,
+    /// What started it (`SIGHUP`, `admin API`, `file watch`, ...).
+    pub cause: String,
+    /// Whether the new rules went live.
+    pub ok: bool,
+    /// The generation live after it.
+    pub generation: u64,
+    /// What changed, when it went live.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changed: Option<ReloadReport>,
+    /// Every error that kept the old rules, when it did not.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+}
+
+impl ReloadStats {
+    /// The last reloads, newest first.
+    pub fn recent(&self) -> Vec<ReloadEvent> {
+        self.recent.lock().unwrap_or_else(|e| e.into_inner()).iter().rev().cloned().collect()
+    }
+
+    fn keep(&self, event: ReloadEvent) {
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        if recent.len() == RECENT_RELOADS {
+            recent.pop_front();
+        }
+        recent.push_back(event);
+    }
 }
 
 impl Control {
@@ -67,6 +108,14 @@ impl Control {
                 if let Some(e) = &report.versions.persist_error {
                     tracing::error!("reload ({cause}): cannot store the serials: {e}");
                 }
+                stats.keep(ReloadEvent {
+                    at: super::clock::unix_now(),
+                    cause: cause.to_string(),
+                    ok: true,
+                    generation: report.generation,
+                    changed: Some(report.clone()),
+                    errors: Vec::new(),
+                });
                 Ok(report)
             }
             Err(errors) => {
@@ -79,6 +128,14 @@ impl Control {
                     errors.0.len(),
                     engine.generation()
                 );
+                stats.keep(ReloadEvent {
+                    at: super::clock::unix_now(),
+                    cause: cause.to_string(),
+                    ok: false,
+                    generation: engine.generation(),
+                    changed: None,
+                    errors: errors.0.iter().map(ToString::to_string).collect(),
+                });
                 Err(errors)
             }
         }

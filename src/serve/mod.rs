@@ -34,6 +34,7 @@ pub mod replication;
 pub mod rollover;
 pub mod secondary;
 mod state_file;
+pub mod status;
 pub mod systemd;
 mod tcp;
 mod udp;

@@ -1,0 +1,267 @@
+//! The status page at `/` of the admin listener, in a real headless browser (Debian's
+//! chromium): it renders from `GET /status`, shows every line and every node of the
+//! rules with its health, and changes when a node's probe target goes away, when an
+//! override drains a node, and when a reload fails. The DOM is checked (each node chip
+//! carries its record, line, address and health), and screenshots are kept as test
+//! artifacts in the target directory (`target/tmp/status-page*.png`).
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use common::server::{RunningServer, dig};
+
+/// A TCP port that accepts connections (a healthy node) until stopped.
+struct Backend {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Backend {
+    fn start() -> Backend {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !stopping.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => drop(stream),
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        Backend { addr, stop, thread: Some(thread) }
+    }
+
+    /// Closes the port: connections are refused from now on.
+    fn stop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            thread.join().unwrap();
+        }
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The rules: three lines, two line records, every node probed at one of two backends.
+fn rules(a: SocketAddr, b: SocketAddr) -> String {
+    format!(
+        r#"version: 1
+server:
+  watch: false
+health_checks:
+  port: {{ kind: tcp, interval_ms: 100, timeout_ms: 200, jitter_ms: 10, fall: 2, rise: 1 }}
+lines:
+  - name: telecom
+    sources: [{{ cidr: [198.51.100.0/25] }}]
+  - name: unicom
+    sources: [{{ cidr: [198.51.100.128/25] }}]
+zones:
+  - origin: example.com
+    soa: {{ mname: ns1, rname: hostmaster, serial: 1 }}
+    ns: [ns1]
+    records:
+      - {{ name: ns1, type: A, values: 192.0.2.53 }}
+    line_records:
+      - name: www
+        type: A
+        ttl: 60
+        health_check: port
+        pools:
+          telecom:
+            - {{ address: 192.0.2.1, probe: "{a}" }}
+            - {{ address: 192.0.2.2, probe: "{b}" }}
+          unicom:
+            - {{ address: 192.0.2.21, probe: "{b}" }}
+          default:
+            - {{ address: 192.0.2.101, probe: "{a}" }}
+      - name: api
+        type: A
+        ttl: 30
+        health_check: port
+        pools:
+          unicom:
+            - {{ address: 192.0.2.71, probe: "{b}" }}
+          default:
+            - {{ address: 192.0.2.102, probe: "{b}" }}
+"#
+    )
+}
+
+/// One node chip of the page: (record, line, address, health).
+type Chip = (String, String, String, String);
+
+/// The value of `name="..."` in an element's start tag.
+fn attribute(tag: &str, name: &str) -> Option<String> {
+    let start = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+    let end = tag[start..].find('"')? + start;
+    Some(tag[start..end].replace("&amp;", "&"))
+}
+
+/// The start tags of the DOM that carry `marker` (an attribute name).
+fn tags_with<'d>(dom: &'d str, marker: &str) -> Vec<&'d str> {
+    let needle = format!(" {marker}=\"");
+    let mut tags = Vec::new();
+    let mut from = 0;
+    while let Some(at) = dom[from..].find(&needle) {
+        let at = from + at;
+        let open = dom[..at].rfind('<').unwrap();
+        let close = at + dom[at..].find('>').unwrap();
+        tags.push(&dom[open..=close]);
+        from = close;
+    }
+    tags
+}
+
+/// Every node chip on the page.
+fn chips(dom: &str) -> BTreeSet<Chip> {
+    tags_with(dom, "data-node")
+        .into_iter()
+        .map(|tag| {
+            let get = |n| attribute(tag, n).unwrap_or_else(|| panic!("{n} missing in {tag}"));
+            (get("data-record"), get("data-line"), get("data-node"), get("data-health"))
+        })
+        .collect()
+}
+
+fn chip(record: &str, line: &str, node: &str, health: &str) -> Chip {
+    (record.into(), line.into(), node.into(), health.into())
+}
+
+/// The page as chromium renders it once its script has drawn the status: the DOM after
+/// the scripts ran, and a screenshot at `width` x `height` into `shot`.
+fn render(url: &str, shot: &Path, width: u32, height: u32) -> String {
+    let profile = std::env::temp_dir().join(format!("linedns-chromium-{}", std::process::id()));
+    let run = |extra: &[String]| {
+        let out = common::tools::tool("chromium")
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run"])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .args(["--virtual-time-budget=4000", "--timeout=15000"])
+            .args(extra)
+            .arg(url)
+            .output()
+            .expect("chromium");
+        assert!(out.status.success(), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let dom = run(&["--dump-dom".into()]);
+    run(&[format!("--window-size={width},{height}"), format!("--screenshot={}", shot.display())]);
+    let png = std::fs::read(shot).unwrap_or_default();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "a screenshot at {}", shot.display());
+    assert!(dom.contains("data-loaded=\"yes\""), "the page drew the status:\n{dom}");
+    dom
+}
+
+/// Polls the status JSON until `cond` holds on it (at most 10 s).
+fn wait_for_status(admin: SocketAddr, what: &str, cond: impl Fn(&serde_json::Value) -> bool) {
+    let start = Instant::now();
+    loop {
+        let out =
+            common::tools::tool("curl").args(["-s", "--max-time", "5", &format!("http://{admin}/status")]).output();
+        let status = serde_json::from_slice(&out.unwrap().stdout).unwrap_or(serde_json::Value::Null);
+        if cond(&status) {
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "not within 10 s: {what}: {status}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn artifact(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name)
+}
+
+#[test]
+fn the_status_page_shows_every_line_and_node_and_follows_their_health() {
+    common::tools::require(&["chromium", "curl", "kdig", "kill"]);
+    let mut a = Backend::start();
+    let b = Backend::start();
+    let rules_file = std::env::temp_dir().join(format!("linedns-status-{}.yaml", std::process::id()));
+    std::fs::write(&rules_file, rules(a.addr, b.addr)).unwrap();
+    let server = RunningServer::start(rules_file.to_str().unwrap(), &["127.0.0.1:0"]);
+    for subnet in ["198.51.100.0/25", "198.51.100.0/25", "198.51.100.128/25"] {
+        dig(server.addrs[0], &["www.example.com", "A", &format!("+subnet={subnet}")]);
+    }
+    let all_probed = |s: &serde_json::Value| {
+        s["records"].as_array().is_some_and(|r| {
+            r.iter()
+                .flat_map(|r| r["pools"].as_array().unwrap())
+                .flat_map(|p| p["nodes"].as_array().unwrap())
+                .all(|n| n["probe"]["last_ok"] == serde_json::json!(true))
+        })
+    };
+    wait_for_status(server.admin, "every node probed", all_probed);
+    let page = format!("http://{}/", server.admin);
+
+    // Every line and every node of the rules, all up.
+    let dom = render(&page, &artifact("status-page-up.png"), 1000, 1200);
+    let lines: BTreeSet<String> = tags_with(&dom, "data-line")
+        .iter()
+        .filter(|t| t.starts_with("<tr"))
+        .filter_map(|t| attribute(t, "data-line"))
+        .collect();
+    assert_eq!(lines, ["default", "telecom", "unicom"].map(String::from).into(), "every line of the rules");
+    let (www, api) = ("www.example.com A", "api.example.com A");
+    let mut expected: BTreeSet<Chip> = [
+        chip(www, "telecom", "192.0.2.1", "up"),
+        chip(www, "telecom", "192.0.2.2", "up"),
+        chip(www, "unicom", "192.0.2.21", "up"),
+        chip(www, "default", "192.0.2.101", "up"),
+        chip(api, "unicom", "192.0.2.71", "up"),
+        chip(api, "default", "192.0.2.102", "up"),
+    ]
+    .into();
+    assert_eq!(chips(&dom), expected);
+    assert!(dom.contains("last probe ok"), "the last probe's result and latency are shown");
+    // The per-line query counts: two telecom queries, one unicom.
+    let telecom_row = &dom[dom.find("<tr data-line=\"telecom\"").unwrap()..];
+    assert!(telecom_row[..telecom_row.find("</tr>").unwrap()].contains(">2<"), "{telecom_row}");
+
+    // Backend A goes away: the nodes probed there are down after `fall` failures.
+    a.stop();
+    wait_for_status(server.admin, "the nodes probed at A down", |s| {
+        s["records"][0]["pools"].as_array().unwrap().iter().any(|p| p["nodes"][0]["health"] == "down")
+    });
+    // An operator drains 192.0.2.21 through the API; a bad reload keeps the old rules.
+    let drained = common::tools::tool("curl")
+        .args(["-s", "-X", "POST", &format!("http://{}/overrides", server.admin)])
+        .args(["-d", r#"{"target":{"node":"192.0.2.21"},"state":"drained","who":"alice","why":"kernel update"}"#])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&drained.stdout).contains("alice"));
+    std::fs::write(&rules_file, "version: 1\nlines: [ {name: broken\n").unwrap();
+    common::tools::tool("kill").args(["-HUP", &server.pid().to_string()]).status().unwrap();
+    wait_for_status(server.admin, "the failed reload listed", |s| s["reloads"][0]["ok"] == false);
+
+    let dom = render(&page, &artifact("status-page.png"), 1000, 1400);
+    for (record, line, node) in [(www, "telecom", "192.0.2.1"), (www, "default", "192.0.2.101")] {
+        assert!(expected.remove(&chip(record, line, node, "up")));
+        expected.insert(chip(record, line, node, "down"));
+    }
+    assert!(expected.remove(&chip(www, "unicom", "192.0.2.21", "up")));
+    expected.insert(chip(www, "unicom", "192.0.2.21", "drained"));
+    assert_eq!(chips(&dom), expected, "the page follows the probes and the override");
+    assert!(dom.contains("last probe failed"), "the failed probe is shown");
+    let override_row = tags_with(&dom, "data-override");
+    assert_eq!(override_row.len(), 1, "the override is listed");
+    assert!(dom.contains(">alice<") && dom.contains(">kernel update<"), "who and why are shown");
+    assert!(dom.contains("failed: generation 1 kept"), "the failed reload is listed");
+    assert!(dom.contains(&rules_file.display().to_string()), "with the error naming the file");
+    // And on a phone's width.
+    render(&page, &artifact("status-page-phone.png"), 390, 844);
+    server.stop();
+    let _ = std::fs::remove_file(&rules_file);
+}
