@@ -6,7 +6,7 @@ use std::path::Path;
 use super::{Compiler, Place, stamp};
 use crate::config::{At, ServerDef, defaults};
 use crate::engine::cookies::Secret;
-use crate::engine::settings::{CookieSettings, RrlSettings, ServerSettings};
+use crate::engine::settings::{CookieSettings, DnstapOutput, DnstapSettings, RrlSettings, ServerSettings};
 
 /// The settings of rules without a `server:` section.
 pub(super) fn defaults() -> ServerSettings {
@@ -38,6 +38,7 @@ pub(super) fn defaults() -> ServerSettings {
             allow: Vec::new(),
         },
         cookies: CookieSettings { enabled: true, secrets: None, overlap: defaults::COOKIE_OVERLAP },
+        dnstap: None,
     }
 }
 
@@ -150,6 +151,9 @@ impl Compiler<'_> {
                 settings.cookies.secrets = self.cookie_secrets(&place, &rules_dir.join(file));
             }
         }
+        if let Some(dnstap) = &d.dnstap {
+            settings.dnstap = self.dnstap_settings(&place, dnstap, &rules_dir);
+        }
         if let Some(chaos) = &d.chaos {
             settings.chaos_version = chaos.version.clone();
             settings.chaos_id = chaos.id.clone();
@@ -159,6 +163,43 @@ impl Compiler<'_> {
 }
 
 impl Compiler<'_> {
+    fn dnstap_settings(
+        &mut self,
+        place: &Place,
+        def: &crate::config::DnstapDef,
+        rules_dir: &std::path::Path,
+    ) -> Option<DnstapSettings> {
+        let output = match (&def.socket, &def.file) {
+            (Some(socket), None) => DnstapOutput::Socket(rules_dir.join(socket)),
+            (None, Some(file)) => DnstapOutput::File(rules_dir.join(file)),
+            _ => {
+                self.fail(place.clone(), "server dnstap", "give one of socket: PATH or file: PATH".to_string());
+                return None;
+            }
+        };
+        let sample = def.sample.unwrap_or(1.0);
+        if !(sample > 0.0 && sample <= 1.0) {
+            self.fail(place.clone(), "server dnstap", format!("sample {sample} is not above 0 and at most 1"));
+            return None;
+        }
+        let queue = def.queue.unwrap_or(defaults::DNSTAP_QUEUE);
+        if queue == 0 {
+            self.fail(place.clone(), "server dnstap", "queue 0 would drop every frame".to_string());
+        }
+        let (queries, responses) = (def.queries.unwrap_or(true), def.responses.unwrap_or(true));
+        if !queries && !responses {
+            self.fail(place.clone(), "server dnstap", "queries and responses are both false".to_string());
+        }
+        Some(DnstapSettings {
+            output,
+            every: (1.0 / sample).round().clamp(1.0, f64::from(u32::MAX)) as u32,
+            queries,
+            responses,
+            identity: def.identity.clone(),
+            queue,
+        })
+    }
+
     fn rrl_settings(&mut self, place: &Place, def: &crate::config::RrlDef, rrl: &mut RrlSettings) {
         rrl.rate = def.rate.unwrap_or(0);
         rrl.slip = def.slip.unwrap_or(defaults::RRL_SLIP);

@@ -88,3 +88,6 @@ pub const PROPAGATION_DELAY: u64 = 3600;
 /// The parent's DS TTL assumed when its answer does not say (RFC 7583 TTLds; a day, as
 /// most TLDs).
 pub const PARENT_DS_TTL: u32 = 86_400;
+
+/// Queries waiting for the dnstap writer at most (`server.dnstap.queue`).
+pub const DNSTAP_QUEUE: usize = 8192;

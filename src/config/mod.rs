@@ -314,6 +314,41 @@ pub struct ServerDef {
     /// DNS cookies (on by default).
     #[serde(default)]
     pub cookies: Option<CookiesDef>,
+    /// dnstap query logs (off unless set).
+    #[serde(default)]
+    pub dnstap: Option<DnstapDef>,
+}
+
+/// `server.dnstap`: queries and answers logged in dnstap (Frame Streams of protobuf
+/// messages, what Knot, BIND and Unbound write), taken at start.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnstapDef {
+    /// Send the frames to this Unix socket, where a reader listens (`fstrm_capture`, a
+    /// dnstap collector); reconnects when the reader goes away. Relative to the rules file.
+    #[serde(default)]
+    pub socket: Option<String>,
+    /// Or append them to this file (an existing one is kept as FILE.TIMESTAMP first).
+    /// Relative to the rules file.
+    #[serde(default)]
+    pub file: Option<String>,
+    /// The share of queries logged, above 0 and at most 1 (default 1: every query);
+    /// 0.01 logs one query in 100.
+    #[serde(default)]
+    pub sample: Option<f64>,
+    /// Log the queries (default true).
+    #[serde(default)]
+    pub queries: Option<bool>,
+    /// Log the answers (default true).
+    #[serde(default)]
+    pub responses: Option<bool>,
+    /// The identity written in each frame (default: the host name).
+    #[serde(default)]
+    pub identity: Option<String>,
+    /// Queries waiting for the writer at most (default 8192); past it they are dropped
+    /// and counted, so a slow reader never slows the answers.
+    #[serde(default)]
+    pub queue: Option<usize>,
 }
 
 /// `server.rrl`: response rate limiting, per source prefix and kind of answer.

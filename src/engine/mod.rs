@@ -27,6 +27,7 @@ pub mod settings;
 pub mod sign;
 pub mod snapshot;
 pub mod summary;
+pub mod tap;
 pub mod transfer;
 pub mod versions;
 pub mod zone;
@@ -89,6 +90,8 @@ pub struct Engine {
     pub defences: defence::Defences,
     /// Told the zone of each NOTIFY accepted from its primary (see [`Engine::on_notify`]).
     notified: std::sync::OnceLock<NotifyHook>,
+    /// Shown some answered queries (see [`Engine::set_tap`]).
+    tap: std::sync::OnceLock<Arc<dyn tap::Tap>>,
     /// DNSSEC signatures made, kept across reloads (see [`sign::cache`]).
     pub signatures: sign::cache::SignatureCache,
 }
@@ -293,6 +296,7 @@ impl Engine {
             pending_changes: Mutex::default(),
             defences,
             notified: std::sync::OnceLock::new(),
+            tap: std::sync::OnceLock::new(),
             signatures: sign::cache::SignatureCache::default(),
         }
     }
@@ -309,6 +313,30 @@ impl Engine {
     /// call counts.
     pub fn on_notify(&self, hook: impl Fn(&str) + Send + Sync + 'static) {
         let _ = self.notified.set(NotifyHook(Box::new(hook)));
+    }
+
+    /// Gives the engine a tap that sees the answered queries it samples (serve's dnstap
+    /// writer). Only the first call counts; `false` if a tap was already set.
+    pub fn set_tap(&self, tap: Arc<dyn tap::Tap>) -> bool {
+        self.tap.set(tap).is_ok()
+    }
+
+    /// Shows the answer just made to the tap, if one is set and samples it.
+    #[inline]
+    fn tap(&self, live: &Live, outcome: &packet::Outcome, tapped: (&[u8], SocketAddr, Transport, &[u8])) {
+        let Some(tap) = self.tap.get() else { return };
+        if tap.sample() {
+            let (query, peer, transport, response) = tapped;
+            let line = |l: LineId| live.lines.name(l);
+            tap.record(tap::Tapped {
+                query,
+                response,
+                peer,
+                transport,
+                line: outcome.route.map(|r| line(r.client_line)),
+                served_line: outcome.route.map(|r| line(r.served_line)),
+            });
+        }
     }
 
     /// An engine serving `snapshot`, which [`Engine::reload`] replaces with a fresh one
@@ -400,6 +428,7 @@ impl Engine {
                     return false;
                 }
                 self.count(worker, &live, &outcome, Transport::Udp);
+                self.tap(&live, &outcome, (packet, peer, Transport::Udp, out));
                 return true;
             }
             Err(miss) => miss,
@@ -435,6 +464,7 @@ impl Engine {
                 (hook.0)(zone);
             }
             self.count(shard, live, &outcome, transport);
+            self.tap(live, &outcome, (packet, peer, transport, out));
             return Some(outcome);
         }
         let health = live.live_health();
@@ -454,6 +484,7 @@ impl Engine {
             (outcome.rcode, outcome.route, outcome.reuse) = (rcode, None, None);
         }
         self.count(shard, live, &outcome, transport);
+        self.tap(live, &outcome, (packet, peer, transport, out));
         Some(outcome)
     }
 

@@ -50,6 +50,34 @@ pub struct ServerSettings {
     pub rrl: RrlSettings,
     /// DNS cookies.
     pub cookies: CookieSettings,
+    /// dnstap query logs (`None`: off); taken at start.
+    pub dnstap: Option<DnstapSettings>,
+}
+
+/// `server.dnstap`: what is logged, where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DnstapSettings {
+    /// Where the frames go.
+    pub output: DnstapOutput,
+    /// One query in this many is logged (1: all).
+    pub every: u32,
+    /// Log the queries.
+    pub queries: bool,
+    /// Log the answers.
+    pub responses: bool,
+    /// The identity of each frame (`None`: the host name).
+    pub identity: Option<String>,
+    /// Queries waiting for the writer at most.
+    pub queue: usize,
+}
+
+/// Where dnstap frames go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DnstapOutput {
+    /// A reader's Unix socket (bidirectional Frame Streams).
+    Socket(std::path::PathBuf),
+    /// A file (unidirectional Frame Streams).
+    File(std::path::PathBuf),
 }
 
 /// `server.rrl`: response rate limiting (see [`super::rrl`]).

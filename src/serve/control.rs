@@ -29,6 +29,8 @@ pub struct Control {
     pub secondary: Arc<super::secondary::SecondaryStats>,
     /// Key rollover steps taken.
     pub rollover: RolloverStats,
+    /// dnstap frames written and dropped.
+    pub dnstap: Arc<super::dnstap::DnstapStats>,
     /// The last periodic consistency check, once one has run.
     pub last_check: std::sync::Mutex<Option<super::consistency::LastCheck>>,
     /// Token for the admin API's mutating calls.

@@ -96,6 +96,13 @@ pub fn render(control: &Control) -> String {
         "Generation of the live snapshot (1 at start, +1 per reload).",
     );
     x.sample("linedns_snapshot_generation", &[], engine.generation());
+    x.family(
+        "linedns_dnstap_frames_total",
+        Kind::Counter,
+        "dnstap frames, by result: written, or dropped (queue full, no reader, write failed).",
+    );
+    x.sample("linedns_dnstap_frames_total", &[("result", "written")], load(&control.dnstap.written));
+    x.sample("linedns_dnstap_frames_total", &[("result", "dropped")], load(&control.dnstap.dropped));
     replication(&mut x, control);
     dnssec(&mut x, control);
     x.family("linedns_build_info", Kind::Gauge, "Build information.");

@@ -23,6 +23,7 @@ pub mod checker;
 mod clock;
 pub mod consistency;
 pub mod control;
+pub mod dnstap;
 pub mod exposition;
 pub mod file_watch;
 pub mod notify;
@@ -322,6 +323,7 @@ impl Server {
             notify: Arc::default(),
             secondary: Arc::default(),
             rollover: control::RolloverStats::default(),
+            dnstap: Arc::default(),
             last_check: std::sync::Mutex::default(),
             token,
         };
@@ -378,6 +380,11 @@ impl Server {
         if engine.snapshot().settings.watch {
             helpers.spawn(file_watch::run(self.control.clone(), WATCH_EVERY, WATCH_DEBOUNCE, stopped()));
         }
+        // The query log, before the first query is read.
+        let dnstap = match &engine.snapshot().settings.dnstap {
+            Some(settings) => Some(dnstap::start(&engine, settings, self.control.dnstap.clone())?),
+            None => None,
+        };
         let mut tasks = JoinSet::new();
         // UDP: one blocking thread per socket (batched system calls), stopped by a flag.
         let udp_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -408,6 +415,10 @@ impl Server {
         let drained = tokio::time::timeout(SHUTDOWN_GRACE, async { while tasks.join_next().await.is_some() {} }).await;
         if drained.is_err() {
             tracing::warn!("shutdown: some TCP connections did not finish within {SHUTDOWN_GRACE:?}; closed");
+        }
+        if let Some(writer) = dnstap {
+            // It waits for the reader's FINISH: not on a runtime thread.
+            let _ = tokio::task::spawn_blocking(move || writer.close()).await;
         }
         let _ = helpers_stop_tx.send(true);
         while helpers.join_next().await.is_some() {}

@@ -216,6 +216,24 @@ pub fn ixfr_serial(packet: &[u8]) -> Option<u32> {
 /// [`decode`]: a hint for a host that prefetches before it answers (only `decode`
 /// decides what the query gets).
 pub fn ecs_hint(packet: &[u8]) -> Option<(IpAddr, u8)> {
+    ecs_seen(packet).map(|e| (e.address, e.source_prefix))
+}
+
+/// The ECS option of any message (a query's, or an answer's with its scope), read
+/// without the checks of [`decode`] (RFC 7871 §6: FAMILY, SOURCE PREFIX-LENGTH, SCOPE
+/// PREFIX-LENGTH, ADDRESS).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EcsSeen {
+    /// The address, its octets past the source prefix zero.
+    pub address: IpAddr,
+    /// SOURCE PREFIX-LENGTH.
+    pub source_prefix: u8,
+    /// SCOPE PREFIX-LENGTH (0 in a query).
+    pub scope_prefix: u8,
+}
+
+/// The message's ECS option, if it has one that reads (see [`EcsSeen`]).
+pub fn ecs_seen(packet: &[u8]) -> Option<EcsSeen> {
     let (mut pos, [_, ancount, nscount, arcount]) = after_question(packet)?;
     for _ in 0..u32::from(ancount) + u32::from(nscount) {
         pos = skip_record(packet, pos)?.next;
@@ -229,20 +247,22 @@ pub fn ecs_hint(packet: &[u8]) -> Option<(IpAddr, u8)> {
                 let len = usize::from(u16::from_be_bytes([options[2], options[3]]));
                 let body = options.get(4..4 + len)?;
                 if code == OPTION_ECS && body.len() >= 4 {
-                    let (family, source) = (u16::from_be_bytes([body[0], body[1]]), body[2]);
+                    let (family, source_prefix, scope_prefix) =
+                        (u16::from_be_bytes([body[0], body[1]]), body[2], body[3]);
                     let mut octets = [0u8; 16];
                     let given = &body[4..];
-                    return match family {
+                    let address = match family {
                         1 if given.len() <= 4 => {
                             octets[..given.len()].copy_from_slice(given);
-                            Some((IpAddr::from([octets[0], octets[1], octets[2], octets[3]]), source))
+                            IpAddr::from([octets[0], octets[1], octets[2], octets[3]])
                         }
                         2 if given.len() <= 16 => {
                             octets[..given.len()].copy_from_slice(given);
-                            Some((IpAddr::from(octets), source))
+                            IpAddr::from(octets)
                         }
-                        _ => None,
+                        _ => return None,
                     };
+                    return Some(EcsSeen { address, source_prefix, scope_prefix });
                 }
                 options = &options[4 + len..];
             }

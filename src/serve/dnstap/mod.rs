@@ -1,0 +1,331 @@
+//! dnstap query logs (`server.dnstap`): the queries and answers the engine's tap samples
+//! (one in `every`), written as dnstap messages ([`message`]) in Frame Streams
+//! ([`frames`]) to a reader's Unix socket or to a file, by a thread of their own.
+//!
+//! The query path only copies a sampled query and its answer into a bounded queue
+//! ([`DnstapTap::record`]); when the queue is full (a slow or absent reader) the query
+//! is dropped and counted, never waited for. With no `server.dnstap` no tap is set and
+//! the query path pays one branch. The writer encodes, writes, and flushes whenever the
+//! queue runs dry; a socket whose reader goes away is dialled again every
+//! [`RECONNECT_EVERY`], the frames in between dropped and counted.
+
+pub mod frames;
+pub mod message;
+
+use std::cell::Cell;
+use std::io::{self, BufWriter, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::time::{Duration, Instant, SystemTime};
+
+use self::frames::Control;
+use self::message::{AUTH_QUERY, AUTH_RESPONSE, Origin, Seen};
+use crate::engine::Engine;
+use crate::engine::settings::{DnstapOutput, DnstapSettings};
+use crate::engine::tap::{Tap, Tapped};
+
+/// How often a socket whose reader is gone is dialled again.
+pub const RECONNECT_EVERY: Duration = Duration::from_secs(2);
+/// How long a write to the reader's socket may block before the reader counts as gone.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the writer waits for the reader's ACCEPT, and for its FINISH at the end.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Frames written and dropped, for metrics.
+#[derive(Debug, Default)]
+pub struct DnstapStats {
+    /// Frames written to the reader or the file.
+    pub written: AtomicU64,
+    /// Frames dropped: the queue was full, no reader was there, or a write failed.
+    pub dropped: AtomicU64,
+}
+
+/// What goes from the query path to the writer.
+enum Item {
+    Seen(Seen),
+    Stop,
+}
+
+/// The engine's tap: samples one query in `every` and queues a copy.
+#[derive(Debug)]
+pub struct DnstapTap {
+    every: u32,
+    queries: bool,
+    responses: bool,
+    queue: SyncSender<Item>,
+    closed: AtomicBool,
+    stats: Arc<DnstapStats>,
+}
+
+impl std::fmt::Debug for Item {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Item::Seen(_) => "Seen",
+            Item::Stop => "Stop",
+        })
+    }
+}
+
+thread_local! {
+    /// Queries this thread saw since it last sampled one.
+    static SINCE_SAMPLE: Cell<u32> = const { Cell::new(0) };
+}
+
+impl DnstapTap {
+    fn frames_per_query(&self) -> u64 {
+        u64::from(self.queries) + u64::from(self.responses)
+    }
+}
+
+impl Tap for DnstapTap {
+    #[inline]
+    fn sample(&self) -> bool {
+        if self.closed.load(Ordering::Relaxed) {
+            return false;
+        }
+        SINCE_SAMPLE.with(|since| {
+            let seen = since.get() + 1;
+            let take = seen >= self.every;
+            since.set(if take { 0 } else { seen });
+            take
+        })
+    }
+
+    fn record(&self, tapped: Tapped<'_>) {
+        let scope = crate::wire::decode::ecs_seen(tapped.response);
+        let extra = match (tapped.line, scope) {
+            (None, None) => None,
+            (line, scope) => {
+                let mut text = String::new();
+                if let Some(line) = line {
+                    text.push_str(&format!("line={line}"));
+                    if let Some(served) = tapped.served_line.filter(|s| *s != line) {
+                        text.push_str(&format!(" served={served}"));
+                    }
+                }
+                if let Some(e) = scope {
+                    let sep = if text.is_empty() { "" } else { " " };
+                    text.push_str(&format!("{sep}ecs={}/{} scope={}", e.address, e.source_prefix, e.scope_prefix));
+                }
+                Some(text.into_bytes())
+            }
+        };
+        let seen = Seen {
+            at: SystemTime::now(),
+            peer: tapped.peer,
+            transport: tapped.transport,
+            query: if self.queries { tapped.query.to_vec() } else { Vec::new() },
+            response: if self.responses { tapped.response.to_vec() } else { Vec::new() },
+            extra,
+        };
+        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.queue.try_send(Item::Seen(seen)) {
+            self.stats.dropped.fetch_add(self.frames_per_query(), Ordering::Relaxed);
+        }
+    }
+}
+
+/// The running writer: [`Writer::close`] ends the stream (STOP) and the thread.
+#[derive(Debug)]
+pub struct Writer {
+    tap: Arc<DnstapTap>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    target: String,
+}
+
+impl Writer {
+    /// Stops sampling, writes what is queued and the STOP frame, and waits for the
+    /// writer thread (a reader that stopped reading holds it at most [`WRITE_TIMEOUT`]).
+    pub fn close(mut self) {
+        self.tap.closed.store(true, Ordering::Relaxed);
+        let _ = self.tap.queue.send(Item::Stop);
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("dnstap writer for {} ended in a panic", self.target);
+        }
+    }
+}
+
+/// Starts the dnstap writer of `settings` and sets its tap on `engine`. A file that
+/// cannot be opened is an error; a socket with no reader yet is not (it is dialled
+/// again every [`RECONNECT_EVERY`]).
+pub fn start(engine: &Engine, settings: &DnstapSettings, stats: Arc<DnstapStats>) -> io::Result<Writer> {
+    let (queue, queued) = std::sync::mpsc::sync_channel(settings.queue);
+    let identity = settings.identity.clone().unwrap_or_else(|| {
+        nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| "linedns".into())
+    });
+    let origin = Origin {
+        identity: identity.into_bytes(),
+        version: format!("linedns {}", env!("CARGO_PKG_VERSION")).into_bytes(),
+    };
+    let (target, sink) = match &settings.output {
+        DnstapOutput::File(path) => (path.display().to_string(), Sink::File(open_file(path)?)),
+        DnstapOutput::Socket(path) => (path.display().to_string(), Sink::socket(path.clone())),
+    };
+    let tap = Arc::new(DnstapTap {
+        every: settings.every.max(1),
+        queries: settings.queries,
+        responses: settings.responses,
+        queue,
+        closed: AtomicBool::new(false),
+        stats: stats.clone(),
+    });
+    if !engine.set_tap(tap.clone()) {
+        return Err(io::Error::other("the engine already has a query tap"));
+    }
+    let kinds: Vec<i32> = [(settings.queries, AUTH_QUERY), (settings.responses, AUTH_RESPONSE)]
+        .into_iter()
+        .filter_map(|(on, kind)| on.then_some(kind))
+        .collect();
+    let per_query = kinds.len() as u64;
+    let thread = std::thread::Builder::new()
+        .name("dnstap".into())
+        .spawn(move || write_frames(sink, queued, &origin, &kinds, &stats, per_query))?;
+    tracing::info!("dnstap: logging one query in {} to {target}", settings.every);
+    Ok(Writer { tap, thread: Some(thread), target })
+}
+
+/// Opens the dnstap file, keeping an existing one as FILE.SECONDS first (a Frame
+/// Streams file holds one stream), and writes START.
+fn open_file(path: &Path) -> io::Result<BufWriter<std::fs::File>> {
+    let context = |e: io::Error| io::Error::new(e.kind(), format!("dnstap file {}: {e}", path.display()));
+    if std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
+        let kept = PathBuf::from(format!("{}.{}", path.display(), super::clock::unix_now()));
+        std::fs::rename(path, &kept).map_err(context)?;
+        tracing::info!("dnstap: the previous {} is kept as {}", path.display(), kept.display());
+    }
+    let mut file = BufWriter::new(std::fs::File::create(path).map_err(context)?);
+    file.write_all(&frames::control(Control::Start, true)).map_err(context)?;
+    Ok(file)
+}
+
+/// Where the frames go.
+enum Sink {
+    File(BufWriter<std::fs::File>),
+    Socket { path: PathBuf, stream: Option<BufWriter<UnixStream>>, next_dial: Instant },
+}
+
+impl Sink {
+    fn socket(path: PathBuf) -> Sink {
+        let mut sink = Sink::Socket { path, stream: None, next_dial: Instant::now() };
+        sink.dial();
+        sink
+    }
+
+    /// Connects to the reader and runs the handshake (READY, ACCEPT, START), when the
+    /// socket has no reader and its time to dial again has come.
+    fn dial(&mut self) {
+        let Sink::Socket { path, stream, next_dial } = self else { return };
+        if stream.is_some() || Instant::now() < *next_dial {
+            return;
+        }
+        *next_dial = Instant::now() + RECONNECT_EVERY;
+        match handshake(path) {
+            Ok(connected) => {
+                tracing::info!("dnstap: connected to the reader at {}", path.display());
+                *stream = Some(BufWriter::new(connected));
+            }
+            Err(e) => tracing::warn!(
+                "dnstap: no reader at {} ({e}); frames are dropped until one answers (trying every {RECONNECT_EVERY:?})",
+                path.display()
+            ),
+        }
+    }
+
+    /// The writer, if there is one to write to.
+    fn writer(&mut self) -> Option<&mut dyn Write> {
+        match self {
+            Sink::File(file) => Some(file),
+            Sink::Socket { stream, .. } => stream.as_mut().map(|s| s as &mut dyn Write),
+        }
+    }
+
+    /// After a failed write: a socket's reader is gone (dialled again later); a file's
+    /// error is logged and the writing goes on.
+    fn failed(&mut self, e: &io::Error) {
+        match self {
+            Sink::File(_) => tracing::error!("dnstap: cannot write the file: {e}"),
+            Sink::Socket { path, stream, .. } => {
+                tracing::warn!("dnstap: the reader at {} went away ({e})", path.display());
+                *stream = None;
+            }
+        }
+    }
+
+    /// Writes STOP and flushes; a socket waits for the reader's FINISH.
+    fn finish(&mut self) {
+        let stop = frames::control(Control::Stop, false);
+        let ended = self.writer().map(|w| w.write_all(&stop).and_then(|()| w.flush()));
+        if let (Some(Ok(())), Sink::Socket { stream: Some(stream), .. }) = (ended, self) {
+            let socket = stream.get_mut();
+            let _ = socket.set_read_timeout(Some(HANDSHAKE_TIMEOUT));
+            let _ = frames::read_control(socket);
+        }
+    }
+}
+
+/// Connects to `path` and runs the bidirectional handshake.
+fn handshake(path: &Path) -> io::Result<UnixStream> {
+    let mut socket = UnixStream::connect(path)?;
+    socket.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
+    socket.set_write_timeout(Some(WRITE_TIMEOUT))?;
+    socket.write_all(&frames::control(Control::Ready, true))?;
+    let (kind, types) = frames::read_control(&mut socket)?;
+    if kind != Control::Accept as u32 || !types.iter().any(|t| t == frames::CONTENT_TYPE) {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "the reader did not accept protobuf:dnstap.Dnstap"));
+    }
+    socket.write_all(&frames::control(Control::Start, true))?;
+    Ok(socket)
+}
+
+/// The writer thread: encodes what is queued, writes it, flushes when the queue runs
+/// dry, until [`Item::Stop`].
+fn write_frames(
+    mut sink: Sink,
+    queued: Receiver<Item>,
+    origin: &Origin,
+    kinds: &[i32],
+    stats: &DnstapStats,
+    per_query: u64,
+) {
+    let mut frame = Vec::with_capacity(1024);
+    let mut payload = Vec::with_capacity(1024);
+    let mut next: Option<Item> = None;
+    loop {
+        let item = match next.take().map_or_else(|| queued.recv_timeout(RECONNECT_EVERY), Ok) {
+            Ok(item) => item,
+            Err(RecvTimeoutError::Timeout) => {
+                sink.dial();
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let Item::Seen(seen) = item else { break };
+        sink.dial();
+        frame.clear();
+        for &kind in kinds {
+            payload.clear();
+            message::encode(origin, &seen, kind, &mut payload);
+            frames::data(&payload, &mut frame);
+        }
+        match sink.writer().map(|w| w.write_all(&frame)) {
+            Some(Ok(())) => stats.written.fetch_add(per_query, Ordering::Relaxed),
+            Some(Err(e)) => {
+                sink.failed(&e);
+                stats.dropped.fetch_add(per_query, Ordering::Relaxed)
+            }
+            None => stats.dropped.fetch_add(per_query, Ordering::Relaxed),
+        };
+        // When the queue has run dry, what was written reaches the reader now.
+        next = queued.try_recv().ok();
+        if next.is_none()
+            && let Some(Err(e)) = sink.writer().map(|w| w.flush())
+        {
+            sink.failed(&e);
+        }
+    }
+    sink.finish();
+}
