@@ -323,3 +323,18 @@ fn key_errors_never_show_the_secret() {
     );
     assert!(!err.contains("not base64 at all!") && !err.contains("c2VjcmV0"), "no secret in errors:\n{err}");
 }
+
+#[test]
+fn bad_dnstap_and_run_as_settings_name_the_value() {
+    let with = |server: &str| format!("version: 1\nserver:\n{server}lines: []\nzones: []\n");
+    let err = error_of(&with("  dnstap: { file: q.dnstap, sample: 0 }\n"), Path::new("."));
+    assert_mentions(&err, &["tests/inline.yaml:", "server dnstap", "sample 0 is not above 0 and at most 1"]);
+    let err = error_of(&with("  dnstap: { file: q.dnstap, socket: q.sock }\n"), Path::new("."));
+    assert_mentions(&err, &["server dnstap", "one of socket: PATH or file: PATH"]);
+    let err = error_of(&with("  dnstap: { file: q.dnstap, queries: false, responses: false }\n"), Path::new("."));
+    assert_mentions(&err, &["queries and responses are both false"]);
+    let err = error_of(&with("  dnstap: { file: q.dnstap, sampel: 0.1 }\n"), Path::new("."));
+    assert_mentions(&err, &["tests/inline.yaml:3:", "sampel"]);
+    let err = error_of(&with("  group: nogroup\n"), Path::new("."));
+    assert_mentions(&err, &["group is set without user"]);
+}
