@@ -137,7 +137,7 @@ pub struct Writer {
 
 impl Writer {
     /// Stops sampling, writes what is queued and the STOP frame, and waits for the
-    /// writer thread (a reader that stopped reading holds it at most [`WRITE_TIMEOUT`]).
+    /// writer thread (a reader that stopped reading holds it at most 5 s, the socket's write timeout).
     pub fn close(mut self) {
         self.tap.closed.store(true, Ordering::Relaxed);
         let _ = self.tap.queue.send(Item::Stop);
