@@ -335,6 +335,8 @@ fn bad_dnstap_and_run_as_settings_name_the_value() {
     assert_mentions(&err, &["queries and responses are both false"]);
     let err = error_of(&with("  dnstap: { file: q.dnstap, sampel: 0.1 }\n"), Path::new("."));
     assert_mentions(&err, &["tests/inline.yaml:3:", "sampel"]);
+    let err = error_of(&with("  dnstap: { file: q.dnstap, sample: 0.6 }\n"), Path::new("."));
+    assert_mentions(&err, &["sample 0.6 is not one query in N", "the nearest is 0.5"]);
     let err = error_of(&with("  group: nogroup\n"), Path::new("."));
     assert_mentions(&err, &["group is set without user"]);
 }

@@ -259,7 +259,9 @@ fn the_status_page_shows_every_line_and_node_and_follows_their_health() {
     assert_eq!(override_row.len(), 1, "the override is listed");
     assert!(dom.contains(">alice<") && dom.contains(">kernel update<"), "who and why are shown");
     assert!(dom.contains("failed: generation 1 kept"), "the failed reload is listed");
-    assert!(dom.contains(&rules_file.display().to_string()), "with the error naming the file");
+    let reloads = &dom[dom.find("<section id=\"reloads\"").unwrap()..];
+    let reloads = &reloads[..reloads.find("</section>").unwrap()];
+    assert!(reloads.contains(&format!("{}:2:", rules_file.display())), "the error names file and line:\n{reloads}");
     // And on a phone's width.
     render(&page, &artifact("status-page-phone.png"), 390, 844);
     server.stop();

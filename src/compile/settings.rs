@@ -182,6 +182,19 @@ impl Compiler<'_> {
             self.fail(place.clone(), "server dnstap", format!("sample {sample} is not above 0 and at most 1"));
             return None;
         }
+        // One query in N is logged: a share that is no 1/N would be logged as another.
+        let every = (1.0 / sample).round().clamp(1.0, f64::from(u32::MAX));
+        if ((1.0 / every) - sample).abs() > sample * 0.01 {
+            self.fail(
+                place.clone(),
+                "server dnstap",
+                format!(
+                    "sample {sample} is not one query in N: give 1/N (1, 0.5, 0.1, 0.01, ...); the nearest is {}",
+                    1.0 / every
+                ),
+            );
+            return None;
+        }
         let queue = def.queue.unwrap_or(defaults::DNSTAP_QUEUE);
         if queue == 0 {
             self.fail(place.clone(), "server dnstap", "queue 0 would drop every frame".to_string());
@@ -190,14 +203,7 @@ impl Compiler<'_> {
         if !queries && !responses {
             self.fail(place.clone(), "server dnstap", "queries and responses are both false".to_string());
         }
-        Some(DnstapSettings {
-            output,
-            every: (1.0 / sample).round().clamp(1.0, f64::from(u32::MAX)) as u32,
-            queries,
-            responses,
-            identity: def.identity.clone(),
-            queue,
-        })
+        Some(DnstapSettings { output, every: every as u32, queries, responses, identity: def.identity.clone(), queue })
     }
 
     fn rrl_settings(&mut self, place: &Place, def: &crate::config::RrlDef, rrl: &mut RrlSettings) {

@@ -209,9 +209,11 @@ impl LiveHealth<'_> {
         self.view.get_or_init(|| self.live.overrides.load())
     }
 
-    /// What an operator override forces on `node`, if one does (the status page shows it).
-    pub fn node_override(&self, node: line::NodeId) -> Option<Forced> {
-        self.overrides().node(node)
+    /// The override that decides `node` in the pool of `line` of line record `record`,
+    /// if one does: the pool's, else the node's (the order `resolve` applies them in;
+    /// without one, [`NodeHealth::is_up`] is the probe's state).
+    pub fn forced_in_pool(&self, record: u32, line: LineId, node: line::NodeId) -> Option<Forced> {
+        self.pool_override(record, line).or_else(|| self.overrides().node(node))
     }
 }
 

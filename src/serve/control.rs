@@ -70,6 +70,21 @@ pub struct ReloadEvent {
     pub errors: Vec<String>,
 }
 
+impl ReloadEvent {
+    /// The event of a reload started by `cause` that ended in `result`, `generation`
+    /// live after it.
+    fn new(cause: &str, generation: u64, result: &Result<ReloadReport, CompileErrors>) -> ReloadEvent {
+        ReloadEvent {
+            at: super::clock::unix_now(),
+            cause: cause.to_string(),
+            ok: result.is_ok(),
+            generation,
+            changed: result.as_ref().ok().cloned(),
+            errors: result.as_ref().err().map(|e| e.0.iter().map(ToString::to_string).collect()).unwrap_or_default(),
+        }
+    }
+}
+
 impl ReloadStats {
     /// The last reloads, newest first.
     pub fn recent(&self) -> Vec<ReloadEvent> {
@@ -91,7 +106,7 @@ impl Control {
     /// snapshot.
     pub fn reload(&self, cause: &str) -> Result<ReloadReport, CompileErrors> {
         let (engine, stats) = (&self.engine, &self.reloads);
-        match engine.reload() {
+        let result = match engine.reload() {
             Ok(report) => {
                 stats.successes.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(
@@ -110,14 +125,6 @@ impl Control {
                 if let Some(e) = &report.versions.persist_error {
                     tracing::error!("reload ({cause}): cannot store the serials: {e}");
                 }
-                stats.keep(ReloadEvent {
-                    at: super::clock::unix_now(),
-                    cause: cause.to_string(),
-                    ok: true,
-                    generation: report.generation,
-                    changed: Some(report.clone()),
-                    errors: Vec::new(),
-                });
                 Ok(report)
             }
             Err(errors) => {
@@ -130,17 +137,11 @@ impl Control {
                     errors.0.len(),
                     engine.generation()
                 );
-                stats.keep(ReloadEvent {
-                    at: super::clock::unix_now(),
-                    cause: cause.to_string(),
-                    ok: false,
-                    generation: engine.generation(),
-                    changed: None,
-                    errors: errors.0.iter().map(ToString::to_string).collect(),
-                });
                 Err(errors)
             }
-        }
+        };
+        stats.keep(ReloadEvent::new(cause, engine.generation(), &result));
+        result
     }
 }
 

@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use nix::unistd::{Gid, Group, Uid, User, chown, getuid, setgid, setgroups, setuid};
+use nix::unistd::{Gid, Group, Uid, User, getuid, setgid, setgroups, setuid};
 
 /// Who the server runs as once its sockets are bound.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,6 +45,13 @@ pub fn drop_privileges(run_as: &RunAs, state_dir: Option<&Path>) -> Result<Strin
         ));
     }
     if let Some(dir) = state_dir {
+        if dir.parent().is_none() {
+            return Err(format!(
+                "state directory {}: will not hand the root directory to {}",
+                dir.display(),
+                account.name
+            ));
+        }
         std::fs::create_dir_all(dir).map_err(|e| format!("state directory {}: {e}", dir.display()))?;
         hand_over(dir, account.uid, account.gid)?;
     }
@@ -91,7 +98,8 @@ fn hand_over(dir: &Path, uid: Uid, gid: Gid) -> Result<(), String> {
         if kind.file_type().is_symlink() {
             continue;
         }
-        chown(&path, Some(uid), Some(gid))
+        // lchown: a link put in place since the look above is changed, not followed.
+        std::os::unix::fs::lchown(&path, Some(uid.as_raw()), Some(gid.as_raw()))
             .map_err(|e| format!("{}: cannot give it to uid {uid}: {e}", path.display()))?;
         if kind.is_dir() {
             let entries = std::fs::read_dir(&path).map_err(|e| format!("{}: {e}", path.display()))?;

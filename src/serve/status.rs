@@ -174,18 +174,18 @@ pub fn status(control: &Control) -> Status {
                                     failures,
                                 }
                             });
-                            let decided = forced.or_else(|| health.node_override(node.node));
-                            let health = match decided {
+                            let decided = health.forced_in_pool(index as u32, pool.line, node.node);
+                            let state = match decided {
                                 Some(Forced::Up) => "up",
                                 Some(Forced::Down) => "down",
                                 Some(Forced::Drained) => "drained",
-                                None if probe.as_ref().is_none_or(|p| p.up) => "up",
+                                None if health.is_up(node) => "up",
                                 None => "down",
                             };
                             NodeStatus {
                                 address: live.nodes[node.node.index()].addr,
                                 weight: node.weight,
-                                health,
+                                health: state,
                                 forced: decided.is_some(),
                                 probe,
                             }

@@ -30,7 +30,7 @@ use crate::engine::tap::{Tap, Tapped};
 /// How often a socket whose reader is gone is dialled again.
 pub const RECONNECT_EVERY: Duration = Duration::from_secs(2);
 /// How long a write to the reader's socket may block before the reader counts as gone.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long the writer waits for the reader's ACCEPT, and for its FINISH at the end.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -136,11 +136,13 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Stops sampling, writes what is queued and the STOP frame, and waits for the
-    /// writer thread (a reader that stopped reading holds it at most 5 s, the socket's write timeout).
+    /// Stops sampling, drops what is still queued (counted), writes the STOP frame, and
+    /// waits for the writer thread: a reader that stopped reading holds it for a write
+    /// timeout (2 s) and the wait for its FINISH (2 s) at most.
     pub fn close(mut self) {
         self.tap.closed.store(true, Ordering::Relaxed);
-        let _ = self.tap.queue.send(Item::Stop);
+        // A full queue: the writer sees `closed` at its next item instead.
+        let _ = self.tap.queue.try_send(Item::Stop);
         if let Some(thread) = self.thread.take()
             && thread.join().is_err()
         {
@@ -162,8 +164,10 @@ pub fn start(engine: &Engine, settings: &DnstapSettings, stats: Arc<DnstapStats>
         version: format!("linedns {}", env!("CARGO_PKG_VERSION")).into_bytes(),
     };
     let (target, sink) = match &settings.output {
-        DnstapOutput::File(path) => (path.display().to_string(), Sink::File(open_file(path)?)),
-        DnstapOutput::Socket(path) => (path.display().to_string(), Sink::socket(path.clone())),
+        DnstapOutput::File(path) => (path.display().to_string(), Sink::File { file: open_file(path)?, failing: false }),
+        DnstapOutput::Socket(path) => {
+            (path.display().to_string(), Sink::Socket { path: path.clone(), stream: None, next_dial: Instant::now() })
+        }
     };
     let tap = Arc::new(DnstapTap {
         every: settings.every.max(1),
@@ -181,9 +185,10 @@ pub fn start(engine: &Engine, settings: &DnstapSettings, stats: Arc<DnstapStats>
         .filter_map(|(on, kind)| on.then_some(kind))
         .collect();
     let per_query = kinds.len() as u64;
-    let thread = std::thread::Builder::new()
-        .name("dnstap".into())
-        .spawn(move || write_frames(sink, queued, &origin, &kinds, &stats, per_query))?;
+    let thread = std::thread::Builder::new().name("dnstap".into()).spawn({
+        let tap = tap.clone();
+        move || write_frames(sink, queued, &origin, &kinds, &tap, per_query)
+    })?;
     tracing::info!("dnstap: logging one query in {} to {target}", settings.every);
     Ok(Writer { tap, thread: Some(thread), target })
 }
@@ -193,7 +198,17 @@ pub fn start(engine: &Engine, settings: &DnstapSettings, stats: Arc<DnstapStats>
 fn open_file(path: &Path) -> io::Result<BufWriter<std::fs::File>> {
     let context = |e: io::Error| io::Error::new(e.kind(), format!("dnstap file {}: {e}", path.display()));
     if std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
-        let kept = PathBuf::from(format!("{}.{}", path.display(), super::clock::unix_now()));
+        let stamp = super::clock::unix_now();
+        let kept = (0..)
+            .map(|n| {
+                PathBuf::from(if n == 0 {
+                    format!("{}.{stamp}", path.display())
+                } else {
+                    format!("{}.{stamp}.{n}", path.display())
+                })
+            })
+            .find(|candidate| !candidate.exists())
+            .unwrap_or_else(|| PathBuf::from(format!("{}.{stamp}", path.display())));
         std::fs::rename(path, &kept).map_err(context)?;
         tracing::info!("dnstap: the previous {} is kept as {}", path.display(), kept.display());
     }
@@ -204,17 +219,19 @@ fn open_file(path: &Path) -> io::Result<BufWriter<std::fs::File>> {
 
 /// Where the frames go.
 enum Sink {
-    File(BufWriter<std::fs::File>),
-    Socket { path: PathBuf, stream: Option<BufWriter<UnixStream>>, next_dial: Instant },
+    /// A file; `failing` once a write failed (logged once until one succeeds).
+    File {
+        file: BufWriter<std::fs::File>,
+        failing: bool,
+    },
+    Socket {
+        path: PathBuf,
+        stream: Option<BufWriter<UnixStream>>,
+        next_dial: Instant,
+    },
 }
 
 impl Sink {
-    fn socket(path: PathBuf) -> Sink {
-        let mut sink = Sink::Socket { path, stream: None, next_dial: Instant::now() };
-        sink.dial();
-        sink
-    }
-
     /// Connects to the reader and runs the handshake (READY, ACCEPT, START), when the
     /// socket has no reader and its time to dial again has come.
     fn dial(&mut self) {
@@ -238,7 +255,7 @@ impl Sink {
     /// The writer, if there is one to write to.
     fn writer(&mut self) -> Option<&mut dyn Write> {
         match self {
-            Sink::File(file) => Some(file),
+            Sink::File { file, .. } => Some(file),
             Sink::Socket { stream, .. } => stream.as_mut().map(|s| s as &mut dyn Write),
         }
     }
@@ -247,10 +264,17 @@ impl Sink {
     /// error is logged and the writing goes on.
     fn failed(&mut self, e: &io::Error) {
         match self {
-            Sink::File(_) => tracing::error!("dnstap: cannot write the file: {e}"),
+            Sink::File { failing, .. } => {
+                if !std::mem::replace(failing, true) {
+                    tracing::error!("dnstap: cannot write the file ({e}); frames are dropped and counted until it can");
+                }
+            }
             Sink::Socket { path, stream, .. } => {
                 tracing::warn!("dnstap: the reader at {} went away ({e})", path.display());
-                *stream = None;
+                // What is buffered is given up, not written again on drop.
+                if let Some(gone) = stream.take() {
+                    drop(gone.into_parts());
+                }
             }
         }
     }
@@ -269,7 +293,13 @@ impl Sink {
 
 /// Connects to `path` and runs the bidirectional handshake.
 fn handshake(path: &Path) -> io::Result<UnixStream> {
-    let mut socket = UnixStream::connect(path)?;
+    // Without blocking: a reader whose backlog is full (it stopped accepting) is an
+    // error now, not a wait.
+    let connecting = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None)?;
+    connecting.set_nonblocking(true)?;
+    connecting.connect(&socket2::SockAddr::unix(path)?)?;
+    connecting.set_nonblocking(false)?;
+    let mut socket = UnixStream::from(std::os::fd::OwnedFd::from(connecting));
     socket.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
     socket.set_write_timeout(Some(WRITE_TIMEOUT))?;
     socket.write_all(&frames::control(Control::Ready, true))?;
@@ -288,13 +318,22 @@ fn write_frames(
     queued: Receiver<Item>,
     origin: &Origin,
     kinds: &[i32],
-    stats: &DnstapStats,
+    tap: &DnstapTap,
     per_query: u64,
 ) {
+    let stats = &tap.stats;
     let mut frame = Vec::with_capacity(1024);
     let mut payload = Vec::with_capacity(1024);
     let mut next: Option<Item> = None;
+    sink.dial();
     loop {
+        if tap.closed.load(Ordering::Relaxed) {
+            // Closing: what is still queued is dropped, not written at the reader's pace.
+            let left = next.take().into_iter().chain(queued.try_iter());
+            let left = left.filter(|item| matches!(item, Item::Seen(_))).count() as u64;
+            stats.dropped.fetch_add(left * per_query, Ordering::Relaxed);
+            break;
+        }
         let item = match next.take().map_or_else(|| queued.recv_timeout(RECONNECT_EVERY), Ok) {
             Ok(item) => item,
             Err(RecvTimeoutError::Timeout) => {
@@ -312,7 +351,13 @@ fn write_frames(
             frames::data(&payload, &mut frame);
         }
         match sink.writer().map(|w| w.write_all(&frame)) {
-            Some(Ok(())) => stats.written.fetch_add(per_query, Ordering::Relaxed),
+            Some(Ok(())) => {
+                if let Sink::File { failing: failing @ true, .. } = &mut sink {
+                    *failing = false;
+                    tracing::info!("dnstap: writing the file again");
+                }
+                stats.written.fetch_add(per_query, Ordering::Relaxed)
+            }
             Some(Err(e)) => {
                 sink.failed(&e);
                 stats.dropped.fetch_add(per_query, Ordering::Relaxed)
