@@ -80,6 +80,32 @@ def synthetic_rules(work):
     return path
 
 
+def table_of(linedns, rules, env):
+    """The compiled prefix table of `rules` (`linedns table`): [(network, line)]."""
+    table_text = sh(linedns, "table", "-c", rules, env=env)
+    return [(ipaddress.ip_network(n), l) for n, l in (row.split() for row in table_text.splitlines())]
+
+
+def with_server_setting(text, setting):
+    """The rules `text` with `setting` (indented YAML lines) in its `server:` section."""
+    if "\nserver:\n" in text:
+        return text.replace("server:\n", "server:\n" + setting, 1)
+    return text.replace("version: 1\n", "version: 1\nserver:\n" + setting, 1)
+
+
+def print_medians(runs, label=""):
+    """Prints each run set's median QPS, its runs, and the median run's server cost and
+    checks; returns the medians by name."""
+    medians = {}
+    for name, rs in runs.items():
+        qps = sorted(float(r["qps"]) for r in rs)
+        medians[name] = statistics.median(qps)
+        mid = sorted(rs, key=lambda r: float(r["qps"]))[len(rs) // 2]
+        print(f"{label}{name}: median {medians[name]:,.0f} QPS (runs {', '.join(f'{q:,.0f}' for q in qps)}), "
+              f"{mid['us_per_answer']} us/answer, limit {mid['limit']}, wrong {mid['wrong']}, lost {mid['lost']}")
+    return medians
+
+
 def line_answers(linedns, rules, table):
     """Each line's answer for www.example.cn A and AAAA, as linedns gives it."""
     first = {}
@@ -276,8 +302,7 @@ def main():
     work = tempfile.mkdtemp(prefix="linedns-compare-")
     env = dict(os.environ, LINEDNS_GEO_DATA=f"{REPO}/tests/data/geo-data")
     rules = f"{REPO}/rules/china-carriers.yaml" if a.data == "real" else synthetic_rules(work)
-    table_text = sh(linedns, "table", "-c", rules, env=env)
-    table = [(ipaddress.ip_network(n), l) for n, l in (row.split() for row in table_text.splitlines())]
+    table = table_of(linedns, rules, env)
     os.environ["LINEDNS_GEO_DATA"] = env["LINEDNS_GEO_DATA"]
     answers = line_answers(linedns, rules, table)
     qfile = f"{work}/queries.txt"
@@ -287,11 +312,7 @@ def main():
     # limited) and every query carrying a client cookie (every answer gets a server
     # cookie made for it): the cost of both, against plain linedns in the same run.
     defended = os.path.join(os.path.dirname(rules), f".compare-defended-{os.getpid()}.yaml")
-    text = open(rules).read()
-    rrl = "  rrl: { rate: 100000000, slip: 2 }\n"
-    text = text.replace("server:\n", "server:\n" + rrl, 1) if "\nserver:\n" in text else \
-        text.replace("version: 1\n", "version: 1\nserver:\n" + rrl, 1)
-    open(defended, "w").write(text)
+    open(defended, "w").write(with_server_setting(open(rules).read(), "  rrl: { rate: 100000000, slip: 2 }\n"))
     gen_extra = {"linedns-defended": ["--cookie"]}
     configs(work, table, answers, ports)
     servers = {

@@ -19,7 +19,6 @@ its line's addresses:
 import argparse
 import os
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,18 +45,12 @@ def main():
     # The same rules, with a state directory for the keys: the zone is signed once its
     # key is there.
     rules = os.path.join(os.path.dirname(base), f".dnssec-bench-{os.getpid()}.yaml")
-    text = open(base).read()
-    state = f"  state_dir: {work}/state\n"
-    text = text.replace("server:\n", "server:\n" + state, 1) if "\nserver:\n" in text else \
-        text.replace("version: 1\n", "version: 1\nserver:\n" + state, 1)
-    open(rules, "w").write(text)
+    open(rules, "w").write(compare.with_server_setting(open(base).read(), f"  state_dir: {work}/state\n"))
     port, admin = 25361, 25362
     proc = None
     try:
         compare.sh(linedns, "keygen", "-c", rules, "example.cn", "--algorithm", a.algorithm)
-        table_text = compare.sh(linedns, "table", "-c", rules, env=env)
-        import ipaddress
-        table = [(ipaddress.ip_network(n), l) for n, l in (row.split() for row in table_text.splitlines())]
+        table = compare.table_of(linedns, rules, env)
         answers = compare.line_answers(linedns, rules, table)
         qfile = f"{work}/queries.txt"
         compare.queries(table, answers, qfile, 100_000, 0.3, 42)
@@ -85,13 +78,7 @@ def main():
             proc.terminate()
             proc.wait(timeout=10)
     print(f"linedns DNSSEC cost, {a.algorithm}, {a.runs} x {a.seconds:g} s, real carrier rules\n")
-    medians = {}
-    for name, rs in runs.items():
-        qps = sorted(float(r["qps"]) for r in rs)
-        medians[name] = statistics.median(qps)
-        mid = sorted(rs, key=lambda r: float(r["qps"]))[len(rs) // 2]
-        print(f"{name}: median {medians[name]:,.0f} QPS (runs {', '.join(f'{q:,.0f}' for q in qps)}), "
-              f"{mid['us_per_answer']} us/answer, limit {mid['limit']}, wrong {mid['wrong']}, lost {mid['lost']}")
+    medians = compare.print_medians(runs)
     print(f"DO=1 / DO=0: {medians['DO=1'] / medians['DO=0']:.3f}")
     for family in ("linedns_dnssec_signature_cache_sets", "linedns_dnssec_signature_cache_bytes",
                    "linedns_dnssec_signatures_made_total", "linedns_dnssec_signature_cache_hits_total"):

@@ -15,7 +15,6 @@ frames the server wrote and dropped (its own metrics).
 import argparse
 import os
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,18 +37,14 @@ def main():
     env = dict(os.environ, LINEDNS_GEO_DATA=f"{REPO}/tests/data/geo-data")
     os.environ["LINEDNS_GEO_DATA"] = env["LINEDNS_GEO_DATA"]
     base = f"{REPO}/rules/china-carriers.yaml"
-    text = open(base).read()
     # The same rules with dnstap on (written next to the base so that its data paths hold).
     tapped = os.path.join(os.path.dirname(base), f".dnstap-bench-{os.getpid()}.yaml")
     block = f"  dnstap: {{ file: {work}/queries.dnstap, sample: {a.sample} }}\n"
-    open(tapped, "w").write(text.replace("server:\n", "server:\n" + block, 1) if "\nserver:\n" in text else
-                            text.replace("version: 1\n", "version: 1\nserver:\n" + block, 1))
+    open(tapped, "w").write(compare.with_server_setting(open(base).read(), block))
     servers = {"off": (base, 25371, 25372), "on": (tapped, 25373, 25374)}
     procs = {}
     try:
-        table_text = compare.sh(linedns, "table", "-c", base, env=env)
-        import ipaddress
-        table = [(ipaddress.ip_network(n), l) for n, l in (row.split() for row in table_text.splitlines())]
+        table = compare.table_of(linedns, base, env)
         answers = compare.line_answers(linedns, base, table)
         qfile = f"{work}/queries.txt"
         compare.queries(table, answers, qfile, 100_000, 0.3, 42)
@@ -74,13 +69,7 @@ def main():
             proc.terminate()
             proc.wait(timeout=15)
     print(f"linedns dnstap cost, sample {a.sample:g}, {a.runs} x {a.seconds:g} s, real carrier rules\n")
-    medians = {}
-    for name, rs in runs.items():
-        qps = sorted(float(r["qps"]) for r in rs)
-        medians[name] = statistics.median(qps)
-        mid = sorted(rs, key=lambda r: float(r["qps"]))[len(rs) // 2]
-        print(f"dnstap {name}: median {medians[name]:,.0f} QPS (runs {', '.join(f'{q:,.0f}' for q in qps)}), "
-              f"{mid['us_per_answer']} us/answer, limit {mid['limit']}, wrong {mid['wrong']}, lost {mid['lost']}")
+    medians = compare.print_medians(runs, "dnstap ")
     print(f"on / off: {medians['on'] / medians['off']:.3f}")
     for result in ("written", "dropped"):
         value = re.search(rf'^linedns_dnstap_frames_total{{result="{result}"}} (\S+)$', metrics, re.M)

@@ -10,10 +10,9 @@
 mod common;
 
 use std::net::{SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::server::RunningServer;
+use common::server::{RunningServer, rules_with, test_dir};
 
 /// RFC 7873 §4: the COOKIE option.
 const COOKIE: u16 = 10;
@@ -193,23 +192,6 @@ fn flood(
     }
     s.set_nonblocking(false).unwrap();
     (tally, probed)
-}
-
-/// A directory for one test's rules, emptied first.
-fn test_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("linedns-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// The server tests' rules with `extra` added to their `server:` section, written in
-/// `dir`; returns the rules' path.
-fn rules_with(dir: &Path, extra: &str) -> String {
-    let original = std::fs::read_to_string(common::repo_path("tests/rules/server.yaml")).unwrap();
-    let rules = dir.join("rules.yaml");
-    std::fs::write(&rules, original.replacen("server:\n", &format!("server:\n{extra}"), 1)).unwrap();
-    rules.to_str().unwrap().to_string()
 }
 
 #[test]

@@ -12,24 +12,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::server::{RunningServer, dig};
+use common::server::{RunningServer, dig, rules_with, test_dir};
 use linedns::serve::dnstap::message::Dnstap;
 use prost::Message as _;
 
-/// A directory of this test's own.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("linedns-dnstap-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// The server test rules with `dnstap` (YAML flow mapping) in their `server:` section.
-fn rules(dir: &Path, dnstap: &str) -> PathBuf {
-    let text = std::fs::read_to_string(common::repo_path("tests/rules/server.yaml")).unwrap();
-    let file = dir.join("rules.yaml");
-    std::fs::write(&file, text.replacen("server:\n", &format!("server:\n  dnstap: {dnstap}\n"), 1)).unwrap();
-    file
+fn rules(dir: &Path, dnstap: &str) -> String {
+    rules_with(dir, &format!("  dnstap: {dnstap}\n"))
 }
 
 /// The data frames of a Frame Streams file (START, data..., STOP), decoded.
@@ -131,12 +120,9 @@ impl Drop for Capture {
 #[test]
 fn queries_and_answers_in_a_file_read_back_by_dnstap_read_and_kdig() {
     common::tools::require(&["dnstap-read", "kdig", "kill", "curl"]);
-    let dir = scratch("file");
+    let dir = test_dir("dnstap-file");
     let log = dir.join("queries.dnstap");
-    let server = RunningServer::start(
-        rules(&dir, &format!("{{ file: {} }}", log.display())).to_str().unwrap(),
-        &["127.0.0.1:0"],
-    );
+    let server = RunningServer::start(&rules(&dir, &format!("{{ file: {} }}", log.display())), &["127.0.0.1:0"]);
     let dns = server.addrs[0];
     let live = [
         dig(dns, &["www.example.com", "A", "+subnet=198.51.100.7/32"]),
@@ -194,11 +180,11 @@ fn queries_and_answers_in_a_file_read_back_by_dnstap_read_and_kdig() {
 #[test]
 fn a_socket_reader_gets_the_frames_and_one_query_in_ten_is_sampled() {
     common::tools::require(&["dnstap-read", "fstrm_capture", "kdig", "kill", "curl"]);
-    let dir = scratch("socket");
+    let dir = test_dir("dnstap-socket");
     let socket = dir.join("dnstap.sock");
     // The server starts before its reader: frames are dropped (counted) until it answers.
     let rules = rules(&dir, &format!("{{ socket: {}, sample: 0.1 }}", socket.display()));
-    let server = RunningServer::start(rules.to_str().unwrap(), &["127.0.0.1:0"]);
+    let server = RunningServer::start(&rules, &["127.0.0.1:0"]);
     assert_eq!(ask_many(server.addrs[0], 50), 50);
     assert!(metric(server.admin, "linedns_dnstap_frames_total{result=\"dropped\"}") >= 2);
     let capture = Capture::start(&socket, &dir.join("capture.dnstap"));
@@ -249,7 +235,7 @@ fn frames_read(lines: &[String]) -> usize {
 #[test]
 fn a_reader_that_stops_reading_costs_dropped_frames_not_answers() {
     common::tools::require(&["kdig", "kill", "curl"]);
-    let dir = scratch("stalled");
+    let dir = test_dir("dnstap-stalled");
     let path = dir.join("stalled.sock");
     let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
     let reader = std::thread::spawn(move || {
@@ -264,7 +250,7 @@ fn a_reader_that_stops_reading_costs_dropped_frames_not_answers() {
         drop(stream);
     });
     let rules = rules(&dir, &format!("{{ socket: {}, queue: 64 }}", path.display()));
-    let server = RunningServer::start(rules.to_str().unwrap(), &["127.0.0.1:0"]);
+    let server = RunningServer::start(&rules, &["127.0.0.1:0"]);
     let started = Instant::now();
     let answered = ask_many(server.addrs[0], 5000);
     let took = started.elapsed();

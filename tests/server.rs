@@ -8,7 +8,7 @@ use std::net::{TcpStream, UdpSocket};
 use std::time::Duration;
 
 use common::inprocess::InProcess;
-use common::server::{RunningServer, answers as answer_data, dig};
+use common::server::{RunningServer, answers as answer_data, dig, rules_with, test_dir};
 
 const RULES: &str = "tests/rules/server.yaml";
 
@@ -330,17 +330,10 @@ fn a_service_manager_hears_ready_reloading_and_stopping() {
 fn started_as_root_it_binds_port_53_then_runs_as_the_configured_user() {
     common::tools::require(&["kdig", "kill"]);
     assert!(running_as_root(), "this test binds port 53 and changes user, which needs root: run it as root (CI does)");
-    let dir = std::env::temp_dir().join(format!("linedns-user-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = test_dir("user");
     let state = dir.join("state");
-    let rules = std::fs::read_to_string(common::repo_path("tests/rules/server.yaml")).unwrap().replacen(
-        "server:\n",
-        &format!("server:\n  state_dir: {}\n  user: nobody\n", state.display()),
-        1,
-    );
-    let rules_file = dir.join("rules.yaml");
-    std::fs::write(&rules_file, rules).unwrap();
+    let rules_file =
+        std::path::PathBuf::from(rules_with(&dir, &format!("  state_dir: {}\n  user: nobody\n", state.display())));
     // A loopback address of this test's own, so port 53 is free whatever else runs here.
     let listen = format!("127.53.{}.1:53", std::process::id() % 250);
     let server = RunningServer::start_args(rules_file.to_str().unwrap(), &[&listen], &[], &[]);

@@ -151,3 +151,20 @@ pub fn answers(output: &str) -> Vec<String> {
     data.sort();
     data
 }
+
+/// A directory for one test's rules, emptied first.
+pub fn test_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("linedns-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The server tests' rules with `extra` added to their `server:` section, written in
+/// `dir`; returns the rules' path.
+pub fn rules_with(dir: &std::path::Path, extra: &str) -> String {
+    let original = std::fs::read_to_string(super::repo_path("tests/rules/server.yaml")).unwrap();
+    let rules = dir.join("rules.yaml");
+    std::fs::write(&rules, original.replacen("server:\n", &format!("server:\n{extra}"), 1)).unwrap();
+    rules.to_str().unwrap().to_string()
+}
