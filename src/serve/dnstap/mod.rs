@@ -184,10 +184,9 @@ pub fn start(engine: &Engine, settings: &DnstapSettings, stats: Arc<DnstapStats>
         .into_iter()
         .filter_map(|(on, kind)| on.then_some(kind))
         .collect();
-    let per_query = kinds.len() as u64;
     let thread = std::thread::Builder::new().name("dnstap".into()).spawn({
         let tap = tap.clone();
-        move || write_frames(sink, queued, &origin, &kinds, &tap, per_query)
+        move || write_frames(sink, queued, &origin, &kinds, &tap)
     })?;
     tracing::info!("dnstap: logging one query in {} to {target}", settings.every);
     Ok(Writer { tap, thread: Some(thread), target })
@@ -313,15 +312,8 @@ fn handshake(path: &Path) -> io::Result<UnixStream> {
 
 /// The writer thread: encodes what is queued, writes it, flushes when the queue runs
 /// dry, until [`Item::Stop`].
-fn write_frames(
-    mut sink: Sink,
-    queued: Receiver<Item>,
-    origin: &Origin,
-    kinds: &[i32],
-    tap: &DnstapTap,
-    per_query: u64,
-) {
-    let stats = &tap.stats;
+fn write_frames(mut sink: Sink, queued: Receiver<Item>, origin: &Origin, kinds: &[i32], tap: &DnstapTap) {
+    let (stats, per_query) = (&tap.stats, tap.frames_per_query());
     let mut frame = Vec::with_capacity(1024);
     let mut payload = Vec::with_capacity(1024);
     let mut next: Option<Item> = None;
