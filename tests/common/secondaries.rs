@@ -32,10 +32,19 @@ impl Drop for Secondary {
     }
 }
 
-/// A free loopback UDP port (it may be taken again by the time it is used; the tests
+/// A loopback port free for UDP and TCP (it may be taken again by the time it is used; the tests
 /// that use it start at once).
 pub fn free_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    // The peers serve UDP and TCP on the port: free for UDP is not enough (outgoing TCP
+    // connections take ports from the same range).
+    for _ in 0..100 {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no loopback port free for both UDP and TCP in 100 tries");
 }
 
 /// NSD (`nsd`), Knot DNS (`knotd`) or BIND 9 (`named`) as a secondary of `primary` for
