@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use common::secondaries::{Secondary, free_port, start_secondary};
 use common::server::{RunningServer, answers, dig, soa_serial as serial_of};
 use common::tools::tool;
+use linedns::engine::versions;
 
 /// One key per provider, as each provider's secondary would hold its own.
 const KEYS: [(&str, &str, &str); 3] = [
@@ -31,11 +32,24 @@ fn write_rules(
     www_telecom: &str,
     secondaries: &[(u16, &str, &str)],
 ) -> PathBuf {
+    write_rules_kept(dir, port, probe_port, www_telecom, secondaries, true)
+}
+
+/// [`write_rules`], with a state directory only if `kept`.
+fn write_rules_kept(
+    dir: &Path,
+    port: u16,
+    probe_port: u16,
+    www_telecom: &str,
+    secondaries: &[(u16, &str, &str)],
+    kept: bool,
+) -> PathBuf {
+    let state = if kept { "\n  state_dir: state" } else { "" };
     let base = std::fs::read_to_string(common::repo_path("tests/rules/server.yaml")).unwrap();
     let base = base
         .replace(
             "listen: [\"127.0.0.1:0\"]",
-            &format!("listen: [\"127.0.0.1:{port}\"]\n  watch: false\n  state_dir: state\n  serial_coalesce_ms: 1000"),
+            &format!("listen: [\"127.0.0.1:{port}\"]\n  watch: false{state}\n  serial_coalesce_ms: 1000"),
         )
         .replace("telecom: [192.0.2.1, 192.0.2.2]", &format!("telecom: [{www_telecom}]"));
     let mut text = base.replace("version: 1\n", &format!("version: 1\nhealth_checks:\n  tcp: {{ kind: tcp, port: {probe_port}, interval_ms: 100, timeout_ms: 200, fall: 1, rise: 1 }}\n"));
@@ -194,6 +208,233 @@ fn secondaries_follow_reloads_health_and_restarts_by_notify() {
     server.stop();
     drop(secondaries);
     drop(node_21);
+    drop(node_22);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The three secondaries (NSD, Knot, BIND) of `ports`, transferring from `primary`.
+fn start_all(dir: &Path, primary: SocketAddr, ports: &[(u16, &str, &str)]) -> Vec<Secondary> {
+    ports
+        .iter()
+        .map(|(p, kind, key)| {
+            let secret = KEYS.iter().find(|k| k.0 == *kind).unwrap().2;
+            common::secondaries::start_secondary_on(kind, &dir.join(kind), primary, (key, secret), *p)
+        })
+        .collect()
+}
+
+/// Rules changed while linedns is stopped (the zone written with serial 1), without a
+/// state directory and with one: once linedns is started again, every secondary serves
+/// the new data within 5 s, by NOTIFY (their refresh timer is an hour). Without a state
+/// directory the serial starts from the clock, never from the rules' 1 again.
+#[test]
+fn rules_changed_while_stopped_reach_every_secondary_with_or_without_a_state_directory() {
+    common::tools::require(&["kdig", "nsd", "knotd", "named", "kill"]);
+    for kept in [false, true] {
+        let dir = std::env::temp_dir().join(format!("linedns-restart-{kept}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let probe_port = free_port();
+        let _nodes = [
+            TcpListener::bind(("127.0.0.21", probe_port)).unwrap(),
+            TcpListener::bind(("127.0.0.22", probe_port)).unwrap(),
+        ];
+        let port = free_port();
+        let ports: Vec<(u16, &str, &str)> = KEYS.iter().map(|(kind, key, _)| (free_port(), *kind, *key)).collect();
+        let rules = write_rules_kept(&dir, port, probe_port, "192.0.2.9", &ports, kept);
+        let listen = format!("127.0.0.1:{port}");
+        let server = RunningServer::start(rules.to_str().unwrap(), &[&listen]);
+        let primary = server.addrs[0];
+        let secondaries = start_all(&dir, primary, &ports);
+        let knot_key = (KEYS[1].1, KEYS[1].2);
+        let first = primary_serial(primary, knot_key);
+        assert_ne!(first, 1, "the serial starts from the clock, not from the rules' 1");
+        wait_for(&secondaries, "www.example.com", &["192.0.2.9"], first, Duration::from_secs(20));
+        // Stopped, the pool changed, started again at once.
+        server.stop();
+        write_rules_kept(&dir, port, probe_port, "192.0.2.10", &ports, kept);
+        let server = RunningServer::start(rules.to_str().unwrap(), &[&listen]);
+        let started = Instant::now();
+        let second = primary_serial(primary, knot_key);
+        assert!(
+            second != first && versions::serial_gt(second, first),
+            "state_dir {kept}: a new serial after the restart: {first} -> {second}\n{}",
+            server.log()
+        );
+        let left = Duration::from_secs(5).saturating_sub(started.elapsed());
+        wait_for(&secondaries, "www.example.com", &["192.0.2.10"], second, left);
+        server.stop();
+        drop(secondaries);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// The serial of example.com that `server` answers over UDP to a query from the telecom
+/// line (an ECS subnet of it), or `None` without an answer within 200 ms.
+fn udp_serial(server: SocketAddr) -> Option<u32> {
+    use hickory_proto::op::{Edns, Message, Query};
+    use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
+    use hickory_proto::rr::{Name, RData, RecordType};
+    let mut query = Message::query();
+    query.metadata.id = 7;
+    query.add_query(Query::query(Name::from_ascii("example.com.").unwrap(), RecordType::SOA));
+    let mut edns = Edns::new();
+    edns.options_mut().insert(EdnsOption::Subnet(ClientSubnet::new("198.51.100.64".parse().unwrap(), 26, 0)));
+    query.set_edns(edns);
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").ok()?;
+    socket.set_read_timeout(Some(Duration::from_millis(200))).ok()?;
+    socket.send_to(&query.to_vec().ok()?, server).ok()?;
+    let mut buf = [0u8; 4096];
+    let n = socket.recv(&mut buf).ok()?;
+    let answer = Message::from_vec(&buf[..n]).ok()?;
+    answer.answers.iter().find_map(|r| match &r.data {
+        RData::SOA(soa) => Some(soa.serial),
+        _ => None,
+    })
+}
+
+/// Polls `server` every 5 ms (for at most `limit`) until it answers a serial other than
+/// `old`: the serial and when it was first seen.
+fn first_seen_other(server: SocketAddr, old: u32, limit: Duration) -> Option<(u32, Instant)> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if let Some(serial) = udp_serial(server).filter(|&s| s != old) {
+            return Some((serial, Instant::now()));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    None
+}
+
+/// Runs `change`, then measures, for each secondary, the time from linedns first serving
+/// a new serial to the secondary first serving it (each polled every 5 ms over UDP).
+fn measure(primary: SocketAddr, secondaries: &[Secondary], what: &str, change: impl FnOnce()) -> Vec<Duration> {
+    let old = udp_serial(primary).expect("the primary answers");
+    let watchers: Vec<_> = secondaries
+        .iter()
+        .map(|s| {
+            let addr = s.addr;
+            std::thread::spawn(move || first_seen_other(addr, old, Duration::from_secs(10)))
+        })
+        .collect();
+    change();
+    let (serial, served) = first_seen_other(primary, old, Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("{what}: linedns serves no new serial"));
+    watchers
+        .into_iter()
+        .zip(secondaries)
+        .map(|(watcher, s)| {
+            let (seen, at) =
+                watcher.join().unwrap().unwrap_or_else(|| panic!("{what}: {} has no new serial\n{}", s.addr, s.log()));
+            assert_eq!(seen, serial, "{what}: {} serves linedns's new serial", s.addr);
+            at.saturating_duration_since(served)
+        })
+        .collect()
+}
+
+/// `POST /overrides` forcing `node` to `state`, as JSON.
+fn force(admin: SocketAddr, node: &str, state: &str) {
+    let body = format!(r#"{{"target": {{"node": "{node}"}}, "state": "{state}", "who": "test", "why": "flap"}}"#);
+    let out = tool("curl")
+        .args(["-s", "-f", "-X", "POST", "-H", "Content-Type: application/json", "--data", &body])
+        .arg(format!("http://{admin}/overrides"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "POST /overrides: {}", String::from_utf8_lossy(&out.stdout));
+}
+
+/// How fast the secondaries follow: from linedns serving a new serial to each of NSD,
+/// Knot and BIND serving it, for a reload, a node going down, an override, a restart with
+/// new rules and the first change after it (the figures are printed; the median must be
+/// under 50 ms: NOTIFY goes out when the serial is made, not at a poll). Then a flap
+/// storm, 20 changes in 2 s, gives a few serials, not 20.
+#[test]
+fn secondaries_serve_a_new_serial_within_milliseconds_and_a_flap_storm_makes_few_serials() {
+    common::tools::require(&["kdig", "nsd", "knotd", "named", "kill", "curl"]);
+    let dir = std::env::temp_dir().join(format!("linedns-notify-latency-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let probe_port = free_port();
+    let _node_21 = TcpListener::bind(("127.0.0.21", probe_port)).unwrap();
+    let mut node_22 = Some(TcpListener::bind(("127.0.0.22", probe_port)).unwrap());
+    let port = free_port();
+    let ports: Vec<(u16, &str, &str)> = KEYS.iter().map(|(kind, key, _)| (free_port(), *kind, *key)).collect();
+    let rules = write_rules(&dir, port, probe_port, "192.0.2.1", &ports);
+    let rules_arg = rules.to_str().unwrap();
+    let listen = format!("127.0.0.1:{port}");
+    let server = RunningServer::start(rules_arg, &[&listen]);
+    let primary = server.addrs[0];
+    let secondaries = start_all(&dir, primary, &ports);
+    let first = primary_serial(primary, (KEYS[1].1, KEYS[1].2));
+    wait_for(&secondaries, "www.example.com", &["192.0.2.1"], first, Duration::from_secs(20));
+    // Each change after the coalescing window (1 s) of the one before.
+    let quiet = || std::thread::sleep(Duration::from_millis(1200));
+    let mut all = Vec::new();
+    let mut report = Vec::new();
+    let mut record = |what: &str, times: Vec<Duration>| {
+        report.push(format!("{what}: {times:?}"));
+        all.extend(times);
+    };
+    quiet();
+    let pid = server.pid();
+    record(
+        "reload",
+        measure(primary, &secondaries, "reload", || {
+            write_rules(&dir, port, probe_port, "192.0.2.2", &ports);
+            tool("kill").args(["-HUP", &pid.to_string()]).status().unwrap();
+        }),
+    );
+    quiet();
+    record("node down", measure(primary, &secondaries, "node down", || drop(node_22.take())));
+    quiet();
+    let admin = server.admin;
+    record("override", measure(primary, &secondaries, "override", || force(admin, "127.0.0.21", "drained")));
+    // The node back before the restart: its probe starts up and stays up.
+    node_22 = Some(TcpListener::bind(("127.0.0.22", probe_port)).unwrap());
+    let mut restarted = None;
+    record(
+        "restart with new rules",
+        measure(primary, &secondaries, "restart", || {
+            server.stop();
+            write_rules(&dir, port, probe_port, "192.0.2.3", &ports);
+            restarted = Some(RunningServer::start(rules_arg, &[&listen]));
+        }),
+    );
+    let server = restarted.expect("started again");
+    let pid = server.pid();
+    record(
+        "first change after the restart",
+        measure(primary, &secondaries, "first change after the restart", || {
+            write_rules(&dir, port, probe_port, "192.0.2.4", &ports);
+            tool("kill").args(["-HUP", &pid.to_string()]).status().unwrap();
+        }),
+    );
+    all.sort();
+    let median = all[all.len() / 2];
+    eprintln!("NOTIFY latency, linedns serving -> each secondary serving (NSD, Knot, BIND):");
+    for line in &report {
+        eprintln!("  {line}");
+    }
+    eprintln!("  median {median:?} over {} samples", all.len());
+    assert!(median < Duration::from_millis(50), "median {median:?}: {report:#?}\n{}", server.log());
+
+    // A flap storm: 20 changes in 2 s (a node drained and back, every 100 ms).
+    quiet();
+    let before = server.log().matches("zone example.com line telecom: serial ").count();
+    let admin = server.admin;
+    for i in 0..20 {
+        force(admin, "127.0.0.21", if i % 2 == 0 { "drained" } else { "up" });
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(2500));
+    let serials = server.log().matches("zone example.com line telecom: serial ").count() - before;
+    eprintln!("flap storm: 20 changes in 2 s gave {serials} serial(s)");
+    assert!((1..=4).contains(&serials), "20 changes in 2 s gave {serials} serials\n{}", server.log());
+    // The storm ended on "up": every secondary converges on linedns's last serial.
+    let last = primary_serial(primary, (KEYS[1].1, KEYS[1].2));
+    wait_for(&secondaries, "www.example.com", &["192.0.2.4"], last, Duration::from_secs(5));
+    server.stop();
+    drop(secondaries);
     drop(node_22);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -404,12 +404,14 @@ fn an_ixfr_over_udp_gets_the_soa_alone() {
 
 /// A zone added by a reload carries its view's serial from its first answer on (the
 /// views of a new snapshot are looked at before it goes live): the serial it is written
-/// with, where every view starts.
+/// with, where a view starts when that is ahead of the clock (a date-style serial, which
+/// transfers need a state directory for).
 #[test]
 fn a_zone_added_by_a_reload_answers_its_views_serial_from_the_first_answer() {
     let rules = rules_with("reload-serial", "  - { name: local, allow: [127.0.0.1] }\n", "");
+    let text = std::fs::read_to_string(&rules).unwrap().replacen("server:\n", "server:\n  state_dir: state\n", 1);
+    std::fs::write(&rules, &text).unwrap();
     let server = InProcess::start(rules.to_str().unwrap(), &["127.0.0.1:0"]);
-    let text = std::fs::read_to_string(&rules).unwrap();
     let added =
         "  - origin: example.net\n    soa: { mname: ns1, rname: hostmaster, serial: 2099010101 }\n    ns: [ns1]\n";
     std::fs::write(&rules, text.replace("transfers:\n", &format!("{added}transfers:\n"))).unwrap();
@@ -421,4 +423,26 @@ fn a_zone_added_by_a_reload_answers_its_views_serial_from_the_first_answer() {
     let (axfr, _) = kdig_keyed(server.addrs[0], None, &["example.net", "AXFR"]);
     assert!(axfr.contains(&format!(" {serial} ")), "the transfer has the same serial:\n{axfr}");
     server.stop();
+}
+
+/// Without a state directory, serials start from the clock at each start; a zone written
+/// with a serial ahead of the clock (date-style) would start from it again after a
+/// restart, behind its secondaries: transferring it is refused, naming the zone, the
+/// serial and the fix. With a state directory the same rules compile.
+#[test]
+fn a_date_serial_transferred_without_a_state_directory_is_refused() {
+    let rules = rules_with("date-serial", "  - { name: local, allow: [127.0.0.1] }\n", "");
+    let text =
+        std::fs::read_to_string(&rules).unwrap().replace("serial: 1, minimum: 60", "serial: 2099010101, minimum: 60");
+    std::fs::write(&rules, &text).unwrap();
+    let errors = compile_file(&rules, &CompileOptions::default()).expect_err("refused").to_string();
+    assert!(
+        errors.contains("rules.yaml:")
+            && errors.contains("transfer \"local\"")
+            && errors.contains("zone example.com is written with serial 2099010101, ahead of the clock")
+            && errors.contains("Set server.state_dir"),
+        "{errors}"
+    );
+    std::fs::write(&rules, text.replacen("server:\n", "server:\n  state_dir: state\n", 1)).unwrap();
+    compile_file(&rules, &CompileOptions::default()).expect("with a state directory it compiles");
 }

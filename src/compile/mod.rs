@@ -285,7 +285,7 @@ impl<'o> Compiler<'o> {
             zone_by_origin.insert(catalog.origin.clone(), zones.len() as u32);
             zones.push(catalog);
         }
-        let transfers = self.transfers(&rules.transfers, &zones, &keys);
+        let transfers = self.transfers(&rules.transfers, &zones, &keys, settings.state_dir.is_some());
         let check = rules.check.as_ref().map(|def| self.check(def, &zones)).unwrap_or_default();
         if !self.errors.is_empty() {
             return Err(CompileErrors(self.errors));

@@ -4,13 +4,22 @@
 use super::Compiler;
 use crate::config::{At, TransferDef, defaults};
 use crate::engine::access::TransferRule;
+use crate::engine::versions;
 use crate::engine::zone::Zone;
+use crate::error::Place;
 use crate::geo::lists;
 use crate::wire::tsig::Key;
 
 impl Compiler<'_> {
-    /// Compiles `transfers:` against the lines and the compiled `zones`.
-    pub(super) fn transfers(&mut self, defs: &[At<TransferDef>], zones: &[Zone], keys: &[Key]) -> Vec<TransferRule> {
+    /// Compiles `transfers:` against the lines and the compiled `zones`; `kept` is
+    /// whether the server keeps serials (a `server.state_dir`).
+    pub(super) fn transfers(
+        &mut self,
+        defs: &[At<TransferDef>],
+        zones: &[Zone],
+        keys: &[Key],
+        kept: bool,
+    ) -> Vec<TransferRule> {
         let mut rules: Vec<TransferRule> = Vec::new();
         let mut names: Vec<&str> = Vec::new();
         for def in defs {
@@ -37,7 +46,7 @@ impl Compiler<'_> {
             }
             let line_name = d.line.as_deref().unwrap_or(defaults::LINE_NAME);
             let Some(line) = self.line_named(line_name, place.clone(), &rule) else { continue };
-            let zones = d.zones.as_ref().map(|names| self.zone_indexes(names, zones, &place, &rule));
+            let zone_list = d.zones.as_ref().map(|names| self.zone_indexes(names, zones, &place, &rule));
             let mut notify = Vec::new();
             for text in &d.notify {
                 match super::parse_server_address(text).map_err(|m| format!("notify: {m}")) {
@@ -45,8 +54,35 @@ impl Compiler<'_> {
                     Err(m) => self.fail(place.clone(), rule.clone(), m),
                 }
             }
-            rules.push(TransferRule { name: d.name.as_str().into(), allow, key, line, zones, notify });
+            let rule_def = TransferRule { name: d.name.as_str().into(), allow, key, line, zones: zone_list, notify };
+            if !kept {
+                self.serials_without_state(&rule_def, zones, place.clone(), &rule);
+            }
+            rules.push(rule_def);
         }
         rules
+    }
+
+    /// Without a state directory, serials start from the clock at each start
+    /// ([`crate::engine::versions`]); a zone written with a serial ahead of the clock (a
+    /// date-style serial) would start from that serial again after a restart, behind
+    /// what its secondaries hold: an error for each such zone that `rule` transfers.
+    fn serials_without_state(&mut self, rule: &TransferRule, zones: &[Zone], place: Place, name: &str) {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        for (i, zone) in zones.iter().enumerate() {
+            if rule.covers(i as u32) && versions::ahead_of_clock(zone.written_serial, now) {
+                self.fail(
+                    place.clone(),
+                    name.to_string(),
+                    format!(
+                        "zone {} is written with serial {}, ahead of the clock ({}), and there is no \
+                         server.state_dir: after a restart its serials would start from {} again, behind what \
+                         the secondaries hold. Set server.state_dir (serials are kept there), or write a serial \
+                         not ahead of the clock (e.g. 1: serials then follow the clock)",
+                        zone.origin, zone.written_serial, now, zone.written_serial
+                    ),
+                );
+            }
+        }
     }
 }

@@ -90,6 +90,8 @@ pub struct Engine {
     pub defences: defence::Defences,
     /// Told the zone of each NOTIFY accepted from its primary (see [`Engine::on_notify`]).
     notified: std::sync::OnceLock<NotifyHook>,
+    /// Told when a view's content may have changed (see [`Engine::on_change`]).
+    changed: arc_swap::ArcSwapOption<ChangeHook>,
     /// Shown some answered queries (see [`Engine::set_tap`]).
     tap: std::sync::OnceLock<Arc<dyn tap::Tap>>,
     /// DNSSEC signatures made, kept across reloads (see [`sign::cache`]).
@@ -122,6 +124,15 @@ pub struct NotifyHook(pub Box<dyn Fn(&str) + Send + Sync>);
 impl std::fmt::Debug for NotifyHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("NotifyHook")
+    }
+}
+
+/// What the host does when a view's content may have changed (it must not block).
+pub struct ChangeHook(pub Box<dyn Fn() + Send + Sync>);
+
+impl std::fmt::Debug for ChangeHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChangeHook")
     }
 }
 
@@ -298,6 +309,7 @@ impl Engine {
             pending_changes: Mutex::default(),
             defences,
             notified: std::sync::OnceLock::new(),
+            changed: arc_swap::ArcSwapOption::empty(),
             tap: std::sync::OnceLock::new(),
             signatures: sign::cache::SignatureCache::default(),
         }
@@ -551,11 +563,30 @@ impl Engine {
         refresh
     }
 
-    /// When the signatures of a signed view that secondaries transfer are next to be
-    /// made again: the host calls [`Engine::refresh_versions`] then (which gives the view
-    /// a new serial and its secondaries a NOTIFY).
-    pub fn next_resign(&self) -> Option<u64> {
-        self.lock_versions().next_resign()
+    /// When the views are next to be looked at even if nothing changes (seconds since
+    /// the Unix epoch): the signatures of a signed view that secondaries transfer are due
+    /// to be made again (a new serial, and a NOTIFY), or a change waits for the clock
+    /// ([`versions::MAX_LEAD`]). The host calls [`Engine::refresh_versions`] then.
+    pub fn next_look(&self) -> Option<u64> {
+        self.lock_versions().next_look()
+    }
+
+    /// Gives the engine what to call when a view's content may have changed (a reload,
+    /// an override set or removed, or [`Engine::mark_changed`]): the host then looks at
+    /// the views at once, instead of polling [`Engine::change_mark`]. It must not block.
+    /// It replaces the hook given before, if any (a server started again on the same
+    /// engine).
+    pub fn on_change(&self, hook: impl Fn() + Send + Sync + 'static) {
+        self.changed.store(Some(Arc::new(ChangeHook(Box::new(hook)))));
+    }
+
+    /// Tells the host that a view's content may have changed: what the engine does
+    /// itself on a reload or an override; the host's health checker calls it when a
+    /// probe's state flips (probes live in the snapshot, not here).
+    pub fn mark_changed(&self) {
+        if let Some(hook) = &*self.changed.load() {
+            (hook.0)();
+        }
     }
 
     /// The serial changes since the last call (from refreshes and reloads alike), for the
@@ -588,7 +619,7 @@ impl Engine {
 
     /// A number that changes whenever a view's content may have: a reload, an override
     /// set or removed, a probe's state flipping. Cheap (a pass over the probes): a host
-    /// polls it to know when to [`Engine::refresh_versions`].
+    /// compares it before and after to know whether to [`Engine::refresh_versions`].
     pub fn change_mark(&self) -> u64 {
         let live = self.snapshot();
         let mut mark = self.generation().wrapping_mul(0x9e37_79b9_7f4a_7c15);
@@ -622,6 +653,7 @@ impl Engine {
         self.current.store(Arc::new(live));
         drop(overrides);
         let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        self.mark_changed();
         ReloadReport { generation, versions, ..report }
     }
 
@@ -658,6 +690,8 @@ impl Engine {
         overrides.list.push(over.clone());
         live.overrides.store(Arc::new(OverrideView::build(&overrides.list, live.override_targets())));
         self.override_changes.fetch_add(1, Ordering::AcqRel);
+        drop(overrides);
+        self.mark_changed();
         Ok(over)
     }
 
@@ -669,7 +703,10 @@ impl Engine {
         let live = self.current.load();
         live.overrides.store(Arc::new(OverrideView::build(&overrides.list, live.override_targets())));
         self.override_changes.fetch_add(1, Ordering::AcqRel);
-        overrides.list.len() < before
+        let removed = overrides.list.len() < before;
+        drop(overrides);
+        self.mark_changed();
+        removed
     }
 
     /// Puts `list` in force in place of the overrides set (as read back from where the
@@ -681,6 +718,8 @@ impl Engine {
         let live = self.current.load();
         live.overrides.store(Arc::new(OverrideView::build(&overrides.list, live.override_targets())));
         self.override_changes.fetch_add(1, Ordering::AcqRel);
+        drop(overrides);
+        self.mark_changed();
     }
 
     /// The overrides set, oldest first.

@@ -3,13 +3,16 @@
 //!
 //! A view's serial changes exactly when what the view would transfer changes: its static
 //! records, or a line record's answer for that line (a rules reload, a health change, an
-//! operator override). Serials follow the clock: a new version gets the current Unix time
-//! (32 bits), or one more than the last serial if that is not greater in RFC 1982 terms.
-//! With at most one version per second (the server coalesces changes), a serial is never
-//! ahead of the clock, so a restart that starts from the clock never goes backwards; a
-//! state file ([`Versions::stored`], [`Versions::restore`]) keeps an unchanged view's
-//! serial across restarts as well. The serial the rules write in a zone's `soa:` is what
-//! `linedns export` prints; the server answers with the view's serial.
+//! operator override). Serials follow the clock: a view first seen starts at the current
+//! Unix time (32 bits), or at the serial its zone is written with when that is greater
+//! (RFC 1982); a new version gets the current time, or one more than the last serial if
+//! that is not greater. A serial is never more than [`MAX_LEAD`] second ahead of the
+//! clock: a change that would put it further ahead waits (the view keeps its version)
+//! until the clock has moved on ([`Versions::next_look`] says when). So a host without a
+//! state file that waits, at start, until the clock is [`MAX_LEAD`] + 1 seconds past its
+//! start ([`START_WAIT`]) gives serials greater than any an earlier run gave. A state
+//! file ([`Versions::stored`], [`Versions::restore`]) keeps an unchanged view's serial
+//! across restarts as well, and a changed one continues from it.
 //!
 //! Pure: the time is passed in, and `serve` decides when to look (it coalesces flaps).
 
@@ -32,6 +35,15 @@ use crate::wire::encode;
 /// gets the whole zone (RFC 1995 §4).
 pub const JOURNAL_DEPTH: usize = 16;
 
+/// How far (in seconds) a serial may run ahead of the clock: a view changed twice in one
+/// second gets the next second's serial at once, a third change in that second waits.
+pub const MAX_LEAD: u32 = 1;
+
+/// Whole seconds a host without stored serials waits at start before its first look at
+/// the views: every serial an earlier run gave was at most [`MAX_LEAD`] ahead of its
+/// clock, so the clock [`MAX_LEAD`] + 1 seconds later gives a greater one.
+pub const START_WAIT: u64 = MAX_LEAD as u64 + 1;
+
 /// RFC 1982 §3.2: s1 is greater than s2 when "(i1 < i2 and i2 - i1 > 2^(SERIAL_BITS - 1))
 /// or (i1 > i2 and i1 - i2 < 2^(SERIAL_BITS - 1))", with `a` as s1 (i1) and `b` as s2
 /// (i2): `a - b` (mod 2^32) is in 1..2^31.
@@ -45,6 +57,31 @@ pub fn serial_gt(a: u32, b: u32) -> bool {
 pub fn next_serial(last: u32, now: u64) -> u32 {
     let clock = now as u32;
     if serial_gt(clock, last) { clock } else { last.wrapping_add(1) }
+}
+
+/// The serial of a view first seen at `now` whose zone is written with `written`: the
+/// clock's 32 bits, or `written` when that is greater (RFC 1982).
+pub fn first_serial(written: u32, now: u64) -> u32 {
+    let clock = now as u32;
+    if serial_gt(written, clock) { written } else { clock }
+}
+
+/// A lead beyond which a serial is taken to be date-style (or the clock to have been
+/// set back): waiting for the clock to catch up is then no use.
+const NO_CATCH_UP: u32 = 10;
+
+/// How many seconds a new `serial` must wait at `now` to be at most [`MAX_LEAD`] ahead
+/// of the clock, when the clock will pass it soon; `None`: it may be given now.
+fn wait_for_clock(serial: u32, now: u64) -> Option<u64> {
+    let lead = serial.wrapping_sub(now as u32);
+    (lead > MAX_LEAD && lead <= NO_CATCH_UP).then(|| u64::from(lead - MAX_LEAD))
+}
+
+/// Whether `serial` is ahead of the clock at `now` by more than [`MAX_LEAD`] (a
+/// date-style serial, say): a view of a zone written with it does not start from the
+/// clock.
+pub fn ahead_of_clock(serial: u32, now: u64) -> bool {
+    serial_gt(serial, (now as u32).wrapping_add(MAX_LEAD))
 }
 
 /// One version of a view: its serial and its records as they go on the wire.
@@ -205,6 +242,9 @@ pub struct Versions {
     /// Serials of views not in the live rules (read from the state file, or removed by a
     /// reload): a view that comes back continues from them.
     retired: BTreeMap<(Box<str>, Box<str>), (u32, Digest)>,
+    /// When a change that had to wait for the clock ([`MAX_LEAD`]) can be given its
+    /// serial (seconds since the Unix epoch).
+    waiting_until: Option<u64>,
 }
 
 impl Versions {
@@ -230,6 +270,7 @@ impl Versions {
     ) -> Vec<SerialChange> {
         let mut changes = Vec::new();
         let mut seen = std::collections::HashSet::new();
+        self.waiting_until = None;
         for (zone_index, zone) in snapshot.zones.iter().enumerate() {
             // A secondary zone not served has no view (its serials wait for its data).
             if zone.unavailable.is_some() {
@@ -247,16 +288,29 @@ impl Versions {
                     _ => next_serial(last, now),
                 };
                 let resign = |view: &ViewState| journaled && view.resign_at.is_some_and(|at| now >= at);
+                seen.insert(key.clone());
                 let (previous, serial) = match self.views.get(&key) {
                     Some(view) if view.digest == digest && !resign(view) => (Some(view.serial), view.serial),
-                    Some(view) => (Some(view.serial), next(view.serial)),
+                    Some(view) => {
+                        let serial = next(view.serial);
+                        // Too far ahead of the clock: the view keeps its version (and its
+                        // digest, so the next look sees the change) until the clock moves.
+                        // A view newly transferred needs a version now.
+                        if let Some(wait) = wait_for_clock(serial, now)
+                            && !(journaled && view.journal.is_empty())
+                        {
+                            let at = now + wait;
+                            self.waiting_until = Some(self.waiting_until.map_or(at, |w| w.min(at)));
+                            continue;
+                        }
+                        (Some(view.serial), serial)
+                    }
                     None => match self.retired.remove(&key) {
                         Some((serial, stored)) if stored == digest => (Some(serial), serial),
                         Some((serial, _)) => (Some(serial), next(serial)),
-                        None => (None, zone.written_serial),
+                        None => (None, first_serial(zone.written_serial, now)),
                     },
                 };
-                seen.insert(key.clone());
                 let view = self.views.entry(key.clone()).or_insert_with(|| ViewState {
                     serial,
                     digest,
@@ -292,10 +346,11 @@ impl Versions {
         changes
     }
 
-    /// When the signatures of a transferred signed view are next due to be made again
-    /// (the host then looks at the views), if any view has them.
-    pub fn next_resign(&self) -> Option<u64> {
-        self.views.values().filter_map(|v| v.resign_at).min()
+    /// When the views are next to be looked at again even if nothing changes (seconds
+    /// since the Unix epoch): a transferred signed view's signatures are due to be made
+    /// again, or a change waits for the clock ([`MAX_LEAD`]).
+    pub fn next_look(&self) -> Option<u64> {
+        self.views.values().filter_map(|v| v.resign_at).chain(self.waiting_until).min()
     }
 
     /// The serial of the view (`zone`, `line`), if it has been looked at.
@@ -376,6 +431,18 @@ mod tests {
         assert!(!serial_gt(5, 5));
         assert!(serial_gt(1 << 30, 0));
         assert!(!serial_gt(0x8000_0001, 1), "2^31 + 1 ahead of 1 is behind it");
+    }
+
+    #[test]
+    fn a_serial_waits_for_the_clock_only_when_it_would_lead_by_more_than_a_second() {
+        let now = 1_800_000_000u64;
+        assert_eq!(wait_for_clock(now as u32, now), None, "the clock's own serial");
+        assert_eq!(wait_for_clock(now as u32 + 1, now), None, "one second ahead");
+        assert_eq!(wait_for_clock(now as u32 + 2, now), Some(1));
+        assert_eq!(wait_for_clock(now as u32 + 5, now), Some(4));
+        assert_eq!(wait_for_clock(2_026_120_501, now), None, "a date-style serial is not waited for");
+        assert_eq!(first_serial(1, now), now as u32, "a small written serial starts at the clock");
+        assert_eq!(first_serial(2_026_120_501, now), 2_026_120_501, "a date serial ahead of the clock is kept");
     }
 
     #[test]

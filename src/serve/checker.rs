@@ -34,8 +34,13 @@ pub struct CheckerStats {
     pub running: AtomicU64,
 }
 
+/// What a probe task calls when its node's state flips (the engine's
+/// [`Engine::mark_changed`]: the views are looked at at once).
+type OnFlip = Arc<dyn Fn() + Send + Sync>;
+
 struct Running {
     spec: Arc<CheckSpec>,
+    on_flip: OnFlip,
     state: Arc<ProbeState>,
     beat: Arc<AtomicU64>,
     task: JoinHandle<()>,
@@ -82,7 +87,7 @@ fn restart_dead(running: &mut HashMap<ProbeKey, Running>, started: Instant, stat
                 tracing::error!("health probe {} {} ended: restarted", key.check, key.target);
             }
             r.beat.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
-            r.task = spawn(key.clone(), r.spec.clone(), r.state.clone(), r.beat.clone(), started);
+            r.task = spawn(key.clone(), r.spec.clone(), r.state.clone(), r.beat.clone(), started, r.on_flip.clone());
         }
     }
     stats.running.store(running.len() as u64, Ordering::Relaxed);
@@ -90,7 +95,7 @@ fn restart_dead(running: &mut HashMap<ProbeKey, Running>, started: Instant, stat
 
 /// Starts probes new in the live snapshot, stops those it no longer has, and restarts
 /// those whose check changed (their state is the snapshot's, adopted by the reload).
-fn reconcile(engine: &Engine, running: &mut HashMap<ProbeKey, Running>, started: Instant) {
+fn reconcile(engine: &Arc<Engine>, running: &mut HashMap<ProbeKey, Running>, started: Instant) {
     let snapshot = engine.snapshot();
     let wanted: HashMap<&ProbeKey, _> = snapshot.probes.iter().map(|p| (&p.key, p)).collect();
     running.retain(|key, r| {
@@ -103,8 +108,10 @@ fn reconcile(engine: &Engine, running: &mut HashMap<ProbeKey, Running>, started:
     for (key, p) in wanted {
         if !running.contains_key(key) {
             let beat = Arc::new(AtomicU64::new(started.elapsed().as_millis() as u64));
-            let task = spawn(key.clone(), p.spec.clone(), p.state.clone(), beat.clone(), started);
-            running.insert(key.clone(), Running { spec: p.spec.clone(), state: p.state.clone(), beat, task });
+            let flipped = engine.clone();
+            let on_flip: OnFlip = Arc::new(move || flipped.mark_changed());
+            let task = spawn(key.clone(), p.spec.clone(), p.state.clone(), beat.clone(), started, on_flip.clone());
+            running.insert(key.clone(), Running { spec: p.spec.clone(), on_flip, state: p.state.clone(), beat, task });
         }
     }
 }
@@ -115,6 +122,7 @@ fn spawn(
     state: Arc<ProbeState>,
     beat: Arc<AtomicU64>,
     started: Instant,
+    on_flip: OnFlip,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let random = std::collections::hash_map::RandomState::new();
@@ -141,7 +149,11 @@ fn spawn(
                 }
             };
             beat.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
-            match state.record(result.is_ok(), began.elapsed(), spec.fall, spec.rise) {
+            let transition = state.record(result.is_ok(), began.elapsed(), spec.fall, spec.rise);
+            if transition != Transition::Unchanged {
+                on_flip();
+            }
+            match transition {
                 Transition::WentDown => tracing::warn!(
                     "node {} DOWN ({} failed {} time(s) in a row): {}",
                     key.target,
@@ -182,7 +194,13 @@ mod tests {
         });
         // A closed loopback port: the restarted probes fail fast and stay on loopback.
         let key = ProbeKey { target: SocketAddr::from(([127, 0, 0, 1], port)), check: "t".into() };
-        let r = Running { spec, state: Arc::new(ProbeState::new(true)), beat: Arc::new(AtomicU64::new(beat_ms)), task };
+        let r = Running {
+            spec,
+            on_flip: Arc::new(|| {}),
+            state: Arc::new(ProbeState::new(true)),
+            beat: Arc::new(AtomicU64::new(beat_ms)),
+            task,
+        };
         (key, r)
     }
 

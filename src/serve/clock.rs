@@ -4,3 +4,10 @@
 pub fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
+
+/// How long until the clock's whole seconds have moved `seconds` past the current one:
+/// from now to the start of second `floor(now) + seconds`.
+pub fn until_seconds_pass(seconds: u64) -> std::time::Duration {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    std::time::Duration::from_secs(now.as_secs() + seconds).saturating_sub(now)
+}

@@ -4,10 +4,15 @@
 //! of a view that changed.
 //!
 //! ```text
-//!  Engine::change_mark (polled) ─► wait out the coalescing interval ─► refresh_versions
-//!  a reload ─► Engine::swap ─────────────────────────────────────────────┘ (at once)
-//!      ─► serials.json (write, fsync, rename) ─► publish ─► NOTIFY each secondary
+//!  a reload ─► Engine::swap ─► new serials (at once) ───────────────────────┐
+//!  an override, a probe flip ─► Engine::mark_changed ─► (wakes) refresh_versions ─┤
+//!                        (only a change inside the coalescing window waits)       ▼
+//!            serials.json (write, fsync, rename) ─► publish ─► NOTIFY each secondary
 //! ```
+//!
+//! Event-driven: the engine's change hook wakes the loop, so the first change after a
+//! quiet spell is looked at and announced at once; only a change within
+//! `server.serial_coalesce_ms` of the last new serial waits for that window to end.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -19,11 +24,8 @@ use tokio::time::Instant;
 
 use super::control::Control;
 use super::notify::{Notifier, Notify};
-use crate::engine::versions::{Digest, SerialChange, StoredView};
+use crate::engine::versions::{Digest, START_WAIT, SerialChange, StoredView};
 use crate::engine::{Engine, VersionHooks};
-
-/// How often the engine's change mark is looked at.
-const POLL: Duration = Duration::from_millis(200);
 
 /// The serials file in the state directory.
 pub const SERIALS_FILE: &str = "serials.json";
@@ -100,6 +102,12 @@ impl SerialsStore {
 /// Opens the state directory's serials (if the rules name one), hands the engine the
 /// stored views, the clock and the store ([`Engine::follow_versions`]), and looks at
 /// every view once: what the server answers from its first query on.
+///
+/// Without stored serials, and with views that secondaries transfer, it first waits until
+/// the clock is [`START_WAIT`] whole seconds on (one to two seconds): an earlier run's
+/// serials were at most [`crate::engine::versions::MAX_LEAD`] ahead of its clock, so the
+/// serials this run starts from are greater than any of them, whatever changed while it
+/// was stopped.
 pub(super) fn start(engine: &Engine) {
     let dir = engine.snapshot().settings.state_dir.clone();
     let store = dir.as_deref().and_then(|dir| match SerialsStore::open(dir) {
@@ -109,14 +117,25 @@ pub(super) fn start(engine: &Engine) {
             None
         }
     });
+    let mut restored = false;
     if let Some(store) = &store {
         match store.read() {
             Ok(views) => {
                 tracing::info!("{} serial(s) read from {}", views.len(), store.path.display());
+                restored = !views.is_empty();
                 engine.restore_versions(views);
             }
             Err(e) => tracing::error!("cannot read the stored serials ({e}); starting without them"),
         }
+    }
+    if !restored && !engine.snapshot().transfers.is_empty() {
+        let wait = super::clock::until_seconds_pass(START_WAIT);
+        tracing::info!(
+            "no stored serials: waiting {} ms for the clock, so that every serial this start gives is new \
+             (server.state_dir keeps them across restarts instead)",
+            wait.as_millis()
+        );
+        std::thread::sleep(wait);
     }
     let persist = move |views: &[StoredView]| match &store {
         Some(store) => store.write(views),
@@ -128,40 +147,55 @@ pub(super) fn start(engine: &Engine) {
     }
 }
 
-/// Follows the views until `stopped`: announces the serial changes the engine queued (a
-/// reload's among them), polls [`Engine::change_mark`] and, after a change, waits until
-/// `serial_coalesce` has passed since the last new serial, then refreshes (off the
-/// runtime's workers: it exports every view and syncs the state file).
+/// Follows the views until `stopped`: announces the serial changes the engine made (a
+/// reload's, at its swap), and when the engine says a view may have changed (an
+/// override, a probe flip: [`Engine::on_change`]) or a look is due
+/// ([`Engine::next_look`]), looks at the views (off the runtime's workers: it exports
+/// every view and syncs the state file) — at once, unless the last new serial is less
+/// than `serial_coalesce` old: then when that window ends, everything that changed
+/// meanwhile going out as one serial.
 pub(super) async fn run(control: Arc<Control>, stopped: impl Future<Output = ()>) {
     let engine = &control.engine;
+    let changed = Arc::new(tokio::sync::Notify::new());
+    let waker = changed.clone();
+    engine.on_change(move || waker.notify_one());
     let mut notifier = Notifier::new(control.notify.clone());
-    let mut mark = engine.change_mark();
-    let mut last_change = Instant::now();
+    // `None`: look once at the start (a change between the first look and now).
+    let mut mark = None;
+    let mut last_serial: Option<Instant> = None;
+    // This start's serials: announced, but they open no coalescing window (the first
+    // change after a restart goes out at once too).
+    announce_new(engine, &mut notifier, &mut None);
     tokio::pin!(stopped);
     loop {
-        let changes = engine.take_serial_changes();
-        if !changes.is_empty() {
-            last_change = Instant::now();
-            log_changes(&changes);
-            announce(engine, &mut notifier, &changes);
+        announce_new(engine, &mut notifier, &mut last_serial);
+        let due = engine.next_look();
+        let look_due = || due.is_some_and(|at| super::clock::unix_now() >= at);
+        if mark == Some(engine.change_mark()) && !look_due() {
+            let until_due = due.map_or(Duration::from_secs(3600), |at| {
+                Duration::from_secs(at.saturating_sub(super::clock::unix_now())).max(Duration::from_millis(10))
+            });
+            tokio::select! {
+                () = changed.notified() => {}
+                () = tokio::time::sleep(until_due) => {}
+                () = &mut stopped => break,
+            }
+            // A reload's serials were made at its swap: out at once.
+            announce_new(engine, &mut notifier, &mut last_serial);
+            if mark == Some(engine.change_mark()) && !look_due() {
+                continue;
+            }
         }
-        tokio::select! {
-            () = tokio::time::sleep(POLL) => {}
-            () = &mut stopped => break,
-        }
-        // Signed views that secondaries hold get new signatures (and a serial) in time.
-        let resign_due = engine.next_resign().is_some_and(|at| super::clock::unix_now() >= at);
-        if engine.change_mark() == mark && !resign_due {
-            continue;
-        }
-        // Coalesce: a change close after the last new serial waits for the interval to
+        // Coalesce: a change inside the window after the last new serial waits for it to
         // end, and everything that changed meanwhile goes out as one serial.
-        let coalesce = engine.snapshot().settings.serial_coalesce;
-        tokio::select! {
-            () = tokio::time::sleep_until(last_change + coalesce) => {}
-            () = &mut stopped => break,
+        if let Some(last) = last_serial {
+            let coalesce = engine.snapshot().settings.serial_coalesce;
+            tokio::select! {
+                () = tokio::time::sleep_until(last + coalesce) => {}
+                () = &mut stopped => break,
+            }
         }
-        mark = engine.change_mark();
+        mark = Some(engine.change_mark());
         let looking = control.engine.clone();
         match tokio::task::spawn_blocking(move || looking.refresh_versions()).await {
             Ok(refresh) => {
@@ -173,6 +207,17 @@ pub(super) async fn run(control: Arc<Control>, stopped: impl Future<Output = ()>
         }
     }
     notifier.stop();
+}
+
+/// Announces the serial changes the engine made since the last call, if any, and notes
+/// when (the coalescing window starts there).
+fn announce_new(engine: &Engine, notifier: &mut Notifier, last_serial: &mut Option<Instant>) {
+    let changes = engine.take_serial_changes();
+    if !changes.is_empty() {
+        *last_serial = Some(Instant::now());
+        log_changes(&changes);
+        announce(engine, notifier, &changes);
+    }
 }
 
 /// Logs each new serial.

@@ -64,7 +64,7 @@ pub fn start_secondary_on(kind: &str, dir: &Path, primary: SocketAddr, key: (&st
             "nsd",
             vec!["-d".to_string(), "-c".to_string(), format!("{d}/nsd.conf")],
             format!(
-                "server:\n  ip-address: 127.0.0.1\n  port: {port}\n  username: \"\"\n  chroot: \"\"\n  database: \"\"\n  zonelistfile: \"{d}/zone.list\"\n  xfrdfile: \"{d}/xfrd.state\"\n  pidfile: \"{d}/nsd.pid\"\n  zonesdir: \"{d}\"\n  rrl-ratelimit: 0\n  verbosity: 2\nremote-control:\n  control-enable: no\nkey:\n  name: {name}\n  algorithm: hmac-sha256\n  secret: \"{secret}\"\nzone:\n  name: example.com\n  zonefile: \"{d}/example.com.zone\"\n  request-xfr: {ip}@{pport} {name}\n  allow-notify: {ip} {name}\n"
+                "server:\n  ip-address: 127.0.0.1\n  port: {port}\n  username: \"\"\n  chroot: \"\"\n  database: \"\"\n  zonelistfile: \"{d}/zone.list\"\n  xfrdfile: \"{d}/xfrd.state\"\n  pidfile: \"{d}/nsd.pid\"\n  zonesdir: \"{d}\"\n  rrl-ratelimit: 0\n  xfrd-reload-timeout: 0\n  verbosity: 2\nremote-control:\n  control-enable: no\nkey:\n  name: {name}\n  algorithm: hmac-sha256\n  secret: \"{secret}\"\nzone:\n  name: example.com\n  zonefile: \"{d}/example.com.zone\"\n  request-xfr: {ip}@{pport} {name}\n  allow-notify: {ip} {name}\n"
             ),
         ),
         "knotd" => (
