@@ -120,7 +120,17 @@ fn admin_requests_are_bounded_in_size_and_time() {
     // A 100 KiB body: 400, and the override it carries is not set.
     let body =
         format!(r#"{{"target":{{"node":"192.0.2.1"}},"state":"down","who":"{}","why":"x"}}"#, "w".repeat(100 * 1024));
-    let (code, reply) = curl(&["-X", "POST", "-H", &auth, "--data-binary", &body, &url(admin, "/overrides")]);
+    let (code, reply) = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "-H",
+        &auth,
+        "--data-binary",
+        &body,
+        &url(admin, "/overrides"),
+    ]);
     assert_eq!(code, 400, "{reply}");
     assert!(reply.contains("too large"), "{reply}");
     assert_eq!(curl(&[&url(admin, "/overrides")]).1.trim(), "[]");
@@ -150,20 +160,59 @@ fn mutating_calls_need_the_token_and_overrides_steer_answers() {
     let explained: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!((explained["line"].as_str(), explained["scope"].as_u64()), (Some("telecom"), Some(26)));
     // Writes without (or with a wrong) token: 401, nothing changes.
-    assert_eq!(curl(&["-X", "POST", &url(admin, "/reload")]).0, 401);
-    assert_eq!(curl(&["-X", "POST", "-H", "Authorization: Bearer wrong", &url(admin, "/reload")]).0, 401);
+    assert_eq!(curl(&["-X", "POST", "-H", "Content-Type: application/json", &url(admin, "/reload")]).0, 401);
+    assert_eq!(
+        curl(&[
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-H",
+            "Authorization: Bearer wrong",
+            &url(admin, "/reload")
+        ])
+        .0,
+        401
+    );
     let node_down = r#"{"target":{"node":"192.0.2.1"},"state":"down","who":"alice","why":"disk failing"}"#;
-    assert_eq!(curl(&["-X", "POST", "-d", node_down, &url(admin, "/overrides")]).0, 401);
+    assert_eq!(
+        curl(&["-X", "POST", "-H", "Content-Type: application/json", "-d", node_down, &url(admin, "/overrides")]).0,
+        401
+    );
     assert_eq!(answers(&dig(dns, &["www.example.com", "+subnet=198.51.100.64/26"])), ["192.0.2.1", "192.0.2.2"]);
 
     // A node forced down leaves the answers.
-    let (code, body) = curl(&["-X", "POST", "-H", &auth, "-d", node_down, &url(admin, "/overrides")]);
+    let (code, body) = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "-H",
+        &auth,
+        "-d",
+        node_down,
+        &url(admin, "/overrides"),
+    ]);
     assert_eq!(code, 200, "{body}");
     let node_id = serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"].as_u64().unwrap();
     assert_eq!(answers(&dig(dns, &["www.example.com", "+subnet=198.51.100.64/26"])), ["192.0.2.2"]);
     // A line drained: its clients fall back (telecom → default).
     let drain = r#"{"target":{"line":"telecom"},"state":"drained","who":"bob","why":"maintenance window"}"#;
-    assert_eq!(curl(&["-X", "POST", "-H", &auth, "-d", drain, &url(admin, "/overrides")]).0, 200);
+    assert_eq!(
+        curl(&[
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-H",
+            &auth,
+            "-d",
+            drain,
+            &url(admin, "/overrides")
+        ])
+        .0,
+        200
+    );
     assert_eq!(answers(&dig(dns, &["www.example.com", "+subnet=198.51.100.64/26"])), ["192.0.2.101"]);
     // Listed with who, when and why; unknown targets are refused.
     let (_, list) = curl(&[&url(admin, "/overrides")]);
@@ -172,26 +221,75 @@ fn mutating_calls_need_the_token_and_overrides_steer_answers() {
     assert_eq!((list[0]["who"].as_str(), list[0]["why"].as_str()), (Some("alice"), Some("disk failing")));
     assert!(list[0]["at"].as_u64().unwrap() > 1_700_000_000 && list[0]["active"] == true);
     let unknown = r#"{"target":{"line":"nowhere"},"state":"down","who":"x","why":"y"}"#;
-    assert_eq!(curl(&["-X", "POST", "-H", &auth, "-d", unknown, &url(admin, "/overrides")]).0, 422);
+    assert_eq!(
+        curl(&[
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-H",
+            &auth,
+            "-d",
+            unknown,
+            &url(admin, "/overrides")
+        ])
+        .0,
+        422
+    );
 
     // Overrides survive a reload.
-    let (code, report) = curl(&["-X", "POST", "-H", &auth, &url(admin, "/reload")]);
+    let (code, report) =
+        curl(&["-X", "POST", "-H", "Content-Type: application/json", "-H", &auth, &url(admin, "/reload")]);
     assert_eq!(code, 200, "{report}");
     assert_eq!(serde_json::from_str::<serde_json::Value>(&report).unwrap()["generation"], 2);
     assert_eq!(answers(&dig(dns, &["www.example.com", "+subnet=198.51.100.64/26"])), ["192.0.2.101"]);
     // Lifting them restores the answers.
     for id in [node_id, node_id + 1] {
-        assert_eq!(curl(&["-X", "DELETE", "-H", &auth, &url(admin, &format!("/overrides/{id}"))]).0, 200);
+        assert_eq!(
+            curl(&[
+                "-X",
+                "DELETE",
+                "-H",
+                "Content-Type: application/json",
+                "-H",
+                &auth,
+                &url(admin, &format!("/overrides/{id}"))
+            ])
+            .0,
+            200
+        );
     }
     assert_eq!(answers(&dig(dns, &["www.example.com", "+subnet=198.51.100.64/26"])), ["192.0.2.1", "192.0.2.2"]);
     // One pool of one record: telecom's pool of www A down; the AAAA record is untouched.
     let pool = r#"{"target":{"pool":{"record":"www.example.com A","line":"telecom"}},"state":"down","who":"carol","why":"drill"}"#;
-    let (code, body) = curl(&["-X", "POST", "-H", &auth, "-d", pool, &url(admin, "/overrides")]);
+    let (code, body) = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "-H",
+        &auth,
+        "-d",
+        pool,
+        &url(admin, "/overrides"),
+    ]);
     assert_eq!(code, 200, "{body}");
     assert_eq!(answers(&dig(dns, &["www.example.com", "+subnet=198.51.100.64/26"])), ["192.0.2.101"]);
     assert_eq!(answers(&dig(dns, &["www.example.com", "AAAA", "+subnet=2001:db8:1::/48"])), ["2001:db8:f::1"]);
     let id = serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"].as_u64().unwrap();
-    assert_eq!(curl(&["-X", "DELETE", "-H", &auth, &url(admin, &format!("/overrides/{id}"))]).0, 200);
+    assert_eq!(
+        curl(&[
+            "-X",
+            "DELETE",
+            "-H",
+            "Content-Type: application/json",
+            "-H",
+            &auth,
+            &url(admin, &format!("/overrides/{id}"))
+        ])
+        .0,
+        200
+    );
     let (_, metrics) = curl(&[&url(admin, "/metrics")]);
     assert!(metrics.contains("linedns_reloads_total{result=\"success\"} 1"), "{metrics}");
     server.stop();
@@ -268,7 +366,17 @@ fn overrides_survive_a_restart_and_a_crash() {
     let server = start();
     assert_eq!(telecom(server.addrs[0]), ["192.0.2.1", "192.0.2.2"]);
     let drain = r#"{"target":{"line":"telecom"},"state":"drained","who":"bob","why":"maintenance window"}"#;
-    let (code, body) = curl(&["-X", "POST", "-H", &auth, "-d", drain, &url(server.admin, "/overrides")]);
+    let (code, body) = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "-H",
+        &auth,
+        "-d",
+        drain,
+        &url(server.admin, "/overrides"),
+    ]);
     assert_eq!(code, 200, "{body}");
     let id = serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"].as_u64().unwrap();
     assert_eq!(telecom(server.addrs[0]), ["192.0.2.101"], "drained: telecom falls back to default");
@@ -292,7 +400,10 @@ fn overrides_survive_a_restart_and_a_crash() {
     assert_eq!(telecom(server.addrs[0]), ["192.0.2.101"], "the drain survives kill -9");
     // Deleted, it stays deleted after a restart.
     let path = format!("/overrides/{id}");
-    assert_eq!(curl(&["-X", "DELETE", "-H", &auth, &url(server.admin, &path)]).0, 200);
+    assert_eq!(
+        curl(&["-X", "DELETE", "-H", "Content-Type: application/json", "-H", &auth, &url(server.admin, &path)]).0,
+        200
+    );
     assert_eq!(telecom(server.addrs[0]), ["192.0.2.1", "192.0.2.2"]);
     server.stop();
     let server = start();
@@ -306,5 +417,133 @@ fn overrides_survive_a_restart_and_a_crash() {
     assert_eq!(telecom(server.addrs[0]), ["192.0.2.1", "192.0.2.2"]);
     let log = server.stop();
     assert!(log.contains("overrides.json") && log.contains("starting without the stored overrides"), "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The overrides in force, as the API lists them.
+fn override_count(admin: SocketAddr) -> usize {
+    let (_, list) = curl(&[&url(admin, "/overrides")]);
+    serde_json::from_str::<serde_json::Value>(&list).unwrap().as_array().unwrap().len()
+}
+
+/// Without a token (the default, on loopback), a request naming another host (DNS
+/// rebinding), sent from another web origin, or changing state with a body type a page
+/// can send across origins gets 403 with the reason and changes nothing; the same call as
+/// JSON, from curl, works. `HEAD /metrics` is answered.
+#[test]
+fn cross_site_and_rebinding_requests_are_refused_and_change_nothing() {
+    common::tools::require(&["curl"]);
+    let server = InProcess::start("tests/rules/server.yaml", &["127.0.0.1:0"]);
+    let admin = server.admin;
+    let drain = r#"{"target":{"node":"192.0.2.1"},"state":"drained","who":"mallory","why":"csrf"}"#;
+    let port = admin.port();
+    let refused: [&[&str]; 6] = [
+        // The issue's request: a foreign Host and Origin, text/plain.
+        &[
+            "-H",
+            "Content-Type: text/plain",
+            "-H",
+            "Origin: http://evil.example",
+            "-H",
+            &format!("Host: evil.example:{port}"),
+        ],
+        &["-H", "Content-Type: application/json", "-H", &format!("Host: evil.example:{port}")],
+        &["-H", "Content-Type: application/json", "-H", "Origin: http://evil.example"],
+        &["-H", "Content-Type: application/json", "-H", "Origin: null"],
+        &["-H", "Content-Type: text/plain"],
+        &["-H", "Content-Type: application/x-www-form-urlencoded"],
+    ];
+    for headers in refused {
+        let (code, body) = curl(&[&["-X", "POST", "-d", drain], headers, &[&url(admin, "/overrides")]].concat());
+        assert_eq!(code, 403, "{headers:?}: {body}");
+        let error = serde_json::from_str::<serde_json::Value>(&body).unwrap()["error"].as_str().unwrap().to_string();
+        assert!(error.contains("refused") || error.contains("Content-Type: application/json"), "{error}");
+        assert_eq!(override_count(admin), 0, "{headers:?} changed nothing");
+    }
+    // Reads are refused under a foreign Host too (the status is no one else's).
+    assert_eq!(curl(&["-H", "Host: evil.example", &url(admin, "/status")]).0, 403);
+    // A reload with no body type: 403.
+    assert_eq!(curl(&["-X", "POST", &url(admin, "/reload")]).0, 403);
+    // The operator's own calls: curl with JSON, under the listener's address or
+    // localhost (an ssh -L tunnel's port, too).
+    let (code, body) =
+        curl(&["-X", "POST", "-H", "Content-Type: application/json", "-d", drain, &url(admin, "/overrides")]);
+    assert_eq!(code, 200, "{body}");
+    let localhost = ["-H", "Host: localhost:19153", "-H", "Content-Type: application/json"];
+    assert_eq!(curl(&[&["-X", "DELETE"], &localhost[..], &[&url(admin, "/overrides/1")]].concat()).0, 200);
+    assert_eq!(override_count(admin), 0);
+    // HEAD /metrics: the headers of GET, no body.
+    let head =
+        common::tools::tool("curl").args(["-s", "-I", "--max-time", "5", &url(admin, "/metrics")]).output().unwrap();
+    let head = String::from_utf8_lossy(&head.stdout);
+    assert!(
+        head.starts_with("HTTP/1.1 200") && head.to_ascii_lowercase().contains("content-type: text/plain"),
+        "{head}"
+    );
+    server.stop();
+}
+
+/// A web page served from another origin (python3's http.server on another loopback
+/// port), opened in headless Chromium, tries to drain a node through the admin API with
+/// `fetch`: as a `no-cors` text/plain POST, as a form, and as JSON (which needs a
+/// preflight). None changes an override, each is refused in the log; the token-less
+/// default is what it attacks.
+#[test]
+fn a_page_from_another_origin_cannot_change_an_override() {
+    common::tools::require(&["curl", "chromium", "python3"]);
+    let server = InProcess::start("tests/rules/server.yaml", &["127.0.0.1:0"]);
+    let admin = server.admin;
+    let dir = common::server::test_dir("admin-csrf");
+    let page = format!(
+        r#"<!doctype html><html><body><script>
+const api = "http://{admin}/overrides";
+const body = JSON.stringify({{target: {{node: "192.0.2.1"}}, state: "drained", who: "mallory", why: "csrf"}});
+Promise.allSettled([
+  fetch(api, {{method: "POST", mode: "no-cors", headers: {{"Content-Type": "text/plain"}}, body}}),
+  fetch(api, {{method: "POST", mode: "no-cors", body: new URLSearchParams({{o: body}})}}),
+  fetch(api, {{method: "POST", headers: {{"Content-Type": "application/json"}}, body}}),
+]).then(rs => {{
+  document.body.setAttribute("data-done", rs.map(r => r.status).join(","));
+}});
+</script></body></html>"#
+    );
+    std::fs::write(dir.join("attack.html"), page).unwrap();
+    let web_port = common::secondaries::free_port();
+    let mut web = common::tools::tool("python3")
+        .args(["-m", "http.server", "--bind", "127.0.0.1", &web_port.to_string()])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3 -m http.server");
+    let page_url = format!("http://127.0.0.1:{web_port}/attack.html");
+    let started = std::time::Instant::now();
+    while curl(&[&page_url]).0 != 200 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "the page server did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let profile = dir.join("chromium-profile");
+    let out = common::tools::tool("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
+        .args(["--disable-component-update", "--disable-sync"])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(["--virtual-time-budget=5000", "--timeout=15000", "--dump-dom", &page_url])
+        .output()
+        .expect("chromium");
+    let _ = web.kill();
+    let _ = web.wait();
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        dom.contains("data-done="),
+        "the page ran its three fetches:\n{dom}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(override_count(admin), 0, "no override was made by the page");
+    // The requests that reached the API were refused, naming the page's origin.
+    let (_, metrics) = curl(&[&url(admin, "/metrics")]);
+    assert!(metrics.contains("linedns_admin_refused_total "), "{metrics}");
+    let refused: f64 = samples(&metrics)["linedns_admin_refused_total"];
+    assert!(refused >= 2.0, "the no-cors POSTs (and the JSON one's preflight) were refused: {refused}");
+    server.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -177,7 +177,20 @@ fn unbound_validates_each_line_and_each_kind_of_answer_and_rejects_a_tampered_on
     let down = r#"{"target":{"node":"192.0.2.1"},"state":"down","who":"test","why":"a new set to sign"}"#;
     let url = format!("http://{}/overrides", server.admin);
     let posted = tool("curl")
-        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-d", down, &url])
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            down,
+            &url,
+        ])
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&posted.stdout), "200");
@@ -329,7 +342,10 @@ fn missing_unreadable_and_mismatched_keys_are_errors_and_unsigned_only_when_the_
     std::fs::write(&private, &good).unwrap();
     let server = RunningServer::start(rules_arg, &["127.0.0.1:0"]);
     std::fs::write(&private, good.replace("PrivateKey: ", "PrivateKey: !!")).unwrap();
-    let reload = tool("curl").args(["-s", "-X", "POST", &format!("http://{}/reload", server.admin)]).output().unwrap();
+    let reload = tool("curl")
+        .args(["-s", "-X", "POST", "-H", "Content-Type: application/json", &format!("http://{}/reload", server.admin)])
+        .output()
+        .unwrap();
     let reload = String::from_utf8_lossy(&reload.stdout);
     assert!(reload.contains("not base64"), "the reload fails and says why: {reload}");
     let out = dig(server.addrs[0], &["www.example.com", "A", "+dnssec", "+norec"]);

@@ -101,6 +101,8 @@ fn reload(admin: SocketAddr) -> u16 {
             "-X",
             "POST",
             "-H",
+            "Content-Type: application/json",
+            "-H",
             &format!("Authorization: Bearer {TOKEN}"),
         ])
         .arg(format!("http://{admin}/reload"))

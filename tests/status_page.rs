@@ -237,7 +237,14 @@ fn the_status_page_shows_every_line_and_node_and_follows_their_health() {
     });
     // An operator drains 192.0.2.21 through the API; a bad reload keeps the old rules.
     let drained = common::tools::tool("curl")
-        .args(["-s", "-X", "POST", &format!("http://{}/overrides", server.admin)])
+        .args([
+            "-s",
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            &format!("http://{}/overrides", server.admin),
+        ])
         .args(["-d", r#"{"target":{"node":"192.0.2.21"},"state":"drained","who":"alice","why":"kernel update"}"#])
         .output()
         .unwrap();

@@ -24,6 +24,7 @@ pub(super) fn defaults() -> ServerSettings {
         watch: defaults::WATCH,
         admin_listen: Some(defaults::ADMIN_LISTEN),
         admin_token_file: None,
+        admin_hosts: Vec::new(),
         cpus: Vec::new(),
         state_dir: None,
         user: None,
@@ -116,6 +117,21 @@ impl Compiler<'_> {
                 },
             }
             settings.admin_token_file = admin.token_file.as_ref().map(|f| rules_dir.join(f));
+            for name in &admin.hosts {
+                let valid = !name.is_empty()
+                    && name
+                        .split('.')
+                        .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+                if valid {
+                    settings.admin_hosts.push(name.to_ascii_lowercase().into());
+                } else {
+                    self.fail(
+                        place.clone(),
+                        "server admin",
+                        format!("hosts: {name:?} is not a host name (letters, digits, '-' and dots)"),
+                    );
+                }
+            }
         }
         if let Some(cpus) = &d.cpus {
             let available = std::thread::available_parallelism().map_or(1, |n| n.get());

@@ -405,6 +405,10 @@ pub struct AdminDef {
     /// LINEDNS_ADMIN_TOKEN overrides it). Required to listen beyond loopback.
     #[serde(default)]
     pub token_file: Option<String>,
+    /// Host names the API answers to besides `localhost` and its addresses (a request
+    /// whose `Host` names anything else is refused, against DNS rebinding).
+    #[serde(default)]
+    pub hosts: Vec<String>,
 }
 
 /// CHAOS TXT answers for server identification (off by default).

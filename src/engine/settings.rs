@@ -36,6 +36,8 @@ pub struct ServerSettings {
     pub admin_listen: Option<SocketAddr>,
     /// File with the admin token, relative paths against the rules file's directory.
     pub admin_token_file: Option<std::path::PathBuf>,
+    /// Host names the admin API answers to besides `localhost` and its addresses.
+    pub admin_hosts: Vec<Box<str>>,
     /// CPUs the UDP workers are pinned to (empty: unpinned); taken at start.
     pub cpus: Vec<usize>,
     /// Where serve keeps state across restarts (`None`: nowhere); taken at start.

@@ -3,7 +3,9 @@
 //! HTTP/1.1 on hyper: one request per connection (`Connection: close`), bounded request
 //! head, body, time and connection count. It listens on loopback unless a token is
 //! configured, and every mutating call (POST, DELETE) must carry
-//! `Authorization: Bearer TOKEN` when one is.
+//! `Authorization: Bearer TOKEN` when one is. Every request passes [`AdminGuard`] first
+//! (its `Host` names this listener, it comes from no other web origin, a change is sent
+//! as JSON): a refusal is a 403 with the reason. `HEAD` is answered for every `GET`.
 //!
 //! | call | what |
 //! |---|---|
@@ -33,6 +35,7 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use super::admin_guard::AdminGuard;
 use super::control::Control;
 use super::{exposition, status};
 use crate::engine::explain::parse_asked;
@@ -80,6 +83,7 @@ pub fn check_bind(addr: SocketAddr, token: Option<&str>) -> Result<(), String> {
 /// Serves the admin API on `listener` until `stop`.
 pub async fn serve(listener: TcpListener, control: Arc<Control>, stop: impl Future<Output = ()>) {
     tokio::pin!(stop);
+    let Ok(own) = listener.local_addr() else { return };
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let slot = tokio::select! {
@@ -99,7 +103,7 @@ pub async fn serve(listener: TcpListener, control: Arc<Control>, stop: impl Futu
             let _slot = slot;
             let service = hyper::service::service_fn(move |request| {
                 let control = control.clone();
-                async move { Ok::<_, Infallible>(answer(&control, request, peer).await) }
+                async move { Ok::<_, Infallible>(answer(&control, request, peer, own).await) }
             });
             let connection = hyper::server::conn::http1::Builder::new()
                 .max_buf_size(MAX_HEAD)
@@ -148,13 +152,22 @@ async fn answer(
     control: &Control,
     request: hyper::Request<Incoming>,
     peer: SocketAddr,
+    own: SocketAddr,
 ) -> hyper::Response<Full<Bytes>> {
     let (method, path) = (request.method().clone(), request.uri().path().to_string());
-    let response = match read_request(request).await {
-        Ok(request) => route(control, &request),
-        Err(message) => Response::error(400, message),
+    let guard = AdminGuard { listener: own, names: control.engine.snapshot().settings.admin_hosts.clone() };
+    let response = match guard.check(&method, request.headers()) {
+        Err(refusal) => {
+            tracing::warn!("admin API: {method} {path} from {peer} refused: {refusal}");
+            control.admin_refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Response::error(403, refusal)
+        }
+        Ok(()) => match read_request(request).await {
+            Ok(request) => route(control, &request),
+            Err(message) => Response::error(400, message),
+        },
     };
-    if matches!(method, Method::POST | Method::DELETE | Method::PUT) {
+    if matches!(method, Method::POST | Method::DELETE | Method::PUT | Method::PATCH) && response.status != 403 {
         let outcome = if response.status < 300 { "done".to_string() } else { response.body.trim().to_string() };
         tracing::info!("admin API: {method} {path} from {peer}: {} {outcome}", response.status);
     }
@@ -196,7 +209,9 @@ fn route(admin: &Control, request: &Request) -> Response {
             return Response::error(401, "this call changes state: send Authorization: Bearer <token>");
         }
     }
-    match (request.method.as_str(), request.path.as_str()) {
+    // HEAD is GET without the body (hyper leaves it out).
+    let method = if request.method == Method::HEAD { "GET" } else { request.method.as_str() };
+    match (method, request.path.as_str()) {
         ("GET", "/metrics") => {
             Response { status: 200, content_type: exposition::CONTENT_TYPE, body: exposition::render(admin) }
         }

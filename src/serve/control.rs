@@ -4,7 +4,7 @@
 //! swap of [`crate::engine::Engine::reload`].
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
@@ -35,17 +35,43 @@ pub struct Control {
     pub last_check: std::sync::Mutex<Option<super::consistency::LastCheck>>,
     /// Token for the admin API's mutating calls.
     pub token: Option<String>,
+    /// Admin API requests refused by its guard (another host, another web origin, a
+    /// change not sent as JSON).
+    pub admin_refused: AtomicU64,
 }
 
 /// Reload outcomes, for metrics and the status page.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ReloadStats {
     /// Reloads that swapped in a new snapshot.
     pub successes: AtomicU64,
     /// Reloads whose compile failed (the old snapshot stayed).
     pub failures: AtomicU64,
+    /// Whether the last load of the rules (the start's, or the last reload's) succeeded:
+    /// `false` while the rules on disk do not load.
+    pub last_ok: AtomicBool,
+    /// When the rules were last loaded or tried (the start, or the last reload), seconds
+    /// since the Unix epoch.
+    pub last_attempt: AtomicU64,
+    /// When the rules last loaded (the start, or the last successful reload).
+    pub last_success: AtomicU64,
     /// The last [`RECENT_RELOADS`] reloads, oldest first.
     recent: Mutex<VecDeque<ReloadEvent>>,
+}
+
+impl Default for ReloadStats {
+    /// The stats of a server whose rules loaded at start, now.
+    fn default() -> Self {
+        let now = super::clock::unix_now();
+        ReloadStats {
+            successes: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            last_ok: AtomicBool::new(true),
+            last_attempt: AtomicU64::new(now),
+            last_success: AtomicU64::new(now),
+            recent: Mutex::default(),
+        }
+    }
 }
 
 /// How many reloads [`ReloadStats::recent`] keeps.
@@ -91,7 +117,21 @@ impl ReloadStats {
         self.recent.lock().unwrap_or_else(|e| e.into_inner()).iter().rev().cloned().collect()
     }
 
+    /// Whether the rules on disk failed to load at the last reload (a failed reload,
+    /// and no successful one since): the last failed reload, if so.
+    pub fn failing(&self) -> Option<ReloadEvent> {
+        if self.last_ok.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.recent.lock().unwrap_or_else(|e| e.into_inner()).back().filter(|e| !e.ok).cloned()
+    }
+
     fn keep(&self, event: ReloadEvent) {
+        self.last_ok.store(event.ok, Ordering::Relaxed);
+        self.last_attempt.store(event.at, Ordering::Relaxed);
+        if event.ok {
+            self.last_success.store(event.at, Ordering::Relaxed);
+        }
         let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
         if recent.len() == RECENT_RELOADS {
             recent.pop_front();

@@ -91,6 +91,30 @@ pub fn render(control: &Control) -> String {
     x.sample("linedns_reloads_total", &[("result", "success")], load(&reloads.successes));
     x.sample("linedns_reloads_total", &[("result", "failure")], load(&reloads.failures));
     x.family(
+        "linedns_reload_last_success",
+        Kind::Gauge,
+        "1 if the rules loaded at the last reload (or at start), 0 while the rules on disk do not load (the running snapshot stays).",
+    );
+    x.sample("linedns_reload_last_success", &[], u64::from(reloads.last_ok.load(Ordering::Relaxed)));
+    x.family(
+        "linedns_reload_last_attempt_timestamp_seconds",
+        Kind::Gauge,
+        "When the rules were last loaded or tried (the start, or the last reload), seconds since the Unix epoch.",
+    );
+    x.sample("linedns_reload_last_attempt_timestamp_seconds", &[], load(&reloads.last_attempt));
+    x.family(
+        "linedns_reload_last_success_timestamp_seconds",
+        Kind::Gauge,
+        "When the rules last loaded (the start, or the last successful reload), seconds since the Unix epoch.",
+    );
+    x.sample("linedns_reload_last_success_timestamp_seconds", &[], load(&reloads.last_success));
+    x.family(
+        "linedns_admin_refused_total",
+        Kind::Counter,
+        "Admin API requests refused: a Host not naming the listener, another web origin, or a change not sent as JSON.",
+    );
+    x.sample("linedns_admin_refused_total", &[], load(&control.admin_refused));
+    x.family(
         "linedns_snapshot_generation",
         Kind::Gauge,
         "Generation of the live snapshot (1 at start, +1 per reload).",

@@ -18,6 +18,7 @@
 //! ```
 
 pub mod admin;
+pub mod admin_guard;
 pub mod check_schedule;
 pub mod checker;
 mod clock;
@@ -326,6 +327,7 @@ impl Server {
             dnstap: Arc::default(),
             last_check: std::sync::Mutex::default(),
             token,
+            admin_refused: std::sync::atomic::AtomicU64::new(0),
         };
         Server { control: Arc::new(control) }
     }
