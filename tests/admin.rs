@@ -301,7 +301,10 @@ fn sighup_and_the_file_watch_reload_the_rules() {
     let dir = std::env::temp_dir().join(format!("linedns-triggers-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("rules.yaml");
-    let original = std::fs::read_to_string(common::repo_path("tests/rules/server.yaml")).unwrap();
+    // The watch on (it is off by default).
+    let original = std::fs::read_to_string(common::repo_path("tests/rules/server.yaml"))
+        .unwrap()
+        .replace("listen: [\"127.0.0.1:0\"]", "listen: [\"127.0.0.1:0\"]\n  watch: true");
     std::fs::write(&path, &original).unwrap();
     let server = RunningServer::start(path.to_str().unwrap(), &["127.0.0.1:0"]);
     let dns = server.addrs[0];

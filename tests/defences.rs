@@ -546,7 +546,7 @@ fn a_list_written_slowly_in_place_never_goes_live_half_written() {
     let dir = test_dir("half-written");
     std::fs::write(
         dir.join("rules.yaml"),
-        "version: 1\nlines:\n  - name: telecom\n    sources: [{ file: telecom.txt }]\nzones:\n  - origin: example.com\n    \
+        "version: 1\nserver:\n  watch: true\nlines:\n  - name: telecom\n    sources: [{ file: telecom.txt }]\nzones:\n  - origin: example.com\n    \
          soa: { mname: ns1, rname: hostmaster, serial: 1 }\n    ns: [ns1]\n    records: [{ name: ns1, type: A, values: 192.0.2.53 }]\n    \
          line_records:\n      - { name: www, type: A, pools: { telecom: [192.0.2.1], default: [192.0.2.100] } }\n",
     )

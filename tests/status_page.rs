@@ -144,7 +144,10 @@ fn chip(record: &str, line: &str, node: &str, health: &str) -> Chip {
 /// The page as chromium renders it once its script has drawn the status: the DOM after
 /// the scripts ran, and a screenshot at `width` x `height` into `shot`.
 fn render(url: &str, shot: &Path, width: u32, height: u32) -> String {
-    let profile = std::env::temp_dir().join(format!("linedns-chromium-{}", std::process::id()));
+    // A profile of its own: tests render at the same time, and chromium locks its profile.
+    static RENDERS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = RENDERS.fetch_add(1, Ordering::Relaxed);
+    let profile = std::env::temp_dir().join(format!("linedns-chromium-{}-{n}", std::process::id()));
     let run = |extra: &[String]| {
         let out = common::tools::tool("chromium")
             .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run"])
@@ -159,6 +162,7 @@ fn render(url: &str, shot: &Path, width: u32, height: u32) -> String {
     };
     let dom = run(&["--dump-dom".into()]);
     run(&[format!("--window-size={width},{height}"), format!("--screenshot={}", shot.display())]);
+    let _ = std::fs::remove_dir_all(&profile);
     let png = std::fs::read(shot).unwrap_or_default();
     assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "a screenshot at {}", shot.display());
     assert!(dom.contains("data-loaded=\"yes\""), "the page drew the status:\n{dom}");
@@ -271,6 +275,67 @@ fn the_status_page_shows_every_line_and_node_and_follows_their_health() {
     assert!(reloads.contains(&format!("{}:2:", rules_file.display())), "the error names file and line:\n{reloads}");
     // And on a phone's width.
     render(&page, &artifact("status-page-phone.png"), 390, 844);
+    server.stop();
+    let _ = std::fs::remove_file(&rules_file);
+}
+
+/// `linedns_reload_last_success` and `linedns_reloads_total{result="failure"}` from
+/// `/metrics`.
+fn reload_gauges(admin: SocketAddr) -> (u64, u64) {
+    let out = common::tools::tool("curl").args(["-s", "--max-time", "5", &format!("http://{admin}/metrics")]).output();
+    let text = String::from_utf8_lossy(&out.unwrap().stdout).into_owned();
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+    };
+    (value("linedns_reload_last_success "), value("linedns_reloads_total{result=\"failure\"} "))
+}
+
+/// A broken save, with the file watch on: one failed reload counted, the gauge at 0, a
+/// banner on the page naming the error; a SIGHUP sent after another broken save is one
+/// more, not two (the watch does not try the same files again); the fixed save: gauge 1,
+/// no banner.
+#[test]
+fn a_broken_save_is_counted_once_and_bannered_until_fixed() {
+    common::tools::require(&["chromium", "curl", "kill"]);
+    let a = Backend::start();
+    let b = Backend::start();
+    let rules_file = std::env::temp_dir().join(format!("linedns-status-broken-{}.yaml", std::process::id()));
+    let good = rules(a.addr, b.addr).replace("watch: false", "watch: true");
+    std::fs::write(&rules_file, &good).unwrap();
+    let server = RunningServer::start(rules_file.to_str().unwrap(), &["127.0.0.1:0"]);
+    let page = format!("http://{}/", server.admin);
+    assert_eq!(reload_gauges(server.admin), (1, 0), "loaded at start");
+    let dom = render(&page, &artifact("status-page-rules-ok.png"), 1000, 900);
+    assert!(dom.contains("data-rules-failing=\"no\""), "no banner while the rules load");
+
+    // A broken save: the watch tries it once.
+    std::fs::write(&rules_file, good.replace("serial: 1 }", "serial: one }")).unwrap();
+    wait_for_status(server.admin, "the failed reload", |s| !s["rules_failing"].is_null());
+    std::thread::sleep(Duration::from_millis(2500)); // the watch looks again: nothing new
+    assert_eq!(reload_gauges(server.admin), (0, 1), "one broken save, one failure, the gauge 0");
+    let dom = render(&page, &artifact("status-page-rules-failing.png"), 1000, 900);
+    assert!(dom.contains("data-rules-failing=\"yes\""), "the banner is up:\n{dom}");
+    let banner = &dom[dom.find("id=\"rules-banner\"").unwrap()..];
+    let banner = &banner[..banner.find("</div>").unwrap()];
+    assert!(
+        banner.contains("The rules on disk do not load") && banner.contains(&format!("{}:", rules_file.display())),
+        "the banner says so and names the file:\n{banner}"
+    );
+
+    // Another broken save and at once a SIGHUP (the packaged workflow): one more failure.
+    std::fs::write(&rules_file, good.replace("serial: 1 }", "serial: two }")).unwrap();
+    common::tools::tool("kill").args(["-HUP", &server.pid().to_string()]).status().unwrap();
+    std::thread::sleep(Duration::from_millis(3000)); // the watch's look and debounce pass
+    assert_eq!(reload_gauges(server.admin), (0, 2), "the SIGHUP's attempt, not the watch's again");
+
+    // The fixed save: the gauge back at 1, the banner gone.
+    std::fs::write(&rules_file, &good).unwrap();
+    wait_for_status(server.admin, "the rules load again", |s| s["rules_failing"].is_null());
+    assert_eq!(reload_gauges(server.admin), (1, 2));
+    let dom = render(&page, &artifact("status-page-rules-fixed.png"), 1000, 900);
+    assert!(dom.contains("data-rules-failing=\"no\""), "the banner is gone");
     server.stop();
     let _ = std::fs::remove_file(&rules_file);
 }

@@ -226,7 +226,8 @@ fn bad_zone_files_are_errors_at_file_and_line_and_the_old_data_keeps_serving() {
     let dir = zone_dir("bad");
     let file = dir.join("example.org.zone");
     let good = std::fs::read_to_string(&file).unwrap();
-    let rules = file_rules(&dir, &file, "");
+    // The watch on (it is off by default): a fix goes live without a signal.
+    let rules = file_rules(&dir, &file, "server:\n  watch: true\n");
     let check = |text: &str| {
         std::fs::write(&file, text).unwrap();
         let out = linedns().args(["check-config"]).arg(&rules).output().unwrap();

@@ -59,8 +59,10 @@ pub const TCP_MAX_PER_CLIENT: usize = 32;
 pub const TCP_QUERY_TIMEOUT: Duration = Duration::from_secs(2);
 /// Time for writing one whole TCP answer (or transfer message).
 pub const TCP_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Reload when the rules or data files change.
-pub const WATCH: bool = true;
+/// Reload when the rules or data files change: off, so that what is served changes only
+/// when the operator says so (SIGHUP, `systemctl reload`, `POST /reload`), never in the
+/// middle of an edit, a `git pull` or a copy of a data file.
+pub const WATCH: bool = false;
 /// The admin API and metrics listener.
 pub const ADMIN_LISTEN: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 9153);
 /// Changes to a view this close to its last new serial are coalesced into the next one.

@@ -57,6 +57,17 @@ pub struct ReloadStats {
     pub last_success: AtomicU64,
     /// The last [`RECENT_RELOADS`] reloads, oldest first.
     recent: Mutex<VecDeque<ReloadEvent>>,
+    /// The live snapshot's input files as the last reload found them (path, then
+    /// modification time and length): the file watch does not try the same files again.
+    tried: Mutex<Vec<InputStamp>>,
+}
+
+/// An input file and its modification time and length, when it can be read.
+pub type InputStamp = (std::path::PathBuf, Option<(std::time::SystemTime, u64)>);
+
+/// The live snapshot's input files (rules and data), each with its stamp now.
+pub fn input_stamps(engine: &Engine) -> Vec<InputStamp> {
+    engine.snapshot().inputs.iter().map(|(path, _)| (path.clone(), crate::compile::stamp(path))).collect()
 }
 
 impl Default for ReloadStats {
@@ -70,6 +81,7 @@ impl Default for ReloadStats {
             last_attempt: AtomicU64::new(now),
             last_success: AtomicU64::new(now),
             recent: Mutex::default(),
+            tried: Mutex::default(),
         }
     }
 }
@@ -126,6 +138,11 @@ impl ReloadStats {
         self.recent.lock().unwrap_or_else(|e| e.into_inner()).back().filter(|e| !e.ok).cloned()
     }
 
+    /// Whether the last reload tried these very files (`stamps`, from [`input_stamps`]).
+    pub fn tried(&self, stamps: &[InputStamp]) -> bool {
+        *self.tried.lock().unwrap_or_else(|e| e.into_inner()) == stamps
+    }
+
     fn keep(&self, event: ReloadEvent) {
         self.last_ok.store(event.ok, Ordering::Relaxed);
         self.last_attempt.store(event.at, Ordering::Relaxed);
@@ -146,6 +163,7 @@ impl Control {
     /// snapshot.
     pub fn reload(&self, cause: &str) -> Result<ReloadReport, CompileErrors> {
         let (engine, stats) = (&self.engine, &self.reloads);
+        *stats.tried.lock().unwrap_or_else(|e| e.into_inner()) = input_stamps(engine);
         let result = match engine.reload() {
             Ok(report) => {
                 stats.successes.fetch_add(1, Ordering::Relaxed);

@@ -56,6 +56,13 @@ pub async fn run(
             }
             settled = again;
         }
+        // Files a reload already tried (a SIGHUP sent after the save): not again, so one
+        // broken save is one failed reload.
+        let stamps: Vec<_> = inputs.iter().cloned().zip(settled.iter().copied()).collect();
+        if control.reloads.tried(&stamps) {
+            seen = settled;
+            continue;
+        }
         // A failed reload keeps the old snapshot; the files are watched on for the fix.
         match control.reload("files changed") {
             Ok(_) => (generation, inputs, seen) = live(engine),

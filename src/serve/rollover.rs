@@ -4,7 +4,7 @@
 //! reload then makes it live (and so does any key time passing: a key published,
 //! signing, leaving). The state is the key files' times: a restart goes on from them.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +22,9 @@ use crate::engine::sign::RollPolicy;
 use crate::rdata::RecordType;
 use crate::wire::{dnssec, encode};
 
+/// A key as the rollover compares it between rounds: its file and its times.
+type KeyState = (std::path::PathBuf, [Option<u64>; 7]);
+
 /// How often the keys are looked at.
 const EVERY: Duration = Duration::from_secs(1);
 
@@ -34,6 +37,9 @@ pub(super) async fn run(control: Arc<Control>, stopped: impl Future<Output = ()>
     let mut last = unix_now();
     // What has been logged as awaited, so that a wait is logged once.
     let mut waiting: BTreeSet<(String, u16)> = BTreeSet::new();
+    // Each zone's keys as last read: a key added, removed or retimed by hand (`linedns
+    // keys roll`, `keys import`) is made live at once, watch or no watch.
+    let mut seen: HashMap<String, Vec<KeyState>> = HashMap::new();
     loop {
         tokio::select! {
             () = tokio::time::sleep(EVERY) => {}
@@ -59,11 +65,20 @@ pub(super) async fn run(control: Arc<Control>, stopped: impl Future<Output = ()>
                 Err(_) => continue,
             };
             reload |= rollover::changed_between(&keys, last, now);
+            let state: Vec<KeyState> = keys.iter().map(|k| (k.path.clone(), k.timing.times())).collect();
+            if let Some(before) = seen.insert(origin.clone(), state.clone())
+                && before != state
+            {
+                tracing::info!("zone {origin}: its key files changed; reloading");
+                reload = true;
+            }
             for step in rollover::plan(&keys, &policy, now) {
                 match take(&control, &origin, &policy, &keys, step, now, &mut waiting).await {
                     Ok(Some(done)) => {
                         tracing::info!("zone {origin}: {done}");
                         reload = true;
+                        // Its own step: the next round takes the keys as they are now.
+                        seen.remove(&origin);
                     }
                     Ok(None) => {}
                     Err(e) => tracing::error!("zone {origin}: key rollover: {e}"),

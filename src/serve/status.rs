@@ -42,6 +42,9 @@ pub struct Status {
     pub overrides: Vec<ListedOverride>,
     /// The last reloads, newest first.
     pub reloads: Vec<ReloadEvent>,
+    /// While the rules on disk do not load (the last reload failed, none succeeded
+    /// since): that reload, with its errors. The page shows it as a banner.
+    pub rules_failing: Option<ReloadEvent>,
     /// Each view's serial.
     pub serials: Vec<ViewSerial>,
     /// The last periodic consistency check (each NS and secondary's serial), once run.
@@ -206,6 +209,7 @@ pub fn status(control: &Control) -> Status {
         records,
         overrides: engine.overrides(),
         reloads: control.reloads.recent(),
+        rules_failing: control.reloads.failing(),
         serials: view_serials(engine),
         check: control.last_check.lock().unwrap_or_else(|e| e.into_inner()).clone(),
     }
