@@ -125,7 +125,7 @@
 //!
 //!     // Sockets the host binds itself: DNS on a free port, the admin API on another.
 //!     let mut listeners = linedns::serve::bind(&["127.0.0.1:0".parse().unwrap()], 1).unwrap();
-//!     listeners.admin = Some(linedns::serve::bind_admin("127.0.0.1:0".parse().unwrap(), None).unwrap());
+//!     listeners.admin = Some(linedns::serve::bind_admin("127.0.0.1:0".parse().unwrap(), None, false).unwrap());
 //!     let running = linedns::serve::Server::new(engine).spawn(listeners).unwrap();
 //!
 //!     // DNS: www.example.com A over UDP.

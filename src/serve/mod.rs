@@ -27,6 +27,7 @@ pub mod control;
 pub mod dnstap;
 pub mod exposition;
 pub mod file_watch;
+pub mod handover;
 pub mod notify;
 pub mod override_store;
 pub mod privileges;
@@ -100,9 +101,10 @@ pub struct Overrides {
     #[arg(long, value_name = "IP:PORT|off")]
     pub admin_listen: Option<AdminListen>,
     /// Serve addresses another process already serves, sharing their queries
-    /// (`SO_REUSEPORT`): for a hand-over without downtime, start the new instance with
-    /// this flag, then stop the old one. Without it, an address already served is an
-    /// error, so that a second instance never quietly takes half the queries.
+    /// (`SO_REUSEPORT`), the admin API's too: for a hand-over without downtime, start the
+    /// new instance with this flag, then stop the old one (which hands its queued queries
+    /// over before it closes). Without it, an address already served is an error, so
+    /// that a second instance never quietly takes half the queries.
     #[arg(long)]
     pub share_port: bool,
     /// Started as root, change to this user (name or uid) once every socket is bound,
@@ -159,7 +161,7 @@ impl Plan {
             if self.share_port { bind_sharing(&self.listen, self.workers) } else { bind(&self.listen, self.workers) };
         let mut listeners = bound.map_err(|e| e.to_string())?;
         let token = admin::token(settings)?;
-        listeners.admin = self.admin.map(|addr| bind_admin(addr, token.as_deref())).transpose()?;
+        listeners.admin = self.admin.map(|addr| bind_admin(addr, token.as_deref(), self.share_port)).transpose()?;
         Ok((listeners, token))
     }
 }
@@ -201,12 +203,36 @@ pub fn log_serving(engine: &Engine, listeners: &Listeners, workers: usize) {
 }
 
 /// Binds the admin API's listener to `addr` (port 0 picks one), refusing an address
-/// beyond loopback without a token ([`admin::check_bind`]).
-pub fn bind_admin(addr: SocketAddr, token: Option<&str>) -> Result<std::net::TcpListener, String> {
+/// beyond loopback without a token ([`admin::check_bind`]). Like the DNS sockets it is
+/// bound with `SO_REUSEPORT`, so that a successor started with `share` (`--share-port`)
+/// can bind it too for a hand-over; without `share`, an address another process listens
+/// on is an error.
+pub fn bind_admin(addr: SocketAddr, token: Option<&str>, share: bool) -> Result<std::net::TcpListener, String> {
     admin::check_bind(addr, token)?;
-    std::net::TcpListener::bind(addr)
-        .and_then(|l| l.set_nonblocking(true).map(|()| l))
-        .map_err(|e| format!("cannot bind the admin API to {addr}: {e}"))
+    let fail = |e: io::Error| format!("cannot bind the admin API to {addr}: {e}");
+    if !share && addr.port() != 0 {
+        ensure_no_listener(addr).map_err(|e| {
+            fail(io::Error::new(
+                e.kind(),
+                format!("{e} (another linedns? stop it first, or pass --share-port for a hand-over)"),
+            ))
+        })?;
+    }
+    let socket = reuse_port_socket(addr, Type::STREAM, Protocol::TCP).map_err(fail)?;
+    socket.bind(&addr.into()).map_err(fail)?;
+    socket.listen(128).map_err(fail)?;
+    Ok(socket.into())
+}
+
+/// Fails if a process listens on TCP `addr`: a socket bound without `SO_REUSEPORT` (with
+/// `SO_REUSEADDR`, so that connections in TIME_WAIT do not count) is refused then.
+fn ensure_no_listener(addr: SocketAddr) -> io::Result<()> {
+    let probe = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        probe.set_only_v6(true)?;
+    }
+    probe.set_reuse_address(true)?;
+    probe.bind(&addr.into())
 }
 
 /// Binds `udp_per_addr` UDP sockets (`SO_REUSEPORT`, so the kernel spreads queries over
@@ -350,6 +376,8 @@ impl Server {
     /// [`Server::run`], the views already looked at by [`replication::start`].
     async fn run_with(self, listeners: Listeners, shutdown: impl Future<Output = ()>) -> io::Result<()> {
         let engine = self.control.engine.clone();
+        // What a successor sharing these addresses is handed at shutdown (see [`handover`]).
+        let groups = handover_groups(&listeners)?;
         // DNS stops first; the helpers (checker, admin, watch) once DNS has drained.
         let (stop_tx, stop_rx) = watch::channel(false);
         let (helpers_stop_tx, helpers_stop_rx) = watch::channel(false);
@@ -412,6 +440,11 @@ impl Server {
                 };
             }
         }
+        // New queries to a successor sharing the addresses, if there is one; what is
+        // queued here is read meanwhile.
+        handover::steer_away(&groups.0);
+        tokio::time::sleep(handover::DRAIN).await;
+        handover::stop_receiving(&groups.1);
         let _ = stop_tx.send(true);
         udp_stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let drained = tokio::time::timeout(SHUTDOWN_GRACE, async { while tasks.join_next().await.is_some() {} }).await;
@@ -443,6 +476,27 @@ impl Server {
         let task = tokio::spawn(self.run_with(listeners, shutdown));
         Ok(Running { udp, tcp, admin, stop, task })
     }
+}
+
+/// The `SO_REUSEPORT` groups of `listeners` (each address's UDP sockets, each TCP
+/// listener, the admin listener), and every UDP socket (a duplicate descriptor of each,
+/// which also keeps it open until the server is done).
+fn handover_groups(listeners: &Listeners) -> io::Result<(Vec<handover::Group>, Vec<socket2::Socket>)> {
+    let udp_sockets =
+        listeners.udp.iter().map(|u| u.try_clone().map(socket2::Socket::from)).collect::<io::Result<Vec<_>>>()?;
+    let mut groups: Vec<(SocketAddr, handover::Group)> = Vec::new();
+    for udp in &listeners.udp {
+        let addr = udp.local_addr()?;
+        match groups.iter_mut().find(|(a, _)| *a == addr) {
+            Some((_, group)) => group.own += 1,
+            None => groups.push((addr, handover::Group { socket: udp.try_clone()?.into(), own: 1 })),
+        }
+    }
+    let mut groups: Vec<handover::Group> = groups.into_iter().map(|(_, g)| g).collect();
+    for tcp in listeners.tcp.iter().chain(&listeners.admin) {
+        groups.push(handover::Group { socket: tcp.try_clone()?.into(), own: 1 });
+    }
+    Ok((groups, udp_sockets))
 }
 
 /// A server started by [`Server::spawn`].

@@ -28,9 +28,11 @@ pub const BATCH: usize = 32;
 const MAX_QUERY: usize = 4096;
 /// How often a worker waiting for queries looks at the stop flag.
 const STOP_CHECK: Duration = Duration::from_millis(100);
+/// Longest a stopped worker goes on answering what is still queued.
+const FINISH: Duration = Duration::from_millis(100);
 
 /// Answers queries on `socket` as worker `worker` (pinned to `cpu` if given) until
-/// `stop` is set. Blocks: run it on a thread of its own.
+/// `stop` is set, then what is still queued. Blocks: run it on a thread of its own.
 pub(super) fn serve(
     engine: Arc<Engine>,
     socket: std::net::UdpSocket,
@@ -55,13 +57,23 @@ pub(super) fn serve(
     let mut prepared = PreparedAnswers::new();
     // The metrics shard: 0 is everything that is not a UDP worker.
     let shard = worker + 1;
-    while !stop.load(Ordering::Relaxed) {
+    // Once stopped, what is still queued is answered (without waiting, for at most
+    // FINISH): at a hand-over nothing new arrives by then (see `handover`).
+    let mut finish_by = None;
+    loop {
+        if finish_by.is_none() && stop.load(Ordering::Relaxed) {
+            finish_by = Some(std::time::Instant::now() + FINISH);
+        }
+        if finish_by.is_some_and(|by| std::time::Instant::now() >= by) {
+            break;
+        }
         // Wait for one query, then take what else is queued (up to BATCH).
+        let wait = if finish_by.is_some() { MsgFlags::MSG_DONTWAIT } else { MsgFlags::MSG_WAITFORONE };
         let count = {
             let mut buffers = queries.iter_mut();
             let mut slices: [[IoSliceMut<'_>; 1]; BATCH] =
                 std::array::from_fn(|_| [IoSliceMut::new(buffers.next().expect("BATCH buffers"))]);
-            match recvmmsg(fd, &mut received, slices.iter_mut(), MsgFlags::MSG_WAITFORONE, None) {
+            match recvmmsg(fd, &mut received, slices.iter_mut(), wait, None) {
                 Ok(results) => {
                     let mut count = 0;
                     for (i, r) in results.enumerate() {
@@ -72,6 +84,8 @@ pub(super) fn serve(
                     }
                     count
                 }
+                // Stopped and nothing queued any more: done.
+                Err(Errno::EAGAIN) if finish_by.is_some() => break,
                 // The stop check's timeout, a signal, or an ICMP error of an earlier
                 // send: nothing about this socket.
                 Err(Errno::EAGAIN | Errno::EINTR | Errno::ECONNREFUSED | Errno::ECONNRESET) => continue,

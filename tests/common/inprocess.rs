@@ -57,7 +57,7 @@ impl InProcess {
         );
         let listen: Vec<SocketAddr> = listen.iter().map(|a| a.parse().unwrap()).collect();
         let mut listeners = bind(&listen, 2).expect("bind DNS on loopback");
-        listeners.admin = Some(bind_admin("127.0.0.1:0".parse().unwrap(), token).expect("bind the admin API"));
+        listeners.admin = Some(bind_admin("127.0.0.1:0".parse().unwrap(), token, false).expect("bind the admin API"));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name(threads.clone())

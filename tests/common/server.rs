@@ -30,11 +30,22 @@ impl RunningServer {
 
     /// [`RunningServer::start_with`] with extra arguments to `serve`.
     pub fn start_args(rules: &str, listen: &[&str], env: &[(&str, &str)], args: &[&str]) -> RunningServer {
+        Self::start_admin(rules, listen, env, args, "127.0.0.1:0")
+    }
+
+    /// [`RunningServer::start_args`] with the admin API on `admin`.
+    pub fn start_admin(
+        rules: &str,
+        listen: &[&str],
+        env: &[(&str, &str)],
+        args: &[&str],
+        admin: &str,
+    ) -> RunningServer {
         // `stop` signals it with kill(1): fail now, not after the test, if it is missing.
         super::tools::require(&["kill"]);
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_linedns"));
         cmd.current_dir(super::repo_path(""))
-            .args(["serve", "-c", rules, "--workers", "2", "--admin-listen", "127.0.0.1:0"])
+            .args(["serve", "-c", rules, "--workers", "2", "--admin-listen", admin])
             // The rules' own geo_data applies: a LINEDNS_GEO_DATA of the caller's (CI sets
             // one) would point the bundled rules at other data.
             .env_remove("LINEDNS_GEO_DATA")
