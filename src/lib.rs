@@ -140,7 +140,7 @@
 //!     // The admin API: the node's probe, once the checker has run it.
 //!     let nodes = || async {
 //!         let mut http = tokio::net::TcpStream::connect(running.admin.unwrap()).await.unwrap();
-//!         http.write_all(b"GET /nodes HTTP/1.1\r\nHost: linedns\r\n\r\n").await.unwrap();
+//!         http.write_all(b"GET /nodes HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();
 //!         let mut reply = String::new();
 //!         http.read_to_string(&mut reply).await.unwrap();
 //!         reply
