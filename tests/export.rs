@@ -169,3 +169,45 @@ fn export_equals_the_axfr_of_the_same_line_serial_included() {
     server.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A weighted pool answering one address (`max_answers: 1`) is exported, and so
+/// transferred, with its heaviest node, the same every time (the bundled rules' api
+/// record: 192.0.2.61 weighted 3 against 192.0.2.62 weighted 1); equal weights give the
+/// node written first. Queries still draw by weight.
+#[test]
+fn a_weighted_single_answer_pool_exports_its_heaviest_node() {
+    let api = |out: &std::process::Output| -> Vec<String> {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.starts_with("api.example.com."))
+            .map(String::from)
+            .collect()
+    };
+    for _ in 0..3 {
+        let out = linedns(&["export", "-c", "rules/default.yaml", "--zone", "example.com", "--line", "telecom"]);
+        assert_eq!(api(&out), ["api.example.com. 30 IN A 192.0.2.61"], "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let dir = common::server::test_dir("weighted-export");
+    let rules = dir.join("rules.yaml");
+    std::fs::write(
+        &rules,
+        "version: 1\nzones:\n  - origin: example.com\n    soa: { mname: ns1, rname: hostmaster, serial: 1 }\n    ns: [ns1]\n    \
+         records: [{ name: ns1, type: A, values: 192.0.2.53 }]\n    line_records:\n      - name: api\n        type: A\n        \
+         ttl: 30\n        max_answers: 1\n        pools:\n          default:\n            - { address: 192.0.2.8, weight: 2 }\n            \
+         - { address: 192.0.2.9, weight: 2 }\n            - { address: 192.0.2.7, weight: 1 }\n",
+    )
+    .unwrap();
+    let out = linedns(&["export", "-c", rules.to_str().unwrap(), "--zone", "example.com"]);
+    assert_eq!(api(&out), ["api.example.com. 30 IN A 192.0.2.8"], "{}", String::from_utf8_lossy(&out.stderr));
+    // Queries still spread by weight: both heavy nodes and the light one come up.
+    let engine = Engine::from_rules(&rules, CompileOptions::default()).unwrap();
+    let snapshot = engine.snapshot();
+    let mut seen = BTreeSet::new();
+    for entropy in 0..200u64 {
+        let client = ClientInfo::from_source("192.0.2.200".parse().unwrap()).with_entropy(entropy);
+        let answer = snapshot.resolve(&Query::new("api.example.com", RecordType::A), &client, &snapshot.live_health());
+        seen.extend(answer.answers.iter().map(|r| r.data.to_string()));
+    }
+    assert_eq!(seen, ["192.0.2.7", "192.0.2.8", "192.0.2.9"].map(String::from).into());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -177,6 +177,16 @@ pub struct LineRecord {
     pub when_all_down: WhenAllDown,
 }
 
+/// How a pool's nodes are picked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pick {
+    /// For a query, from its entropy (random bits): rotated, or drawn by weight.
+    Query(u64),
+    /// For a zone's view (export, transfers): the same nodes every time, the heaviest
+    /// first.
+    View,
+}
+
 /// Up to this many nodes are chosen without allocating.
 pub type Chosen = SmallVec<[NodeId; 16]>;
 
@@ -191,8 +201,8 @@ impl Pool {
     }
 
     /// Chooses up to `max` nodes among those `keep` accepts (see [`Pool::pick`]).
-    pub fn choose(&self, max: usize, entropy: u64, keep: impl Fn(&PoolNode) -> bool) -> Chosen {
-        self.pick(self.candidates(keep), max, entropy)
+    pub fn choose(&self, max: usize, how: Pick, keep: impl Fn(&PoolNode) -> bool) -> Chosen {
+        self.pick(self.candidates(keep), max, how)
     }
 
     /// How [`Pool::pick`] among `candidates` nodes depends on its entropy.
@@ -206,15 +216,29 @@ impl Pool {
 
     /// Chooses up to `max` of `candidates`.
     ///
-    /// Unweighted pools return the nodes in the written order, rotated by `entropy` so
-    /// that clients taking the first address spread over all of them. Weighted pools
-    /// draw without replacement, each draw proportional to the weights left, so the
-    /// first address is node *i* with probability `weight_i / total`.
-    pub fn pick(&self, mut candidates: Candidates, max: usize, entropy: u64) -> Chosen {
+    /// For a query ([`Pick::Query`]), unweighted pools return the nodes in the written
+    /// order, rotated by the entropy so that clients taking the first address spread over
+    /// all of them; weighted pools draw without replacement, each draw proportional to
+    /// the weights left, so the first address is node *i* with probability
+    /// `weight_i / total`. For a view ([`Pick::View`]) the choice is the same every time:
+    /// the written order, or for a weighted pool the heaviest nodes first (ties in the
+    /// written order), so a weighted pool with `max_answers: 1` exports its heaviest node.
+    pub fn pick(&self, mut candidates: Candidates, max: usize, how: Pick) -> Chosen {
         let mut out = Chosen::new();
         if candidates.is_empty() {
             return out;
         }
+        let entropy = match how {
+            Pick::Query(entropy) => entropy,
+            Pick::View => {
+                if self.weighted {
+                    // Stable: equal weights keep the written order.
+                    candidates.sort_by_key(|n| std::cmp::Reverse(n.weight));
+                }
+                out.extend(candidates.iter().take(max).map(|n| n.node));
+                return out;
+            }
+        };
         if !self.weighted {
             let n = candidates.len();
             let start = (entropy % n as u64) as usize;
@@ -278,9 +302,9 @@ mod tests {
     #[test]
     fn unweighted_rotates_and_caps() {
         let p = pool(&[1, 1, 1]);
-        assert_eq!(ids(p.choose(8, 0, |_| true)), [0, 1, 2]);
-        assert_eq!(ids(p.choose(2, 1, |_| true)), [1, 2]);
-        assert_eq!(ids(p.choose(8, 0, |n| n.node != NodeId(1))), [0, 2]);
+        assert_eq!(ids(p.choose(8, Pick::Query(0), |_| true)), [0, 1, 2]);
+        assert_eq!(ids(p.choose(2, Pick::Query(1), |_| true)), [1, 2]);
+        assert_eq!(ids(p.choose(8, Pick::Query(0), |n| n.node != NodeId(1))), [0, 2]);
     }
 
     #[test]
@@ -295,7 +319,7 @@ mod tests {
     fn weighted_draws_all_without_repeats() {
         let p = pool(&[5, 1, 1]);
         for e in 0..100 {
-            let mut got = ids(p.choose(8, e, |_| true));
+            let mut got = ids(p.choose(8, Pick::Query(e), |_| true));
             got.sort();
             assert_eq!(got, [0, 1, 2]);
         }

@@ -4,7 +4,7 @@
 //! decision to a [`Trace`] (what `explain` shows).
 
 use super::answer::{Answer, Owner, Proof, Rcode, RecordRef, Route, Served};
-use super::line::{LineRecord, NodeHealth, NodeId, Pool, WhenAllDown};
+use super::line::{LineRecord, NodeHealth, NodeId, Pick, Pool, WhenAllDown};
 use super::query::{ClientInfo, Query};
 use super::snapshot::Snapshot;
 use super::zone::{Content, Lookup, RrSet, Zone};
@@ -156,7 +156,15 @@ impl Snapshot {
                             h
                         });
                         answer.scope = h.scope;
-                        answer.route = Some(self.answer_line_record(&mut answer, idx, owner, h, client, health, trace));
+                        answer.route = Some(self.answer_line_record(
+                            &mut answer,
+                            idx,
+                            owner,
+                            h,
+                            Pick::Query(client.entropy),
+                            health,
+                            trace,
+                        ));
                     }
                 }
                 return answer;
@@ -184,12 +192,13 @@ impl Snapshot {
 
     /// The answer line record `record` gives a client of `line` now, as
     /// [`Snapshot::resolve`] would (the first usable pool of the line's chain, its healthy
-    /// nodes, or the all-down policy), for a zone export. The owner is [`Owner::Query`].
+    /// nodes, or the all-down policy), for a zone's view (export, transfers): the nodes
+    /// picked the same way every time ([`Pick::View`]: a weighted pool's heaviest first).
+    /// The owner is [`Owner::Query`].
     pub fn line_answer<'s>(&'s self, record: u32, line: LineId, health: &impl NodeHealth) -> Answer<'s> {
         let mut answer = Answer::new(Rcode::NoError, true);
-        let client = ClientInfo { addr: std::net::Ipv4Addr::UNSPECIFIED.into(), ecs_source_prefix: None, entropy: 0 };
         let hit = Hit { line, scope: 0 };
-        let route = self.answer_line_record(&mut answer, record, Owner::Query, hit, &client, health, &mut NoTrace);
+        let route = self.answer_line_record(&mut answer, record, Owner::Query, hit, Pick::View, health, &mut NoTrace);
         answer.route = Some(route);
         answer
     }
@@ -207,7 +216,7 @@ impl Snapshot {
         record_idx: u32,
         owner: Owner<'s>,
         hit: Hit,
-        client: &ClientInfo,
+        how: Pick,
         health: &impl NodeHealth,
         trace: &mut impl Trace,
     ) -> Route {
@@ -244,7 +253,7 @@ impl Snapshot {
             let degraded = skipped_unusable || healthy < nodes;
             let ttl = if degraded { record.degraded_ttl } else { record.ttl };
             answer.varies = answer.varies.and(pool.varies(up.len()));
-            self.push_nodes(answer, owner, ttl, &pool.pick(up, max, client.entropy));
+            self.push_nodes(answer, owner, ttl, &pool.pick(up, max, how));
             return Route {
                 client_line: hit.line,
                 served_line: line,
@@ -259,13 +268,13 @@ impl Snapshot {
                 let (pool, depth) = first_pool.expect("every chain reaches the default pool");
                 trace.step(pool.line, Step::FailOpen);
                 answer.varies = answer.varies.and(pool.varies(pool.nodes.len()));
-                self.push_nodes(answer, owner, record.degraded_ttl, &pool.choose(max, client.entropy, |_| true));
+                self.push_nodes(answer, owner, record.degraded_ttl, &pool.choose(max, how, |_| true));
                 (pool.line, depth, Served::FailOpen)
             }
             WhenAllDown::LastResort(pool) => {
                 trace.step(hit.line, Step::LastResort);
                 answer.varies = answer.varies.and(pool.varies(pool.nodes.len()));
-                self.push_nodes(answer, owner, record.degraded_ttl, &pool.choose(max, client.entropy, |_| true));
+                self.push_nodes(answer, owner, record.degraded_ttl, &pool.choose(max, how, |_| true));
                 (hit.line, 0, Served::LastResort)
             }
             WhenAllDown::ServFail => {
