@@ -99,7 +99,7 @@ def ipv6(a):
 
 
 def compile_cost(linedns, rules):
-    r = subprocess.run(["/usr/bin/time", "-f", "TIME %e %M", linedns, "check-config", rules],
+    r = subprocess.run(["/usr/bin/time", "-f", "TIME %e %M", linedns, "check-config", "-c", rules],
                        capture_output=True, text=True)
     if r.returncode != 0:
         raise SystemExit(f"{rules} does not compile:\n{r.stdout}{r.stderr[-2000:]}")

@@ -43,13 +43,13 @@ fn readme_first_screen_is_true() {
 fn readme_check_config_example_is_true() {
     let readme = std::fs::read_to_string(repo_path("README.md")).unwrap();
     let shown = readme
-        .split("tests/data/geo-data rules/china-carriers.yaml`) prints:\n\n```\n")
+        .split("tests/data/geo-data -c rules/china-carriers.yaml`) prints:\n\n```\n")
         .nth(1)
         .expect("the README's check-config example")
         .split("```")
         .next()
         .unwrap();
-    let out = linedns(&["check-config", "--geo-data", "tests/data/geo-data", "rules/china-carriers.yaml"]);
+    let out = linedns(&["check-config", "--geo-data", "tests/data/geo-data", "-c", "rules/china-carriers.yaml"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(stdout(&out), shown, "README check-config block is stale");
 }
@@ -256,4 +256,53 @@ fn manual_pages_and_completions_come_from_the_command_definitions() {
     let checked = common::tools::tool("bash").arg("-n").arg(&file).output().unwrap();
     assert!(checked.status.success(), "bash -n: {}", String::from_utf8_lossy(&checked.stderr));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every command that reads rules takes them as `-c RULES` (`check-config` takes them
+/// alone too); one of the two is required, not both.
+#[test]
+fn every_command_takes_the_rules_as_dash_c() {
+    for args in [
+        &["check-config", "-c", "rules/default.yaml"][..],
+        &["check-config", "--config", "rules/default.yaml"],
+        &["check-config", "rules/default.yaml"],
+        &["table", "-c", "rules/default.yaml"],
+        &["explain", "-c", "rules/default.yaml", "198.51.100.9"],
+        &["export", "-c", "rules/default.yaml", "--zone", "example.com"],
+        &["keys", "status", "-c", "rules/default.yaml"],
+    ] {
+        let out = linedns(args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let none = linedns(&["check-config"]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("linedns check-config -c RULES"));
+    let both = linedns(&["check-config", "-c", "rules/default.yaml", "rules/default.yaml"]);
+    assert_eq!(both.status.code(), Some(2));
+    for command in ["serve", "check-config", "table", "explain", "export", "keygen", "check"] {
+        let help = stdout(&linedns(&[command, "--help"]));
+        assert!(help.contains("-c, --config <RULES>"), "{command} --help:\n{help}");
+    }
+    for command in ["status", "roll", "import"] {
+        let help = stdout(&linedns(&["keys", command, "--help"]));
+        assert!(help.contains("-c, --config <RULES>"), "keys {command} --help:\n{help}");
+    }
+}
+
+/// Every field `explain --help` names for `--json` is where it says (a dotted path).
+#[test]
+fn explain_help_names_the_json_fields_where_they_are() {
+    let help = stdout(&linedns(&["explain", "--help"]));
+    let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    let fields = flat.split("fields: ").nth(1).expect("the --json help names its fields");
+    let fields = fields.split(';').next().unwrap();
+    let out = linedns(&["explain", "-c", "rules/default.yaml", "--json", "198.51.100.64/26", "www.example.com"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut named = 0;
+    for path in fields.split(',').map(str::trim) {
+        let found = path.split('.').try_fold(&json, |v, key| v.as_object().and_then(|o| o.get(key)));
+        assert!(found.is_some_and(|v| !v.is_null()), "explain --help names {path:?}, which the JSON lacks:\n{json:#}");
+        named += 1;
+    }
+    assert!(named >= 10, "{fields}");
 }

@@ -421,3 +421,34 @@ fn a_views_transfer_is_a_signed_zone_that_verifies_and_a_bind_secondary_serves_i
     server.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The commands the key tools print as hints work as printed: each is run as the
+/// operator would paste it.
+#[test]
+fn the_commands_key_hints_print_work_as_printed() {
+    let (dir, rules) = scratch("hints", "{}");
+    let rules_arg = rules.to_str().unwrap();
+    assert!(linedns(&["keygen", "-c", rules_arg, ZONE]).status.success());
+    // The hint of an error, as the operator reads it: the command between backticks.
+    let hint = |out: &std::process::Output| -> Vec<String> {
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!out.status.success(), "{err}");
+        let command = err.split('`').nth(1).unwrap_or_else(|| panic!("no command in: {err}"));
+        let words: Vec<String> = command.split_whitespace().map(String::from).collect();
+        assert_eq!(words[0], "linedns", "{err}");
+        words[1..].to_vec()
+    };
+    let run = |words: Vec<String>| {
+        let out = Command::new(env!("CARGO_BIN_EXE_linedns")).args(&words).output().unwrap();
+        assert!(out.status.success(), "{words:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // A second keygen: "`linedns keys status -c RULES ZONE` shows them".
+    run(hint(&linedns(&["keygen", "-c", rules_arg, ZONE])));
+    // A ZSK roll of a zone with a CSK: "its CSK rolls with `linedns keys roll -c RULES ZONE --ksk`".
+    let said = run(hint(&linedns(&["keys", "roll", "-c", rules_arg, ZONE])));
+    assert!(said.contains("CSK roll"), "{said}");
+    // A roll under way: "`linedns keys status -c RULES ZONE` shows where it is".
+    run(hint(&linedns(&["keys", "roll", "-c", rules_arg, ZONE, "--ksk"])));
+    let _ = std::fs::remove_dir_all(&dir);
+}

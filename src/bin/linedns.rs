@@ -39,9 +39,14 @@ enum Command {
     },
     /// Compile the rules and their geo data, print what they hold, and exit non-zero on
     /// any error (each error names file, line, rule and value). Nothing is served.
+    #[command(override_usage = "linedns check-config -c RULES [--geo-data DIR] [--json]")]
     CheckConfig {
-        /// The rules file (YAML).
-        rules: PathBuf,
+        /// The rules file (YAML), as every other command takes it.
+        #[arg(long, short = 'c', value_name = "RULES")]
+        config: Option<PathBuf>,
+        /// The rules file, written without `-c` (as earlier versions took it).
+        #[arg(value_name = "RULES", required_unless_present = "config", conflicts_with = "config")]
+        rules: Option<PathBuf>,
         #[command(flatten)]
         data: DataArgs,
         /// Print the summary as JSON.
@@ -69,7 +74,10 @@ enum Command {
         /// The record type to ask for.
         #[arg(default_value = "A")]
         qtype: Option<String>,
-        /// Print JSON (fields: line, prefix, source, scope, query.records, query.ttl, ...).
+        /// Print JSON (fields: address, ecs_source_prefix, line, line_parents, prefix,
+        /// source, scope, records, ttl, query.zone, query.rcode, query.line_record,
+        /// query.steps, query.served_line, query.response_scope; records, ttl and query are
+        /// empty without NAME).
         #[arg(long)]
         json: bool,
     },
@@ -92,7 +100,8 @@ enum Command {
     /// BIND, Knot or provider export), for keeping everything in one rules file. To keep
     /// the file where it is instead, write `file: PATH` in the zone's rules.
     Import {
-        /// The master file.
+        /// The master file (RFC 1035 zone file) to read; not a rules file.
+        #[arg(value_name = "ZONEFILE")]
         zonefile: PathBuf,
         /// The zone's name (default: the owner of the file's SOA record).
         #[arg(long, value_name = "NAME")]
@@ -219,7 +228,8 @@ fn main() -> ExitCode {
             served.as_ref().map_or_else(|e| tracing::error!("{e}"), |()| tracing::info!("linedns stopped"));
             if served.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
-        Command::CheckConfig { rules, data, json } => {
+        Command::CheckConfig { config, rules, data, json } => {
+            let Some(rules) = config.or(rules) else { return ExitCode::from(2) };
             let Some(snapshot) = load(&rules, data) else { return ExitCode::FAILURE };
             let summary = snapshot.summary();
             print_out(json, &summary, || summary.text(&rules.display().to_string()))

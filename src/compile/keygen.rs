@@ -31,9 +31,10 @@ pub fn keygen(rules: &Path, zone: &str, algorithm: Algorithm, split: bool, now: 
     let existing = key_files(&dir, &origin)?;
     if !existing.is_empty() {
         return Err(format!(
-            "{} holds keys of {origin} already ({}); `linedns keys status` shows them",
+            "{} holds keys of {origin} already ({}); `linedns keys status -c {} {origin}` shows them",
             dir.display(),
-            existing.iter().filter_map(|p| p.file_name()?.to_str().map(str::to_string)).collect::<Vec<_>>().join(", ")
+            existing.iter().filter_map(|p| p.file_name()?.to_str().map(str::to_string)).collect::<Vec<_>>().join(", "),
+            rules.display()
         ));
     }
     let roles: &[Role] = if split { &[Role::Ksk, Role::Zsk] } else { &[Role::Csk] };
@@ -220,11 +221,17 @@ pub fn roll(rules: &Path, zone: &str, ksk: bool, now: u64) -> Result<String, Str
         keys.iter().filter(|k| if ksk { k.key.role.signs_keys() } else { k.key.role == Role::Zsk }).collect();
     let kind = if ksk { "KSK or CSK" } else { "ZSK" };
     match of_kind.as_slice() {
-        [] if !ksk => Err(format!("zone {origin} has no ZSK (its CSK rolls with `linedns keys roll {origin} --ksk`)")),
+        [] if !ksk => Err(format!(
+            "zone {origin} has no ZSK (its CSK rolls with `linedns keys roll -c {} {origin} --ksk`)",
+            rules.display()
+        )),
         [] => Err(format!("zone {origin} has no {kind}")),
         [key] if key.timing.signs(now) && key.timing.inactive.is_none() && key.timing.sync_delete.is_none() => {
             super::rollover::start(&policy.key_dir, &origin, key, policy, now)
         }
-        _ => Err(format!("a {kind} roll of zone {origin} is under way (`linedns keys status` shows where it is)")),
+        _ => Err(format!(
+            "a {kind} roll of zone {origin} is under way (`linedns keys status -c {} {origin}` shows where it is)",
+            rules.display()
+        )),
     }
 }
