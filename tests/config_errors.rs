@@ -340,3 +340,46 @@ fn bad_dnstap_and_run_as_settings_name_the_value() {
     let err = error_of(&with("  group: nogroup\n"), Path::new("."));
     assert_mentions(&err, &["group is set without user"]);
 }
+
+/// YAML and type errors say, in words, which key holds what and what it must be, at its
+/// file:line:column; never a Rust type, the parser's settings or Debug text.
+#[test]
+fn yaml_errors_are_in_words() {
+    let zone = |soa: &str| {
+        format!(
+            "version: 1\nzones:\n  - origin: example.com\n    soa: {{ mname: ns1, rname: hostmaster, {soa} }}\n    ns: [ns1]\n"
+        )
+    };
+    let cases: [(String, &str); 9] = [
+        (
+            zone("serial: 99999999999"),
+            ":4:51: `serial` must be a whole number from 0 to 4294967295, not \"99999999999\"",
+        ),
+        (zone("serial: one"), ":4:51: `serial` must be a whole number from 0 to 4294967295, not \"one\""),
+        ("version: 1\nversion: 1\n".into(), ":2:1: the key `version` is written twice in the same mapping"),
+        ("version: 1\nzonez: []\n".into(), ":2:1: unknown key `zonez` here; the keys allowed here are version, "),
+        ("version: 1\nserver: { watch: 3 }\n".into(), ":2:18: `watch` must be true or false, not \"3\""),
+        (
+            "version: 1\nserver: { workers: many }\n".into(),
+            ":2:20: `workers` must be a whole number, 0 or more, not \"many\"",
+        ),
+        ("version: 1\nserver:\n  listen: \"x\"\n".into(), ":3:11: `listen` must be a list"),
+        (
+            "version: 1\nzones:\n  - origin: a.com\n    soa: { mname: ns1 }\n    ns: [ns1]\n".into(),
+            ":4:12: `rname` is missing here",
+        ),
+        (
+            "version: 1\nhealth_checks:\n  a: { kind: tcpx }\n".into(),
+            "`kind`: unknown choice `tcpx`; the choices are tcp, http, https, dns",
+        ),
+    ];
+    let dir = scratch("yaml-words");
+    for (text, says) in cases {
+        let err = error_of(&text, &dir);
+        assert!(err.contains(says), "{text:?}\nsays: {err}\nwanted: {says}");
+        for internal in ["DuplicateKeyPolicy", "Options", "invalid u", "u32", "u64", "usize", "i64", "struct ", "Some("]
+        {
+            assert!(!err.contains(internal), "{internal:?} in {err}");
+        }
+    }
+}

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 pub mod bind_key;
 pub mod defaults;
+pub mod yaml_errors;
 
 use crate::error::{ConfigError, Place};
 pub use crate::geo::mmdb::Family;
@@ -852,7 +853,7 @@ pub fn parse(text: &str, path: &Path) -> Result<RulesFile, ConfigError> {
             Some(loc) => Place::at(path, loc.line(), loc.column()),
             None => Place::file(path),
         };
-        ConfigError::new(place, yaml_message(&e))
+        ConfigError::new(place, yaml_errors::message(&e, text))
     })
 }
 
@@ -866,17 +867,6 @@ fn parse_options() -> serde_saphyr::Options {
         budget.max_events = 100_000_000;
     }
     options
-}
-
-/// The YAML error's message without the source snippet and location the crate adds.
-fn yaml_message(e: &serde_saphyr::Error) -> String {
-    let text = e.without_snippet().to_string();
-    let first = text.lines().next().unwrap_or("invalid YAML").trim();
-    // The crate appends " at line L column C"; the place already says it.
-    match first.rfind(" at line ") {
-        Some(i) => first[..i].to_string(),
-        None => first.to_string(),
-    }
 }
 
 /// The place of a spanned value in `file`.
