@@ -322,6 +322,10 @@ fn sighup_and_the_file_watch_reload_the_rules() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert!(server.log().contains("reload (files changed): generation 2 live"), "{}", server.log());
+    // What changed, in words (no `[]` or `(1, 2)` Debug lists).
+    let reloaded = server.log().lines().find(|l| l.contains("generation 2 live")).unwrap().to_string();
+    assert!(reloaded.contains("lines added: none, removed: none; zones added: none"), "{reloaded}");
+    assert!(!reloaded.contains("[]") && !reloaded.contains("+["), "{reloaded}");
 
     // SIGHUP: reloads at once (here the same content: generation 3).
     let pid = server_pid(&server);
@@ -388,6 +392,9 @@ fn overrides_survive_a_restart_and_a_crash() {
     let log = server.log();
     assert!(log.contains("admin API: POST /overrides from 127.0.0.1:") && log.contains(" 200 done"), "{log}");
     assert!(log.contains("by bob (maintenance window)"), "{log}");
+    // In words: no Rust Debug text (`Line("telecom")`, `Drained`).
+    assert!(log.contains(&format!("override {id}: line telecom forced drained by bob")), "{log}");
+    assert!(!log.contains("Line(") && !log.contains("Drained"), "{log}");
     server.stop();
 
     // A clean restart: the drain is in force from the first query, listed as it was set.

@@ -36,6 +36,17 @@ pub enum Forced {
     Drained,
 }
 
+impl std::fmt::Display for Forced {
+    /// As the rules and the API write it: `up`, `down`, `drained`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Forced::Up => "up",
+            Forced::Down => "down",
+            Forced::Drained => "drained",
+        })
+    }
+}
+
 impl Forced {
     /// Whether the target may be answered.
     pub fn answerable(self) -> bool {

@@ -683,7 +683,7 @@ impl Engine {
         overrides.next_id += 1;
         let over = Override { id: overrides.next_id, target, state, who, why, at };
         if !OverrideView::applies(&over, live.override_targets()) {
-            return Err(format!("the live rules have no {:?}", over.target));
+            return Err(format!("the live rules have no {}", over.target));
         }
         // One override per target: a new one replaces the old.
         overrides.list.retain(|o| o.target != over.target);

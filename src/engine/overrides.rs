@@ -31,6 +31,18 @@ pub enum Target {
     },
 }
 
+impl std::fmt::Display for Target {
+    /// In words, for logs: `node 192.0.2.1`, `line telecom`, `pool of www.example.com A
+    /// for line telecom`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Node(addr) => write!(f, "node {addr}"),
+            Target::Line(line) => write!(f, "line {line}"),
+            Target::Pool { record, line } => write!(f, "pool of {record} for line {line}"),
+        }
+    }
+}
+
 /// One override, with who set it, when and why.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Override {

@@ -270,7 +270,7 @@ fn add_override(admin: &Control, body: &[u8]) -> Response {
     }
     match admin.engine.add_override(new.target, new.state, new.who, new.why, super::unix_now()) {
         Ok(o) => {
-            tracing::warn!("override {}: {:?} forced {:?} by {} ({})", o.id, o.target, o.state, o.who, o.why);
+            tracing::warn!("override {}: {} forced {} by {} ({})", o.id, o.target, o.state, o.who, o.why);
             keep_overrides(admin);
             Response::json(200, &o)
         }

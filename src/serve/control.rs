@@ -167,18 +167,19 @@ impl Control {
         let result = match engine.reload() {
             Ok(report) => {
                 stats.successes.fetch_add(1, Ordering::Relaxed);
+                let list = |names: &[String]| if names.is_empty() { "none".to_string() } else { names.join(", ") };
+                let ((v4, v6), (new_v4, new_v6)) = report.table_blocks;
                 tracing::info!(
-                    "reload ({cause}): generation {} live; lines +{:?} -{:?}; zones +{:?} -{:?}; probes kept {}, new {:?}, stopped {:?}; table blocks {:?} -> {:?}",
+                    "reload ({cause}): generation {} live; lines added: {}, removed: {}; zones added: {}, removed: {}; \
+                     probes kept {}, new: {}, stopped: {}; table blocks {v4} IPv4 and {v6} IPv6 -> {new_v4} and {new_v6}",
                     report.generation,
-                    report.lines_added,
-                    report.lines_removed,
-                    report.zones_added,
-                    report.zones_removed,
+                    list(&report.lines_added),
+                    list(&report.lines_removed),
+                    list(&report.zones_added),
+                    list(&report.zones_removed),
                     report.probes_kept,
-                    report.probes_added,
-                    report.probes_removed,
-                    report.table_blocks.0,
-                    report.table_blocks.1,
+                    list(&report.probes_added),
+                    list(&report.probes_removed),
                 );
                 if let Some(e) = &report.versions.persist_error {
                     tracing::error!("reload ({cause}): cannot store the serials: {e}");

@@ -136,7 +136,7 @@ async fn deliver(notify: Notify, stats: Arc<NotifyStats>) {
             if let (Some(key), Some(mac)) = (key, &request_mac)
                 && let Err(e) = tsig::verify_response(reply, key, mac, super::clock::unix_now())
             {
-                tracing::debug!("NOTIFY {zone} to {target}: answer discarded, its TSIG does not verify ({e:?})");
+                tracing::debug!("NOTIFY {zone} to {target}: answer discarded, its TSIG does not verify ({e})");
                 continue;
             }
             let rcode = reply[3] & 0x0f;

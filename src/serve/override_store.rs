@@ -36,7 +36,7 @@ pub fn restore(engine: &Engine) {
         Ok(file) => {
             for o in &file.overrides {
                 tracing::warn!(
-                    "override {} restored from {}: {:?} forced {:?} by {} ({})",
+                    "override {} restored from {}: {} forced {} by {} ({})",
                     o.id,
                     path.display(),
                     o.target,

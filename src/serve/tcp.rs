@@ -221,7 +221,7 @@ fn log_transfer(transfer: &crate::engine::transfer::Transfer, peer: SocketAddr) 
             )
         }
         (None, Some(error)) => {
-            tracing::warn!("{} {} from {peer} refused: TSIG {error:?} (NOTAUTH)", transfer.qtype, transfer.zone)
+            tracing::warn!("{} {} from {peer} refused: TSIG {error}, answered NOTAUTH", transfer.qtype, transfer.zone)
         }
         (None, None) => tracing::warn!(
             "{} {} from {peer} refused{key}: no transfer rule admits this address and key for this zone",

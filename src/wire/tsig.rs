@@ -27,6 +27,17 @@ pub enum TsigError {
     BadTime,
 }
 
+impl std::fmt::Display for TsigError {
+    /// The RFC 8945 name and what it means, for logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TsigError::BadSig => "BADSIG (the MAC does not verify)",
+            TsigError::BadKey => "BADKEY (the key is unknown, or not for that algorithm)",
+            TsigError::BadTime => "BADTIME (the time signed is outside the fudge)",
+        })
+    }
+}
+
 impl TsigError {
     /// The code in the TSIG record's Error field.
     pub fn code(self) -> u16 {
