@@ -306,3 +306,225 @@ fn explain_help_names_the_json_fields_where_they_are() {
     }
     assert!(named >= 10, "{fields}");
 }
+
+/// Every `linedns` command the README shows, in a code block or inline, run as the
+/// README writes it: its placeholders given real values from the repository (a synopsis's
+/// `[optional]` parts left out), in a scratch directory holding what its paths name.
+/// Commands that read files run for real and must succeed (`check-config` of the README's
+/// broken example must fail with exit 1, as shown); `serve` must start (on port 0) and
+/// stop on SIGTERM; `check` runs against a server of the test on loopback.
+#[test]
+fn every_command_the_readme_shows_runs() {
+    common::tools::require(&["kill", "kdig"]);
+    let readme = std::fs::read_to_string(repo_path("README.md")).unwrap();
+    let commands = readme_commands(&readme);
+    assert!(commands.len() >= 20, "{commands:#?}");
+    let dir = common::server::test_dir("readme-commands");
+    // What the README's relative paths name: rules.yaml (a signed zone's rules, with a
+    // state directory), the zone files of the import example, the geo data.
+    let signed = std::fs::read_to_string(repo_path("rules/default.yaml"))
+        .unwrap()
+        .replace("geo_data: ../geo-data", &format!("geo_data: {}", repo_path("geo-data").display()))
+        .replacen("server:\n", "server:\n  state_dir: state\n", 1)
+        .replacen("    ttl: 300\n", "    ttl: 300\n    dnssec: {}\n", 1);
+    std::fs::write(dir.join("rules.yaml"), &signed).unwrap();
+    std::fs::create_dir_all(dir.join("zones")).unwrap();
+    for f in std::fs::read_dir(repo_path("tests/data/zones")).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, dir.join("zones").join(f.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(dir.join("broken.yaml"), "version: 1\nlines:\n  - name: a\n    sources: [{ file: missing.txt }]\n")
+        .unwrap();
+    // A server for `check` to compare with: a zone whose NS is on loopback.
+    let check_rules = dir.join("check.yaml");
+    std::fs::write(
+        &check_rules,
+        "version: 1\nzones:\n  - origin: example.com\n    soa: { mname: ns1, rname: hostmaster, serial: 1 }\n    ns: [ns1]\n    \
+         records: [{ name: ns1, type: A, values: 127.0.0.1 }]\n",
+    )
+    .unwrap();
+    let server = common::server::RunningServer::start(check_rules.to_str().unwrap(), &["127.0.0.1:0"]);
+    let mut ran = Vec::new();
+    for command in &commands {
+        let mut args = substitute(command, &dir, &check_rules, server.addrs[0]);
+        let subcommand = args[0].clone();
+        // The keys commands need a zone with keys: made once, first.
+        if !dir.join("state/keys/example.com").exists() && subcommand.starts_with("keys") {
+            let made = linedns_in(&dir, &["keygen", "-c", "rules.yaml", "example.com", "--split"]);
+            assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+        }
+        if subcommand == "serve" {
+            args.extend(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"].map(String::from));
+            serve_briefly(&dir, &args, command);
+        } else {
+            let out = linedns_in(&dir, &args.iter().map(String::as_str).collect::<Vec<_>>());
+            let err = String::from_utf8_lossy(&out.stderr);
+            let code = out.status.code();
+            match (subcommand.as_str(), args.get(2).map(String::as_str)) {
+                // The README shows it failing.
+                ("check-config", Some("broken.yaml")) => assert_eq!(code, Some(1), "{command}: {err}"),
+                // A check finds problems (nothing answers on 127.0.0.1:53): 1, not a usage error.
+                ("check", _) => assert!(matches!(code, Some(0 | 1)), "{command}: {err}"),
+                // keygen run twice (two README examples) refuses the second time, naming keys status.
+                ("keygen", _) if err.contains("holds keys") => {}
+                // A roll already under way is refused the same way; so is a ZSK roll of a
+                // zone whose one key is a CSK (the README's keygen made one).
+                ("keys", _) if err.contains("under way") || err.contains("has no ZSK") => {}
+                _ => assert!(out.status.success(), "{command} ({args:?}): {err}"),
+            }
+        }
+        ran.push(command.clone());
+    }
+    server.stop();
+    eprintln!("ran {} README commands", ran.len());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The `linedns` commands of the README: code-block lines (`linedns ...`, `$ linedns ...`,
+/// `cargo run --release -- ...`) and inline code that is a whole command; comments and
+/// shell redirections cut off.
+fn readme_commands(readme: &str) -> Vec<String> {
+    let mut candidates: Vec<String> = Vec::new();
+    let mut prose = String::new();
+    let mut in_block = false;
+    for line in readme.lines() {
+        if line.trim_start().starts_with("```") {
+            in_block = !in_block;
+            continue;
+        }
+        if in_block {
+            candidates.push(line.trim().trim_start_matches("$ ").to_string());
+        } else {
+            // Inline code may run over a line break: the prose is read as one text.
+            prose.push_str(line);
+            prose.push(' ');
+        }
+    }
+    candidates.extend(prose.split('`').skip(1).step_by(2).map(|t| t.split_whitespace().collect::<Vec<_>>().join(" ")));
+    let mut commands = Vec::new();
+    {
+        for text in &candidates {
+            let text = text.strip_prefix("cargo run --release -- ").map_or(text.clone(), |t| format!("linedns {t}"));
+            let Some(rest) = text.strip_prefix("linedns ") else { continue };
+            let rest = rest.split(" #").next().unwrap().split(';').next().unwrap().split(" > ").next().unwrap().trim();
+            // A bare command name in prose (`linedns check`) is a mention, not an example.
+            if rest.split_whitespace().count() < 2 {
+                continue;
+            }
+            commands.push(format!("linedns {rest}"));
+        }
+    }
+    commands.dedup();
+    commands
+}
+
+/// `command`'s arguments with the README's placeholders given values, and its `[...]`
+/// parts left out.
+fn substitute(
+    command: &str,
+    dir: &std::path::Path,
+    check_rules: &std::path::Path,
+    primary: std::net::SocketAddr,
+) -> Vec<String> {
+    let mut text = String::new();
+    let mut depth = 0;
+    for c in command.chars() {
+        match c {
+            '[' if command.contains(" [") => depth += 1,
+            ']' if depth > 0 => depth -= 1,
+            _ if depth == 0 => text.push(c),
+            _ => {}
+        }
+    }
+    let rules = repo_path("rules/default.yaml").display().to_string();
+    let words: Vec<String> = text.split_whitespace().skip(1).map(String::from).collect();
+    let is_check = words.first().is_some_and(|w| w == "check");
+    // The key commands work on a signed zone with a state directory: the scratch rules.
+    let keyed = words.first().is_some_and(|w| w == "keygen" || w == "keys");
+    let mut out: Vec<String> = words
+        .into_iter()
+        .filter(|w| w != "...")
+        .map(|w| match w.trim_end_matches("...") {
+            "RULES" if is_check => check_rules.display().to_string(),
+            "RULES" if keyed => "rules.yaml".into(),
+            "RULES" => rules.clone(),
+            "ZONE" | "ORIGIN" => "example.com".into(),
+            "CLIENT" => "198.51.100.64/26".into(),
+            "DIR" => dir.join("man").display().to_string(),
+            "ZONEFILE" => "zones/example.org.zone".into(),
+            "FILE" => dir.join("import.key").display().to_string(),
+            "bash|zsh|fish|elvish|powershell" => "bash".into(),
+            // Paths relative to the repository root (the README's commands run there).
+            other if other.contains('/') && !dir.join(other).exists() && repo_path(other).exists() => {
+                repo_path(other).display().to_string()
+            }
+            other => other.to_string(),
+        })
+        .collect();
+    if is_check {
+        out.extend(["--primary".to_string(), primary.to_string()]);
+    }
+    if out.first().is_some_and(|w| w == "keys") && out.get(1).is_some_and(|w| w == "import") {
+        // A key made by keygen elsewhere, to import.
+        let other = dir.join("other");
+        if !other.join("state/keys/example.com").exists() {
+            std::fs::create_dir_all(other.join("state")).unwrap();
+            std::fs::copy(dir.join("rules.yaml"), other.join("rules.yaml")).unwrap();
+            let made = linedns_in(&other, &["keygen", "-c", "rules.yaml", "example.com"]);
+            assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+        }
+        let key = std::fs::read_dir(other.join("state/keys/example.com"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|e| e == "key"))
+            .unwrap();
+        // The key files the README names (its own examples): ours instead.
+        out.retain(|w| !(w.ends_with(".key") || w.ends_with(".private") || w.ends_with(".pem") || w == "..."));
+        out.push(key.display().to_string());
+        out.push(key.with_extension("private").display().to_string());
+    }
+    out
+}
+
+/// `linedns ARGS` run in `dir`.
+fn linedns_in(dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_linedns"))
+        .current_dir(dir)
+        .env_remove("LINEDNS_GEO_DATA")
+        .env_remove("LINEDNS_ADMIN_TOKEN")
+        .args(args)
+        .output()
+        .expect("run linedns")
+}
+
+/// Starts `linedns ARGS` in `dir`, waits for its start line (20 s at most), stops it with
+/// SIGTERM by its PID, and requires a clean exit.
+fn serve_briefly(dir: &std::path::Path, args: &[String], command: &str) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_linedns"))
+        .current_dir(dir)
+        .env_remove("LINEDNS_GEO_DATA")
+        .env_remove("LINEDNS_ADMIN_TOKEN")
+        .args(args)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start linedns serve");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut log = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            log.push_str(&line);
+            log.push('\n');
+            if line.contains(" on udp+tcp ") {
+                let _ = tx.send(Ok(()));
+            }
+        }
+        let _ = tx.send(Err(log));
+    });
+    let started = rx.recv_timeout(std::time::Duration::from_secs(20));
+    common::tools::tool("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = child.wait().unwrap();
+    assert!(matches!(started, Ok(Ok(()))), "{command}: did not start: {started:?}");
+    assert!(status.success(), "{command}: exited with {status}");
+}

@@ -389,26 +389,31 @@ fn serve(rules: RulesArgs, overrides: &Overrides) -> Result<(), String> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(plan.workers).enable_all().build();
     let runtime = runtime.map_err(|e| format!("cannot start the runtime: {e}"))?;
-    linedns::serve::log_serving(&engine, &listeners, plan.workers);
-    let server = Server::with_token(Arc::new(engine), token);
-    let control = server.control().clone();
-    let result = runtime.block_on(server.run(listeners, signals(control)));
+    let result = runtime.block_on(async {
+        // The handlers first: a SIGTERM sent once the start line is out stops it cleanly.
+        let handlers = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()));
+        linedns::serve::log_serving(&engine, &listeners, plan.workers);
+        let server = Server::with_token(Arc::new(engine), token);
+        let control = server.control().clone();
+        server.run(listeners, signals(control, handlers)).await
+    });
     result.map_err(|e| format!("linedns stopped on an error: {e}"))
 }
+
+/// A signal handler as installed (or why it could not be).
+type SignalStream = std::io::Result<tokio::signal::unix::Signal>;
 
 /// Reloads on SIGHUP; completes on SIGTERM or SIGINT, logging which. It runs once the
 /// server's tasks are started (the first snapshot live, every socket bound): the service
 /// manager hears READY=1 then, RELOADING=1 and READY=1 around each SIGHUP reload, and
 /// STOPPING=1 at the end (`sd_notify(3)`; nothing without `NOTIFY_SOCKET`).
-async fn signals(control: Arc<Control>) {
+async fn signals(control: Arc<Control>, handlers: (SignalStream, SignalStream, SignalStream)) {
     let tell = |state: &str| {
         if let Err(e) = linedns::serve::systemd::notify(state) {
             tracing::warn!("{e}");
         }
     };
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) =
-        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()))
-    else {
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = handlers else {
         tracing::error!("cannot install signal handlers; stop with SIGKILL, reload by the file watch or the API");
         tell("READY=1");
         return std::future::pending().await;
