@@ -557,3 +557,34 @@ Promise.allSettled([
     server.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `server.metrics.listen`: a second listener that answers `GET` and `HEAD /metrics` and
+/// nothing else (no status, no API, no change), for scraping from other hosts.
+#[test]
+fn the_metrics_only_listener_serves_metrics_and_nothing_else() {
+    common::tools::require(&["curl"]);
+    let dir = common::server::test_dir("metrics-only");
+    let port = common::secondaries::free_port();
+    let rules = common::server::rules_with(&dir, &format!("  metrics: {{ listen: \"127.0.0.1:{port}\" }}\n"));
+    let server = RunningServer::start(&rules, &["127.0.0.1:0"]);
+    let metrics = SocketAddr::from(([127, 0, 0, 1], port));
+    assert!(server.log().contains(&format!("metrics only {metrics}")), "{}", server.log());
+    let (code, text) = curl(&[&url(metrics, "/metrics")]);
+    assert_eq!(code, 200);
+    assert!(text.contains("linedns_queries_total"), "{text}");
+    // A foreign Host is fine here: there is nothing to protect but counters.
+    assert_eq!(curl(&["-H", "Host: prometheus.example", &url(metrics, "/metrics")]).0, 200);
+    assert_eq!(curl(&["-I", &url(metrics, "/metrics")]).0, 200);
+    for path in ["/", "/status", "/overrides", "/explain?ip=198.51.100.9"] {
+        assert_eq!(curl(&[&url(metrics, path)]).0, 404, "{path}");
+    }
+    let drain = r#"{"target":{"line":"telecom"},"state":"drained","who":"x","why":"y"}"#;
+    let post = ["-X", "POST", "-H", "Content-Type: application/json", "-d", drain];
+    assert_eq!(curl(&[&post[..], &[&url(metrics, "/overrides")]].concat()).0, 404);
+    assert_eq!(curl(&[&post[..], &[&url(metrics, "/metrics")]].concat()).0, 405);
+    // The API is where it was.
+    assert_eq!(curl(&[&url(server.admin, "/status")]).0, 200);
+    assert_eq!(override_count(server.admin), 0);
+    server.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}

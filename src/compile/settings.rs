@@ -25,6 +25,7 @@ pub(super) fn defaults() -> ServerSettings {
         admin_listen: Some(defaults::ADMIN_LISTEN),
         admin_token_file: None,
         admin_hosts: Vec::new(),
+        metrics_listen: None,
         cpus: Vec::new(),
         state_dir: None,
         user: None,
@@ -131,6 +132,16 @@ impl Compiler<'_> {
                         format!("hosts: {name:?} is not a host name (letters, digits, '-' and dots)"),
                     );
                 }
+            }
+        }
+        if let Some(metrics) = &d.metrics {
+            match metrics.listen.parse() {
+                Ok(addr) => settings.metrics_listen = Some(addr),
+                Err(_) => self.fail(
+                    place.clone(),
+                    "server metrics",
+                    format!("bad listen address {:?} (IP:PORT)", metrics.listen),
+                ),
             }
         }
         if let Some(cpus) = &d.cpus {

@@ -290,6 +290,10 @@ pub struct ServerDef {
     /// The admin HTTP API and metrics listener.
     #[serde(default)]
     pub admin: Option<AdminDef>,
+    /// A second listener that serves `/metrics` alone (for scraping from other hosts
+    /// without exposing the API).
+    #[serde(default)]
+    pub metrics: Option<MetricsDef>,
     /// CPUs to pin the UDP workers to, in order (worker i on `cpus[i % len]`); default:
     /// unpinned.
     #[serde(default)]
@@ -410,6 +414,14 @@ pub struct AdminDef {
     /// whose `Host` names anything else is refused, against DNS rebinding).
     #[serde(default)]
     pub hosts: Vec<String>,
+}
+
+/// `server.metrics`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsDef {
+    /// `IP:PORT` of a listener that answers `GET /metrics` and nothing else.
+    pub listen: String,
 }
 
 /// CHAOS TXT answers for server identification (off by default).

@@ -38,6 +38,8 @@ pub struct ServerSettings {
     pub admin_token_file: Option<std::path::PathBuf>,
     /// Host names the admin API answers to besides `localhost` and its addresses.
     pub admin_hosts: Vec<Box<str>>,
+    /// A listener serving `/metrics` alone (`None`: none besides the admin API).
+    pub metrics_listen: Option<SocketAddr>,
     /// CPUs the UDP workers are pinned to (empty: unpinned); taken at start.
     pub cpus: Vec<usize>,
     /// Where serve keeps state across restarts (`None`: nowhere); taken at start.

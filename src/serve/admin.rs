@@ -80,8 +80,18 @@ pub fn check_bind(addr: SocketAddr, token: Option<&str>) -> Result<(), String> {
     }
 }
 
-/// Serves the admin API on `listener` until `stop`.
-pub async fn serve(listener: TcpListener, control: Arc<Control>, stop: impl Future<Output = ()>) {
+/// What a listener answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// The whole API and the status page, behind [`AdminGuard`] (and the token).
+    Api,
+    /// `GET /metrics` alone (`server.metrics.listen`): for scraping from other hosts;
+    /// it reads nothing else and changes nothing, so it needs neither.
+    MetricsOnly,
+}
+
+/// Serves the admin API (or only the metrics, per `access`) on `listener` until `stop`.
+pub async fn serve(listener: TcpListener, control: Arc<Control>, access: Access, stop: impl Future<Output = ()>) {
     tokio::pin!(stop);
     let Ok(own) = listener.local_addr() else { return };
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
@@ -103,7 +113,14 @@ pub async fn serve(listener: TcpListener, control: Arc<Control>, stop: impl Futu
             let _slot = slot;
             let service = hyper::service::service_fn(move |request| {
                 let control = control.clone();
-                async move { Ok::<_, Infallible>(answer(&control, request, peer, own).await) }
+                async move {
+                    Ok::<_, Infallible>(match access {
+                        Access::Api => answer(&control, request, peer, own).await,
+                        Access::MetricsOnly => {
+                            http_response(metrics_only(&control, request.method(), request.uri().path()))
+                        }
+                    })
+                }
             });
             let connection = hyper::server::conn::http1::Builder::new()
                 .max_buf_size(MAX_HEAD)
@@ -171,6 +188,22 @@ async fn answer(
         let outcome = if response.status < 300 { "done".to_string() } else { response.body.trim().to_string() };
         tracing::info!("admin API: {method} {path} from {peer}: {} {outcome}", response.status);
     }
+    http_response(response)
+}
+
+/// The metrics listener's answer: `GET` or `HEAD /metrics`, else 404 (or 405).
+fn metrics_only(control: &Control, method: &Method, path: &str) -> Response {
+    match (method, path) {
+        (&Method::GET | &Method::HEAD, "/metrics") => {
+            Response { status: 200, content_type: exposition::CONTENT_TYPE, body: exposition::render(control) }
+        }
+        (_, "/metrics") => Response::error(405, "method not allowed"),
+        _ => Response::error(404, "this listener serves GET /metrics only (the API is on server.admin.listen)"),
+    }
+}
+
+/// `response` on the wire: its status, type, the page's CSP, and `Connection: close`.
+fn http_response(response: Response) -> hyper::Response<Full<Bytes>> {
     let mut out = hyper::Response::new(Full::new(Bytes::from(response.body)));
     *out.status_mut() = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     out.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(response.content_type));

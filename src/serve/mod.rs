@@ -67,6 +67,8 @@ pub struct Listeners {
     pub tcp: Vec<std::net::TcpListener>,
     /// The admin API's listener, if it is on (see [`bind_admin`]).
     pub admin: Option<std::net::TcpListener>,
+    /// The metrics-only listener, if the rules set one (see [`bind_shared_tcp`]).
+    pub metrics: Option<std::net::TcpListener>,
 }
 
 impl Listeners {
@@ -162,6 +164,13 @@ impl Plan {
         let mut listeners = bound.map_err(|e| e.to_string())?;
         let token = admin::token(settings)?;
         listeners.admin = self.admin.map(|addr| bind_admin(addr, token.as_deref(), self.share_port)).transpose()?;
+        listeners.metrics = settings
+            .metrics_listen
+            .map(|addr| {
+                bind_shared_tcp(addr, self.share_port)
+                    .map_err(|e| format!("cannot bind the metrics listener to {addr}: {e}"))
+            })
+            .transpose()?;
         Ok((listeners, token))
     }
 }
@@ -189,8 +198,12 @@ pub fn log_serving(engine: &Engine, listeners: &Listeners, workers: usize) {
     tcp.dedup();
     let summary = engine.snapshot().summary();
     let admin = listeners.admin_addr().map_or("off".to_string(), |a| a.to_string());
+    let metrics = match listeners.metrics.as_ref().and_then(|l| l.local_addr().ok()) {
+        Some(addr) => format!("; metrics only {addr}"),
+        None => String::new(),
+    };
     tracing::info!(
-        "linedns {} serving {} ({} lines, {} zones, {} nodes, {} probes) on udp+tcp {} ({} UDP sockets, {workers} workers); admin API {admin}",
+        "linedns {} serving {} ({} lines, {} zones, {} nodes, {} probes) on udp+tcp {} ({} UDP sockets, {workers} workers){metrics}; admin API {admin}",
         env!("CARGO_PKG_VERSION"),
         engine.source().unwrap_or_else(|| "rules".into()),
         summary.lines.len(),
@@ -209,18 +222,23 @@ pub fn log_serving(engine: &Engine, listeners: &Listeners, workers: usize) {
 /// on is an error.
 pub fn bind_admin(addr: SocketAddr, token: Option<&str>, share: bool) -> Result<std::net::TcpListener, String> {
     admin::check_bind(addr, token)?;
-    let fail = |e: io::Error| format!("cannot bind the admin API to {addr}: {e}");
+    bind_shared_tcp(addr, share).map_err(|e| format!("cannot bind the admin API to {addr}: {e}"))
+}
+
+/// A TCP listener on `addr` with `SO_REUSEPORT`, shared with another process only when
+/// `share` (`--share-port`); otherwise an address another process listens on is an error.
+pub fn bind_shared_tcp(addr: SocketAddr, share: bool) -> io::Result<std::net::TcpListener> {
     if !share && addr.port() != 0 {
         ensure_no_listener(addr).map_err(|e| {
-            fail(io::Error::new(
+            io::Error::new(
                 e.kind(),
                 format!("{e} (another linedns? stop it first, or pass --share-port for a hand-over)"),
-            ))
+            )
         })?;
     }
-    let socket = reuse_port_socket(addr, Type::STREAM, Protocol::TCP).map_err(fail)?;
-    socket.bind(&addr.into()).map_err(fail)?;
-    socket.listen(128).map_err(fail)?;
+    let socket = reuse_port_socket(addr, Type::STREAM, Protocol::TCP)?;
+    socket.bind(&addr.into())?;
+    socket.listen(128)?;
     Ok(socket.into())
 }
 
@@ -405,7 +423,12 @@ impl Server {
             helpers.spawn(check_schedule::periodic(self.control.clone(), own, stopped()));
         }
         if let Some(listener) = listeners.admin {
-            helpers.spawn(admin::serve(tokio::net::TcpListener::from_std(listener)?, self.control.clone(), stopped()));
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            helpers.spawn(admin::serve(listener, self.control.clone(), admin::Access::Api, stopped()));
+        }
+        if let Some(listener) = listeners.metrics {
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            helpers.spawn(admin::serve(listener, self.control.clone(), admin::Access::MetricsOnly, stopped()));
         }
         if engine.snapshot().settings.watch {
             helpers.spawn(file_watch::run(self.control.clone(), WATCH_EVERY, WATCH_DEBOUNCE, stopped()));
@@ -493,7 +516,7 @@ fn handover_groups(listeners: &Listeners) -> io::Result<(Vec<handover::Group>, V
         }
     }
     let mut groups: Vec<handover::Group> = groups.into_iter().map(|(_, g)| g).collect();
-    for tcp in listeners.tcp.iter().chain(&listeners.admin) {
+    for tcp in listeners.tcp.iter().chain(&listeners.admin).chain(&listeners.metrics) {
         groups.push(handover::Group { socket: tcp.try_clone()?.into(), own: 1 });
     }
     Ok((groups, udp_sockets))
