@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::process::Command;
 
+use common::admin::call;
 use common::inprocess::InProcess;
 use common::server::{RunningServer, answers, dig};
 
@@ -112,7 +113,6 @@ fn admin_requests_are_bounded_in_size_and_time() {
     common::tools::require(&["curl"]);
     let server = InProcess::start_with_token("tests/rules/server.yaml", &["127.0.0.1:0"], Some(TOKEN));
     let admin = server.admin;
-    let auth = format!("Authorization: Bearer {TOKEN}");
     // A 20 KiB header: refused before any route runs.
     let big_header = format!("X-Filler: {}", "a".repeat(20 * 1024));
     let (code, _) = curl(&["-H", &big_header, &url(admin, "/lines")]);
@@ -120,17 +120,7 @@ fn admin_requests_are_bounded_in_size_and_time() {
     // A 100 KiB body: 400, and the override it carries is not set.
     let body =
         format!(r#"{{"target":{{"node":"192.0.2.1"}},"state":"down","who":"{}","why":"x"}}"#, "w".repeat(100 * 1024));
-    let (code, reply) = curl(&[
-        "-X",
-        "POST",
-        "-H",
-        "Content-Type: application/json",
-        "-H",
-        &auth,
-        "--data-binary",
-        &body,
-        &url(admin, "/overrides"),
-    ]);
+    let (code, reply) = call(admin, "POST", "/overrides", Some(TOKEN), Some(&body));
     assert_eq!(code, 400, "{reply}");
     assert!(reply.contains("too large"), "{reply}");
     assert_eq!(curl(&[&url(admin, "/overrides")]).1.trim(), "[]");
@@ -152,7 +142,6 @@ fn mutating_calls_need_the_token_and_overrides_steer_answers() {
     common::tools::require(&["curl", "kdig"]);
     let server = InProcess::start_with_token("tests/rules/server.yaml", &["127.0.0.1:0"], Some(TOKEN));
     let (dns, admin) = (server.addrs[0], server.admin);
-    let auth = format!("Authorization: Bearer {TOKEN}");
     // Reads need no token.
     assert_eq!(curl(&[&url(admin, "/lines")]).0, 200);
     let (code, body) = curl(&[&url(admin, "/explain?ip=198.51.100.64%2F26&name=www.example.com&type=A")]);
@@ -160,59 +149,20 @@ fn mutating_calls_need_the_token_and_overrides_steer_answers() {
     let explained: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!((explained["line"].as_str(), explained["scope"].as_u64()), (Some("telecom"), Some(26)));
     // Writes without (or with a wrong) token: 401, nothing changes.
-    assert_eq!(curl(&["-X", "POST", "-H", "Content-Type: application/json", &url(admin, "/reload")]).0, 401);
-    assert_eq!(
-        curl(&[
-            "-X",
-            "POST",
-            "-H",
-            "Content-Type: application/json",
-            "-H",
-            "Authorization: Bearer wrong",
-            &url(admin, "/reload")
-        ])
-        .0,
-        401
-    );
+    assert_eq!(call(admin, "POST", "/reload", None, None).0, 401);
+    assert_eq!(call(admin, "POST", "/reload", Some("wrong"), None).0, 401);
     let node_down = r#"{"target":{"node":"192.0.2.1"},"state":"down","who":"alice","why":"disk failing"}"#;
-    assert_eq!(
-        curl(&["-X", "POST", "-H", "Content-Type: application/json", "-d", node_down, &url(admin, "/overrides")]).0,
-        401
-    );
+    assert_eq!(call(admin, "POST", "/overrides", None, Some(node_down)).0, 401);
     assert_eq!(answers(&dig(dns, &["www.example.com", "+subnet=198.51.100.64/26"])), ["192.0.2.1", "192.0.2.2"]);
 
     // A node forced down leaves the answers.
-    let (code, body) = curl(&[
-        "-X",
-        "POST",
-        "-H",
-        "Content-Type: application/json",
-        "-H",
-        &auth,
-        "-d",
-        node_down,
-        &url(admin, "/overrides"),
-    ]);
+    let (code, body) = call(admin, "POST", "/overrides", Some(TOKEN), Some(node_down));
     assert_eq!(code, 200, "{body}");
     let node_id = serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"].as_u64().unwrap();
     assert_eq!(answers(&dig(dns, &["www.example.com", "+subnet=198.51.100.64/26"])), ["192.0.2.2"]);
     // A line drained: its clients fall back (telecom → default).
     let drain = r#"{"target":{"line":"telecom"},"state":"drained","who":"bob","why":"maintenance window"}"#;
-    assert_eq!(
-        curl(&[
-            "-X",
-            "POST",
-            "-H",
-            "Content-Type: application/json",
-            "-H",
-            &auth,
-            "-d",
-            drain,
-            &url(admin, "/overrides")
-        ])
-        .0,
-        200
-    );
+    assert_eq!(call(admin, "POST", "/overrides", Some(TOKEN), Some(drain)).0, 200);
     assert_eq!(answers(&dig(dns, &["www.example.com", "+subnet=198.51.100.64/26"])), ["192.0.2.101"]);
     // Listed with who, when and why; unknown targets are refused.
     let (_, list) = curl(&[&url(admin, "/overrides")]);
@@ -221,75 +171,26 @@ fn mutating_calls_need_the_token_and_overrides_steer_answers() {
     assert_eq!((list[0]["who"].as_str(), list[0]["why"].as_str()), (Some("alice"), Some("disk failing")));
     assert!(list[0]["at"].as_u64().unwrap() > 1_700_000_000 && list[0]["active"] == true);
     let unknown = r#"{"target":{"line":"nowhere"},"state":"down","who":"x","why":"y"}"#;
-    assert_eq!(
-        curl(&[
-            "-X",
-            "POST",
-            "-H",
-            "Content-Type: application/json",
-            "-H",
-            &auth,
-            "-d",
-            unknown,
-            &url(admin, "/overrides")
-        ])
-        .0,
-        422
-    );
+    assert_eq!(call(admin, "POST", "/overrides", Some(TOKEN), Some(unknown)).0, 422);
 
     // Overrides survive a reload.
-    let (code, report) =
-        curl(&["-X", "POST", "-H", "Content-Type: application/json", "-H", &auth, &url(admin, "/reload")]);
+    let (code, report) = call(admin, "POST", "/reload", Some(TOKEN), None);
     assert_eq!(code, 200, "{report}");
     assert_eq!(serde_json::from_str::<serde_json::Value>(&report).unwrap()["generation"], 2);
     assert_eq!(answers(&dig(dns, &["www.example.com", "+subnet=198.51.100.64/26"])), ["192.0.2.101"]);
     // Lifting them restores the answers.
     for id in [node_id, node_id + 1] {
-        assert_eq!(
-            curl(&[
-                "-X",
-                "DELETE",
-                "-H",
-                "Content-Type: application/json",
-                "-H",
-                &auth,
-                &url(admin, &format!("/overrides/{id}"))
-            ])
-            .0,
-            200
-        );
+        assert_eq!(call(admin, "DELETE", &format!("/overrides/{id}"), Some(TOKEN), None).0, 200);
     }
     assert_eq!(answers(&dig(dns, &["www.example.com", "+subnet=198.51.100.64/26"])), ["192.0.2.1", "192.0.2.2"]);
     // One pool of one record: telecom's pool of www A down; the AAAA record is untouched.
     let pool = r#"{"target":{"pool":{"record":"www.example.com A","line":"telecom"}},"state":"down","who":"carol","why":"drill"}"#;
-    let (code, body) = curl(&[
-        "-X",
-        "POST",
-        "-H",
-        "Content-Type: application/json",
-        "-H",
-        &auth,
-        "-d",
-        pool,
-        &url(admin, "/overrides"),
-    ]);
+    let (code, body) = call(admin, "POST", "/overrides", Some(TOKEN), Some(pool));
     assert_eq!(code, 200, "{body}");
     assert_eq!(answers(&dig(dns, &["www.example.com", "+subnet=198.51.100.64/26"])), ["192.0.2.101"]);
     assert_eq!(answers(&dig(dns, &["www.example.com", "AAAA", "+subnet=2001:db8:1::/48"])), ["2001:db8:f::1"]);
     let id = serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"].as_u64().unwrap();
-    assert_eq!(
-        curl(&[
-            "-X",
-            "DELETE",
-            "-H",
-            "Content-Type: application/json",
-            "-H",
-            &auth,
-            &url(admin, &format!("/overrides/{id}"))
-        ])
-        .0,
-        200
-    );
+    assert_eq!(call(admin, "DELETE", &format!("/overrides/{id}"), Some(TOKEN), None).0, 200);
     let (_, metrics) = curl(&[&url(admin, "/metrics")]);
     assert!(metrics.contains("linedns_reloads_total{result=\"success\"} 1"), "{metrics}");
     server.stop();
@@ -368,22 +269,11 @@ fn overrides_survive_a_restart_and_a_crash() {
     let start =
         || RunningServer::start_with(rules.to_str().unwrap(), &["127.0.0.1:0"], &[("LINEDNS_ADMIN_TOKEN", TOKEN)]);
     let telecom = |dns: SocketAddr| answers(&dig(dns, &["www.example.com", "+subnet=198.51.100.64/26"]));
-    let auth = format!("Authorization: Bearer {TOKEN}");
 
     let server = start();
     assert_eq!(telecom(server.addrs[0]), ["192.0.2.1", "192.0.2.2"]);
     let drain = r#"{"target":{"line":"telecom"},"state":"drained","who":"bob","why":"maintenance window"}"#;
-    let (code, body) = curl(&[
-        "-X",
-        "POST",
-        "-H",
-        "Content-Type: application/json",
-        "-H",
-        &auth,
-        "-d",
-        drain,
-        &url(server.admin, "/overrides"),
-    ]);
+    let (code, body) = call(server.admin, "POST", "/overrides", Some(TOKEN), Some(drain));
     assert_eq!(code, 200, "{body}");
     let id = serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"].as_u64().unwrap();
     assert_eq!(telecom(server.addrs[0]), ["192.0.2.101"], "drained: telecom falls back to default");
@@ -410,10 +300,7 @@ fn overrides_survive_a_restart_and_a_crash() {
     assert_eq!(telecom(server.addrs[0]), ["192.0.2.101"], "the drain survives kill -9");
     // Deleted, it stays deleted after a restart.
     let path = format!("/overrides/{id}");
-    assert_eq!(
-        curl(&["-X", "DELETE", "-H", "Content-Type: application/json", "-H", &auth, &url(server.admin, &path)]).0,
-        200
-    );
+    assert_eq!(call(server.admin, "DELETE", &path, Some(TOKEN), None).0, 200);
     assert_eq!(telecom(server.addrs[0]), ["192.0.2.1", "192.0.2.2"]);
     server.stop();
     let server = start();
@@ -476,8 +363,7 @@ fn cross_site_and_rebinding_requests_are_refused_and_change_nothing() {
     assert_eq!(curl(&["-X", "POST", &url(admin, "/reload")]).0, 403);
     // The operator's own calls: curl with JSON, under the listener's address or
     // localhost (an ssh -L tunnel's port, too).
-    let (code, body) =
-        curl(&["-X", "POST", "-H", "Content-Type: application/json", "-d", drain, &url(admin, "/overrides")]);
+    let (code, body) = call(admin, "POST", "/overrides", None, Some(drain));
     assert_eq!(code, 200, "{body}");
     let localhost = ["-H", "Host: localhost:19153", "-H", "Content-Type: application/json"];
     assert_eq!(curl(&[&["-X", "DELETE"], &localhost[..], &[&url(admin, "/overrides/1")]].concat()).0, 200);

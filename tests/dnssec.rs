@@ -175,25 +175,8 @@ fn unbound_validates_each_line_and_each_kind_of_answer_and_rejects_a_tampered_on
     // A health change (an operator forcing a telecom node down) makes a new set for that
     // line: it is signed before it is served, and validates.
     let down = r#"{"target":{"node":"192.0.2.1"},"state":"down","who":"test","why":"a new set to sign"}"#;
-    let url = format!("http://{}/overrides", server.admin);
-    let posted = tool("curl")
-        .args([
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "-X",
-            "POST",
-            "-H",
-            "Content-Type: application/json",
-            "-d",
-            down,
-            &url,
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&posted.stdout), "200");
+    let (code, body) = common::admin::call(server.admin, "POST", "/overrides", None, Some(down));
+    assert_eq!(code, 200, "{body}");
     let direct = dig(ours, &["www.example.com", "A", "+subnet=198.51.100.7/24", "+norec", "+dnssec"]);
     assert!(direct.contains("RRSIG\tA") && !direct.contains("192.0.2.1\n"), "{direct}");
     let fresh = start_unbound(&dir.join("unbound-after"), ZONE, ours, &anchors, "");
@@ -342,11 +325,7 @@ fn missing_unreadable_and_mismatched_keys_are_errors_and_unsigned_only_when_the_
     std::fs::write(&private, &good).unwrap();
     let server = RunningServer::start(rules_arg, &["127.0.0.1:0"]);
     std::fs::write(&private, good.replace("PrivateKey: ", "PrivateKey: !!")).unwrap();
-    let reload = tool("curl")
-        .args(["-s", "-X", "POST", "-H", "Content-Type: application/json", &format!("http://{}/reload", server.admin)])
-        .output()
-        .unwrap();
-    let reload = String::from_utf8_lossy(&reload.stdout);
+    let (_, reload) = common::admin::call(server.admin, "POST", "/reload", None, None);
     assert!(reload.contains("not base64"), "the reload fails and says why: {reload}");
     let out = dig(server.addrs[0], &["www.example.com", "A", "+dnssec", "+norec"]);
     assert!(out.contains("RRSIG"), "the old keys keep signing:\n{out}");

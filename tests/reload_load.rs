@@ -93,26 +93,7 @@ fn field(report: &str, label: &str) -> String {
 }
 
 fn reload(admin: SocketAddr) -> u16 {
-    let out = common::tools::tool("curl")
-        .args([
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "--max-time",
-            "10",
-            "-X",
-            "POST",
-            "-H",
-            "Content-Type: application/json",
-            "-H",
-            &format!("Authorization: Bearer {TOKEN}"),
-        ])
-        .arg(format!("http://{admin}/reload"))
-        .output()
-        .expect("curl");
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0)
+    common::admin::reload(admin, Some(TOKEN))
 }
 
 #[test]

@@ -332,15 +332,11 @@ fn measure(primary: SocketAddr, secondaries: &[Secondary], what: &str, change: i
         .collect()
 }
 
-/// `POST /overrides` forcing `node` to `state`, as JSON.
+/// `POST /overrides` forcing `node` to `state`.
 fn force(admin: SocketAddr, node: &str, state: &str) {
     let body = format!(r#"{{"target": {{"node": "{node}"}}, "state": "{state}", "who": "test", "why": "flap"}}"#);
-    let out = tool("curl")
-        .args(["-s", "-f", "-X", "POST", "-H", "Content-Type: application/json", "--data", &body])
-        .arg(format!("http://{admin}/overrides"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "POST /overrides: {}", String::from_utf8_lossy(&out.stdout));
+    let (code, reply) = common::admin::call(admin, "POST", "/overrides", None, Some(&body));
+    assert_eq!(code, 200, "POST /overrides: {reply}");
 }
 
 /// How fast the secondaries follow: from linedns serving a new serial to each of NSD,

@@ -267,18 +267,7 @@ fn a_zsk_roll_and_a_csk_roll_through_the_parent_never_fail_validation() {
         if !published.is_empty() && published != parent {
             ds_csk = published;
             std::fs::write(&rules_path, rules(port, &ds_zsk, &ds_csk)).unwrap();
-            let reload = tool("curl")
-                .args([
-                    "-s",
-                    "-X",
-                    "POST",
-                    "-H",
-                    "Content-Type: application/json",
-                    &format!("http://{}/reload", server.admin),
-                ])
-                .output()
-                .unwrap();
-            assert!(reload.status.success());
+            assert_eq!(common::admin::reload(server.admin, None), 200);
         }
         std::thread::sleep(Duration::from_millis(500));
     }

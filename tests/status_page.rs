@@ -240,19 +240,9 @@ fn the_status_page_shows_every_line_and_node_and_follows_their_health() {
         s["records"][0]["pools"].as_array().unwrap().iter().any(|p| p["nodes"][0]["health"] == "down")
     });
     // An operator drains 192.0.2.21 through the API; a bad reload keeps the old rules.
-    let drained = common::tools::tool("curl")
-        .args([
-            "-s",
-            "-X",
-            "POST",
-            "-H",
-            "Content-Type: application/json",
-            &format!("http://{}/overrides", server.admin),
-        ])
-        .args(["-d", r#"{"target":{"node":"192.0.2.21"},"state":"drained","who":"alice","why":"kernel update"}"#])
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&drained.stdout).contains("alice"));
+    let drain = r#"{"target":{"node":"192.0.2.21"},"state":"drained","who":"alice","why":"kernel update"}"#;
+    let (_, drained) = common::admin::call(server.admin, "POST", "/overrides", None, Some(drain));
+    assert!(drained.contains("alice"), "{drained}");
     std::fs::write(&rules_file, "version: 1\nlines: [ {name: broken\n").unwrap();
     common::tools::tool("kill").args(["-HUP", &server.pid().to_string()]).status().unwrap();
     wait_for_status(server.admin, "the failed reload listed", |s| s["reloads"][0]["ok"] == false);

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod admin;
 pub mod inprocess;
 pub mod input_properties;
 pub mod packet_properties;
