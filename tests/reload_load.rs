@@ -92,6 +92,18 @@ fn field(report: &str, label: &str) -> String {
         .to_string()
 }
 
+/// The probe targets on loopback (a closed port, a listener accepting for the rest of
+/// the test) and a scratch directory named after `name`.
+fn probe_targets_and_dir(name: &str) -> (SocketAddr, SocketAddr, std::path::PathBuf) {
+    let dead = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let live_listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let live = live_listener.local_addr().unwrap();
+    std::thread::spawn(move || for _ in live_listener.incoming() {});
+    let dir = std::env::temp_dir().join(format!("linedns-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    (dead, live, dir)
+}
+
 fn reload(admin: SocketAddr) -> u16 {
     common::admin::reload(admin, Some(TOKEN))
 }
@@ -100,14 +112,7 @@ fn reload(admin: SocketAddr) -> u16 {
 fn reload_every_half_second_under_load_loses_nothing() {
     common::tools::require(&["dnsperf", "curl"]);
     let _alone = LOAD.lock().unwrap_or_else(|e| e.into_inner());
-    // Probe targets on loopback: one closed port, one live listener.
-    let dead = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let live_listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let live = live_listener.local_addr().unwrap();
-    std::thread::spawn(move || for _ in live_listener.incoming() {});
-
-    let dir = std::env::temp_dir().join(format!("linedns-reload-load-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let (dead, live, dir) = probe_targets_and_dir("reload-load");
     let path = dir.join("rules.yaml");
     let sets = [
         rules("A", "192.0.2.1", dead, live),
@@ -237,12 +242,7 @@ fn reload_every_half_second_under_load_loses_nothing() {
 fn a_hand_over_with_share_port_under_load_loses_nothing() {
     common::tools::require(&["dnsperf", "curl"]);
     let _alone = LOAD.lock().unwrap_or_else(|e| e.into_inner());
-    let dead = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let live_listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let live = live_listener.local_addr().unwrap();
-    std::thread::spawn(move || for _ in live_listener.incoming() {});
-    let dir = std::env::temp_dir().join(format!("linedns-handover-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let (dead, live, dir) = probe_targets_and_dir("handover");
     let path = dir.join("rules.yaml");
     std::fs::write(&path, rules("A", "192.0.2.1", dead, live)).unwrap();
     let port = common::secondaries::free_port();
