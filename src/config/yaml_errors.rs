@@ -83,7 +83,8 @@ fn written_at(text: &str, line: usize, column: usize) -> Written {
     // At a key itself (a duplicated or unknown key): the key is what is written there.
     let key = key.filter(|k| !k.is_empty()).or_else(|| {
         let token = scalar_token(rest.trim_start());
-        rest.trim_start()[token.len()..].starts_with(':').then(|| token.to_string())
+        let after = rest.trim_start().strip_prefix(token)?;
+        after.starts_with(':').then(|| token.to_string())
     });
     Written { key, value }
 }
@@ -155,6 +156,10 @@ mod tests {
         let at = text.lines().nth(3).unwrap().find('[').unwrap() + 1;
         assert_eq!(written_at(text, 4, at), Written { key: Some("ns".into()), value: Some("a list".into()) });
         assert_eq!(written_at("version: 1\nversion: 1\n", 2, 1).key.as_deref(), Some("version"));
+        // Quoted and wide keys, places past the line's end: no panic.
+        assert_eq!(written_at("\"é\": 1\n", 1, 1).value.as_deref(), Some("\"é\""));
+        assert_eq!(written_at("a: b\n", 1, 99), Written::default());
+        assert_eq!(written_at("a: b\n", 7, 1), Written::default());
     }
 
     #[test]
