@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 pub mod bind_key;
 pub mod defaults;
-pub mod yaml_errors;
+mod yaml_error;
 
 use crate::error::{ConfigError, Place};
 pub use crate::geo::mmdb::Family;
@@ -489,7 +489,7 @@ pub struct SourceDef {
 
 /// A scalar or a list of them.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(untagged)]
+#[serde(untagged, expecting = "one value, or a list of values of the same kind")]
 pub enum OneOrMany<T> {
     /// A single value.
     One(T),
@@ -810,7 +810,7 @@ impl WhenAllDownDef {
 
 /// `min_healthy`: a count or a percentage.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[serde(untagged, expecting = "a count of nodes (like 2) or a share of the pool (like \"50%\")")]
 pub enum MinHealthyDef {
     /// At least this many nodes.
     Count(u32),
@@ -820,7 +820,7 @@ pub enum MinHealthyDef {
 
 /// `when_all_down`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[serde(untagged, expecting = "fail_open, servfail, or a mapping with `last_resort` (a list of addresses)")]
 pub enum WhenAllDownDef {
     /// `fail_open` or `servfail`.
     Mode(String),
@@ -833,7 +833,7 @@ pub enum WhenAllDownDef {
 
 /// A node of a pool: an address, optionally with a weight and a probe address.
 #[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[serde(untagged, expecting = "an address, or a mapping with `address` (and optional `weight` and `probe`)")]
 pub enum NodeDef {
     /// Just the address (weight 1).
     Address(String),
@@ -851,7 +851,8 @@ pub enum NodeDef {
     },
 }
 
-/// Reads and parses a rules file. YAML errors and unknown fields name the line and column.
+/// Reads and parses a rules file. YAML errors and unknown fields name the line and column,
+/// and say in words what is wrong with which key and value (`yaml_error`).
 pub fn load(path: &Path) -> Result<RulesFile, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::new(Place::file(path), format!("cannot read rules: {e}")))?;
@@ -865,7 +866,7 @@ pub fn parse(text: &str, path: &Path) -> Result<RulesFile, ConfigError> {
             Some(loc) => Place::at(path, loc.line(), loc.column()),
             None => Place::file(path),
         };
-        ConfigError::new(place, yaml_errors::message(&e, text))
+        ConfigError::new(place, yaml_error::message(&e, text))
     })
 }
 
