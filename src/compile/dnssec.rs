@@ -106,10 +106,9 @@ impl Compiler<'_> {
         let keys = read_keys(&dir, origin).and_then(|keys| {
             if keys.is_empty() && settings.is_some() {
                 Err(format!(
-                    "no keys in {} (make them with `linedns keygen -c {} {}`)",
+                    "no keys in {} (make them with {})",
                     dir.display(),
-                    self.file.display(),
-                    if origin.is_empty() { "." } else { origin }
+                    super::hint::zone_command("keygen", &self.file, origin, "")
                 ))
             } else {
                 Ok(keys)

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::dnssec::{key_directory, key_files, read_keys};
+use super::hint::zone_command;
 use super::key_file::{self, Timing};
 use crate::engine::sign::keys::{Algorithm, Role, SigningKey};
 use crate::wire::dnssec;
@@ -31,10 +32,10 @@ pub fn keygen(rules: &Path, zone: &str, algorithm: Algorithm, split: bool, now: 
     let existing = key_files(&dir, &origin)?;
     if !existing.is_empty() {
         return Err(format!(
-            "{} holds keys of {origin} already ({}); `linedns keys status -c {} {origin}` shows them",
+            "{} holds keys of {origin} already ({}); {} shows them",
             dir.display(),
             existing.iter().filter_map(|p| p.file_name()?.to_str().map(str::to_string)).collect::<Vec<_>>().join(", "),
-            rules.display()
+            zone_command("keys status", rules, &origin, "")
         ));
     }
     let roles: &[Role] = if split { &[Role::Ksk, Role::Zsk] } else { &[Role::Csk] };
@@ -222,16 +223,16 @@ pub fn roll(rules: &Path, zone: &str, ksk: bool, now: u64) -> Result<String, Str
     let kind = if ksk { "KSK or CSK" } else { "ZSK" };
     match of_kind.as_slice() {
         [] if !ksk => Err(format!(
-            "zone {origin} has no ZSK (its CSK rolls with `linedns keys roll -c {} {origin} --ksk`)",
-            rules.display()
+            "zone {origin} has no ZSK (its CSK rolls with {})",
+            zone_command("keys roll", rules, &origin, "--ksk")
         )),
         [] => Err(format!("zone {origin} has no {kind}")),
         [key] if key.timing.signs(now) && key.timing.inactive.is_none() && key.timing.sync_delete.is_none() => {
             super::rollover::start(&policy.key_dir, &origin, key, policy, now)
         }
         _ => Err(format!(
-            "a {kind} roll of zone {origin} is under way (`linedns keys status -c {} {origin}` shows where it is)",
-            rules.display()
+            "a {kind} roll of zone {origin} is under way ({} shows where it is)",
+            zone_command("keys status", rules, &origin, "")
         )),
     }
 }

@@ -15,6 +15,7 @@ mod catalog;
 mod check;
 pub mod dnssec;
 mod health_checks;
+mod hint;
 pub mod import;
 pub mod key_file;
 pub mod keygen;
