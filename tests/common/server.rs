@@ -63,11 +63,12 @@ impl RunningServer {
         let sink = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                // Into the log first: a test reading the log once started sees the line.
+                sink.lock().unwrap().push_str(&line);
+                sink.lock().unwrap().push('\n');
                 if line.contains(" on udp+tcp ") {
                     let _ = tx.send(line.clone());
                 }
-                sink.lock().unwrap().push_str(&line);
-                sink.lock().unwrap().push('\n');
             }
         });
         let line = rx
