@@ -301,6 +301,13 @@ impl Versions {
                         {
                             let at = now + wait;
                             self.waiting_until = Some(self.waiting_until.map_or(at, |w| w.min(at)));
+                            // A re-signing due now waits with it (else the host would be
+                            // told to look again at once, over and over).
+                            if let Some(view) = self.views.get_mut(&key)
+                                && view.resign_at.is_some_and(|r| r < at)
+                            {
+                                view.resign_at = Some(at);
+                            }
                             continue;
                         }
                         (Some(view.serial), serial)

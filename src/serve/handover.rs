@@ -15,7 +15,7 @@
 //! ```text
 //!  shutdown ─► steer every group to index own.. ─► serve on for DRAIN (queues empty out)
 //!           ─► UDP sockets connected to themselves (nothing new can arrive)
-//!           ─► what is still queued answered ─► close
+//!           ─► what is still queued answered ─► the group given back to the hash ─► close
 //! ```
 
 use std::os::fd::AsFd;
@@ -63,6 +63,9 @@ pub fn steer_away(groups: &[Group]) {
 pub fn stop_receiving(sockets: &[socket2::Socket]) {
     for socket in sockets {
         let own = socket.local_addr().ok().and_then(|a| a.as_socket());
+        // A wildcard socket connected to itself would send from loopback: its last
+        // answers to other hosts would fail. It stays steered away instead.
+        let own = own.filter(|a| !a.ip().is_unspecified());
         let connected = own.map(|addr| socket.connect(&addr.into()));
         if let Some(Err(e)) = connected {
             tracing::warn!(
@@ -70,6 +73,20 @@ pub fn stop_receiving(sockets: &[socket2::Socket]) {
                  lose the few queued as it closes",
                 own.map_or("a socket".to_string(), |a| a.to_string())
             );
+        }
+    }
+}
+
+/// Gives each group back the kernel's own choice, just before this server's last
+/// descriptors of it close: the program attached is one whose every answer is past the
+/// group's end, so the hash decides, as with no program. (A steering program left behind
+/// would send the next successor's share of queries to it the moment it binds, before it
+/// reads.) Call it last, right before the groups are dropped.
+pub fn release(groups: &[Group]) {
+    for group in groups {
+        let mut program = [statement(BPF_RET | BPF_K, u32::MAX)];
+        if let Err(e) = attach(&group.socket, &mut program) {
+            tracing::warn!("cannot give a SO_REUSEPORT group back to the kernel's choice ({e})");
         }
     }
 }
@@ -84,6 +101,11 @@ fn steer(socket: &impl AsFd, own: u32) -> nix::Result<()> {
         statement(BPF_ALU | BPF_ADD | BPF_K, own),
         statement(BPF_RET | BPF_A, 0),
     ];
+    attach(socket, &mut program)
+}
+
+/// Attaches `program` to the `SO_REUSEPORT` group of `socket` (in place of any before).
+fn attach(socket: &impl AsFd, program: &mut [libc::sock_filter]) -> nix::Result<()> {
     let fprog = libc::sock_fprog { len: program.len() as u16, filter: program.as_mut_ptr() };
     setsockopt(socket, AttachReusePortCbpf, &fprog)
 }
@@ -144,5 +166,14 @@ mod tests {
         };
         let (old_got, new_got): (usize, usize) = (old.iter().map(count).sum(), new.iter().map(count).sum());
         assert_eq!((old_got, new_got), (0, 400), "every datagram to the successor's sockets");
+        // Released: the hash decides again, over every socket of the group.
+        release(&[Group { socket: old[0].try_clone().unwrap(), own: 2 }]);
+        for i in 0..200u8 {
+            let other = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            other.send_to(&[i], addr).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        let (old_got, new_got): (usize, usize) = (old.iter().map(count).sum(), new.iter().map(count).sum());
+        assert!(old_got > 0 && new_got > 0 && old_got + new_got == 200, "spread again: {old_got} and {new_got}");
     }
 }

@@ -480,6 +480,10 @@ impl Server {
         }
         let _ = helpers_stop_tx.send(true);
         while helpers.join_next().await.is_some() {}
+        // The groups given back to the kernel's choice, then this server's last
+        // descriptors of its sockets closed.
+        handover::release(&groups.0);
+        drop(groups);
         result
     }
 
