@@ -140,6 +140,12 @@ impl Engine {
     }
 }
 
+/// Seconds since the Unix epoch: what the compile reads of the clock (key times, a
+/// secondary zone's expiry, serials ahead of the clock).
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
 /// A file's modification time and length, what the reload watch compares.
 pub fn stamp(path: &Path) -> Option<(std::time::SystemTime, u64)> {
     let meta = std::fs::metadata(path).ok()?;

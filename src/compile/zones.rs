@@ -132,7 +132,7 @@ impl Compiler<'_> {
                 cur = p;
             }
         }
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let now = super::unix_now();
         // RFC 7583's TTLsig: the longest TTL of the zone's sets (line records' included).
         let max_ttl = names
             .values()
@@ -366,7 +366,7 @@ impl Compiler<'_> {
             }),
             ZoneData::Unavailable(_) => None,
         };
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let now = super::unix_now();
         match expire {
             Some(expire) if now >= info.refreshed.saturating_add(u64::from(expire)) => {
                 Some(ZoneData::Unavailable(format!(

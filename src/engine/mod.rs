@@ -118,23 +118,20 @@ impl<F: FnOnce() -> u64> LazyClock<F> {
     }
 }
 
-/// What the host does with a zone whose primary sent a NOTIFY (it must not block).
-pub struct NotifyHook(pub Box<dyn Fn(&str) + Send + Sync>);
+/// A function the host gives the engine to call (it must not block).
+pub struct Hook<F: ?Sized>(pub Box<F>);
 
-impl std::fmt::Debug for NotifyHook {
+impl<F: ?Sized> std::fmt::Debug for Hook<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("NotifyHook")
+        f.write_str("Hook")
     }
 }
 
-/// What the host does when a view's content may have changed (it must not block).
-pub struct ChangeHook(pub Box<dyn Fn() + Send + Sync>);
+/// What the host does with a zone whose primary sent a NOTIFY.
+pub type NotifyHook = Hook<dyn Fn(&str) + Send + Sync>;
 
-impl std::fmt::Debug for ChangeHook {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ChangeHook")
-    }
-}
+/// What the host does when a view's content may have changed.
+pub type ChangeHook = Hook<dyn Fn() + Send + Sync>;
 
 /// What a host gives the engine so that views are looked at on every change, a reload
 /// included, before the change is served: its clock (seconds since the Unix epoch) and
@@ -326,7 +323,7 @@ impl Engine {
     /// (RFC 1996 §3.11: the secondary then checks the primary's serial). Only the first
     /// call counts.
     pub fn on_notify(&self, hook: impl Fn(&str) + Send + Sync + 'static) {
-        let _ = self.notified.set(NotifyHook(Box::new(hook)));
+        let _ = self.notified.set(Hook(Box::new(hook)));
     }
 
     /// Gives the engine a tap that sees the answered queries it samples (serve's dnstap
@@ -577,7 +574,7 @@ impl Engine {
     /// It replaces the hook given before, if any (a server started again on the same
     /// engine).
     pub fn on_change(&self, hook: impl Fn() + Send + Sync + 'static) {
-        self.changed.store(Some(Arc::new(ChangeHook(Box::new(hook)))));
+        self.changed.store(Some(Arc::new(Hook(Box::new(hook)))));
     }
 
     /// Tells the host that a view's content may have changed: what the engine does

@@ -194,12 +194,15 @@ async fn answer(
 /// The metrics listener's answer: `GET` or `HEAD /metrics`, else 404 (or 405).
 fn metrics_only(control: &Control, method: &Method, path: &str) -> Response {
     match (method, path) {
-        (&Method::GET | &Method::HEAD, "/metrics") => {
-            Response { status: 200, content_type: exposition::CONTENT_TYPE, body: exposition::render(control) }
-        }
+        (&Method::GET | &Method::HEAD, "/metrics") => metrics(control),
         (_, "/metrics") => Response::error(405, "method not allowed"),
         _ => Response::error(404, "this listener serves GET /metrics only (the API is on server.admin.listen)"),
     }
+}
+
+/// `GET /metrics`: the Prometheus text, on either listener.
+fn metrics(control: &Control) -> Response {
+    Response { status: 200, content_type: exposition::CONTENT_TYPE, body: exposition::render(control) }
 }
 
 /// `response` on the wire: its status, type, the page's CSP, and `Connection: close`.
@@ -245,9 +248,7 @@ fn route(admin: &Control, request: &Request) -> Response {
     // HEAD is GET without the body (hyper leaves it out).
     let method = if request.method == Method::HEAD { "GET" } else { request.method.as_str() };
     match (method, request.path.as_str()) {
-        ("GET", "/metrics") => {
-            Response { status: 200, content_type: exposition::CONTENT_TYPE, body: exposition::render(admin) }
-        }
+        ("GET", "/metrics") => metrics(admin),
         ("GET", "/") => Response { status: 200, content_type: "text/html; charset=utf-8", body: status::PAGE.into() },
         ("GET", "/status") => Response::json(200, &status::status(admin)),
         ("GET", "/nodes") => Response::json(200, &nodes(admin)),

@@ -229,28 +229,12 @@ pub fn bind_admin(addr: SocketAddr, token: Option<&str>, share: bool) -> Result<
 /// `share` (`--share-port`); otherwise an address another process listens on is an error.
 pub fn bind_shared_tcp(addr: SocketAddr, share: bool) -> io::Result<std::net::TcpListener> {
     if !share && addr.port() != 0 {
-        ensure_no_listener(addr).map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("{e} (another linedns? stop it first, or pass --share-port for a hand-over)"),
-            )
-        })?;
+        ensure_unserved(addr, Protocol::TCP)?;
     }
     let socket = reuse_port_socket(addr, Type::STREAM, Protocol::TCP)?;
     socket.bind(&addr.into())?;
     socket.listen(128)?;
     Ok(socket.into())
-}
-
-/// Fails if a process listens on TCP `addr`: a socket bound without `SO_REUSEPORT` (with
-/// `SO_REUSEADDR`, so that connections in TIME_WAIT do not count) is refused then.
-fn ensure_no_listener(addr: SocketAddr) -> io::Result<()> {
-    let probe = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    if addr.is_ipv6() {
-        probe.set_only_v6(true)?;
-    }
-    probe.set_reuse_address(true)?;
-    probe.bind(&addr.into())
 }
 
 /// Binds `udp_per_addr` UDP sockets (`SO_REUSEPORT`, so the kernel spreads queries over
@@ -259,7 +243,7 @@ fn ensure_no_listener(addr: SocketAddr) -> io::Result<()> {
 /// error (see [`bind_sharing`]).
 pub fn bind(addrs: &[SocketAddr], udp_per_addr: usize) -> io::Result<Listeners> {
     for &addr in addrs.iter().filter(|a| a.port() != 0) {
-        ensure_unserved(addr)?;
+        ensure_unserved(addr, Protocol::UDP)?;
     }
     bind_sharing(addrs, udp_per_addr)
 }
@@ -287,26 +271,30 @@ pub fn bind_sharing(addrs: &[SocketAddr], udp_per_addr: usize) -> io::Result<Lis
     Ok(listeners)
 }
 
-/// Fails if a process already has a UDP socket on `addr`. `SO_REUSEPORT` would let our
-/// sockets join its group silently, each instance then getting part of the queries; a
-/// socket bound without it is refused while any other is there. (UDP, not TCP: a TCP
-/// port keeps TIME_WAIT connections after a restart, which such a test would mistake for
-/// a server.)
-fn ensure_unserved(addr: SocketAddr) -> io::Result<()> {
-    let probe = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+/// Fails if a process already serves `addr` over `protocol` (UDP or TCP). `SO_REUSEPORT`
+/// would let our sockets join its group silently, each instance then getting part of the
+/// queries; a socket bound without it is refused while any other is there. For TCP the
+/// probe has `SO_REUSEADDR`, so that connections left in TIME_WAIT by a restart do not
+/// pass for a server: only a listener counts.
+fn ensure_unserved(addr: SocketAddr, protocol: Protocol) -> io::Result<()> {
+    let (ty, name) = if protocol == Protocol::TCP { (Type::STREAM, "tcp") } else { (Type::DGRAM, "udp") };
+    let probe = Socket::new(Domain::for_address(addr), ty, Some(protocol))?;
     if addr.is_ipv6() {
         probe.set_only_v6(true)?;
+    }
+    if protocol == Protocol::TCP {
+        probe.set_reuse_address(true)?;
     }
     match probe.bind(&addr.into()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::AddrInUse => Err(io::Error::new(
             io::ErrorKind::AddrInUse,
             format!(
-                "udp {addr} is already served by another process (a second linedns?): stop it first, \
+                "{name} {addr} is already served by another process (a second linedns?): stop it first, \
                  or pass --share-port to share the address for a hand-over"
             ),
         )),
-        Err(e) => Err(context(e, "UDP", addr)),
+        Err(e) => Err(context(e, &name.to_uppercase(), addr)),
     }
 }
 
