@@ -99,9 +99,7 @@ fn probe_targets_and_dir(name: &str) -> (SocketAddr, SocketAddr, std::path::Path
     let live_listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let live = live_listener.local_addr().unwrap();
     std::thread::spawn(move || for _ in live_listener.incoming() {});
-    let dir = std::env::temp_dir().join(format!("linedns-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    (dead, live, dir)
+    (dead, live, common::server::test_dir(name))
 }
 
 fn reload(admin: SocketAddr) -> u16 {

@@ -135,13 +135,7 @@ fn secondaries_follow_reloads_health_and_restarts_by_notify() {
     let server = RunningServer::start(rules_arg, &[&listen]);
     let primary = server.addrs[0];
     let knot_key = (KEYS[1].1, KEYS[1].2);
-    let secondaries: Vec<Secondary> = ports
-        .iter()
-        .map(|(p, kind, key)| {
-            let secret = KEYS.iter().find(|k| k.0 == *kind).unwrap().2;
-            common::secondaries::start_secondary_on(kind, &dir.join(kind), primary, (key, secret), *p)
-        })
-        .collect();
+    let secondaries = start_all(&dir, primary, &ports);
 
     // Each secondary transfers the telecom view at start.
     let first = primary_serial(primary, knot_key);
@@ -231,9 +225,7 @@ fn start_all(dir: &Path, primary: SocketAddr, ports: &[(u16, &str, &str)]) -> Ve
 fn rules_changed_while_stopped_reach_every_secondary_with_or_without_a_state_directory() {
     common::tools::require(&["kdig", "nsd", "knotd", "named", "kill"]);
     for kept in [false, true] {
-        let dir = std::env::temp_dir().join(format!("linedns-restart-{kept}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = common::server::test_dir(&format!("restart-{kept}"));
         let probe_port = free_port();
         let _nodes = [
             TcpListener::bind(("127.0.0.21", probe_port)).unwrap(),
@@ -347,9 +339,7 @@ fn force(admin: SocketAddr, node: &str, state: &str) {
 #[test]
 fn secondaries_serve_a_new_serial_within_milliseconds_and_a_flap_storm_makes_few_serials() {
     common::tools::require(&["kdig", "nsd", "knotd", "named", "kill", "curl"]);
-    let dir = std::env::temp_dir().join(format!("linedns-notify-latency-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::server::test_dir("notify-latency");
     let probe_port = free_port();
     let _node_21 = TcpListener::bind(("127.0.0.21", probe_port)).unwrap();
     let mut node_22 = Some(TcpListener::bind(("127.0.0.22", probe_port)).unwrap());
