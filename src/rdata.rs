@@ -281,24 +281,10 @@ pub fn presentation_hint(rtype: RecordType, message: &str) -> String {
     }
 }
 
-/// A name at `at` in uncompressed wire form, normalized; and where it ends.
-fn wire_name(data: &[u8], mut at: usize) -> Option<(String, usize)> {
-    let mut text = String::new();
-    loop {
-        let len = usize::from(*data.get(at)?);
-        if len == 0 {
-            return name::normalize(&text).ok().map(|n| (n, at + 1));
-        }
-        if len > 63 {
-            return None;
-        }
-        let label = data.get(at + 1..at + 1 + len)?;
-        if !text.is_empty() {
-            text.push('.');
-        }
-        text.push_str(std::str::from_utf8(label).ok()?);
-        at += 1 + len;
-    }
+/// A name at `at` in uncompressed wire form, as its key; and where it ends.
+fn wire_name(data: &[u8], at: usize) -> Option<(String, usize)> {
+    let (key, len) = name::from_wire(data.get(at..)?)?;
+    Some((key, at + len))
 }
 
 /// A normalized name shown absolute, with its trailing dot (the root as `.`).

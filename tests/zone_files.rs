@@ -102,6 +102,10 @@ fn questions(dir: &Path) -> Vec<(String, String)> {
         ("ftp.example.org.", "A"),
         ("ftp.example.org.", "TXT"),
         ("signed.example.org.", "RRSIG"),
+        // RFC 2317 §4: the CNAME followed into the classless delegation, and a name below it.
+        ("1.rev.example.org.", "PTR"),
+        ("1.0/25.rev.example.org.", "PTR"),
+        ("a\\.b.esc.example.org.", "A"),
     ] {
         asked.push((name.into(), rtype.into()));
     }
@@ -117,6 +121,20 @@ fn differences(ours: SocketAddr, bind: SocketAddr, asked: &[(String, String)], e
             (a != b).then(|| format!("{name} {rtype}:\nlinedns: {a}\nBIND:    {b}"))
         })
         .collect()
+}
+
+/// The records of an AXFR of the zone from `server`, one per line, sorted (the SOA once).
+fn axfr(server: SocketAddr) -> Vec<String> {
+    let out = dig(server, &[ORIGIN, "AXFR"]);
+    assert!(!out.contains("failed") && out.contains("SOA"), "AXFR from {server}:\n{out}");
+    let mut records: Vec<String> = out
+        .lines()
+        .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    records.sort();
+    records.dedup();
+    records
 }
 
 /// The `linedns` binary built for the tests.
@@ -170,6 +188,20 @@ fn a_bind_zone_file_answers_as_bind_answers_it_and_import_gives_the_same() {
     let sshfp_line = line_of(&std::fs::read_to_string(dir.join("example.org.zone")).unwrap(), "SSHFP 1 1");
     let want = format!("source   SSHFP: {}:{sshfp_line}", dir.join("example.org.zone").display());
     assert!(explain.contains(&want), "{want:?} in:\n{explain}");
+    server.stop();
+
+    // A transfer out holds the same records as BIND's (RFC 2317's names among them).
+    let transfer_rules = dir.join("transfer.yaml");
+    let text = std::fs::read_to_string(&rules).unwrap().replacen(
+        "version: 1\n",
+        "version: 1\nserver:\n  state_dir: state\ntransfers:\n  - { name: local, allow: [127.0.0.1] }\n",
+        1,
+    );
+    std::fs::write(&transfer_rules, text).unwrap();
+    let server = RunningServer::start(transfer_rules.to_str().unwrap(), &["127.0.0.1:0"]);
+    let (ours, theirs) = (axfr(server.addrs[0]), axfr(bind.addr));
+    assert!(ours.iter().any(|r| r.starts_with("0/25.rev.example.org.")), "{ours:#?}");
+    assert_eq!(ours, theirs, "AXFR from linedns, then from BIND");
     server.stop();
 
     // `linedns import` prints rules that answer the same.

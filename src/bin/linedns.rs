@@ -243,7 +243,8 @@ fn main() -> ExitCode {
             let asked = parse_asked(&client, name.as_deref(), qtype.as_deref());
             let Ok((addr, ecs, query)) = asked.map_err(|m| eprintln!("error: {m}")) else { return ExitCode::from(2) };
             let Some(snapshot) = load(&rules.config, rules.data) else { return ExitCode::FAILURE };
-            let explanation = explain(&snapshot, addr, ecs, query, &snapshot.probe_health());
+            let explanation =
+                explain(&snapshot, addr, ecs, query.as_ref().map(|(n, t)| (n.as_str(), *t)), &snapshot.probe_health());
             print_out(json, &explanation, || explanation.to_string())
         }
         Command::Export { rules, zone, line } => {

@@ -124,13 +124,15 @@ pub fn parse_client(text: &str) -> Result<(IpAddr, Option<u8>), String> {
 }
 
 /// What an operator asks to explain, as written: the client (see [`parse_client`]), and
-/// optionally a name with a record type (default A; see [`parse_qtype`]).
-pub type Asked<'a> = (IpAddr, Option<u8>, Option<(&'a str, RecordType)>);
+/// optionally a name (its key, [`crate::name`]) with a record type (default A; see
+/// [`parse_qtype`]).
+pub type Asked = (IpAddr, Option<u8>, Option<(String, RecordType)>);
 
 /// Parses what an operator asks to explain (the CLI's arguments, the API's parameters).
-pub fn parse_asked<'a>(client: &str, name: Option<&'a str>, qtype: Option<&str>) -> Result<Asked<'a>, String> {
+pub fn parse_asked(client: &str, name: Option<&str>, qtype: Option<&str>) -> Result<Asked, String> {
     let (addr, ecs) = parse_client(client)?;
-    let query = name.map(|n| parse_qtype(qtype.unwrap_or("A")).map(|t| (n, t))).transpose()?;
+    let query =
+        name.map(|n| Ok::<_, String>((crate::name::normalize(n)?, parse_qtype(qtype.unwrap_or("A"))?))).transpose()?;
     Ok((addr, ecs, query))
 }
 
@@ -164,7 +166,7 @@ pub fn explain(
     let query = query.map(|(name, qtype)| {
         let mut rec = Recorder::default();
         let answer = snapshot.resolve_traced(&Query::new(name, qtype), &client, health, &mut rec);
-        let qname = name.trim_end_matches('.').to_string();
+        let qname = name.to_string();
         let show = |r: &crate::engine::answer::RecordRef<'_>| {
             let owner = match r.owner {
                 Owner::Query => qname.clone(),

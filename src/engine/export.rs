@@ -53,8 +53,10 @@ pub fn export<'s>(snapshot: &'s Snapshot, zone: &'s Zone, line: LineId, health: 
 }
 
 /// RFC 4034 §6.1 order: names compare label by label from the right (the apex first).
-fn canonical_key(name: &str) -> Vec<&str> {
-    if name.is_empty() { Vec::new() } else { name.rsplit('.').collect() }
+fn canonical_key(name: &str) -> Vec<Vec<u8>> {
+    let mut labels: Vec<Vec<u8>> = crate::name::labels(name).collect();
+    labels.reverse();
+    labels
 }
 
 /// The zone `origin` as line `line` sees it, as an RFC 1035 master file (absolute names,

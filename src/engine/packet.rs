@@ -95,7 +95,7 @@ pub fn respond<'s>(
     signing: &mut dyn FnMut() -> Option<Signing<'s>>,
     out: &mut Vec<u8>,
 ) -> Option<Outcome> {
-    let mut name_buf = [0u8; 256];
+    let mut name_buf = [0u8; crate::name::KEY_BUF_LEN];
     let (query, name_len) = match decode::decode(packet, &mut name_buf) {
         Ok(q) => q,
         Err(Reject::Drop) => return None,
@@ -371,7 +371,7 @@ pub fn sign_answer(
     now: u64,
     out: &mut Vec<u8>,
 ) -> Option<Rcode> {
-    let mut name_buf = [0u8; 256];
+    let mut name_buf = [0u8; crate::name::KEY_BUF_LEN];
     let (query, _) = decode::decode(packet, &mut name_buf).ok()?;
     let Some(request) = tsig::read(packet, tsig_start) else {
         encode::start(out, query.header, Some(query.question), false, Rcode::FormErr.code());
@@ -437,7 +437,7 @@ pub fn notify<'s>(
     let Some((zone_name, _)) = decode::question(packet) else {
         return (error_only(snapshot, out, packet, header, None, Rcode::FormErr), None);
     };
-    let question_end = Some(decode::HEADER_LEN + encode_name_len(&zone_name) + 4);
+    let question_end = Some(decode::HEADER_LEN + crate::name::wire_len(&zone_name) + 4);
     let signed = decode::last_record(packet).filter(|&(_, t)| t == decode::TYPE_TSIG).map(|(start, _)| start);
     let zone = snapshot.zone_by_origin.get(zone_name.as_str()).map(|&i| &snapshot.zones[i as usize]);
     let primary = zone.and_then(|z| z.primary.as_ref());
@@ -478,11 +478,6 @@ pub fn notify<'s>(
         }
     }
     (outcome, accepted)
-}
-
-/// Octets of a normalized name on the wire, uncompressed.
-fn encode_name_len(name: &str) -> usize {
-    if name.is_empty() { 1 } else { name.len() + 2 }
 }
 
 /// The key (index into the snapshot's keys) a query names in its TSIG record, not yet

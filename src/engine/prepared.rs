@@ -124,7 +124,7 @@ impl PreparedAnswers {
             self.answers.clear();
             self.epoch = epoch;
         }
-        let mut name_buf = [0u8; 256];
+        let mut name_buf = [0u8; crate::name::KEY_BUF_LEN];
         let Ok((query, name_len)) = decode::decode(packet, &mut name_buf) else { return Err(None) };
         if !packet::may_reuse_for(&query) {
             return Err(None);

@@ -85,7 +85,7 @@ impl Snapshot {
         health: &impl NodeHealth,
         trace: &mut impl Trace,
     ) -> Answer<'s> {
-        let mut buf = [0u8; 256];
+        let mut buf = [0u8; crate::name::KEY_BUF_LEN];
         let Some(qname) = name::lower_into(query.name, &mut buf) else { return Answer::refused() };
         let Some(mut zone) = self.find_zone(qname) else { return Answer::refused() };
         // RFC 4035 §3.1.4.1: the DS set at a child's apex is the parent's; a server

@@ -83,7 +83,7 @@ pub fn transfer(
     if !matches!(asked, Some(RecordType::AXFR | RecordType::IXFR)) {
         return None;
     }
-    let mut name_buf = [0u8; 256];
+    let mut name_buf = [0u8; crate::name::KEY_BUF_LEN];
     let (query, name_len) = match decode::decode(packet, &mut name_buf) {
         Ok(q) => q,
         Err(Reject::Drop | Reject::FormErr(..) | Reject::NotImp(..)) => return None,

@@ -135,7 +135,7 @@ impl Zone {
                 _ => break &*self.origin,
             }
         };
-        let mut buf = [0u8; 258];
+        let mut buf = [0u8; name::KEY_BUF_LEN + 2];
         let wild_len = encloser.len() + 2;
         if wild_len > buf.len() {
             return Lookup::NxDomain { encloser };

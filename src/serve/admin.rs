@@ -376,5 +376,14 @@ fn explain(admin: &Control, request: &Request) -> Response {
         Err(m) => return Response::error(400, m),
     };
     let snapshot = admin.engine.snapshot();
-    Response::json(200, &crate::engine::explain::explain(&snapshot, addr, ecs, query, &snapshot.live_health()))
+    Response::json(
+        200,
+        &crate::engine::explain::explain(
+            &snapshot,
+            addr,
+            ecs,
+            query.as_ref().map(|(n, t)| (n.as_str(), *t)),
+            &snapshot.live_health(),
+        ),
+    )
 }

@@ -1,10 +1,12 @@
 //! Reading a query off the wire: header, the one question, and EDNS(0) with ECS.
 //!
-//! Nothing is allocated: the question name is lowercased into a fixed buffer and the
+//! Nothing is allocated: the question name's key ([`crate::name`]) is written into a fixed buffer and the
 //! question's bytes are kept as a slice so the response can echo them letter for letter
 //! (the 0x20 case randomization resolvers use).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::name::{KEY_BUF_LEN, KeyBuf, key_octet};
 
 /// RFC 1035 §4.1.1: the fixed header is 12 octets.
 pub const HEADER_LEN: usize = 12;
@@ -114,12 +116,12 @@ pub enum Reject {
     NotImp(Header, Option<usize>),
 }
 
-/// Reads a query, lowercasing its name into `name_buf`. On success returns the query and
-/// the name's length in `name_buf` (text form, dot-separated, no trailing dot).
+/// Reads a query, writing its name's key ([`crate::name`]) into `name_buf`. On success
+/// returns the query and the key's length in `name_buf`.
 ///
 /// RFC 1035 §4.1; RFC 6891 §6.1.1 (one OPT, owner root) and §7 (FORMERR on a malformed
 /// OPT); RFC 7871 §6 and §7.2.1 (malformed ECS → FORMERR).
-pub fn decode<'p>(packet: &'p [u8], name_buf: &mut [u8; 256]) -> Result<(WireQuery<'p>, usize), Reject> {
+pub fn decode<'p>(packet: &'p [u8], name_buf: &mut KeyBuf) -> Result<(WireQuery<'p>, usize), Reject> {
     if packet.len() < HEADER_LEN {
         return Err(Reject::Drop);
     }
@@ -176,12 +178,12 @@ pub fn decode<'p>(packet: &'p [u8], name_buf: &mut [u8; 256]) -> Result<(WireQue
 /// The QTYPE of a one-question query, read without decoding the rest of the message:
 /// for a caller that only wants to know what kind of query it holds.
 pub fn question_type(packet: &[u8]) -> Option<u16> {
-    let (end, _) = only_question(packet, &mut [0u8; 256])?;
+    let (end, _) = only_question(packet, &mut [0u8; KEY_BUF_LEN])?;
     Some(u16::from_be_bytes([packet[end - 4], packet[end - 3]]))
 }
 
 /// The question of a message with exactly one ([`read_question`]).
-fn only_question(packet: &[u8], name_buf: &mut [u8; 256]) -> Option<(usize, usize)> {
+fn only_question(packet: &[u8], name_buf: &mut KeyBuf) -> Option<(usize, usize)> {
     let qdcount = u16::from_be_bytes([*packet.get(4)?, *packet.get(5)?]);
     read_question(packet, name_buf).filter(|_| qdcount == 1)
 }
@@ -191,7 +193,7 @@ fn only_question(packet: &[u8], name_buf: &mut [u8; 256]) -> Option<(usize, usiz
 fn after_question(packet: &[u8]) -> Option<(usize, [u16; 4])> {
     packet.get(..HEADER_LEN)?;
     let counts = std::array::from_fn(|i| u16::from_be_bytes([packet[4 + 2 * i], packet[5 + 2 * i]]));
-    let (end, _) = read_question(packet, &mut [0u8; 256])?;
+    let (end, _) = read_question(packet, &mut [0u8; KEY_BUF_LEN])?;
     Some((end, counts))
 }
 
@@ -311,15 +313,15 @@ fn skip_record_name(packet: &[u8], mut pos: usize) -> Option<usize> {
 /// with one question, whatever its opcode: for a NOTIFY (RFC 1996 §3.7: the QNAME is the
 /// zone).
 pub fn question(packet: &[u8]) -> Option<(String, u16)> {
-    let mut name = [0u8; 256];
+    let mut name = [0u8; KEY_BUF_LEN];
     let (end, len) = only_question(packet, &mut name)?;
     let text = std::str::from_utf8(&name[..len]).ok()?.to_string();
     Some((text, u16::from_be_bytes([packet[end - 4], packet[end - 3]])))
 }
 
 /// Reads the question at offset 12: an uncompressed name (nothing precedes it to point
-/// at), then type and class. Returns the end offset and the lowercased name's length.
-fn read_question(packet: &[u8], name_buf: &mut [u8; 256]) -> Option<(usize, usize)> {
+/// at), then type and class. Returns the end offset and the length of the name's key.
+fn read_question(packet: &[u8], name_buf: &mut KeyBuf) -> Option<(usize, usize)> {
     let mut pos = HEADER_LEN;
     let mut len = 0usize;
     loop {
@@ -333,8 +335,8 @@ fn read_question(packet: &[u8], name_buf: &mut [u8; 256]) -> Option<(usize, usiz
             return None;
         }
         let bytes = packet.get(pos..pos + label)?;
-        // RFC 1035 §3.1: 255 octets on the wire, so at most 253 in text form.
-        if len + label + usize::from(len > 0) > 253 {
+        // RFC 1035 §3.1: 255 octets on the wire.
+        if pos + label - HEADER_LEN >= crate::name::MAX_WIRE_LEN {
             return None;
         }
         if len > 0 {
@@ -342,10 +344,17 @@ fn read_question(packet: &[u8], name_buf: &mut [u8; 256]) -> Option<(usize, usiz
             len += 1;
         }
         for &b in bytes {
-            // A dot or a non-ASCII byte inside a label cannot be one of our names; keep
-            // the text form unambiguous by refusing it here (the name resolves as REFUSED).
-            name_buf[len] = if b == b'.' || !b.is_ascii() { b'\0' } else { b.to_ascii_lowercase() };
-            len += 1;
+            if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+                name_buf[len] = b.to_ascii_lowercase();
+                len += 1;
+            } else {
+                // Any other octet is a name's octet too (an RFC 2317 '/', an escaped dot):
+                // written as the key writes it (at most four bytes; the buffer holds four
+                // per octet of a 255-octet name).
+                let (key, n) = key_octet(b);
+                name_buf[len..len + n].copy_from_slice(&key[..n]);
+                len += n;
+            }
         }
         pos += label;
     }

@@ -54,15 +54,9 @@ pub fn set_truncated(out: &mut [u8]) {
     out[2] |= 0x02;
 }
 
-/// Writes a name (normalized text, the root as "") as uncompressed labels.
+/// Writes a name (its key, [`crate::name`]; the root as "") as uncompressed labels.
 pub fn write_name(out: &mut Vec<u8>, name: &str) {
-    if !name.is_empty() {
-        for label in name.split('.') {
-            out.push(label.len() as u8);
-            out.extend_from_slice(label.as_bytes());
-        }
-    }
-    out.push(0);
+    crate::name::write_wire(name, out);
 }
 
 /// Writes a resource record of class IN. An owner equal to the question name is a

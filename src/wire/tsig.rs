@@ -151,8 +151,8 @@ pub fn read(packet: &[u8], start: usize) -> Option<Tsig<'_>> {
     Some(Tsig { start, key_name, algorithm, time_signed, fudge, mac, original_id, error })
 }
 
-/// A name as lowercase text (no trailing dot), following compression pointers
-/// (bounded), and the offset after it in `packet`.
+/// A name as its key ([`crate::name`]), following compression pointers (bounded), and
+/// the offset after it in `packet`.
 fn read_name(packet: &[u8], start: usize) -> Option<(String, usize)> {
     let (mut pos, mut end, mut hops) = (start, None, 0);
     let mut name = String::new();
@@ -162,10 +162,7 @@ fn read_name(packet: &[u8], start: usize) -> Option<(String, usize)> {
             0x00 if b == 0 => return Some((name, end.unwrap_or(pos + 1))),
             0x00 => {
                 let label = packet.get(pos + 1..pos + 1 + usize::from(b))?;
-                if !name.is_empty() {
-                    name.push('.');
-                }
-                name.extend(label.iter().map(|c| char::from(c.to_ascii_lowercase())));
+                crate::name::push_label(&mut name, label);
                 pos += 1 + usize::from(b);
             }
             0xc0 => {
@@ -411,7 +408,7 @@ mod tests {
 
     /// Where the decoder finds the TSIG of a request.
     fn last_record_start(packet: &[u8]) -> Option<usize> {
-        let mut name_buf = [0u8; 256];
+        let mut name_buf = [0u8; crate::name::KEY_BUF_LEN];
         super::super::decode::decode(packet, &mut name_buf).ok()?.0.tsig_start
     }
 

@@ -98,19 +98,9 @@ pub fn successor_below(name: &[u8]) -> Vec<u8> {
     [&[1u8, 0][..], &lowered].concat()
 }
 
-/// The text form of a wire name if it can be a name of a zone (ASCII, no dots in labels).
+/// The key of a wire name (as the zone's names are kept).
 fn text_of(wire: &[u8]) -> Option<String> {
-    let mut text = String::new();
-    for label in dnssec::labels(wire) {
-        if label.iter().any(|&b| b == b'.' || !b.is_ascii_graphic()) {
-            return None;
-        }
-        if !text.is_empty() {
-            text.push('.');
-        }
-        text.push_str(&String::from_utf8_lossy(label).to_ascii_lowercase());
-    }
-    Some(text)
+    crate::name::from_wire(wire).map(|(key, _)| key)
 }
 
 /// The types an NSEC at a name with `node`'s sets lists: theirs, RRSIG and NSEC.
