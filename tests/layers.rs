@@ -247,3 +247,34 @@ fn the_checker_sees_a_cycle_and_a_forbidden_import() {
     assert_eq!(resolve("super::snapshot::Snapshot", &here, &files), Some(vec!["engine".into(), "snapshot".into()]));
     assert_eq!(resolve("crate::engine::Engine", &here, &files), Some(vec!["engine".into()]));
 }
+
+/// Where a socket may be opened outside `serve/client.rs`, and why: none of them asks
+/// another server a DNS question.
+const SOCKETS_ALLOWED: &[(&str, &str)] = &[
+    ("src/serve/mod.rs", "binds the server's own listeners"),
+    ("src/serve/probe.rs", "TCP and HTTP health checks (the DNS check asks through the client)"),
+    ("src/serve/dnstap/mod.rs", "the dnstap collector's Unix socket"),
+    ("src/serve/systemd.rs", "sd_notify's datagram to the service manager's Unix socket"),
+];
+
+#[test]
+fn every_dns_question_to_another_server_goes_through_the_one_client() {
+    let src = common::repo_path("src");
+    let opening = ["UdpSocket::bind", "TcpStream::connect", "TcpSocket::new", "Socket::new", ".send_to("];
+    let asking = ["encode::query(", "sign_request(", "ResponseVerifier::new("];
+    let mut found = Vec::new();
+    for path in modules(&src).values() {
+        let shown = path.strip_prefix(common::repo_path("")).unwrap_or(path).display().to_string();
+        if shown == "src/serve/client.rs" || shown.starts_with("src/wire/") {
+            continue;
+        }
+        let code = code_of(path);
+        let allowed = SOCKETS_ALLOWED.iter().any(|(file, _)| *file == shown);
+        for pattern in opening.iter().filter(|_| !allowed).chain(&asking) {
+            if code.contains(pattern) {
+                found.push(format!("{shown}: {pattern}"));
+            }
+        }
+    }
+    assert!(found.is_empty(), "sockets or DNS questions outside serve/client.rs:\n{}", found.join("\n"));
+}

@@ -138,11 +138,10 @@ fn spawn(
         loop {
             beat.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
             let began = Instant::now();
-            let id = random.hash_one((round, 0u8)) as u16;
             let result = match &prepared {
                 Err(e) => Err(e.clone()),
                 Ok(prepared) => {
-                    match tokio::time::timeout(spec.timeout, probe::run(&spec, prepared, key.target, id)).await {
+                    match tokio::time::timeout(spec.timeout, probe::run(&spec, prepared, key.target)).await {
                         Ok(r) => r,
                         Err(_) => Err(format!("no answer within {:?}", spec.timeout)),
                     }

@@ -17,22 +17,20 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hickory_proto::op::Message;
 use hickory_proto::rr::RData as WireRData;
 use ipnet::IpNet;
 use serde::Serialize;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpStream, UdpSocket};
 
+use super::client::{Client, Request, Transport};
 use crate::engine::answer::Rcode;
 use crate::engine::consistency::{self, Role, Target};
 use crate::engine::snapshot::Snapshot;
 use crate::engine::versions::serial_gt;
 use crate::geo::table::LineId;
 use crate::rdata::RecordType;
-use crate::wire::encode::{self, EcsEcho};
 
 /// What a finding is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -431,60 +429,14 @@ async fn ask(
     ecs: Option<IpNet>,
     timeout: Duration,
 ) -> Result<(Message, Duration), String> {
-    let id = super::random::message_id();
-    let mut query = Vec::with_capacity(64);
-    encode::query(&mut query, id, name, u16::from(qtype));
+    let mut request = Request::query(name, u16::from(qtype));
     if let Some(net) = ecs {
-        // RFC 7871 §6: FAMILY 1 (IPv4) or 2 (IPv6), the subnet's address and length.
-        let family = if net.addr().is_ipv4() { 1 } else { 2 };
-        let echo = EcsEcho { family, source_prefix: net.prefix_len(), scope_prefix: 0, addr: net.network() };
-        encode::write_opt(&mut query, 1232, 0, false, Some(echo));
-        encode::set_counts(&mut query, 0, 0, 1);
+        request = request.with_ecs(net);
     }
-    let started = Instant::now();
-    let exchange =
-        async { if tcp { exchange_tcp(server, &query).await } else { exchange_udp(server, &query, id).await } };
-    let bytes = match tokio::time::timeout(timeout, exchange).await {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(e)) => return Err(e.to_string()),
-        Err(_) => return Err(format!("no answer within {timeout:?}")),
-    };
-    let elapsed = started.elapsed();
-    let message = Message::from_vec(&bytes).map_err(|e| format!("malformed answer: {e}"))?;
-    if message.metadata.id != id {
-        return Err("an answer with another ID".into());
-    }
-    if !tcp && message.metadata.truncation {
-        return Box::pin(ask(server, true, name, qtype, ecs, timeout)).await;
-    }
-    Ok((message, elapsed))
-}
-
-/// Sends `query` to `server` over UDP and returns the first answer with its `id`.
-pub(super) async fn exchange_udp(server: SocketAddr, query: &[u8], id: u16) -> std::io::Result<Vec<u8>> {
-    let bind: SocketAddr = if server.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
-    let socket = UdpSocket::bind(bind).await?;
-    socket.connect(server).await?;
-    socket.send(query).await?;
-    let mut buf = vec![0u8; 65535];
-    loop {
-        let n = socket.recv(&mut buf).await?;
-        if n >= 2 && u16::from_be_bytes([buf[0], buf[1]]) == id {
-            buf.truncate(n);
-            return Ok(buf);
-        }
-    }
-}
-
-async fn exchange_tcp(server: SocketAddr, query: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut stream = TcpStream::connect(server).await?;
-    let mut framed = (query.len() as u16).to_be_bytes().to_vec();
-    framed.extend_from_slice(query);
-    stream.write_all(&framed).await?;
-    let len = stream.read_u16().await?;
-    let mut buf = vec![0u8; usize::from(len)];
-    stream.read_exact(&mut buf).await?;
-    Ok(buf)
+    let transport = if tcp { Transport::Tcp } else { Transport::Udp };
+    let reply = Client::new(timeout).ask(server, &request, transport).await.map_err(|e| e.to_string())?;
+    let message = Message::from_vec(&reply.message).map_err(|e| format!("malformed answer: {e}"))?;
+    Ok((message, reply.elapsed))
 }
 
 /// The primary the checker compares with: the rules' `check.primary`, else the first

@@ -21,6 +21,7 @@ pub mod admin;
 pub mod admin_guard;
 pub mod check_schedule;
 pub mod checker;
+pub mod client;
 mod clock;
 pub mod consistency;
 pub mod control;

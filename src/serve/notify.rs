@@ -8,11 +8,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
 
-use crate::wire::encode;
-use crate::wire::tsig::{self, Key};
+use super::client::{Client, ClientError, Request, Transport};
+use crate::wire::tsig::Key;
 
 /// Attempts per NOTIFY before giving up: the waits double from [`FIRST_WAIT`], about four
 /// minutes in all (RFC 1996 §3.6 leaves the retry interval and count to the primary).
@@ -89,70 +88,36 @@ impl Notifier {
 /// and counts the outcome.
 async fn deliver(notify: Notify, stats: Arc<NotifyStats>) {
     let Notify { target, zone, serial, rule, key, source } = &notify;
-    let wildcard: std::net::IpAddr =
-        if target.is_ipv4() { std::net::Ipv4Addr::UNSPECIFIED.into() } else { std::net::Ipv6Addr::UNSPECIFIED.into() };
-    let bind = SocketAddr::new(source.filter(|s| s.is_ipv4() == target.is_ipv4()).unwrap_or(wildcard), 0);
-    let socket = match UdpSocket::bind(bind).await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!("NOTIFY {zone} serial {serial} to {target} (transfer rule {rule}): no socket: {e}");
-            stats.failed.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-    };
-    // Connected: only the secondary's answers are read.
-    if let Err(e) = socket.connect(*target).await {
-        tracing::error!("NOTIFY {zone} serial {serial} to {target} (transfer rule {rule}): {e}");
-        stats.failed.fetch_add(1, Ordering::Relaxed);
-        return;
-    }
     let mut wait = FIRST_WAIT;
-    let mut buf = vec![0u8; 4096];
     for attempt in 1..=ATTEMPTS {
-        let id = super::random::message_id();
-        let (message, request_mac) = message(id, zone, key.as_ref(), super::clock::unix_now());
-        if let Err(e) = socket.send(&message).await {
-            tracing::debug!("NOTIFY {zone} to {target}: send failed: {e}");
-        }
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            let n = match tokio::time::timeout_at(deadline, socket.recv(&mut buf)).await {
-                Ok(Ok(n)) => n,
-                // Nothing listening there (ICMP port unreachable): as good as silence,
-                // so the wait is kept before the next attempt.
-                Ok(Err(_)) => {
-                    tokio::time::sleep_until(deadline).await;
-                    break;
-                }
-                Err(_) => break,
-            };
-            let reply = &buf[..n];
-            // RFC 1996 §4.7: the answer echoes the ID, with QR set and opcode NOTIFY.
-            if n < 12 || u16::from_be_bytes([reply[0], reply[1]]) != id || reply[2] & 0xf8 != 0x80 | (4 << 3) {
-                continue;
-            }
-            // RFC 8945 §5.4.1: the answer to a signed request must be signed with the same
-            // key over our MAC; one that is not is discarded (as if lost).
-            if let (Some(key), Some(mac)) = (key, &request_mac)
-                && let Err(e) = tsig::verify_response(reply, key, mac, super::clock::unix_now())
-            {
-                tracing::debug!("NOTIFY {zone} to {target}: answer discarded, its TSIG does not verify ({e})");
-                continue;
-            }
-            let rcode = reply[3] & 0x0f;
-            if rcode == 0 {
+        let started = tokio::time::Instant::now();
+        let request = Request::notify(zone).signed_if(key.as_ref());
+        let client = Client { timeout: wait, source: *source };
+        match client.ask(*target, &request, Transport::Udp).await {
+            Ok(reply) if reply.rcode() == 0 => {
                 stats.answered.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(
                     "NOTIFY {zone} serial {serial} to {target} (transfer rule {rule}) answered (attempt {attempt})"
                 );
-            } else {
+                return;
+            }
+            Ok(reply) => {
                 stats.rejected.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(
                     "NOTIFY {zone} serial {serial} to {target} (transfer rule {rule}) refused by the secondary: {}",
-                    rcode_text(rcode)
+                    rcode_text(reply.rcode())
                 );
+                return;
             }
-            return;
+            Err(ClientError::Socket(e)) => {
+                tracing::error!("NOTIFY {zone} serial {serial} to {target} (transfer rule {rule}): no socket: {e}");
+                stats.failed.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            // Nothing listening there (ICMP port unreachable): as good as silence, so the
+            // wait is kept before the next attempt.
+            Err(ClientError::Unreachable(_)) => tokio::time::sleep_until(started + wait).await,
+            Err(e) => tracing::debug!("NOTIFY {zone} to {target}: {e}"),
         }
         if attempt < ATTEMPTS {
             stats.retried.fetch_add(1, Ordering::Relaxed);
@@ -164,18 +129,6 @@ async fn deliver(notify: Notify, stats: Arc<NotifyStats>) {
     tracing::error!(
         "NOTIFY {zone} serial {serial} to {target} (transfer rule {rule}): no answer after {ATTEMPTS} attempts; the secondary will find the new serial at its refresh timer"
     );
-}
-
-/// A NOTIFY message (RFC 1996 §3.7): opcode NOTIFY, AA set, one question `zone SOA IN`,
-/// signed with `key` at `now` when given (then with the request's MAC, which the answer
-/// must cover).
-pub fn message(id: u16, zone: &str, key: Option<&Key>, now: u64) -> (Vec<u8>, Option<Vec<u8>>) {
-    let mut out = Vec::with_capacity(64);
-    encode::query(&mut out, id, zone, 6);
-    // Opcode 4 (NOTIFY) in bits 11-14 and AA: RFC 1996 §3.7 and §4.7.
-    out[2] = (4 << 3) | 0x04;
-    let mac = key.map(|key| tsig::sign_request(&mut out, key, now));
-    (out, mac)
 }
 
 /// An rcode's mnemonic when it is one the engine knows, else its number.

@@ -12,8 +12,9 @@ use hyper_util::rt::TokioIo;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpStream, UdpSocket};
+use tokio::net::TcpStream;
 
+use super::client::{Client, Request, Transport};
 use crate::engine::health::{CheckKind, CheckSpec, TlsCheck};
 
 /// Most of an HTTP response body read for a check: the text it must contain is looked
@@ -50,7 +51,7 @@ pub fn prepare(spec: &CheckSpec) -> Result<Prepared, String> {
 }
 
 /// Runs the check once against `target`; `Err` says why it failed.
-pub async fn run(spec: &CheckSpec, prepared: &Prepared, target: SocketAddr, id: u16) -> Result<(), String> {
+pub async fn run(spec: &CheckSpec, prepared: &Prepared, target: SocketAddr) -> Result<(), String> {
     match &spec.kind {
         CheckKind::Tcp => TcpStream::connect(target).await.map(drop).map_err(|e| format!("connect: {e}")),
         CheckKind::Http { path, host, expect_status, body_contains, tls } => {
@@ -69,21 +70,10 @@ pub async fn run(spec: &CheckSpec, prepared: &Prepared, target: SocketAddr, id: 
             }
         }
         CheckKind::Dns { query, qtype, expect_rcode } => {
-            let local: SocketAddr = if target.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
-            let socket = UdpSocket::bind(local).await.map_err(|e| format!("bind: {e}"))?;
-            socket.connect(target).await.map_err(|e| format!("connect: {e}"))?;
-            let mut packet = Vec::with_capacity(64);
-            crate::wire::encode::query(&mut packet, id, query, *qtype);
-            socket.send(&packet).await.map_err(|e| format!("send: {e}"))?;
-            let mut buf = [0u8; 1500];
-            loop {
-                let n = socket.recv(&mut buf).await.map_err(|e| format!("receive: {e}"))?;
-                // Only the answer to this query counts (same ID, QR set); stray packets wait.
-                if n >= 12 && buf[..2] == id.to_be_bytes() && buf[2] & 0x80 != 0 {
-                    let rcode = buf[3] & 0x0f;
-                    return if rcode == *expect_rcode { Ok(()) } else { Err(format!("DNS rcode {rcode}")) };
-                }
-            }
+            let request = Request::query(query, *qtype);
+            let reply = Client::new(spec.timeout).ask(target, &request, Transport::Udp).await;
+            let rcode = reply.map_err(|e| e.to_string())?.rcode();
+            if rcode == *expect_rcode { Ok(()) } else { Err(format!("DNS rcode {rcode}")) }
         }
     }
 }

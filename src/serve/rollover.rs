@@ -12,6 +12,7 @@ use std::time::Duration;
 use hickory_proto::op::Message;
 use hickory_proto::serialize::binary::BinEncodable;
 
+use super::client::{Client, Request, Transport};
 use super::clock::unix_now;
 use super::control::Control;
 use crate::compile::dnssec::read_keys;
@@ -20,7 +21,7 @@ use crate::compile::rollover::{self, Step};
 use crate::config::defaults;
 use crate::engine::sign::RollPolicy;
 use crate::rdata::RecordType;
-use crate::wire::{dnssec, encode};
+use crate::wire::dnssec;
 
 /// A key as the rollover compares it between rounds: its file and its times.
 type KeyState = (std::path::PathBuf, [Option<u64>; 7]);
@@ -166,15 +167,12 @@ async fn parent_ds(
 
 /// The DS RDATAs of `origin` that `server` answers, and their TTL (`None`: none).
 async fn ds_set(server: SocketAddr, origin: &str) -> Result<Option<(Vec<Vec<u8>>, u32)>, String> {
-    let id = super::random::message_id();
-    let mut query = Vec::new();
-    encode::query(&mut query, id, origin, u16::from(RecordType::DS));
-    let exchange = super::consistency::exchange_udp(server, &query, id);
-    let bytes = match tokio::time::timeout(PARENT_TIMEOUT, exchange).await {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(e)) => return Err(format!("parent {server}: {e}")),
-        Err(_) => return Err(format!("parent {server}: no answer to the DS query within {PARENT_TIMEOUT:?}")),
-    };
+    let request = Request::query(origin, u16::from(RecordType::DS));
+    let reply = Client::new(PARENT_TIMEOUT)
+        .ask(server, &request, Transport::Udp)
+        .await
+        .map_err(|e| format!("parent {server}: the DS query: {e}"))?;
+    let bytes = reply.message;
     let message = Message::from_vec(&bytes).map_err(|e| format!("parent {server}: malformed answer: {e}"))?;
     let ds: Vec<(Vec<u8>, u32)> = message
         .answers

@@ -21,17 +21,16 @@ use domain::base::Message;
 use domain::base::rdata::ComposeRecordData;
 use domain::rdata::AllRecordData;
 use serde::Serialize;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 
+use super::client::{Client, Request, Transport};
 use crate::compile::zone_copy::{self, CopyInfo};
 use crate::compile::zone_file;
 use crate::engine::Engine;
 use crate::engine::versions::serial_gt;
 use crate::rdata::{Fqdn, RData, RecordType};
 use crate::wire::encode;
-use crate::wire::tsig::{self, Key, ResponseVerifier};
+use crate::wire::tsig::Key;
 
 /// Wait for an SOA answer.
 const SOA_TIMEOUT: Duration = Duration::from_secs(2);
@@ -301,42 +300,21 @@ async fn check_server(
     Ok(())
 }
 
-/// The primary's SOA serial (RFC 1996 §3.11), over UDP, signed with `key` if given.
+/// The primary's SOA serial (RFC 1996 §3.11), over UDP (TCP if truncated), signed with
+/// `key` if given.
 async fn soa_serial(server: SocketAddr, origin: &str, key: Option<&Key>) -> Result<u32, String> {
-    let local: SocketAddr =
-        if server.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { (std::net::Ipv6Addr::UNSPECIFIED, 0).into() };
-    let socket = UdpSocket::bind(local).await.map_err(|e| format!("no socket: {e}"))?;
-    socket.connect(server).await.map_err(|e| e.to_string())?;
-    let id = super::random::message_id();
-    let mut query = Vec::with_capacity(64);
-    encode::query(&mut query, id, origin, u16::from(RecordType::SOA));
-    let mac = key.map(|k| tsig::sign_request(&mut query, k, super::clock::unix_now()));
-    socket.send(&query).await.map_err(|e| e.to_string())?;
-    let mut buf = vec![0u8; 65535];
-    let deadline = tokio::time::Instant::now() + SOA_TIMEOUT;
-    loop {
-        let n = match tokio::time::timeout_at(deadline, socket.recv(&mut buf)).await {
-            Ok(Ok(n)) => n,
-            Ok(Err(e)) => return Err(format!("SOA query: {e}")),
-            Err(_) => return Err(format!("no answer to the SOA query in {SOA_TIMEOUT:?}")),
-        };
-        let reply = &buf[..n];
-        if n < 12 || u16::from_be_bytes([reply[0], reply[1]]) != id {
-            continue;
-        }
-        if let (Some(key), Some(mac)) = (key, &mac) {
-            tsig::verify_response(reply, key, mac, super::clock::unix_now())
-                .map_err(|e| format!("the SOA answer's TSIG does not verify ({e:?})"))?;
-        }
-        let records = answer_records(reply, origin)?;
-        return records
-            .iter()
-            .find_map(|r| match r.data {
-                RData::Soa { serial, .. } if r.owner == origin => Some(serial),
-                _ => None,
-            })
-            .ok_or_else(|| "the SOA answer holds no SOA".to_string());
-    }
+    let request = Request::query(origin, u16::from(RecordType::SOA)).signed_if(key);
+    let reply = Client::new(SOA_TIMEOUT)
+        .ask(server, &request, Transport::Udp)
+        .await
+        .map_err(|e| format!("the SOA query: {e}"))?;
+    answer_records(&reply.message, origin)?
+        .iter()
+        .find_map(|r| match r.data {
+            RData::Soa { serial, .. } if r.owner == origin => Some(serial),
+            _ => None,
+        })
+        .ok_or_else(|| "the SOA answer holds no SOA".to_string())
 }
 
 /// Transfers the zone from `server`: an IXFR from `held` (our serial and SOA record)
@@ -348,46 +326,17 @@ async fn transfer(
     held: Option<(u32, &ZoneRecord)>,
     current: &[ZoneRecord],
 ) -> Result<(Vec<ZoneRecord>, &'static str), String> {
-    let id = super::random::message_id();
     let qtype = if held.is_some() { RecordType::IXFR } else { RecordType::AXFR };
-    let mut query = Vec::with_capacity(128);
-    encode::query(&mut query, id, origin, u16::from(qtype));
+    let mut request = Request::query(origin, u16::from(qtype));
     if let Some((_, soa)) = held {
-        // RFC 1995 §3: the authority section holds the client's SOA.
-        encode::write_name(&mut query, &soa.owner);
-        encode::write_rr_body(&mut query, u16::from(RecordType::SOA), encode::CLASS_IN, soa.ttl, |out| {
-            encode::write_rdata(out, &soa.data)
-        });
-        query[8..10].copy_from_slice(&1u16.to_be_bytes());
+        request = request.with_client_soa(&soa.owner, soa.ttl, &soa.data);
     }
-    let mac = key.map(|k| tsig::sign_request(&mut query, k, super::clock::unix_now()));
-    let mut stream = tokio::time::timeout(TCP_TIMEOUT, TcpStream::connect(server))
-        .await
-        .map_err(|_| format!("no TCP connection in {TCP_TIMEOUT:?}"))?
-        .map_err(|e| format!("TCP: {e}"))?;
-    let mut framed = (query.len() as u16).to_be_bytes().to_vec();
-    framed.extend_from_slice(&query);
-    stream.write_all(&framed).await.map_err(|e| format!("TCP: {e}"))?;
-    let mut verifier = key.zip(mac.as_deref()).map(|(k, m)| ResponseVerifier::new(k, m));
+    let request = request.signed_if(key);
+    let mut transfer =
+        Client::new(TCP_TIMEOUT).transfer(server, &request).await.map_err(|e| format!("{qtype}: {e}"))?;
     let mut reader = TransferReader::new(held.map(|h| h.0));
     while !reader.done() {
-        let mut len = [0u8; 2];
-        let message = async {
-            stream.read_exact(&mut len).await?;
-            let mut message = vec![0u8; usize::from(u16::from_be_bytes(len))];
-            stream.read_exact(&mut message).await?;
-            Ok::<_, std::io::Error>(message)
-        };
-        let message = tokio::time::timeout(TCP_TIMEOUT, message)
-            .await
-            .map_err(|_| format!("the transfer stalled for {TCP_TIMEOUT:?}"))?
-            .map_err(|e| format!("the transfer ended early: {e}"))?;
-        if message.len() < 12 || u16::from_be_bytes([message[0], message[1]]) != id {
-            return Err("a transfer message with another ID".into());
-        }
-        if let Some(v) = verifier.as_mut() {
-            v.verify(&message, super::clock::unix_now()).map_err(|e| format!("TSIG does not verify ({e:?})"))?;
-        }
+        let message = transfer.next_message().await.map_err(|e| format!("{qtype}: {e}"))?;
         let rcode = message[3] & 0x0f;
         if rcode != 0 {
             let name = super::notify::rcode_text(rcode);
@@ -401,9 +350,7 @@ async fn transfer(
             reader.finish_single_soa()?;
         }
     }
-    if let Some(v) = &verifier {
-        v.finish().map_err(|_| "the transfer's last message is not signed".to_string())?;
-    }
+    transfer.finish().map_err(|_| "the transfer's last message is not signed".to_string())?;
     reader.result(current)
 }
 
