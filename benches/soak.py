@@ -14,7 +14,7 @@ It passes (exit 0) when no good query is lost, none gets SERVFAIL, RSS grows les
 5 % from the end of the warm-up (a third of the run, at most 60 s) to the end, the fd
 count ends where it started (give or take the probes in flight), every flood was held to
 its rate, and the server answers at the end. Without --linedns it builds the release
-binary first. CI runs `--seconds 60` (tests/soak.rs); the 30-minute run is recorded in
+binary first. CI runs `--seconds 60` (tests/slow/soak.rs); the 30-minute run is recorded in
 benches/README.md.
 """
 import argparse

@@ -8,7 +8,7 @@
 //! ## Layers and the flow of data
 //!
 //! Each folder is one layer; a layer imports only from the layers below it (checked by
-//! `tests/layers.rs`), and data flows one way: files → config → compile →
+//! `tests/inprocess/layers.rs`), and data flows one way: files → config → compile →
 //! [`Snapshot`] → [`Engine`] → packets.
 //!
 //! ```text

@@ -3,7 +3,7 @@
 //! message from it.
 //!
 //! No clock, no file system, no tokio: clippy.toml lists the calls this module denies
-//! (`Instant::now`, `SystemTime::now`, `std::fs`), and tests/layers.rs checks that nothing
+//! (`Instant::now`, `SystemTime::now`, `std::fs`), and tests/inprocess/layers.rs checks that nothing
 //! here names `serve`, `compile`, `config` or tokio.
 #![deny(clippy::disallowed_methods)]
 

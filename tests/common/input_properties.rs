@@ -1,6 +1,6 @@
 //! What the input loaders must do with any input, shared by the fuzz targets
 //! (`fuzz/fuzz_targets/{rules,lists,mmdb,ecs,zone_file}.rs`) and their corpus replay in `cargo test`
-//! (`tests/fuzz_corpus.rs`): return a result or an error naming the input, never panic,
+//! (`tests/inprocess/fuzz_corpus.rs`): return a result or an error naming the input, never panic,
 //! and never return anything the input did not say.
 
 use std::net::IpAddr;

@@ -1,7 +1,7 @@
 //! What must hold for any bytes given to `Engine::handle_packet` (and to the UDP
 //! workers' prefetch hint, `decode::ecs_hint`, and their prepared answers). Shared by the fuzz
 //! target (`fuzz/fuzz_targets/packet.rs`) and the corpus replay in `cargo test`
-//! (`tests/fuzz_corpus.rs`), so both check the same properties.
+//! (`tests/inprocess/fuzz_corpus.rs`), so both check the same properties.
 
 use hickory_proto::op::Message;
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};

@@ -5,7 +5,7 @@
 //! carries its record, line, address and health), and screenshots are kept as test
 //! artifacts in the target directory (`target/tmp/status-page*.png`).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::net::{SocketAddr, TcpListener};

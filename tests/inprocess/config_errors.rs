@@ -1,7 +1,7 @@
 //! Bad input: every error names the place (file:line:column or file:line), the rule and
 //! the value, and nothing panics.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

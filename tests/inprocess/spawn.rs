@@ -1,6 +1,6 @@
 //! The server as a library: bound sockets on port 0 and a shutdown future, in-process.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

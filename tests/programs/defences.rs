@@ -7,7 +7,7 @@
 //!   holds nothing up; a per-client connection cap;
 //! - a list written slowly in place never goes live half-written.
 
-mod common;
+use crate::common;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};

@@ -4,7 +4,7 @@
 //! come from a valid rule set, the broken file must never go live, and a node that health
 //! checks marked down must stay down through every reload.
 
-mod common;
+use crate::common;
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::sync::Arc;

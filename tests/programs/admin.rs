@@ -2,7 +2,7 @@
 //! package) for the metrics text, kdig for DNS. The in-process server for behaviour; the
 //! real binary for its listener check, SIGHUP and the file watch.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

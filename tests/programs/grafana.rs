@@ -2,7 +2,7 @@
 //! is a family of a live server's `/metrics`, and every query is PromQL that promtool
 //! (Debian's prometheus) accepts.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

@@ -1,6 +1,6 @@
 //! The engine on the real carrier lists, APNIC data and MMDB files in `tests/data/geo-data`.
 
-mod common;
+use crate::common;
 
 use std::net::IpAddr;
 

@@ -2,7 +2,7 @@
 //! policy they drive: fall/rise, min_healthy along a 3-step chain, fail open with the
 //! degraded TTL, hanging targets, and health kept across reloads.
 
-mod common;
+use crate::common;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;

@@ -1,7 +1,7 @@
 //! The wire rules, one test each, through `Engine::handle_packet`: queries built with
 //! hickory-proto or crafted byte by byte, responses parsed with hickory-proto.
 
-mod common;
+use crate::common;
 
 use std::net::{IpAddr, SocketAddr};
 

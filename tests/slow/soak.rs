@@ -3,7 +3,7 @@
 //! an RRL flood from one /24; nothing lost, no SERVFAIL, RSS and fds flat. The 30-minute
 //! run is recorded in benches/README.md.
 
-mod common;
+use crate::common;
 
 #[test]
 fn a_minute_of_soak_loses_nothing_and_leaks_nothing() {

@@ -1,7 +1,7 @@
 //! A short, bounded load test: dnsperf (Debian) against the real binary on loopback,
 //! every query with its own ECS subnet. Bounded to 2 s and 20,000 queries/s.
 
-mod common;
+use crate::common;
 
 use common::server::RunningServer;
 use hickory_proto::op::{Edns, Message, Query};

@@ -2,7 +2,7 @@
 //! refused without leaking a record, split over messages for a large zone, and taken by
 //! a real secondary (NSD from Debian) that then serves the view's answer.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::io::Write as _;

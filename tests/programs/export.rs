@@ -1,7 +1,7 @@
 //! `linedns export`: a zone as one line sees it, as a master file that BIND's and Knot's
 //! zone checkers accept, holding exactly what that line's clients are answered.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;

@@ -4,7 +4,7 @@
 //! linedns with new rules in between; Knot's IXFR is incremental; the serial never goes
 //! backwards and survives a restart unchanged when the zone is.
 
-mod common;
+use crate::common;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};

@@ -5,7 +5,7 @@
 //! is not there yet, and a reader that stops reading: dropped frames are counted and
 //! every query is still answered.
 
-mod common;
+use crate::common;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};

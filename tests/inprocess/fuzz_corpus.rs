@@ -1,7 +1,7 @@
 //! Replays the fuzz corpus (`fuzz/corpus/packet/`) on stable: every saved input must
 //! still satisfy the packet properties.
 
-mod common;
+use crate::common;
 
 use common::packet_properties;
 use linedns::{CompileOptions, Engine};

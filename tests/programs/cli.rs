@@ -1,6 +1,6 @@
 //! The `linedns` binary as an operator runs it.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Output};
 

@@ -5,7 +5,7 @@
 //! altered. The keys are made by `linedns keygen`, or by BIND's `dnssec-keygen` and
 //! imported. Missing, unreadable and mismatched key files are errors naming them.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -6,7 +6,7 @@
 //! file graph must be acyclic. Unit-test modules (`#[cfg(test)] mod tests`) are left
 //! out: they may use anything of the file they test.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! Behaviour tables for `Snapshot::resolve`: lines, fallback, negative answers, CNAME,
 //! wildcards, refusals, multi-active answers and weights.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -8,7 +8,7 @@
 //! serves is also sampled directly and checked against a validator that caches every
 //! set for its TTL.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;

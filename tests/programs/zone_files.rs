@@ -3,7 +3,7 @@
 //! records go on top, bad files are errors naming file:line and keep the old data
 //! serving, and `linedns import` gives rules that answer the same.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

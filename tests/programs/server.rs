@@ -1,7 +1,7 @@
 //! The real `linedns` binary on loopback, queried with real clients (kdig) and with
 //! crafted bytes, including a burst of malformed input.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
