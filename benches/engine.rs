@@ -13,7 +13,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use linedns::{ClientInfo, CompileOptions, Engine, Query, RecordType, Snapshot, Transport, compile_file};
+use linedns::{ClientInfo, CompileOptions, Engine, Query, RecordType, Request, Snapshot, Transport, compile_file};
 
 /// The rules benched: `rules/china-carriers.yaml` on the real data, or the rules file
 /// `LINEDNS_BENCH_RULES` names (its data beside it: `benches/scale.py`'s sets; it needs
@@ -189,7 +189,7 @@ fn ecs_query(id: u16, subnet: Ipv4Addr) -> Vec<u8> {
     m.to_vec().unwrap()
 }
 
-/// `Engine::handle_packet`: decode, classify, resolve, encode and count one ECS query,
+/// `Engine::answer` (named `handle_packet/` as in earlier records): decode, classify, resolve, encode and count one ECS query,
 /// over 4,096 distinct /24 subnets (half inside the carrier lists).
 fn handle_packet(c: &mut Criterion) {
     let engine = Engine::new(snapshot());
@@ -207,7 +207,7 @@ fn handle_packet(c: &mut Criterion) {
     c.bench_function("handle_packet/ecs", |b| {
         b.iter(|| {
             i = (i + 1) & (packets.len() - 1);
-            let sent = engine.handle_packet(black_box(&packets[i]), peer, Transport::Udp, &mut out);
+            let sent = engine.answer(Request::new(black_box(&packets[i]), peer, Transport::Udp), &mut out);
             black_box((sent, out.len()))
         })
     });
@@ -217,7 +217,8 @@ fn handle_packet(c: &mut Criterion) {
     c.bench_function("handle_packet/ecs-prepared", |b| {
         b.iter(|| {
             i = (i + 1) & (packets.len() - 1);
-            let sent = engine.handle_packet_prepared(&mut prepared, 1, black_box(&packets[i]), peer, || 0, &mut out);
+            let request = Request::new(black_box(&packets[i]), peer, Transport::Udp).on_worker(1).with_clock(|| 0);
+            let sent = engine.answer(request.with_prepared(&mut prepared), &mut out);
             black_box((sent, out.len()))
         })
     });
@@ -264,13 +265,8 @@ fn dnssec(c: &mut Criterion) {
     c.bench_function("handle_packet/ecs-do", |b| {
         b.iter(|| {
             i = (i + 1) & (packets.len() - 1);
-            let sent = engine.handle_packet_with_clock(
-                black_box(&packets[i]),
-                peer,
-                Transport::Udp,
-                || 1_796_000_000,
-                &mut out,
-            );
+            let request = Request::new(black_box(&packets[i]), peer, Transport::Udp).with_clock(|| 1_796_000_000);
+            let sent = engine.answer(request, &mut out);
             black_box((sent, out.len()))
         })
     });
@@ -278,14 +274,9 @@ fn dnssec(c: &mut Criterion) {
     c.bench_function("handle_packet/ecs-do-prepared", |b| {
         b.iter(|| {
             i = (i + 1) & (packets.len() - 1);
-            let sent = engine.handle_packet_prepared(
-                &mut prepared,
-                1,
-                black_box(&packets[i]),
-                peer,
-                || 1_796_000_000,
-                &mut out,
-            );
+            let request =
+                Request::new(black_box(&packets[i]), peer, Transport::Udp).on_worker(1).with_clock(|| 1_796_000_000);
+            let sent = engine.answer(request.with_prepared(&mut prepared), &mut out);
             black_box((sent, out.len()))
         })
     });

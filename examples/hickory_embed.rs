@@ -1,5 +1,5 @@
 //! linedns embedded in another Rust DNS server: a hickory-server request handler that
-//! hands the zones linedns owns to [`Engine::handle_packet`] (bytes in, bytes out: line
+//! hands the zones linedns owns to [`Engine::answer`] (bytes in, bytes out: line
 //! classification, ECS scope, health) and every other name to hickory's own `Catalog`.
 //!
 //! Run it (`cargo run --example hickory_embed`) and ask it:
@@ -56,7 +56,8 @@ impl RequestHandler for Split {
         };
         // The query's own bytes in, linedns's answer out, exactly what `linedns serve` sends.
         let mut out = Vec::with_capacity(512);
-        let answered = self.engine.handle_packet(request.as_slice(), request.src(), transport, &mut out);
+        let answered =
+            self.engine.answer(linedns::Request::new(request.as_slice(), request.src(), transport), &mut out);
         let message = match answered.then(|| Message::from_vec(&out)) {
             Some(Ok(message)) => message,
             _ => return servfail(request, response).await,

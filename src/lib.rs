@@ -18,7 +18,7 @@
 //!  compile/ rules + data files → Snapshot (lines, sources, zones, line records,
 //!           health checks, server settings); load, reload, check-config: one path
 //!  engine/  pure and synchronous: no tokio, no clock, no file system
-//!           Engine (live snapshot, swap, overrides, handle_packet), resolve + trace,
+//!           Engine (live snapshot, swap, overrides, answer), resolve + trace,
 //!           snapshot, zone, line, overrides, health state (atomics), metrics counters
 //!  config/  the YAML file types        geo/  prefix lists, MMDB, the prefix table
 //!  wire/    DNS message decode/encode  name, rdata, error: names, record data, places
@@ -27,7 +27,7 @@
 //!   rules/*.yaml ──► config ─┐
 //!   CIDR lists / APNIC / .mmdb ──► geo ───┴► compile ──► Snapshot (immutable) ──► Engine::swap
 //!
-//! query path (sync, no I/O, no locks): Engine::handle_packet
+//! query path (sync, no I/O, no locks): Engine::answer
 //!   bytes ─► wire::decode ─► Query + ClientInfo ─► Snapshot::resolve ─► Answer ─► wire::encode ─► bytes
 //!     1. zone by longest suffix            → REFUSED if none
 //!     2. name: exact, zone cut, wildcard   → NXDOMAIN / NODATA with SOA
@@ -72,14 +72,14 @@
 //!
 //! ```
 //! use std::path::Path;
-//! use linedns::{CompileOptions, Engine, Transport};
+//! use linedns::{CompileOptions, Engine, Request, Transport};
 //!
 //! let engine = Engine::from_rules(Path::new("rules/default.yaml"), CompileOptions::default()).unwrap();
 //! // A query for www.example.com A: header (ID 1, RD), one question.
 //! let mut query = vec![0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
 //! query.extend(b"\x03www\x07example\x03com\x00\x00\x01\x00\x01");
 //! let mut response = Vec::new();
-//! assert!(engine.handle_packet(&query, "198.51.100.7:5300".parse().unwrap(), Transport::Udp, &mut response));
+//! assert!(engine.answer(Request::new(&query, "198.51.100.7:5300".parse().unwrap(), Transport::Udp), &mut response));
 //! assert_eq!(&response[..2], &[0, 1]); // the ID, echoed
 //! assert_eq!(response[3] & 0x0f, 0); // NOERROR
 //! ```
@@ -178,6 +178,7 @@ pub use engine::line::{AllUp, NodeHealth};
 pub use engine::prepared::PreparedAnswers;
 pub use engine::query::Transport;
 pub use engine::query::{ClientInfo, Query};
+pub use engine::request::Request;
 pub use engine::snapshot::Snapshot;
 pub use engine::summary::Summary;
 pub use error::{CompileErrors, ConfigError, Place};

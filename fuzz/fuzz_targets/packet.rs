@@ -1,4 +1,4 @@
-//! Any bytes into `Engine::handle_packet`: no panic, and every response satisfies the
+//! Any bytes into `Engine::answer`: no panic, and every response satisfies the
 //! properties in `tests/common/packet_properties.rs` (parses, echoes ID and question,
 //! keeps the UDP limit, ECS scope within the family's bits; the UDP workers' prepared
 //! answers byte for byte the long way's).

@@ -426,7 +426,7 @@ async fn signals(control: Arc<Control>, handlers: (SignalStream, SignalStream, S
             _ = int.recv() => break "SIGINT",
             _ = hup.recv() => {
                 tell("RELOADING=1");
-                drop(control.reload("SIGHUP"));
+                drop(control.reload(linedns::serve::ReloadCause::Signal));
                 tell("READY=1\nSTATUS=serving");
             }
         }

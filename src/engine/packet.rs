@@ -3,7 +3,7 @@
 //! [`respond`] never fails and never panics on any input: malformed queries get FORMERR
 //! (or are dropped when not even a header can be read), everything else gets the
 //! engine's answer encoded. Hosts that own their sockets call
-//! [`crate::Engine::handle_packet`], which counts what this answered.
+//! [`crate::Engine::answer`], which counts what this answered.
 
 use std::net::IpAddr;
 
@@ -547,5 +547,90 @@ fn error_only(
         opt_at,
         cookie: None,
         name_hash: 0,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::compile::{CompileOptions, compile_str};
+    use crate::engine::line::AllUp;
+
+    /// A classless reverse zone (RFC 2317 §4): a delegation at `0/25` and the CNAME into it.
+    pub(crate) const RULES: &str = "version: 1
+lines:
+  - name: telecom
+    sources: [{ cidr: [198.51.100.0/24] }]
+zones:
+  - origin: 2.0.192.in-addr.arpa
+    soa: { mname: ns1.example.org., rname: hostmaster.example.org., serial: 7 }
+    ns: [ns1.example.org.]
+    records:
+      - { name: \"0/25\", type: NS, values: [ns.customer.example.] }
+      - { name: \"1\", type: CNAME, values: [\"1.0/25\"] }
+      - { name: \"a\\\\.b\", type: TXT, values: [\"a dot inside a label\"] }
+transfers:
+  - { name: local, allow: [127.0.0.1] }
+";
+
+    pub(crate) fn snapshot() -> Snapshot {
+        compile_str(RULES, Path::new("packet-test.yaml"), &CompileOptions::default()).unwrap()
+    }
+
+    /// A query with ID 0x1234, `flags`, one question of `labels` (wire form) and `qtype`.
+    pub(crate) fn query(labels: &[u8], qtype: u16, flags: u16) -> Vec<u8> {
+        let mut q = vec![0x12, 0x34];
+        q.extend_from_slice(&flags.to_be_bytes());
+        q.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
+        q.extend_from_slice(labels);
+        q.extend_from_slice(&qtype.to_be_bytes());
+        q.extend_from_slice(&[0, 1]);
+        q
+    }
+
+    fn answer(snapshot: &Snapshot, packet: &[u8]) -> (Option<Outcome>, Vec<u8>) {
+        let serials = ArcSwap::from_pointee(ServedSerials::default());
+        let mut out = Vec::new();
+        let peer = "192.0.2.1".parse().unwrap();
+        let outcome = respond(snapshot, packet, peer, Transport::Udp, &AllUp, &serials, &mut || None, &mut out);
+        (outcome, out)
+    }
+
+    #[test]
+    fn a_classless_name_answers_and_the_question_comes_back_letter_for_letter() {
+        let snapshot = snapshot();
+        // 0x20 randomization: the letter case asked is the case echoed.
+        let packet = query(b"\x011\x012\x010\x03192\x07In-aDDr\x04ARPA\x00", 5, 0);
+        let (outcome, out) = answer(&snapshot, &packet);
+        let outcome = outcome.expect("answered");
+        assert_eq!((outcome.rcode, out[2] & 0x04), (Rcode::NoError, 0x04), "NOERROR, AA");
+        assert_eq!(&out[12..packet.len()], &packet[12..], "the question as asked");
+        assert_eq!(u16::from_be_bytes([out[6], out[7]]), 1, "one answer");
+        let target = b"\x011\x040/25\x012\x010\x03192\x07in-addr\x04arpa\x00";
+        assert!(out.windows(target.len()).any(|w| w == target), "the CNAME's target, '/' and all: {out:02x?}");
+        // A dot inside a label is that label's octet, not a separator.
+        let (outcome, out) = answer(&snapshot, &query(b"\x03a.b\x012\x010\x03192\x07in-addr\x04arpa\x00", 16, 0));
+        assert_eq!(outcome.map(|o| o.rcode), Some(Rcode::NoError));
+        assert!(out.windows(20).any(|w| w == b"a dot inside a label"), "{out:02x?}");
+        let (outcome, _) = answer(&snapshot, &query(b"\x03a.b\x010\x03192\x07in-addr\x04arpa\x00", 16, 0));
+        assert_eq!(outcome.map(|o| o.rcode), Some(Rcode::Refused), "a.b.0.192.in-addr.arpa is no name of ours");
+    }
+
+    #[test]
+    fn responses_and_fragments_get_nothing_two_questions_formerr_and_other_opcodes_notimp() {
+        let snapshot = snapshot();
+        let packet = query(b"\x012\x010\x03192\x07in-addr\x04arpa\x00", 6, 0);
+        assert!(answer(&snapshot, &packet[..11]).0.is_none(), "shorter than a header");
+        let mut response = packet.clone();
+        response[2] |= 0x80;
+        assert!(answer(&snapshot, &response).0.is_none(), "a response is never answered");
+        let mut two = packet.clone();
+        two[5] = 2;
+        assert_eq!(answer(&snapshot, &two).0.map(|o| o.rcode), Some(Rcode::FormErr), "RFC 9619");
+        let status = query(b"\x012\x010\x03192\x07in-addr\x04arpa\x00", 6, 2 << 11);
+        assert_eq!(answer(&snapshot, &status).0.map(|o| o.rcode), Some(Rcode::NotImp), "opcode STATUS");
+        assert!(is_notify(&query(b"\x00", 6, 4 << 11)) && !is_notify(&packet));
     }
 }

@@ -326,3 +326,45 @@ fn push_negative<'s>(answer: &mut Answer<'s>, zone: &'s Zone) {
     let (soa, ttl) = zone.negative_soa();
     answer.authority.push(RecordRef { owner: Owner::Name(&zone.origin), ttl, data: soa });
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::answer::{Owner, Rcode};
+    use crate::engine::line::AllUp;
+    use crate::engine::packet::tests::snapshot;
+    use crate::engine::query::{ClientInfo, Query};
+    use crate::rdata::{RData, RecordType};
+
+    fn client() -> ClientInfo {
+        ClientInfo::from_source("192.0.2.1".parse().unwrap())
+    }
+
+    #[test]
+    fn a_cname_into_a_classless_delegation_is_followed_to_the_referral() {
+        let snapshot = snapshot();
+        // Any letter case and a trailing dot name the same name.
+        let answer = snapshot.resolve(&Query::new("1.2.0.192.IN-ADDR.arpa.", RecordType::PTR), &client(), &AllUp);
+        assert_eq!(answer.rcode, Rcode::NoError);
+        assert!(answer.authoritative, "the CNAME is ours");
+        let target = RData::Cname("1.0/25.2.0.192.in-addr.arpa".into());
+        assert!(matches!(answer.answers.as_slice(), [r] if *r.data == target), "{:?}", answer.answers);
+        // The target lies below the cut at 0/25: the delegation comes with it.
+        let cut = answer.authority.iter().find(|r| r.data.rtype() == RecordType::NS).expect("the delegation's NS");
+        assert!(matches!(cut.owner, Owner::Name(n) if n == "0/25.2.0.192.in-addr.arpa"), "{:?}", cut.owner);
+    }
+
+    #[test]
+    fn below_a_classless_cut_is_a_referral_and_beside_it_nxdomain() {
+        let snapshot = snapshot();
+        let referral = snapshot.resolve(&Query::new("5.0/25.2.0.192.in-addr.arpa", RecordType::PTR), &client(), &AllUp);
+        assert_eq!(
+            (referral.rcode, referral.authoritative),
+            (Rcode::NoError, false),
+            "a referral is not authoritative"
+        );
+        assert!(referral.answers.is_empty() && referral.authority.iter().all(|r| r.data.rtype() == RecordType::NS));
+        let missing = snapshot.resolve(&Query::new("0/26.2.0.192.in-addr.arpa", RecordType::PTR), &client(), &AllUp);
+        assert_eq!(missing.rcode, Rcode::NxDomain);
+        assert!(missing.authority.iter().any(|r| r.data.rtype() == RecordType::SOA), "the SOA for negative caching");
+    }
+}

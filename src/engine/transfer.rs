@@ -231,3 +231,42 @@ pub fn transfer(
     answer.granted = Some((rule.name.clone(), line_name.into()));
     Some(answer)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::line::AllUp;
+    use crate::engine::packet::tests::{query, snapshot};
+
+    const ZONE: &[u8] = b"\x012\x010\x03192\x07in-addr\x04arpa\x00";
+
+    fn ask(peer: &str, qtype: RecordType) -> Option<Transfer> {
+        let packet = query(ZONE, u16::from(qtype), 0);
+        transfer(&snapshot(), &packet, peer.parse().unwrap(), &AllUp, |_, _, _| None, &SignatureCache::default(), 0)
+    }
+
+    #[test]
+    fn an_axfr_sends_the_view_between_two_soas_with_its_classless_names() {
+        let sent = ask("127.0.0.1", RecordType::AXFR).expect("a transfer query");
+        assert_eq!(sent.granted.as_ref().map(|(rule, line)| (&**rule, &**line)), Some(("local", "default")));
+        assert_eq!((sent.serial, sent.kind.is_some()), (Some(7), true), "the rules' serial: no versions followed");
+        let message = &sent.messages[0];
+        // RFC 5936 §2.2: the SOA first and last; the records between.
+        let soa = [ZONE, b"\x00\x06\x00\x01"].concat();
+        let at: Vec<usize> =
+            message.windows(soa.len()).enumerate().filter(|(_, w)| *w == soa).map(|(i, _)| i).collect();
+        assert_eq!(at.len(), 2, "two SOA records: {message:02x?}");
+        assert_eq!(at[0], 12 + ZONE.len() + 4, "the first record is the SOA");
+        assert!(message.windows(5).any(|w| w == b"\x040/25"), "the delegation at 0/25 is sent");
+        assert_eq!(sent.records, 2 + 1 + 1 + 1 + 1, "SOA twice, the apex NS, the cut's NS, the CNAME, the TXT");
+    }
+
+    #[test]
+    fn a_peer_no_rule_admits_is_refused_and_a_plain_query_is_no_transfer() {
+        let refused = ask("192.0.2.9", RecordType::AXFR).expect("a transfer query");
+        assert!(refused.granted.is_none());
+        assert_eq!(refused.messages.len(), 1);
+        assert_eq!(refused.messages[0][3] & 0x0f, Rcode::Refused.code() as u8);
+        assert!(ask("127.0.0.1", RecordType::SOA).is_none(), "answered the ordinary way");
+    }
+}

@@ -36,7 +36,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use super::admin_guard::AdminGuard;
-use super::control::Control;
+use super::control::{Control, ReloadCause};
 use super::{exposition, status};
 use crate::engine::explain::parse_asked;
 
@@ -254,11 +254,11 @@ fn route(admin: &Control, request: &Request) -> Response {
         ("GET", "/nodes") => Response::json(200, &nodes(admin)),
         ("GET", "/lines") => Response::json(200, &admin.engine.snapshot().summary().lines),
         ("GET", "/explain") => explain(admin, request),
-        ("POST", "/reload") => match admin.reload("admin API") {
+        ("POST", "/reload") => match admin.reload(ReloadCause::AdminApi) {
             Ok(report) => Response::json(200, &report),
             Err(errors) => Response::json(422, &errors.0.iter().map(|e| e.to_string()).collect::<Vec<_>>()),
         },
-        ("GET", "/overrides") => Response::json(200, &admin.engine.overrides()),
+        ("GET", "/overrides") => Response::json(200, &admin.engine.list_overrides()),
         ("GET", "/serials") => Response::json(200, &status::view_serials(&admin.engine)),
         ("GET", "/check") => match admin.last_check.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
             Some(last) => Response::json(200, last),
@@ -269,7 +269,7 @@ fn route(admin: &Control, request: &Request) -> Response {
             Ok(id) if admin.engine.remove_override(id) => {
                 tracing::info!("override {id} removed");
                 keep_overrides(admin);
-                Response::json(200, &admin.engine.overrides())
+                Response::json(200, &admin.engine.list_overrides())
             }
             Ok(id) => Response::error(404, format!("no override {id}")),
             Err(_) => Response::error(400, "DELETE /overrides/ID"),

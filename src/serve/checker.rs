@@ -35,7 +35,7 @@ pub struct CheckerStats {
 }
 
 /// What a probe task calls when its node's state flips (the engine's
-/// [`Engine::mark_changed`]: the views are looked at at once).
+/// [`Serials::mark_changed`](crate::engine::serials::Serials::mark_changed): the views are looked at at once).
 type OnFlip = Arc<dyn Fn() + Send + Sync>;
 
 struct Running {
@@ -109,7 +109,7 @@ fn reconcile(engine: &Arc<Engine>, running: &mut HashMap<ProbeKey, Running>, sta
         if !running.contains_key(key) {
             let beat = Arc::new(AtomicU64::new(started.elapsed().as_millis() as u64));
             let flipped = engine.clone();
-            let on_flip: OnFlip = Arc::new(move || flipped.mark_changed());
+            let on_flip: OnFlip = Arc::new(move || flipped.serials.mark_changed());
             let task = spawn(key.clone(), p.spec.clone(), p.state.clone(), beat.clone(), started, on_flip.clone());
             running.insert(key.clone(), Running { spec: p.spec.clone(), on_flip, state: p.state.clone(), beat, task });
         }

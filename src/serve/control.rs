@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::checker::CheckerStats;
 use super::notify::NotifyStats;
+pub use super::reload_cause::ReloadCause;
 use crate::engine::{Engine, ReloadReport};
 use crate::error::CompileErrors;
 
@@ -94,7 +95,7 @@ pub const RECENT_RELOADS: usize = 10;
 pub struct ReloadEvent {
     /// When it ended, seconds since the Unix epoch.
     pub at: u64,
-    /// What started it (`SIGHUP`, `admin API`, `file watch`, ...).
+    /// What started it, in words (`SIGHUP`, `admin API`, `files changed`, ...: a [`ReloadCause`]).
     pub cause: String,
     /// Whether the new rules went live.
     pub ok: bool,
@@ -111,7 +112,7 @@ pub struct ReloadEvent {
 impl ReloadEvent {
     /// The event of a reload started by `cause` that ended in `result`, `generation`
     /// live after it.
-    fn new(cause: &str, generation: u64, result: &Result<ReloadReport, CompileErrors>) -> ReloadEvent {
+    fn new(cause: &ReloadCause, generation: u64, result: &Result<ReloadReport, CompileErrors>) -> ReloadEvent {
         ReloadEvent {
             at: super::clock::unix_now(),
             cause: cause.to_string(),
@@ -161,7 +162,7 @@ impl Control {
     /// Reloads the engine, logs the outcome with what changed or every error
     /// (file:line) naming `cause`, and counts it. A failed reload keeps the running
     /// snapshot.
-    pub fn reload(&self, cause: &str) -> Result<ReloadReport, CompileErrors> {
+    pub fn reload(&self, cause: ReloadCause) -> Result<ReloadReport, CompileErrors> {
         let (engine, stats) = (&self.engine, &self.reloads);
         *stats.tried.lock().unwrap_or_else(|e| e.into_inner()) = input_stamps(engine);
         let result = match engine.reload() {
@@ -199,7 +200,7 @@ impl Control {
                 Err(errors)
             }
         };
-        stats.keep(ReloadEvent::new(cause, engine.generation(), &result));
+        stats.keep(ReloadEvent::new(&cause, engine.generation(), &result));
         result
     }
 }

@@ -237,7 +237,7 @@ fn secondary_zones(x: &mut Exposition, control: &Control) {
 /// Each view's serial and the NOTIFY outcomes.
 fn replication(x: &mut Exposition, control: &Control) {
     x.family("linedns_zone_serial", Kind::Gauge, "SOA serial of each zone as each line sees it (its view).");
-    for (zone, line, serial) in control.engine.view_serials() {
+    for (zone, line, serial) in control.engine.serials.list() {
         x.sample("linedns_zone_serial", &[("zone", &zone), ("line", &line)], serial);
     }
     let n = &control.notify;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use super::control::Control;
+use super::control::{Control, ReloadCause};
 use crate::engine::Engine;
 
 /// What the watch compares: each input file's modification time and length.
@@ -64,7 +64,7 @@ pub async fn run(
             continue;
         }
         // A failed reload keeps the old snapshot; the files are watched on for the fix.
-        match control.reload("files changed") {
+        match control.reload(ReloadCause::FilesChanged) {
             Ok(_) => (generation, inputs, seen) = live(engine),
             Err(_) => seen = settled,
         }

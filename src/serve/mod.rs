@@ -8,7 +8,7 @@
 //!
 //! ```text
 //!  Listeners ──► udp (a thread per SO_REUSEPORT socket) ──┐
-//!            ──► tcp (RFC 7766 connections) ─────────────┼─► Engine::handle_packet
+//!            ──► tcp (RFC 7766 connections) ─────────────┼─► Engine::answer
 //!            ──► admin (hyper) ─► Control ──► Engine (explain, overrides, reload)
 //!  checker: one task per probe ──► ProbeState atomics the engine reads
 //!  reload:  file watch / SIGHUP / POST /reload ──► Engine::reload ──► swap
@@ -34,6 +34,7 @@ pub mod override_store;
 pub mod privileges;
 pub mod probe;
 mod random;
+mod reload_cause;
 pub mod replication;
 pub mod rollover;
 pub mod secondary;
@@ -44,7 +45,7 @@ mod tcp;
 mod udp;
 
 pub use self::clock::unix_now;
-pub use self::control::Control;
+pub use self::control::{Control, ReloadCause};
 
 use std::future::Future;
 use std::io;

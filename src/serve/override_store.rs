@@ -61,7 +61,7 @@ pub fn save(engine: &Engine) -> Result<(), String> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("state directory {}: {e}", dir.display()))?;
     }
-    let overrides = engine.overrides().into_iter().map(|listed| listed.over).collect();
+    let overrides = engine.list_overrides().into_iter().map(|listed| listed.over).collect();
     let text = serde_json::to_string_pretty(&OverridesFile { version: 1, overrides }).expect("serializable");
     super::state_file::write_atomic(&path, &text)
 }

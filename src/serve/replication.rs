@@ -5,7 +5,7 @@
 //!
 //! ```text
 //!  a reload ─► Engine::swap ─► new serials (at once) ───────────────────────┐
-//!  an override, a probe flip ─► Engine::mark_changed ─► (wakes) refresh_versions ─┤
+//!  an override, a probe flip ─► Serials::mark_changed ─► (wakes) refresh_versions ─┤
 //!                        (only a change inside the coalescing window waits)       ▼
 //!            serials.json (write, fsync, rename) ─► publish ─► NOTIFY each secondary
 //! ```
@@ -123,7 +123,7 @@ pub(super) fn start(engine: &Engine) {
             Ok(views) => {
                 tracing::info!("{} serial(s) read from {}", views.len(), store.path.display());
                 restored = !views.is_empty();
-                engine.restore_versions(views);
+                engine.serials.restore(views);
             }
             Err(e) => tracing::error!("cannot read the stored serials ({e}); starting without them"),
         }
@@ -149,8 +149,8 @@ pub(super) fn start(engine: &Engine) {
 
 /// Follows the views until `stopped`: announces the serial changes the engine made (a
 /// reload's, at its swap), and when the engine says a view may have changed (an
-/// override, a probe flip: [`Engine::on_change`]) or a look is due
-/// ([`Engine::next_look`]), looks at the views (off the runtime's workers: it exports
+/// override, a probe flip: [`Serials::on_change`](crate::engine::serials::Serials::on_change)) or a look is due
+/// ([`Serials::next_look`](crate::engine::serials::Serials::next_look)), looks at the views (off the runtime's workers: it exports
 /// every view and syncs the state file) — at once, unless the last new serial is less
 /// than `serial_coalesce` old: then when that window ends, everything that changed
 /// meanwhile going out as one serial.
@@ -158,7 +158,7 @@ pub(super) async fn run(control: Arc<Control>, stopped: impl Future<Output = ()>
     let engine = &control.engine;
     let changed = Arc::new(tokio::sync::Notify::new());
     let waker = changed.clone();
-    engine.on_change(move || waker.notify_one());
+    engine.serials.on_change(move || waker.notify_one());
     let mut notifier = Notifier::new(control.notify.clone());
     // `None`: look once at the start (a change between the first look and now).
     let mut mark = None;
@@ -169,7 +169,7 @@ pub(super) async fn run(control: Arc<Control>, stopped: impl Future<Output = ()>
     tokio::pin!(stopped);
     loop {
         announce_new(engine, &mut notifier, &mut last_serial);
-        let due = engine.next_look();
+        let due = engine.serials.next_look();
         let look_due = || due.is_some_and(|at| super::clock::unix_now() >= at);
         if mark == Some(engine.change_mark()) && !look_due() {
             let until_due = due.map_or(Duration::from_secs(3600), |at| {
@@ -212,7 +212,7 @@ pub(super) async fn run(control: Arc<Control>, stopped: impl Future<Output = ()>
 /// Announces the serial changes the engine made since the last call, if any, and notes
 /// when (the coalescing window starts there).
 fn announce_new(engine: &Engine, notifier: &mut Notifier, last_serial: &mut Option<Instant>) {
-    let changes = engine.take_serial_changes();
+    let changes = engine.serials.take_changes();
     if !changes.is_empty() {
         *last_serial = Some(Instant::now());
         log_changes(&changes);

@@ -14,7 +14,7 @@ use hickory_proto::serialize::binary::BinEncodable;
 
 use super::client::{Client, Request, Transport};
 use super::clock::unix_now;
-use super::control::Control;
+use super::control::{Control, ReloadCause};
 use crate::compile::dnssec::read_keys;
 use crate::compile::key_file::KeyFiles;
 use crate::compile::rollover::{self, Step};
@@ -88,7 +88,7 @@ pub(super) async fn run(control: Arc<Control>, stopped: impl Future<Output = ()>
         }
         last = now;
         if reload {
-            let _ = control.reload("key rollover");
+            let _ = control.reload(ReloadCause::KeyRollover);
         }
     }
 }

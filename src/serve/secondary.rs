@@ -24,6 +24,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use super::client::{Client, Request, Transport};
+use super::reload_cause::ReloadCause;
 use crate::compile::zone_copy::{self, CopyInfo};
 use crate::compile::zone_file;
 use crate::engine::Engine;
@@ -119,10 +120,10 @@ pub struct Secondaries {
 }
 
 /// The server's reload as the secondary task calls it.
-pub type Reload = dyn Fn(&str) -> Result<(), String> + Send + Sync;
+pub type Reload = dyn Fn(ReloadCause) -> Result<(), String> + Send + Sync;
 
 impl Secondaries {
-    fn reload(&self, cause: &str) -> Result<(), String> {
+    fn reload(&self, cause: ReloadCause) -> Result<(), String> {
         (self.reload)(cause)
     }
 }
@@ -207,7 +208,7 @@ async fn refresh(
                 if state.expired {
                     state.expired = false;
                     tracing::info!("zone {origin}: the primary {server} is back; the zone is served again");
-                    let _ = control.reload(&format!("zone {origin} confirmed by its primary"));
+                    let _ = control.reload(ReloadCause::ZoneConfirmed { zone: origin.to_string() });
                 }
                 return;
             }
@@ -226,7 +227,7 @@ async fn refresh(
                     "zone {origin}: EXPIRED: no primary has confirmed serial {serial} for {} s (SOA expire {expire} s); every query in it now gets SERVFAIL until a transfer succeeds (last error: {last_error})",
                     now - info.refreshed
                 );
-                let _ = control.reload(&format!("zone {origin} expired"));
+                let _ = control.reload(ReloadCause::ZoneExpired { zone: origin.to_string() });
             } else if !state.expired {
                 tracing::warn!(
                     "zone {origin}: no primary answered ({last_error}); serving serial {serial} from the copy, retry in {retry:?}, expires in {} s",
@@ -276,8 +277,8 @@ async fn check_server(
     let info = CopyInfo { primary: server.to_string(), serial, kind: kind.into(), transferred: now, refreshed: now };
     let previous = (std::fs::read(zone_copy::zone_path(state_dir, &origin)).ok(), state.info.clone());
     write_copy(state_dir, &origin, &records, &info)?;
-    let cause = format!("zone {origin} serial {serial} transferred from {server} ({kind})");
-    if let Err(errors) = control.reload(&cause) {
+    let cause = ReloadCause::ZoneTransferred { zone: origin.to_string(), serial, primary: server, kind };
+    if let Err(errors) = control.reload(cause) {
         // The rules reject this version: the last good copy stays, on disk too.
         match previous {
             (Some(text), Some(old)) => {

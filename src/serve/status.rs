@@ -207,7 +207,7 @@ pub fn status(control: &Control) -> Status {
         lines,
         queries_without_line: queries.get("none").copied().unwrap_or(0),
         records,
-        overrides: engine.overrides(),
+        overrides: engine.list_overrides(),
         reloads: control.reloads.recent(),
         rules_failing: control.reloads.failing(),
         serials: view_serials(engine),
@@ -217,6 +217,6 @@ pub fn status(control: &Control) -> Status {
 
 /// Each view's serial (`GET /serials`, and the page's table).
 pub fn view_serials(engine: &crate::engine::Engine) -> Vec<ViewSerial> {
-    let views = engine.view_serials().into_iter();
+    let views = engine.serials.list().into_iter();
     views.map(|(zone, line, serial)| ViewSerial { zone: zone.into(), line: line.into(), serial }).collect()
 }

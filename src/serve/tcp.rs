@@ -17,6 +17,7 @@ use tokio::task::JoinSet;
 
 use crate::engine::Engine;
 use crate::engine::query::Transport;
+use crate::engine::request::Request;
 use crate::engine::transfer::Kind;
 
 /// Accepts connections until `stop`, then waits for the open ones to finish their query.
@@ -158,7 +159,7 @@ async fn connection(
             }
             continue;
         }
-        if !engine.handle_packet_with_clock(&message[..len], peer, Transport::Tcp, super::unix_now, &mut out) {
+        if !engine.answer(Request::new(&message[..len], peer, Transport::Tcp).with_clock(super::unix_now), &mut out) {
             continue;
         }
         if let Err(e) = send(&mut writer, &mut framed, &out, write_time).await {

@@ -20,6 +20,8 @@ use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmm
 
 use crate::engine::Engine;
 use crate::engine::prepared::PreparedAnswers;
+use crate::engine::query::Transport;
+use crate::engine::request::Request;
 
 /// Queries per system call.
 pub const BATCH: usize = 32;
@@ -115,12 +117,11 @@ pub(super) fn serve(
         for i in 0..count {
             let Some(peer) = peers[i].as_ref().and_then(std_addr) else { continue };
             if lens[i] > 0
-                && engine.handle_packet_prepared(
-                    &mut prepared,
-                    shard,
-                    &queries[i][..lens[i]],
-                    peer,
-                    super::unix_now,
+                && engine.answer(
+                    Request::new(&queries[i][..lens[i]], peer, Transport::Udp)
+                        .on_worker(shard)
+                        .with_clock(super::unix_now)
+                        .with_prepared(&mut prepared),
                     &mut answers[i],
                 )
             {

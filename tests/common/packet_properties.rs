@@ -1,11 +1,11 @@
-//! What must hold for any bytes given to `Engine::handle_packet` (and to the UDP
+//! What must hold for any bytes given to `Engine::answer` (and to the UDP
 //! workers' prefetch hint, `decode::ecs_hint`, and their prepared answers). Shared by the fuzz
 //! target (`fuzz/fuzz_targets/packet.rs`) and the corpus replay in `cargo test`
 //! (`tests/inprocess/fuzz_corpus.rs`), so both check the same properties.
 
 use hickory_proto::op::Message;
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
-use linedns::{Engine, PreparedAnswers, Transport};
+use linedns::{Engine, PreparedAnswers, Request, Transport};
 
 /// Largest UDP response the rules used by the fuzz target allow.
 const UDP_MAX: usize = 1232;
@@ -17,7 +17,7 @@ pub const FIXED_CLOCK: fn() -> u64 = || 1_764_547_200;
 /// Feeds `packet` to `engine` over UDP and TCP and checks every response:
 /// it parses (hickory-proto), is a response, echoes the ID and the question byte for
 /// byte, keeps the UDP size limit, and carries an ECS scope within the family's bits;
-/// and the UDP workers' path (`Engine::handle_packet_prepared`, once making and keeping
+/// and the UDP workers' path (`Request::with_prepared`, once making and keeping
 /// the answer, once from what it kept) sends the same bytes as the long way.
 /// Panics (a fuzz finding) when a property fails.
 pub fn check(engine: &Engine, packet: &[u8]) {
@@ -31,13 +31,14 @@ pub fn check(engine: &Engine, packet: &[u8]) {
     for round in ["made", "kept"] {
         let (mut long, mut short) = (Vec::new(), Vec::new());
         // The same clock on both paths: a signed query is checked and signed alike.
-        let answered = engine.handle_packet_on(1, packet, peer, Transport::Udp, || 0, &mut long);
-        assert_eq!(engine.handle_packet_prepared(&mut prepared, 1, packet, peer, || 0, &mut short), answered);
+        let request = || Request::new(packet, peer, Transport::Udp).on_worker(1).with_clock(|| 0);
+        let answered = engine.answer(request(), &mut long);
+        assert_eq!(engine.answer(request().with_prepared(&mut prepared), &mut short), answered);
         assert_eq!(short, long, "the prepared path ({round}) sends what the long way sends");
     }
     for transport in [Transport::Udp, Transport::Tcp] {
         let mut out = Vec::new();
-        let answered = engine.handle_packet(packet, peer, transport, &mut out);
+        let answered = engine.answer(Request::new(packet, peer, transport), &mut out);
         let is_query = packet.len() >= 12 && packet[2] & 0x80 == 0;
         assert_eq!(answered, is_query, "queries are answered, responses and fragments dropped");
         if !answered {

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use linedns::engine::line::PoolNode;
-use linedns::{AllUp, Answer, ClientInfo, NodeHealth, Owner, Query, Rcode, RecordType, Served, Snapshot};
+use linedns::{AllUp, Answer, ClientInfo, NodeHealth, Owner, Query, Rcode, RecordType, Request, Served, Snapshot};
 
 /// Lines: domestic ⊃ telecom ⊃ gd-telecom, and unicom; records exercise every path.
 const RULES: &str = r#"
@@ -380,8 +380,9 @@ fn prepared_answers_are_the_long_ways_byte_for_byte() {
             let packet = wire_query(&mut rng, &names);
             let peer = peers[rng.usize(..peers.len())];
             let (mut long, mut short) = (Vec::new(), Vec::new());
-            assert!(engine.handle_packet(&packet, peer, Transport::Udp, &mut long));
-            assert!(engine.handle_packet_prepared(prepared, 1, &packet, peer, || 0, &mut short));
+            assert!(engine.answer(Request::new(&packet, peer, Transport::Udp), &mut long));
+            let request = Request::new(&packet, peer, Transport::Udp).on_worker(1).with_clock(|| 0);
+            assert!(engine.answer(request.with_prepared(prepared), &mut short));
             assert_eq!(short, long, "query {packet:02x?} from {peer}");
         }
     };

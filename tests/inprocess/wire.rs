@@ -1,4 +1,4 @@
-//! The wire rules, one test each, through `Engine::handle_packet`: queries built with
+//! The wire rules, one test each, through `Engine::answer`: queries built with
 //! hickory-proto or crafted byte by byte, responses parsed with hickory-proto.
 
 use crate::common;
@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
 use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
-use linedns::{CompileOptions, Engine, Transport};
+use linedns::{CompileOptions, Engine, Request, Transport};
 
 fn engine() -> Engine {
     Engine::from_rules(&common::repo_path("tests/rules/server.yaml"), CompileOptions::default()).unwrap()
@@ -39,7 +39,7 @@ fn with_ecs(mut m: Message, addr: &str, source: u8) -> Message {
 
 fn send(engine: &Engine, bytes: &[u8], transport: Transport) -> Option<Vec<u8>> {
     let mut out = Vec::new();
-    engine.handle_packet(bytes, peer(), transport, &mut out).then_some(out)
+    engine.answer(Request::new(bytes, peer(), transport), &mut out).then_some(out)
 }
 
 fn ask(engine: &Engine, m: &Message) -> Message {
@@ -147,12 +147,8 @@ fn without_ecs_the_source_address_classifies_and_no_ecs_comes_back() {
     assert!(r.edns.is_some() && ecs_of(&r).is_none(), "OPT echoed, but no ECS without ECS");
     // From a telecom source address, no ECS: telecom's pool.
     let mut out = Vec::new();
-    e.handle_packet(
-        &message("www.example.com.", RecordType::A).to_vec().unwrap(),
-        "198.51.100.70:53".parse().unwrap(),
-        Transport::Udp,
-        &mut out,
-    );
+    let packet = message("www.example.com.", RecordType::A).to_vec().unwrap();
+    e.answer(Request::new(&packet, "198.51.100.70:53".parse().unwrap(), Transport::Udp), &mut out);
     assert_eq!(Message::from_vec(&out).unwrap().answers.len(), 2);
 }
 

@@ -375,7 +375,7 @@ fn an_ixfr_over_udp_gets_the_soa_alone() {
     let server = InProcess::start(rules.to_str().unwrap(), &["127.0.0.1:0"]);
     let addr = server.addrs[0];
     let zone = Name::from_ascii("example.com.").unwrap();
-    let current = server.engine.view_serial("example.com", "telecom").expect("the server looked at its views");
+    let current = server.engine.serials.serial("example.com", "telecom").expect("the server looked at its views");
     let ask = |source: &str, held: u32| {
         let mut query = Message::query();
         query.metadata.id = 99;
@@ -419,7 +419,7 @@ fn a_zone_added_by_a_reload_answers_its_views_serial_from_the_first_answer() {
     let out = dig(server.addrs[0], &["example.net", "SOA"]);
     let serial = common::server::soa_serial(&out).unwrap_or_else(|| panic!("{out}"));
     assert_eq!(serial, 2_099_010_101, "a view starts at the serial written");
-    assert_eq!(Some(serial), server.engine.view_serial("example.net", "default"));
+    assert_eq!(Some(serial), server.engine.serials.serial("example.net", "default"));
     let (axfr, _) = kdig_keyed(server.addrs[0], None, &["example.net", "AXFR"]);
     assert!(axfr.contains(&format!(" {serial} ")), "the transfer has the same serial:\n{axfr}");
     server.stop();

@@ -1,0 +1,122 @@
+//! The operator's overrides as the engine keeps them across reloads ([`OverrideBook`]):
+//! the list, its ids, and a count of changes (prepared answers and the views' change mark
+//! read it). Each change is compiled into the live snapshot's [`OverrideView`].
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use serde::Serialize;
+
+use super::health::Forced;
+use super::live::Live;
+use super::overrides::{Override, OverrideView, Target};
+
+/// An override as listed: whether it names something in the live snapshot.
+#[derive(Clone, Debug, Serialize)]
+pub struct ListedOverride {
+    /// The override.
+    #[serde(flatten)]
+    pub over: Override,
+    /// Whether the live snapshot has its target (else it waits for one that does).
+    pub active: bool,
+}
+
+/// The overrides set, kept across reloads.
+#[derive(Debug, Default)]
+pub struct OverrideBook {
+    /// Held while a snapshot is swapped in, so a change never lands on a snapshot about
+    /// to be replaced.
+    list: Mutex<Listed>,
+    /// Bumped on every override set or removed.
+    changes: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Listed {
+    next_id: u64,
+    list: Vec<Override>,
+}
+
+/// The book held while a snapshot is swapped in (see [`OverrideBook::hold`]).
+pub(super) struct Held<'b>(MutexGuard<'b, Listed>);
+
+impl Held<'_> {
+    /// The overrides compiled against `snapshot`'s targets.
+    pub(super) fn view_for(&self, live: &super::snapshot::Snapshot) -> OverrideView {
+        OverrideView::build(&self.0.list, live.override_targets())
+    }
+}
+
+impl OverrideBook {
+    /// How many times the overrides changed.
+    #[inline]
+    pub fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Acquire)
+    }
+
+    /// Holds the book (no change) while a new snapshot gets its view and goes live.
+    pub(super) fn hold(&self) -> Held<'_> {
+        Held(self.lock())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Listed> {
+        self.list.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Puts the changed list in force in `live`.
+    fn publish(&self, listed: &Listed, live: &Live) {
+        live.set_overrides(OverrideView::build(&listed.list, live.override_targets()));
+        self.changes.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Sets an override at `at` (seconds since the Unix epoch); it must name a node, line
+    /// or pool of `live`. One per target: a new one replaces the old.
+    pub(super) fn add(
+        &self,
+        live: &Live,
+        target: Target,
+        state: Forced,
+        who: String,
+        why: String,
+        at: u64,
+    ) -> Result<Override, String> {
+        let mut listed = self.lock();
+        listed.next_id += 1;
+        let over = Override { id: listed.next_id, target, state, who, why, at };
+        if !OverrideView::applies(&over, live.override_targets()) {
+            return Err(format!("the live rules have no {}", over.target));
+        }
+        listed.list.retain(|o| o.target != over.target);
+        listed.list.push(over.clone());
+        self.publish(&listed, live);
+        Ok(over)
+    }
+
+    /// Removes an override by id; `false` if there is none.
+    pub(super) fn remove(&self, live: &Live, id: u64) -> bool {
+        let mut listed = self.lock();
+        let before = listed.list.len();
+        listed.list.retain(|o| o.id != id);
+        self.publish(&listed, live);
+        listed.list.len() < before
+    }
+
+    /// Puts `list` in force in place of the overrides set: ids are kept, and new ones
+    /// continue after the largest.
+    pub(super) fn restore(&self, live: &Live, list: Vec<Override>) {
+        let mut listed = self.lock();
+        listed.next_id = listed.next_id.max(list.iter().map(|o| o.id).max().unwrap_or(0));
+        listed.list = list;
+        self.publish(&listed, live);
+    }
+
+    /// The overrides set, oldest first, each with whether `live` has its target.
+    pub(super) fn listed(&self, live: &Live) -> Vec<ListedOverride> {
+        let listed = self.lock();
+        listed
+            .list
+            .iter()
+            .map(|o| ListedOverride { over: o.clone(), active: OverrideView::applies(o, live.override_targets()) })
+            .collect()
+    }
+}
