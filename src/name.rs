@@ -23,21 +23,114 @@ pub const MAX_WIRE_LEN: usize = 255;
 /// RFC 1035 §2.3.4: a label is at most 63 octets.
 pub const MAX_LABEL_LEN: usize = 63;
 
-/// Room for the longest key: a 255-octet name with every octet written as `\DDD`.
-pub const KEY_BUF_LEN: usize = 4 * MAX_WIRE_LEN;
+/// Keys of up to this many bytes are written on the stack: every name without escaped
+/// octets (at most 253 characters) fits.
+pub const KEY_STACK_LEN: usize = 256;
 
-/// A fixed buffer a query name's key is written into on the query path (no allocation).
-pub type KeyBuf = [u8; KEY_BUF_LEN];
+/// Each octet as a key writes it when it is itself (lowercased), else 0 (it is escaped).
+const PLAIN: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0x21;
+    while b <= 0x7e {
+        table[b] = match b as u8 {
+            b'.' | b'\\' | b'"' | b';' | b'(' | b')' | b'@' | b'$' => 0,
+            c => c.to_ascii_lowercase(),
+        };
+        b += 1;
+    }
+    table
+};
 
 /// The key form of one label octet (lowercased): the bytes to write and how many.
 #[inline]
 pub fn key_octet(octet: u8) -> ([u8; 4], usize) {
-    let b = octet.to_ascii_lowercase();
-    match b {
-        b'.' => (*b"\\046", 4),
-        b'\\' | b'"' | b';' | b'(' | b')' | b'@' | b'$' => ([b'\\', b, 0, 0], 2),
-        0x21..=0x7e => ([b, 0, 0, 0], 1),
-        _ => ([b'\\', b'0' + b / 100, b'0' + b / 10 % 10, b'0' + b % 10], 4),
+    match (PLAIN[usize::from(octet)], octet) {
+        (0, b'.') => (*b"\\046", 4),
+        (0, b @ (b'\\' | b'"' | b';' | b'(' | b')' | b'@' | b'$')) => ([b'\\', b, 0, 0], 2),
+        (0, b) => ([b'\\', b'0' + b / 100, b'0' + b / 10 % 10, b'0' + b % 10], 4),
+        (plain, _) => ([plain, 0, 0, 0], 1),
+    }
+}
+
+/// A name's key as the query path writes it: on the stack, or on the heap for the rare
+/// key longer than [`KEY_STACK_LEN`] (a name with many escaped octets).
+#[derive(Debug)]
+pub struct KeyBuf {
+    stack: [u8; KEY_STACK_LEN],
+    heap: Vec<u8>,
+    len: usize,
+}
+
+impl Default for KeyBuf {
+    fn default() -> Self {
+        KeyBuf { stack: [0; KEY_STACK_LEN], heap: Vec::new(), len: 0 }
+    }
+}
+
+impl KeyBuf {
+    /// An empty buffer (nothing allocated).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Empties it.
+    pub fn clear(&mut self) {
+        self.len = 0;
+        self.heap.clear();
+    }
+
+    /// Appends one byte of a key.
+    #[inline]
+    pub fn push(&mut self, byte: u8) {
+        if self.len < KEY_STACK_LEN {
+            self.stack[self.len] = byte;
+        } else {
+            self.spill(byte);
+        }
+        self.len += 1;
+    }
+
+    /// Appends a wire label's octet in key form (see [`key_octet`]).
+    #[inline]
+    pub fn push_octet(&mut self, octet: u8) {
+        match PLAIN[usize::from(octet)] {
+            0 => {
+                let (bytes, n) = key_octet(octet);
+                bytes[..n].iter().for_each(|&b| self.push(b));
+            }
+            plain => self.push(plain),
+        }
+    }
+
+    #[cold]
+    fn spill(&mut self, byte: u8) {
+        if self.heap.is_empty() {
+            self.heap.extend_from_slice(&self.stack);
+        }
+        self.heap.push(byte);
+    }
+
+    /// Its length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether it is empty (the root).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The key's bytes.
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        if self.len <= KEY_STACK_LEN { &self.stack[..self.len] } else { &self.heap }
+    }
+
+    /// The key (ASCII: what [`KeyBuf::push_octet`] writes; other bytes pushed make it
+    /// empty).
+    #[inline]
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(self.as_bytes()).unwrap_or("")
     }
 }
 
@@ -282,19 +375,19 @@ pub fn parent(name: &str) -> Option<&str> {
     Some(name.split_once('.').map_or("", |(_, rest)| rest))
 }
 
+/// Whether `text` is written as a key is: no uppercase ASCII letter, no trailing dot.
+#[inline]
+pub fn is_lowercase_key(text: &str) -> bool {
+    !text.bytes().any(|b| b.is_ascii_uppercase()) && !is_absolute(text)
+}
+
 /// A key (or a name in the key's form but any letter case) lowercased into `buf` without
-/// a trailing dot, or `None` if it does not fit. Allocation-free, for the query path.
-pub fn lower_into<'b>(name: &str, buf: &'b mut KeyBuf) -> Option<&'b str> {
+/// a trailing dot. Allocation-free for any name without many escapes, for the query path.
+pub fn lower_into<'b>(name: &str, buf: &'b mut KeyBuf) -> &'b str {
     let trimmed = if is_absolute(name) { &name[..name.len() - 1] } else { name };
-    let trimmed = trimmed.as_bytes();
-    if trimmed.len() > buf.len() {
-        return None;
-    }
-    let out = &mut buf[..trimmed.len()];
-    for (o, b) in out.iter_mut().zip(trimmed) {
-        *o = b.to_ascii_lowercase();
-    }
-    std::str::from_utf8(out).ok()
+    buf.clear();
+    trimmed.bytes().for_each(|b| buf.push(b.to_ascii_lowercase()));
+    buf.as_str()
 }
 
 #[cfg(test)]
@@ -317,8 +410,11 @@ mod tests {
         assert!(!is_at_or_below("aexample.com", "example.com"));
         assert_eq!(parent("a.b.c"), Some("b.c"));
         assert_eq!(parent("c"), Some(""));
-        let mut buf = [0u8; KEY_BUF_LEN];
-        assert_eq!(lower_into("WwW.Example.com.", &mut buf), Some("www.example.com"));
+        let mut buf = KeyBuf::new();
+        assert_eq!(lower_into("WwW.Example.com.", &mut buf), "www.example.com");
+        // A key longer than the stack part goes on to the heap.
+        let long = vec!["\\000"; 250].concat();
+        assert_eq!(lower_into(&long, &mut buf), long);
     }
 
     #[test]

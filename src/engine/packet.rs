@@ -95,8 +95,8 @@ pub fn respond<'s>(
     signing: &mut dyn FnMut() -> Option<Signing<'s>>,
     out: &mut Vec<u8>,
 ) -> Option<Outcome> {
-    let mut name_buf = [0u8; crate::name::KEY_BUF_LEN];
-    let (query, name_len) = match decode::decode(packet, &mut name_buf) {
+    let mut name_buf = crate::name::KeyBuf::new();
+    let (query, _) = match decode::decode(packet, &mut name_buf) {
         Ok(q) => q,
         Err(Reject::Drop) => return None,
         Err(Reject::FormErr(header, question_end)) => {
@@ -139,10 +139,10 @@ pub fn respond<'s>(
             question_end: opt_at,
             opt_at: Some(opt_at),
             cookie: edns.cookie,
-            name_hash: name_hash(&name_buf[..name_len]),
+            name_hash: name_hash(name_buf.as_bytes()),
         });
     }
-    let name = std::str::from_utf8(&name_buf[..name_len]).unwrap_or("\0");
+    let name = name_buf.as_str();
     let ecs = query.edns.and_then(|e| e.ecs);
     let client = client_info(&query, ecs, peer);
     let qtype = RecordType::from(query.qtype);
@@ -280,7 +280,7 @@ pub fn respond<'s>(
         // fill).
         name_hash: match answer.synthesized_in {
             Some(origin) => name_hash(origin.as_bytes()) ^ WILDCARD_ACCOUNT,
-            None => name_hash(&name_buf[..name_len]),
+            None => name_hash(name_buf.as_bytes()),
         },
     })
 }
@@ -371,7 +371,7 @@ pub fn sign_answer(
     now: u64,
     out: &mut Vec<u8>,
 ) -> Option<Rcode> {
-    let mut name_buf = [0u8; crate::name::KEY_BUF_LEN];
+    let mut name_buf = crate::name::KeyBuf::new();
     let (query, _) = decode::decode(packet, &mut name_buf).ok()?;
     let Some(request) = tsig::read(packet, tsig_start) else {
         encode::start(out, query.header, Some(query.question), false, Rcode::FormErr.code());

@@ -124,8 +124,8 @@ impl PreparedAnswers {
             self.answers.clear();
             self.epoch = epoch;
         }
-        let mut name_buf = [0u8; crate::name::KEY_BUF_LEN];
-        let Ok((query, name_len)) = decode::decode(packet, &mut name_buf) else { return Err(None) };
+        let mut name_buf = crate::name::KeyBuf::new();
+        let Ok((query, _)) = decode::decode(packet, &mut name_buf) else { return Err(None) };
         if !packet::may_reuse_for(&query) {
             return Err(None);
         }
@@ -133,7 +133,7 @@ impl PreparedAnswers {
         let client = packet::client_info(&query, ecs, peer);
         let hit = snapshot.classifier.classify(client.addr, client.significant_bits());
         // `decode` lowercased it (and wrote it without the root's dot).
-        let name = &name_buf[..name_len];
+        let name = name_buf.as_bytes();
         let edns = query.edns.map_or(0, |e| 1 | (u8::from(e.dnssec_ok) << 1));
         let (qtype, line) = (query.qtype, hit.line);
         let hash = {

@@ -85,8 +85,14 @@ impl Snapshot {
         health: &impl NodeHealth,
         trace: &mut impl Trace,
     ) -> Answer<'s> {
-        let mut buf = [0u8; crate::name::KEY_BUF_LEN];
-        let Some(qname) = name::lower_into(query.name, &mut buf) else { return Answer::refused() };
+        // A name from the wire is a key already; one written by hand may need lowering.
+        let mut buf;
+        let qname = if name::is_lowercase_key(query.name) {
+            query.name
+        } else {
+            buf = name::KeyBuf::new();
+            name::lower_into(query.name, &mut buf)
+        };
         let Some(mut zone) = self.find_zone(qname) else { return Answer::refused() };
         // RFC 4035 §3.1.4.1: the DS set at a child's apex is the parent's; a server
         // authoritative for both answers it from the parent zone.

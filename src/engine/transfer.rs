@@ -83,8 +83,8 @@ pub fn transfer(
     if !matches!(asked, Some(RecordType::AXFR | RecordType::IXFR)) {
         return None;
     }
-    let mut name_buf = [0u8; crate::name::KEY_BUF_LEN];
-    let (query, name_len) = match decode::decode(packet, &mut name_buf) {
+    let mut name_buf = crate::name::KeyBuf::new();
+    let (query, _) = match decode::decode(packet, &mut name_buf) {
         Ok(q) => q,
         Err(Reject::Drop | Reject::FormErr(..) | Reject::NotImp(..)) => return None,
     };
@@ -92,7 +92,7 @@ pub fn transfer(
     if query.qclass != CLASS_IN || !matches!(qtype, RecordType::AXFR | RecordType::IXFR) {
         return None;
     }
-    let zone_name = std::str::from_utf8(&name_buf[..name_len]).unwrap_or("").to_string();
+    let zone_name = name_buf.as_str().to_string();
     let mut answer = Transfer {
         messages: Vec::new(),
         qtype,

@@ -135,14 +135,9 @@ impl Zone {
                 _ => break &*self.origin,
             }
         };
-        let mut buf = [0u8; name::KEY_BUF_LEN + 2];
-        let wild_len = encloser.len() + 2;
-        if wild_len > buf.len() {
-            return Lookup::NxDomain { encloser };
-        }
-        buf[..2].copy_from_slice(b"*.");
-        buf[2..wild_len].copy_from_slice(encloser.as_bytes());
-        let wild = std::str::from_utf8(&buf[..wild_len]).expect("ASCII");
+        let mut buf = name::KeyBuf::new();
+        b"*.".iter().chain(encloser.as_bytes()).for_each(|&b| buf.push(b));
+        let wild = buf.as_str();
         match self.names.get_key_value(wild) {
             Some((owner, node)) => Lookup::Found { node, wildcard: Some(owner) },
             None => Lookup::NxDomain { encloser },

@@ -6,7 +6,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::name::{KEY_BUF_LEN, KeyBuf, key_octet};
+use crate::name::KeyBuf;
 
 /// RFC 1035 §4.1.1: the fixed header is 12 octets.
 pub const HEADER_LEN: usize = 12;
@@ -178,7 +178,7 @@ pub fn decode<'p>(packet: &'p [u8], name_buf: &mut KeyBuf) -> Result<(WireQuery<
 /// The QTYPE of a one-question query, read without decoding the rest of the message:
 /// for a caller that only wants to know what kind of query it holds.
 pub fn question_type(packet: &[u8]) -> Option<u16> {
-    let (end, _) = only_question(packet, &mut [0u8; KEY_BUF_LEN])?;
+    let (end, _) = only_question(packet, &mut KeyBuf::new())?;
     Some(u16::from_be_bytes([packet[end - 4], packet[end - 3]]))
 }
 
@@ -193,7 +193,7 @@ fn only_question(packet: &[u8], name_buf: &mut KeyBuf) -> Option<(usize, usize)>
 fn after_question(packet: &[u8]) -> Option<(usize, [u16; 4])> {
     packet.get(..HEADER_LEN)?;
     let counts = std::array::from_fn(|i| u16::from_be_bytes([packet[4 + 2 * i], packet[5 + 2 * i]]));
-    let (end, _) = read_question(packet, &mut [0u8; KEY_BUF_LEN])?;
+    let (end, _) = read_question(packet, &mut KeyBuf::new())?;
     Some((end, counts))
 }
 
@@ -313,17 +313,17 @@ fn skip_record_name(packet: &[u8], mut pos: usize) -> Option<usize> {
 /// with one question, whatever its opcode: for a NOTIFY (RFC 1996 §3.7: the QNAME is the
 /// zone).
 pub fn question(packet: &[u8]) -> Option<(String, u16)> {
-    let mut name = [0u8; KEY_BUF_LEN];
+    let mut name = KeyBuf::new();
     let (end, len) = only_question(packet, &mut name)?;
-    let text = std::str::from_utf8(&name[..len]).ok()?.to_string();
+    let text = name.as_str()[..len].to_string();
     Some((text, u16::from_be_bytes([packet[end - 4], packet[end - 3]])))
 }
 
 /// Reads the question at offset 12: an uncompressed name (nothing precedes it to point
 /// at), then type and class. Returns the end offset and the length of the name's key.
 fn read_question(packet: &[u8], name_buf: &mut KeyBuf) -> Option<(usize, usize)> {
+    name_buf.clear();
     let mut pos = HEADER_LEN;
-    let mut len = 0usize;
     loop {
         let label = usize::from(*packet.get(pos)?);
         pos += 1;
@@ -339,27 +339,16 @@ fn read_question(packet: &[u8], name_buf: &mut KeyBuf) -> Option<(usize, usize)>
         if pos + label - HEADER_LEN >= crate::name::MAX_WIRE_LEN {
             return None;
         }
-        if len > 0 {
-            name_buf[len] = b'.';
-            len += 1;
+        if !name_buf.is_empty() {
+            name_buf.push(b'.');
         }
-        for &b in bytes {
-            if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
-                name_buf[len] = b.to_ascii_lowercase();
-                len += 1;
-            } else {
-                // Any other octet is a name's octet too (an RFC 2317 '/', an escaped dot):
-                // written as the key writes it (at most four bytes; the buffer holds four
-                // per octet of a 255-octet name).
-                let (key, n) = key_octet(b);
-                name_buf[len..len + n].copy_from_slice(&key[..n]);
-                len += n;
-            }
-        }
+        // Any octet is a name's octet (an RFC 2317 '/', an escaped dot): as the key
+        // writes it.
+        bytes.iter().for_each(|&b| name_buf.push_octet(b));
         pos += label;
     }
     packet.get(pos..pos + 4)?;
-    Some((pos + 4, len))
+    Some((pos + 4, name_buf.len()))
 }
 
 /// A resource record located in a packet.
@@ -512,5 +501,21 @@ mod tests {
         assert!(ecs(3, 0, &[]).is_none(), "unknown family");
         assert_eq!(ecs(2, 0, &[]).unwrap().source_prefix, 0);
         assert!(ecs(2, 56, &[0x24, 0x0e, 0, 0, 0, 0, 0]).is_some());
+    }
+
+    #[test]
+    fn a_name_of_escaped_octets_longer_than_the_stack_part_is_read_whole() {
+        // Four labels of 60 octets 0x01: 245 octets on the wire, a key of 4 × 240 + 3 bytes.
+        let mut packet = vec![0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        for _ in 0..4 {
+            packet.push(60);
+            packet.extend_from_slice(&[1u8; 60]);
+        }
+        packet.extend_from_slice(&[0, 0, 1, 0, 1]);
+        let mut name = KeyBuf::new();
+        let (query, len) = decode(&packet, &mut name).expect("a query");
+        assert_eq!((len, query.qtype), (4 * 240 + 3, 1));
+        assert!(name.as_str().starts_with("\\001\\001"));
+        assert_eq!(crate::name::to_wire(name.as_str()), packet[12..packet.len() - 4]);
     }
 }

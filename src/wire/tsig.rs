@@ -408,7 +408,7 @@ mod tests {
 
     /// Where the decoder finds the TSIG of a request.
     fn last_record_start(packet: &[u8]) -> Option<usize> {
-        let mut name_buf = [0u8; crate::name::KEY_BUF_LEN];
+        let mut name_buf = crate::name::KeyBuf::new();
         super::super::decode::decode(packet, &mut name_buf).ok()?.0.tsig_start
     }
 

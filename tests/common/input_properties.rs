@@ -155,7 +155,7 @@ pub fn ecs(option: &[u8]) {
         return;
     }
     let packet = query_with_ecs(option);
-    let mut name = [0u8; linedns::name::KEY_BUF_LEN];
+    let mut name = linedns::name::KeyBuf::new();
     let ours = match linedns::wire::decode::decode(&packet, &mut name) {
         Ok((query, _)) => {
             let ecs = query.edns.and_then(|e| e.ecs).expect("an accepted query keeps its ECS option");
