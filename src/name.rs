@@ -102,6 +102,18 @@ impl KeyBuf {
         }
     }
 
+    /// Appends `bytes` lowercased.
+    pub fn extend_lowercase(&mut self, bytes: &[u8]) {
+        match self.stack.get_mut(self.len..self.len + bytes.len()) {
+            Some(room) => {
+                room.copy_from_slice(bytes);
+                room.make_ascii_lowercase();
+                self.len += bytes.len();
+            }
+            None => bytes.iter().for_each(|b| self.push(b.to_ascii_lowercase())),
+        }
+    }
+
     #[cold]
     fn spill(&mut self, byte: u8) {
         if self.heap.is_empty() {
@@ -375,18 +387,26 @@ pub fn parent(name: &str) -> Option<&str> {
     Some(name.split_once('.').map_or("", |(_, rest)| rest))
 }
 
-/// Whether `text` is written as a key is: no uppercase ASCII letter, no trailing dot.
+/// `text` without the trailing dot of an absolute name.
 #[inline]
-pub fn is_lowercase_key(text: &str) -> bool {
-    !text.bytes().any(|b| b.is_ascii_uppercase()) && !is_absolute(text)
+pub fn without_root_dot(text: &str) -> &str {
+    if is_absolute(text) { &text[..text.len() - 1] } else { text }
+}
+
+/// `text` lowercased into `buf`, or `None` if it does not fit.
+#[inline]
+pub fn lower_in<'b>(text: &str, buf: &'b mut [u8]) -> Option<&'b str> {
+    let out = buf.get_mut(..text.len())?;
+    out.copy_from_slice(text.as_bytes());
+    out.make_ascii_lowercase();
+    std::str::from_utf8(out).ok()
 }
 
 /// A key (or a name in the key's form but any letter case) lowercased into `buf` without
-/// a trailing dot. Allocation-free for any name without many escapes, for the query path.
+/// a trailing dot. Allocation-free for any name without many escapes.
 pub fn lower_into<'b>(name: &str, buf: &'b mut KeyBuf) -> &'b str {
-    let trimmed = if is_absolute(name) { &name[..name.len() - 1] } else { name };
     buf.clear();
-    trimmed.bytes().for_each(|b| buf.push(b.to_ascii_lowercase()));
+    buf.extend_lowercase(without_root_dot(name).as_bytes());
     buf.as_str()
 }
 

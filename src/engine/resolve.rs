@@ -86,12 +86,19 @@ impl Snapshot {
         trace: &mut impl Trace,
     ) -> Answer<'s> {
         // A name from the wire is a key already; one written by hand may need lowering.
-        let mut buf;
-        let qname = if name::is_lowercase_key(query.name) {
-            query.name
+        let trimmed = name::without_root_dot(query.name);
+        let (mut stack, heap);
+        let qname = if trimmed.bytes().any(|b| b.is_ascii_uppercase()) {
+            stack = [0u8; name::KEY_STACK_LEN];
+            match name::lower_in(trimmed, &mut stack) {
+                Some(lowered) => lowered,
+                None => {
+                    heap = trimmed.to_ascii_lowercase();
+                    &heap
+                }
+            }
         } else {
-            buf = name::KeyBuf::new();
-            name::lower_into(query.name, &mut buf)
+            trimmed
         };
         let Some(mut zone) = self.find_zone(qname) else { return Answer::refused() };
         // RFC 4035 §3.1.4.1: the DS set at a child's apex is the parent's; a server
