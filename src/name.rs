@@ -102,18 +102,6 @@ impl KeyBuf {
         }
     }
 
-    /// Appends `bytes` lowercased.
-    pub fn extend_lowercase(&mut self, bytes: &[u8]) {
-        match self.stack.get_mut(self.len..self.len + bytes.len()) {
-            Some(room) => {
-                room.copy_from_slice(bytes);
-                room.make_ascii_lowercase();
-                self.len += bytes.len();
-            }
-            None => bytes.iter().for_each(|b| self.push(b.to_ascii_lowercase())),
-        }
-    }
-
     #[cold]
     fn spill(&mut self, byte: u8) {
         if self.heap.is_empty() {
@@ -402,14 +390,6 @@ pub fn lower_in<'b>(text: &str, buf: &'b mut [u8]) -> Option<&'b str> {
     std::str::from_utf8(out).ok()
 }
 
-/// A key (or a name in the key's form but any letter case) lowercased into `buf` without
-/// a trailing dot. Allocation-free for any name without many escapes.
-pub fn lower_into<'b>(name: &str, buf: &'b mut KeyBuf) -> &'b str {
-    buf.clear();
-    buf.extend_lowercase(without_root_dot(name).as_bytes());
-    buf.as_str()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,11 +410,13 @@ mod tests {
         assert!(!is_at_or_below("aexample.com", "example.com"));
         assert_eq!(parent("a.b.c"), Some("b.c"));
         assert_eq!(parent("c"), Some(""));
-        let mut buf = KeyBuf::new();
-        assert_eq!(lower_into("WwW.Example.com.", &mut buf), "www.example.com");
+        let mut buf = [0u8; KEY_STACK_LEN];
+        assert_eq!(lower_in(without_root_dot("WwW.Example.com."), &mut buf), Some("www.example.com"));
         // A key longer than the stack part goes on to the heap.
         let long = vec!["\\000"; 250].concat();
-        assert_eq!(lower_into(&long, &mut buf), long);
+        let mut key = KeyBuf::new();
+        long.bytes().for_each(|b| key.push(b));
+        assert_eq!(key.as_str(), long);
     }
 
     #[test]
