@@ -26,8 +26,11 @@ fn snapshot() -> Snapshot {
     }
     let geo =
         std::env::var_os("LINEDNS_GEO_DATA").map(PathBuf::from).unwrap_or_else(|| root.join("tests/data/geo-data"));
-    compile_file(&root.join("rules/china-carriers.yaml"), &CompileOptions { geo_data: Some(geo) })
-        .unwrap_or_else(|e| panic!("china-carriers.yaml must compile on the geo data: {e}"))
+    compile_file(
+        &root.join("rules/china-carriers.yaml"),
+        &CompileOptions { geo_data: Some(geo), ..CompileOptions::default() },
+    )
+    .unwrap_or_else(|e| panic!("china-carriers.yaml must compile on the geo data: {e}"))
 }
 
 /// Addresses to look up: half inside source prefixes, half uniform, so that both the

@@ -376,7 +376,11 @@ fn init_logging() {
 /// Compiles the rules, binds every socket, and serves until SIGTERM or SIGINT (SIGHUP
 /// reloads). Any error before serving stops the start with a message naming its cause.
 fn serve(rules: RulesArgs, overrides: &Overrides) -> Result<(), String> {
-    let engine = Engine::from_rules(&rules.config, CompileOptions { geo_data: rules.data.geo_data }).map_err(|e| {
+    let engine = Engine::from_rules(
+        &rules.config,
+        CompileOptions { geo_data: rules.data.geo_data, clock: linedns::serve::unix_now },
+    )
+    .map_err(|e| {
         e.0.iter().for_each(|e| tracing::error!("{e}"));
         format!("{}: {} error(s); not started", rules.config.display(), e.0.len())
     })?;
@@ -437,6 +441,6 @@ async fn signals(control: Arc<Control>, handlers: (SignalStream, SignalStream, S
 
 /// Compiles the rules, or prints every error and returns `None`.
 fn load(rules: &Path, data: DataArgs) -> Option<Snapshot> {
-    let compiled = compile_file(rules, &CompileOptions { geo_data: data.geo_data });
+    let compiled = compile_file(rules, &CompileOptions { geo_data: data.geo_data, clock: linedns::serve::unix_now });
     compiled.map_err(|e| eprintln!("{e}\n{}: {} error(s); nothing was loaded", rules.display(), e.0.len())).ok()
 }

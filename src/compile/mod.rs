@@ -47,16 +47,27 @@ pub const GEO_DATA_ENV: &str = "LINEDNS_GEO_DATA";
 const MAX_LINES: usize = 4096;
 
 /// Settings from outside the rules file.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct CompileOptions {
     /// Geo-data root overriding the rules' `geo_data`.
     pub geo_data: Option<PathBuf>,
+    /// The clock (seconds since the Unix epoch), read once per compile: key times, a
+    /// secondary zone's expiry, serials ahead of the clock. The server gives its own
+    /// (`serve::unix_now`); the default reads the system clock.
+    pub clock: fn() -> u64,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        CompileOptions { geo_data: None, clock: system_clock }
+    }
 }
 
 impl CompileOptions {
     /// Options from the environment: [`GEO_DATA_ENV`] if set.
     pub fn from_env() -> Self {
-        CompileOptions { geo_data: std::env::var_os(GEO_DATA_ENV).filter(|v| !v.is_empty()).map(PathBuf::from) }
+        let geo_data = std::env::var_os(GEO_DATA_ENV).filter(|v| !v.is_empty()).map(PathBuf::from);
+        CompileOptions { geo_data, ..CompileOptions::default() }
     }
 }
 
@@ -140,9 +151,9 @@ impl Engine {
     }
 }
 
-/// Seconds since the Unix epoch: what the compile reads of the clock (key times, a
-/// secondary zone's expiry, serials ahead of the clock).
-fn unix_now() -> u64 {
+/// Seconds since the Unix epoch from the system clock: [`CompileOptions::clock`] unless
+/// the host gives its own.
+pub fn system_clock() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
@@ -160,6 +171,8 @@ pub fn compile_str(text: &str, path: &Path, options: &CompileOptions) -> Result<
 
 struct Compiler<'o> {
     file: PathBuf,
+    /// The time of this compile ([`CompileOptions::clock`], read once).
+    now: u64,
     options: &'o CompileOptions,
     errors: Vec<ConfigError>,
     lines: LineTable,
@@ -185,6 +198,7 @@ impl<'o> Compiler<'o> {
     fn new(file: &Path, options: &'o CompileOptions) -> Self {
         Compiler {
             file: file.to_path_buf(),
+            now: (options.clock)(),
             options,
             errors: Vec::new(),
             lines: LineTable { names: vec![config::defaults::LINE_NAME.into()], parents: vec![None] },

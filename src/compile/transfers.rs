@@ -68,7 +68,7 @@ impl Compiler<'_> {
     /// date-style serial) would start from that serial again after a restart, behind
     /// what its secondaries hold: an error for each such zone that `rule` transfers.
     fn serials_without_state(&mut self, rule: &TransferRule, zones: &[Zone], place: Place, name: &str) {
-        let now = super::unix_now();
+        let now = self.now;
         for (i, zone) in zones.iter().enumerate() {
             if rule.covers(i as u32) && versions::ahead_of_clock(zone.written_serial, now) {
                 self.fail(

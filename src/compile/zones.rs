@@ -132,7 +132,7 @@ impl Compiler<'_> {
                 cur = p;
             }
         }
-        let now = super::unix_now();
+        let now = self.now;
         // RFC 7583's TTLsig: the longest TTL of the zone's sets (line records' included).
         let max_ttl = names
             .values()
@@ -366,7 +366,7 @@ impl Compiler<'_> {
             }),
             ZoneData::Unavailable(_) => None,
         };
-        let now = super::unix_now();
+        let now = self.now;
         match expire {
             Some(expire) if now >= info.refreshed.saturating_add(u64::from(expire)) => {
                 Some(ZoneData::Unavailable(format!(

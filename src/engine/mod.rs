@@ -350,7 +350,7 @@ impl Engine {
         why: String,
         at: u64,
     ) -> Result<Override, String> {
-        let added = self.overrides.add(&self.snapshot(), target, state, who, why, at)?;
+        let added = self.overrides.add(&self.snapshot(), Override { id: 0, target, state, who, why, at })?;
         self.serials.mark_changed();
         Ok(added)
     }

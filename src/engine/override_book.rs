@@ -7,9 +7,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use serde::Serialize;
 
-use super::health::Forced;
 use super::live::Live;
-use super::overrides::{Override, OverrideView, Target};
+use super::overrides::{Override, OverrideView};
 
 /// An override as listed: whether it names something in the live snapshot.
 #[derive(Clone, Debug, Serialize)]
@@ -69,20 +68,12 @@ impl OverrideBook {
         self.changes.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// Sets an override at `at` (seconds since the Unix epoch); it must name a node, line
-    /// or pool of `live`. One per target: a new one replaces the old.
-    pub(super) fn add(
-        &self,
-        live: &Live,
-        target: Target,
-        state: Forced,
-        who: String,
-        why: String,
-        at: u64,
-    ) -> Result<Override, String> {
+    /// Sets `over` (its id is given here); it must name a node, line or pool of `live`.
+    /// One per target: a new one replaces the old.
+    pub(super) fn add(&self, live: &Live, mut over: Override) -> Result<Override, String> {
         let mut listed = self.lock();
         listed.next_id += 1;
-        let over = Override { id: listed.next_id, target, state, who, why, at };
+        over.id = listed.next_id;
         if !OverrideView::applies(&over, live.override_targets()) {
             return Err(format!("the live rules have no {}", over.target));
         }

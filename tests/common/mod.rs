@@ -35,11 +35,18 @@ pub fn repo_path(rel: &str) -> PathBuf {
 
 /// `rules/china-carriers.yaml` compiled on the real data.
 pub fn real_snapshot() -> Snapshot {
-    compile_file(&repo_path("rules/china-carriers.yaml"), &CompileOptions { geo_data: Some(real_geo_data()) })
-        .unwrap_or_else(|e| panic!("china-carriers.yaml must compile on the real data:\n{e}"))
+    compile_file(
+        &repo_path("rules/china-carriers.yaml"),
+        &CompileOptions { geo_data: Some(real_geo_data()), ..CompileOptions::default() },
+    )
+    .unwrap_or_else(|e| panic!("china-carriers.yaml must compile on the real data:\n{e}"))
 }
 
 /// Compiles rules text as if it were `tests/inline.yaml`, data relative to `geo_data`.
 pub fn compile_text(text: &str, geo_data: &Path) -> Result<Snapshot, CompileErrors> {
-    compile_str(text, &repo_path("tests/inline.yaml"), &CompileOptions { geo_data: Some(geo_data.to_path_buf()) })
+    compile_str(
+        text,
+        &repo_path("tests/inline.yaml"),
+        &CompileOptions { geo_data: Some(geo_data.to_path_buf()), ..CompileOptions::default() },
+    )
 }

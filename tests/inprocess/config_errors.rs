@@ -6,6 +6,7 @@ use crate::common;
 use std::path::{Path, PathBuf};
 
 use common::{compile_text, real_geo_data};
+use linedns::CompileOptions;
 
 /// A rules text with one line whose sources are `sources` (YAML flow list).
 fn with_sources(sources: &str) -> String {
@@ -426,4 +427,19 @@ fn yaml_errors_are_in_words_with_the_key_the_value_and_the_place() {
         assert!(err.contains(expected), "expected {expected:?}, got:\n{err}\nfor:\n{text}");
         assert_in_words(&err);
     }
+}
+
+#[test]
+fn the_compile_reads_the_time_from_the_clock_it_is_given() {
+    // A date serial (2026120101) with transfers and no state directory is an error while
+    // it is ahead of the clock (a restart would give it again); given a clock past it
+    // (2026120101 seconds, May 2034), the same rules compile.
+    let text = "version: 1\nzones:\n  - origin: example.com\n    soa: { mname: ns1, rname: hostmaster, serial: 2026120101 }\n    ns: [ns1]\ntransfers:\n  - { name: t, allow: [127.0.0.1] }\n";
+    let path = std::path::Path::new("clock.yaml");
+    let at = |now: fn() -> u64| {
+        linedns::compile_str(text, path, &CompileOptions { clock: now, ..CompileOptions::default() })
+    };
+    let err = at(|| 1_800_000_000).expect_err("a date serial ahead of the clock").to_string();
+    assert!(err.contains("2026120101"), "{err}");
+    at(|| 2_026_120_200).expect("the clock is past the serial");
 }
