@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use linedns::engine::explain::parse_asked;
 use linedns::engine::export::master_file;
 use linedns::engine::versions::stored_serial;
-use linedns::serve::consistency;
+use linedns::serve::check::consistency;
 use linedns::serve::replication::SerialsStore;
 use linedns::serve::{Control, Overrides, Plan, Server};
 use linedns::{CompileOptions, Engine, GEO_DATA_ENV, Snapshot, compile_file, explain};

@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
-use super::checker::CheckerStats;
-use super::notify::NotifyStats;
+use super::health::checker::CheckerStats;
 pub use super::reload_cause::ReloadCause;
+use super::replication::notify::NotifyStats;
 use crate::engine::{Engine, ReloadReport};
 use crate::error::CompileErrors;
 
@@ -33,7 +33,7 @@ pub struct Control {
     /// dnstap frames written and dropped.
     pub dnstap: Arc<super::dnstap::DnstapStats>,
     /// The last periodic consistency check, once one has run.
-    pub last_check: std::sync::Mutex<Option<super::consistency::LastCheck>>,
+    pub last_check: std::sync::Mutex<Option<super::check::consistency::LastCheck>>,
     /// Token for the admin API's mutating calls.
     pub token: Option<String>,
     /// Admin API requests refused by its guard (another host, another web origin, a

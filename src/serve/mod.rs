@@ -18,31 +18,23 @@
 //! ```
 
 pub mod admin;
-pub mod admin_guard;
-pub mod check_schedule;
-pub mod checker;
+pub mod check;
 pub mod client;
 mod clock;
-pub mod consistency;
 pub mod control;
+pub mod dns;
 pub mod dnstap;
-pub mod exposition;
 pub mod file_watch;
-pub mod handover;
-pub mod notify;
+pub mod health;
 pub mod override_store;
 pub mod privileges;
-pub mod probe;
 mod random;
 mod reload_cause;
 pub mod replication;
 pub mod rollover;
 pub mod secondary;
 mod state_file;
-pub mod status;
 pub mod systemd;
-mod tcp;
-mod udp;
 
 pub use self::clock::unix_now;
 pub use self::control::{Control, ReloadCause};
@@ -57,7 +49,10 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use self::check::{consistency, schedule as check_schedule};
 use self::control::ReloadStats;
+use self::dns::{handover, tcp, udp};
+use self::health::checker;
 use crate::engine::Engine;
 
 /// Sockets a [`Server`] serves.

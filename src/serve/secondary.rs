@@ -340,7 +340,7 @@ async fn transfer(
         let message = transfer.next_message().await.map_err(|e| format!("{qtype}: {e}"))?;
         let rcode = message[3] & 0x0f;
         if rcode != 0 {
-            let name = super::notify::rcode_text(rcode);
+            let name = super::replication::notify::rcode_text(rcode);
             return Err(format!("{qtype} refused: {name}"));
         }
         for record in answer_records(&message, origin)? {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use linedns::serve::checker::{CheckerStats, run as run_checker};
+use linedns::serve::health::checker::{CheckerStats, run as run_checker};
 use linedns::{ClientInfo, CompileOptions, Engine, Query, RecordType, Served};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;

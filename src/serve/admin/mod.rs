@@ -20,6 +20,10 @@
 //! | `GET /serials` | each zone's SOA serial per line (view) |
 //! | `GET /check` | the last periodic consistency check (`check.interval_ms`) |
 
+pub mod exposition;
+pub mod guard;
+pub mod status;
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -35,9 +39,9 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use super::admin_guard::AdminGuard;
+use self::guard::AdminGuard;
 use super::control::{Control, ReloadCause};
-use super::{exposition, status};
+
 use crate::engine::explain::parse_asked;
 
 /// Environment variable holding the admin token.
@@ -302,7 +306,7 @@ fn add_override(admin: &Control, body: &[u8]) -> Response {
     if new.who.trim().is_empty() || new.why.trim().is_empty() {
         return Response::error(400, "an override needs `who` and `why`");
     }
-    match admin.engine.add_override(new.target, new.state, new.who, new.why, super::unix_now()) {
+    match admin.engine.add_override(new.target, new.state, new.who, new.why, super::clock::unix_now()) {
         Ok(o) => {
             tracing::warn!("override {}: {} forced {} by {} ({})", o.id, o.target, o.state, o.who, o.why);
             keep_overrides(admin);

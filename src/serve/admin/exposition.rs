@@ -5,10 +5,10 @@
 use std::fmt::{Display, Write as _};
 use std::sync::atomic::Ordering;
 
-use super::control::Control;
 use crate::engine::Engine;
 use crate::engine::health::{LATENCY_BUCKETS, Probe};
 use crate::engine::metrics::{ALL_DOWN_POLICIES, TRANSFER_RESULTS};
+use crate::serve::control::Control;
 
 /// The content type of the text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";

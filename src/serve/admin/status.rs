@@ -12,11 +12,11 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde::Serialize;
 
-use super::consistency::LastCheck;
-use super::control::{Control, ReloadEvent};
 use crate::engine::ListedOverride;
 use crate::engine::health::Forced;
 use crate::engine::line::NodeHealth;
+use crate::serve::check::consistency::LastCheck;
+use crate::serve::control::{Control, ReloadEvent};
 
 /// The page served at `/`.
 pub const PAGE: &str = include_str!("status.html");
@@ -201,7 +201,7 @@ pub fn status(control: &Control) -> Status {
         .collect();
     Status {
         version: env!("CARGO_PKG_VERSION"),
-        now: super::clock::unix_now(),
+        now: crate::serve::clock::unix_now(),
         source: engine.source(),
         generation: engine.generation(),
         lines,

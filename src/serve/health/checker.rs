@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 
-use super::probe;
 use crate::engine::Engine;
 use crate::engine::health::{CheckSpec, ProbeKey, ProbeState, Transition};
+use crate::serve::health::probe;
 
 /// How often the supervisor looks at the generation and the probe tasks.
 const SUPERVISE_EVERY: Duration = Duration::from_millis(200);

@@ -5,13 +5,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::consistency::{LastCheck, run};
-use super::control::Control;
+use crate::serve::check::consistency::{LastCheck, run};
+use crate::serve::control::Control;
 
 /// Runs the check every `check.interval` of the live rules (none: waits for a reload that
 /// sets one), comparing with `primary` (this server), until `stopped`; each report is
 /// kept for `GET /check` and `/metrics`, and its problems are logged.
-pub(super) async fn periodic(
+pub(crate) async fn periodic(
     control: Arc<Control>,
     primary: SocketAddr,
     stopped: impl std::future::Future<Output = ()>,
@@ -42,7 +42,7 @@ pub(super) async fn periodic(
             0 => tracing::debug!("check: all {} checks ok", report.findings.len()),
             n => tracing::info!("check: {n} problem(s) in {} checks", report.findings.len()),
         }
-        let last = LastCheck { finished_at: super::clock::unix_now(), report };
+        let last = LastCheck { finished_at: crate::serve::clock::unix_now(), report };
         *control.last_check.lock().unwrap_or_else(|e| e.into_inner()) = Some(last);
         tokio::select! {
             () = tokio::time::sleep(interval) => {}

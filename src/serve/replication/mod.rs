@@ -14,6 +14,8 @@
 //! quiet spell is looked at and announced at once; only a change within
 //! `server.serial_coalesce_ms` of the last new serial waits for that window to end.
 
+pub mod notify;
+
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,8 +24,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use self::notify::{Notifier, Notify};
 use super::control::Control;
-use super::notify::{Notifier, Notify};
 use crate::engine::versions::{Digest, START_WAIT, SerialChange, StoredView};
 use crate::engine::{Engine, VersionHooks};
 

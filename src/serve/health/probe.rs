@@ -14,8 +14,8 @@ use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-use super::client::{Client, Request, Transport};
 use crate::engine::health::{CheckKind, CheckSpec, TlsCheck};
+use crate::serve::client::{Client, Request, Transport};
 
 /// Most of an HTTP response body read for a check: the text it must contain is looked
 /// for in this much.

@@ -35,7 +35,7 @@ const FINISH: Duration = Duration::from_millis(100);
 
 /// Answers queries on `socket` as worker `worker` (pinned to `cpu` if given) until
 /// `stop` is set, then what is still queued. Blocks: run it on a thread of its own.
-pub(super) fn serve(
+pub(crate) fn serve(
     engine: Arc<Engine>,
     socket: std::net::UdpSocket,
     worker: usize,
@@ -120,7 +120,7 @@ pub(super) fn serve(
                 && engine.answer(
                     Request::new(&queries[i][..lens[i]], peer, Transport::Udp)
                         .on_worker(shard)
-                        .with_clock(super::unix_now)
+                        .with_clock(crate::serve::clock::unix_now)
                         .with_prepared(&mut prepared),
                     &mut answers[i],
                 )

@@ -24,13 +24,13 @@ use hickory_proto::rr::RData as WireRData;
 use ipnet::IpNet;
 use serde::Serialize;
 
-use super::client::{Client, Request, Transport};
 use crate::engine::answer::Rcode;
 use crate::engine::consistency::{self, Role, Target};
 use crate::engine::snapshot::Snapshot;
 use crate::engine::versions::serial_gt;
 use crate::geo::table::LineId;
 use crate::rdata::RecordType;
+use crate::serve::client::{Client, Request, Transport};
 
 /// What a finding is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]

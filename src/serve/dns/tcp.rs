@@ -21,7 +21,7 @@ use crate::engine::request::Request;
 use crate::engine::transfer::Kind;
 
 /// Accepts connections until `stop`, then waits for the open ones to finish their query.
-pub(super) async fn serve(
+pub(crate) async fn serve(
     engine: Arc<Engine>,
     listener: TcpListener,
     mut stop: watch::Receiver<bool>,
@@ -150,7 +150,7 @@ async fn connection(
             Err(_) => return too_slow(peer, "send its query", query_time),
         }
         // RFC 5936 §4.1: a zone transfer runs over TCP, as a sequence of messages.
-        if let Some(transfer) = engine.transfer(&message[..len], peer.ip(), super::unix_now()) {
+        if let Some(transfer) = engine.transfer(&message[..len], peer.ip(), crate::serve::clock::unix_now()) {
             log_transfer(&transfer, peer);
             for m in &transfer.messages {
                 if let Err(e) = send(&mut writer, &mut framed, m, write_time).await {
@@ -159,7 +159,10 @@ async fn connection(
             }
             continue;
         }
-        if !engine.answer(Request::new(&message[..len], peer, Transport::Tcp).with_clock(super::unix_now), &mut out) {
+        if !engine.answer(
+            Request::new(&message[..len], peer, Transport::Tcp).with_clock(crate::serve::clock::unix_now),
+            &mut out,
+        ) {
             continue;
         }
         if let Err(e) = send(&mut writer, &mut framed, &out, write_time).await {

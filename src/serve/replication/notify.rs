@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
-use super::client::{Client, ClientError, Request, Transport};
+use crate::serve::client::{Client, ClientError, Request, Transport};
 use crate::wire::tsig::Key;
 
 /// Attempts per NOTIFY before giving up: the waits double from [`FIRST_WAIT`], about four
@@ -132,6 +132,6 @@ async fn deliver(notify: Notify, stats: Arc<NotifyStats>) {
 }
 
 /// An rcode's mnemonic when it is one the engine knows, else its number.
-pub(super) fn rcode_text(code: u8) -> String {
+pub(crate) fn rcode_text(code: u8) -> String {
     crate::engine::answer::Rcode::from_code(u16::from(code)).map_or(format!("rcode {code}"), |r| r.name().to_string())
 }
