@@ -92,7 +92,6 @@
 //! ```
 //! # #[cfg(feature = "server")] {
 //! use std::path::Path;
-//! use std::sync::Arc;
 //! use std::time::Duration;
 //! use linedns::{CompileOptions, Engine, compile_str};
 //! use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -121,7 +120,8 @@
 //!         backend.local_addr().unwrap()
 //!     );
 //!     let snapshot = compile_str(&rules, Path::new("host.yaml"), &CompileOptions::default()).unwrap();
-//!     let engine = Arc::new(Engine::new(snapshot));
+//!     // The server builds the engine with what its services need (clock, hooks).
+//!     let engine = Engine::builder(snapshot);
 //!
 //!     // Sockets the host binds itself: DNS on a free port, the admin API on another.
 //!     let mut listeners = linedns::serve::bind(&["127.0.0.1:0".parse().unwrap()], 1).unwrap();
@@ -173,6 +173,7 @@ pub mod wire;
 pub use compile::{CompileOptions, GEO_DATA_ENV, RulesSource, compile_file, compile_str};
 pub use engine::Engine;
 pub use engine::answer::{Answer, Owner, Rcode, RecordRef, Route, Served};
+pub use engine::builder::EngineBuilder;
 pub use engine::explain::{Explanation, explain};
 pub use engine::line::{AllUp, NodeHealth};
 pub use engine::prepared::PreparedAnswers;

@@ -16,10 +16,9 @@ mod packet_properties;
 
 static ENGINE: LazyLock<Engine> = LazyLock::new(|| {
     let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/rules/server.yaml");
-    let engine = Engine::from_rules(std::path::Path::new(rules), CompileOptions::default()).expect("test rules compile");
+    let builder = linedns::engine::builder::EngineBuilder::from_rules(std::path::Path::new(rules), CompileOptions::default());
     // A fixed clock turns DNS cookies on (the same server cookie on both paths).
-    engine.set_clock(packet_properties::FIXED_CLOCK);
-    engine
+    builder.expect("test rules compile").clock(packet_properties::FIXED_CLOCK).build()
 });
 
 fuzz_target!(|data: &[u8]| {

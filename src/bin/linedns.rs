@@ -7,13 +7,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
+use linedns::engine::builder::EngineBuilder;
 use linedns::engine::explain::parse_asked;
 use linedns::engine::export::master_file;
 use linedns::engine::versions::stored_serial;
 use linedns::serve::check::consistency;
 use linedns::serve::replication::SerialsStore;
 use linedns::serve::{Control, Overrides, Plan, Server};
-use linedns::{CompileOptions, Engine, GEO_DATA_ENV, Snapshot, compile_file, explain};
+use linedns::{CompileOptions, GEO_DATA_ENV, Snapshot, compile_file, explain};
 use tokio::signal::unix::{SignalKind, signal};
 
 /// linedns: a GeoDNS / split-horizon authoritative DNS engine that answers each client
@@ -376,7 +377,7 @@ fn init_logging() {
 /// Compiles the rules, binds every socket, and serves until SIGTERM or SIGINT (SIGHUP
 /// reloads). Any error before serving stops the start with a message naming its cause.
 fn serve(rules: RulesArgs, overrides: &Overrides) -> Result<(), String> {
-    let engine = Engine::from_rules(
+    let engine = EngineBuilder::from_rules(
         &rules.config,
         CompileOptions { geo_data: rules.data.geo_data, clock: linedns::serve::unix_now },
     )
@@ -397,9 +398,9 @@ fn serve(rules: RulesArgs, overrides: &Overrides) -> Result<(), String> {
     let result = runtime.block_on(async {
         // The handlers first: a SIGTERM sent once the start line is out stops it cleanly.
         let handlers = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()));
-        linedns::serve::log_serving(&engine, &listeners, plan.workers);
-        let server = Server::with_token(Arc::new(engine), token);
+        let server = Server::with_token(engine, token);
         let control = server.control().clone();
+        linedns::serve::log_serving(&control.engine, &listeners, plan.workers);
         server.run(listeners, signals(control, handlers)).await
     });
     result.map_err(|e| format!("linedns stopped on an error: {e}"))

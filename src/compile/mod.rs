@@ -31,6 +31,7 @@ pub mod zone_file;
 mod zone_text;
 mod zones;
 
+use crate::engine::builder::EngineBuilder;
 use crate::engine::health::{CheckSpec, Probe, ProbeId, ProbeKey};
 use crate::engine::line::{LineRecord, LineTable, Node, NodeId};
 use crate::engine::snapshot::{Snapshot, SourcePrefix};
@@ -146,8 +147,15 @@ const SETTLE_TRIES: u32 = 6;
 impl Engine {
     /// Compiles the rules file and serves it; [`Engine::reload`] reads the same file again.
     pub fn from_rules(path: &Path, options: CompileOptions) -> Result<Engine, CompileErrors> {
+        Ok(EngineBuilder::from_rules(path, options)?.build())
+    }
+}
+
+impl EngineBuilder {
+    /// Compiles the rules file for an engine that reloads from it.
+    pub fn from_rules(path: &Path, options: CompileOptions) -> Result<EngineBuilder, CompileErrors> {
         let source = RulesSource { path: path.to_path_buf(), options };
-        Ok(Engine::with_source(source.load()?, Box::new(source)))
+        Ok(EngineBuilder::new(source.load()?).source(Box::new(source)))
     }
 }
 

@@ -3,11 +3,10 @@
 //! [`super::rrl`]), which may drop it or cut it to a truncated answer.
 //!
 //! Both need the time, which the engine does not read: they are on once the host gives
-//! the engine its clock ([`crate::Engine::set_clock`]; `serve` does), and an engine
+//! the engine its clock ([`crate::engine::builder::EngineBuilder::clock`]; `serve` does), and an engine
 //! without one answers as if neither were configured.
 
 use std::net::IpAddr;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
@@ -24,7 +23,7 @@ use crate::wire::encode;
 /// The cookie secrets, the RRL table and the clock they run on.
 #[derive(Debug)]
 pub struct Defences {
-    clock: OnceLock<fn() -> u64>,
+    clock: Option<fn() -> u64>,
     secrets: ArcSwap<Secrets>,
     rrl: RateLimiter,
     /// Answers RRL dropped.
@@ -34,38 +33,32 @@ pub struct Defences {
 }
 
 impl Defences {
-    /// For a server starting with `settings` (the RRL table's size is taken now; the
-    /// cookie secret is the configured one, else a random one).
-    pub fn new(settings: &ServerSettings) -> Defences {
-        let current = settings.cookies.secrets.map_or_else(random_secret, |(current, _)| current);
+    /// For a server starting with `settings` (the RRL table's size is taken now) on the
+    /// host's `clock` (seconds since the Unix epoch; without one, no cookies and no rate
+    /// limiting). The secrets are those `settings` configure, a previous secret they name
+    /// accepted for the overlap from now; without one configured, a random one.
+    pub fn new(settings: &ServerSettings, clock: Option<fn() -> u64>) -> Defences {
+        let secrets = match (settings.cookies.secrets, clock) {
+            (Some((current, previous)), Some(clock)) => {
+                let until = clock().saturating_add(settings.cookies.overlap.as_secs());
+                Secrets { current, previous: previous.map(|p| (p, until)) }
+            }
+            (Some((current, _)), None) => Secrets { current, previous: None },
+            (None, _) => Secrets { current: random_secret(), previous: None },
+        };
         Defences {
-            clock: OnceLock::new(),
-            secrets: ArcSwap::from_pointee(Secrets { current, previous: None }),
+            clock,
+            secrets: ArcSwap::from_pointee(secrets),
             rrl: RateLimiter::new(settings.rrl.table_size),
             dropped: AtomicU64::new(0),
             slipped: AtomicU64::new(0),
         }
     }
 
-    /// Gives them the host's clock (seconds since the Unix epoch); the first call counts.
-    /// The secrets become those `settings` (the live ones) configure, a previous secret
-    /// they name accepted for the overlap from now.
-    pub fn set_clock(&self, clock: fn() -> u64, settings: &ServerSettings) {
-        if self.clock.set(clock).is_err() {
-            return;
-        }
-        let until = clock().saturating_add(settings.cookies.overlap.as_secs());
-        let secrets = match settings.cookies.secrets {
-            Some((current, previous)) => Secrets { current, previous: previous.map(|p| (p, until)) },
-            None => *self.secrets.load_full(),
-        };
-        self.secrets.store(secrets.into());
-    }
-
     /// Takes the cookie secrets of newly swapped-in `settings` (a rollover keeps the old
     /// secret for the overlap).
     pub fn reloaded(&self, settings: &ServerSettings) {
-        let Some(clock) = self.clock.get() else { return };
+        let Some(clock) = self.clock else { return };
         let rolled = self.secrets.load().roll(settings.cookies.secrets, clock(), settings.cookies.overlap.as_secs());
         self.secrets.store(rolled.into());
     }
@@ -81,7 +74,7 @@ impl Defences {
         transport: Transport,
         out: &mut Vec<u8>,
     ) -> bool {
-        let Some(clock) = self.clock.get() else { return true };
+        let Some(clock) = self.clock else { return true };
         let cookie = outcome.cookie.filter(|_| settings.cookies.enabled);
         let rrl = &settings.rrl;
         if cookie.is_none() && (transport == Transport::Tcp || rrl.rate == 0) {

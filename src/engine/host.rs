@@ -3,7 +3,7 @@
 //! read at most once.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use super::live::Live;
 use super::packet::Outcome;
@@ -19,25 +19,20 @@ pub type NotifyHook = Hook<dyn Fn(&str) + Send + Sync>;
 #[derive(Debug, Default)]
 pub struct HostHooks {
     /// Told the zone of each NOTIFY accepted from its primary.
-    notified: OnceLock<NotifyHook>,
+    notified: Option<NotifyHook>,
     /// Shown some answered queries.
-    tap: OnceLock<Arc<dyn Tap>>,
+    tap: Option<Arc<dyn Tap>>,
 }
 
 impl HostHooks {
-    /// Sets the NOTIFY hook; only the first call counts.
-    pub(super) fn set_notified(&self, hook: NotifyHook) {
-        let _ = self.notified.set(hook);
-    }
-
-    /// Sets the tap; `false` if one was set already.
-    pub(super) fn set_tap(&self, tap: Arc<dyn Tap>) -> bool {
-        self.tap.set(tap).is_ok()
+    /// The hooks the host gave (see [`super::builder::EngineBuilder`]).
+    pub(super) fn new(notified: Option<NotifyHook>, tap: Option<Arc<dyn Tap>>) -> Self {
+        HostHooks { notified, tap }
     }
 
     /// Tells the host that `zone`'s primary sent a NOTIFY that was accepted.
     pub(super) fn notified(&self, zone: &str) {
-        if let Some(hook) = self.notified.get() {
+        if let Some(hook) = &self.notified {
             (hook.0)(zone);
         }
     }
@@ -45,7 +40,7 @@ impl HostHooks {
     /// Shows the answer just made to the tap, if one is set and samples it.
     #[inline]
     pub(super) fn tap(&self, live: &Live, outcome: &Outcome, tapped: (&[u8], SocketAddr, Transport, &[u8])) {
-        let Some(tap) = self.tap.get() else { return };
+        let Some(tap) = &self.tap else { return };
         if tap.sample() {
             let (query, peer, transport, response) = tapped;
             let line = |l: LineId| live.lines.name(l);

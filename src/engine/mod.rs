@@ -11,6 +11,7 @@
 
 pub mod access;
 pub mod answer;
+pub mod builder;
 pub mod consistency;
 pub mod cookies;
 pub mod defence;
@@ -56,7 +57,7 @@ use self::health::Forced;
 use self::host::{HostHooks, LazyClock};
 use self::metrics::Metrics;
 use self::override_book::OverrideBook;
-use self::overrides::{Override, OverrideView, Target};
+use self::overrides::{Override, Target};
 use self::prepared::PreparedAnswers;
 use self::query::Transport;
 use self::request::Request;
@@ -96,55 +97,6 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// An engine serving `snapshot`, with no source to reload from.
-    pub fn new(snapshot: Snapshot) -> Self {
-        let metrics = Metrics::default();
-        let defences = defence::Defences::new(&snapshot.settings);
-        let live = Live::new(snapshot, &metrics, OverrideView::default());
-        Engine {
-            current: ArcSwap::from_pointee(live),
-            source: None,
-            generation: AtomicU64::new(1),
-            metrics,
-            overrides: OverrideBook::default(),
-            serials: Serials::default(),
-            defences,
-            signatures: sign::cache::SignatureCache::default(),
-            host: HostHooks::default(),
-        }
-    }
-
-    /// An engine serving `snapshot`, which [`Engine::reload`] replaces with a fresh one
-    /// from `source`.
-    pub fn with_source(snapshot: Snapshot, source: Box<dyn SnapshotSource>) -> Self {
-        Engine { source: Some(source), ..Engine::new(snapshot) }
-    }
-
-    /// Gives the engine the host's clock (seconds since the Unix epoch), which turns on
-    /// DNS cookies and response rate limiting as the rules configure them (see
-    /// [`defence`]). Only the first call counts.
-    pub fn set_clock(&self, clock: fn() -> u64) {
-        self.defences.set_clock(clock, &self.snapshot().settings);
-    }
-
-    /// Gives the engine what to do when a zone's primary sends a NOTIFY that is accepted
-    /// (RFC 1996 §3.11: the secondary then checks the primary's serial). Only the first
-    /// call counts.
-    pub fn on_notify(&self, hook: impl Fn(&str) + Send + Sync + 'static) {
-        self.host.set_notified(Hook(Box::new(hook)));
-    }
-
-    /// Gives the engine a tap that sees the answered queries it samples (serve's dnstap
-    /// writer). Only the first call counts; `false` if a tap was already set.
-    pub fn set_tap(&self, tap: Arc<dyn tap::Tap>) -> bool {
-        self.host.set_tap(tap)
-    }
-
-    /// Follows the views from now on (see [`Serials::follow`]).
-    pub fn follow_versions(&self, hooks: VersionHooks) {
-        self.serials.follow(hooks);
-    }
-
     /// The snapshot now live. Hold the guard for the length of one query, not longer.
     #[inline]
     pub fn snapshot(&self) -> Guard<Arc<Live>> {
@@ -288,7 +240,7 @@ impl Engine {
     /// from then on and transfers send. The host calls it after changes
     /// ([`Engine::change_mark`]), as often as it wants secondaries to follow (it
     /// coalesces flaps); it exports every view, so not on the query path. Nothing
-    /// without [`Serials::follow`].
+    /// unless the engine was built to follow them ([`builder::EngineBuilder::follow_versions`]).
     pub fn refresh_versions(&self) -> VersionsRefresh {
         self.serials.look_at_views(&self.snapshot(), &self.signatures)
     }

@@ -2,9 +2,9 @@
 //! [`super::versions`]), the serials SOA answers carry, the changes waiting for the host
 //! to announce, and the host's hooks that keep them (a clock, a store, a waker).
 
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use arc_swap::{ArcSwap, ArcSwapOption};
+use arc_swap::ArcSwap;
 use serde::Serialize;
 
 use super::live::Live;
@@ -66,26 +66,33 @@ pub struct Serials {
     looking: Mutex<()>,
     /// The serials SOA records in answers carry, published by each look.
     served: ArcSwap<ServedSerials>,
-    /// The host's clock and store, once it follows the views.
-    hooks: OnceLock<VersionHooks>,
+    /// The host's clock and store, when it follows the views.
+    hooks: Option<VersionHooks>,
     /// Serial changes not yet taken by the host (to NOTIFY).
     pending: Mutex<Vec<versions::SerialChange>>,
     /// Told when a view's content may have changed.
-    changed: ArcSwapOption<ChangeHook>,
+    changed: Option<ChangeHook>,
 }
 
 impl Serials {
-    /// Follows the views from now on: every later swap looks at the new snapshot's views
-    /// before it goes live, and [`crate::Engine::refresh_versions`] can be called. Call
-    /// once, after [`Serials::restore`]; later calls are ignored.
-    pub fn follow(&self, hooks: VersionHooks) {
-        let _ = self.hooks.set(hooks);
+    /// The serials part: following the views from `versions` (the stored views and the
+    /// host's clock and store) if given, telling `changed` of every possible change.
+    pub(super) fn new(
+        versions: Option<(Vec<versions::StoredView>, VersionHooks)>,
+        changed: Option<ChangeHook>,
+    ) -> Self {
+        let mut serials = Serials { changed, ..Serials::default() };
+        if let Some((stored, hooks)) = versions {
+            serials.versions.get_mut().unwrap_or_else(|e| e.into_inner()).restore(stored);
+            serials.hooks = Some(hooks);
+        }
+        serials
     }
 
     /// Looks at the views of `live` (live, or about to be): the new versions are kept
     /// (persisted) first, then published; the changes are queued for [`Serials::take_changes`].
     pub(super) fn look_at_views(&self, live: &Live, signatures: &SignatureCache) -> VersionsRefresh {
-        let Some(hooks) = self.hooks.get() else { return VersionsRefresh::default() };
+        let Some(hooks) = &self.hooks else { return VersionsRefresh::default() };
         // One look at a time; the versions themselves are locked only to copy and to
         // store them, so transfers and readers never wait on a zone being signed.
         let _looking = self.looking.lock().unwrap_or_else(|e| e.into_inner());
@@ -122,19 +129,11 @@ impl Serials {
         self.lock().next_look()
     }
 
-    /// Gives what to call when a view's content may have changed (a reload, an override
-    /// set or removed, or [`Serials::mark_changed`]): the host then looks at the views at
-    /// once, instead of polling [`crate::Engine::change_mark`]. It must not block. It
-    /// replaces the hook given before, if any (a server started again on the same engine).
-    pub fn on_change(&self, hook: impl Fn() + Send + Sync + 'static) {
-        self.changed.store(Some(Arc::new(Hook(Box::new(hook)))));
-    }
-
     /// Tells the host that a view's content may have changed: what the engine does
     /// itself on a reload or an override; the host's health checker calls it when a
     /// probe's state flips (probes live in the snapshot, not here).
     pub fn mark_changed(&self) {
-        if let Some(hook) = &*self.changed.load() {
+        if let Some(hook) = &self.changed {
             (hook.0)();
         }
     }
@@ -143,12 +142,6 @@ impl Serials {
     /// host to announce (NOTIFY).
     pub fn take_changes(&self) -> Vec<versions::SerialChange> {
         std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()))
-    }
-
-    /// Continues the views of a state file ([`Serials::stored`]); call before the first
-    /// look.
-    pub fn restore(&self, stored: Vec<versions::StoredView>) {
-        self.lock().restore(stored);
     }
 
     /// Every view's serial and content digest, for a state file.

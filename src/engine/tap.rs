@@ -25,7 +25,7 @@ pub struct Tapped<'a> {
     pub served_line: Option<&'a str>,
 }
 
-/// A host's hook on answered queries (see [`crate::Engine::set_tap`]).
+/// A host's hook on answered queries (see [`crate::engine::builder::EngineBuilder::tap`]).
 pub trait Tap: Send + Sync + std::fmt::Debug {
     /// Whether to show this query: called for every answered query, so it must be cheap.
     fn sample(&self) -> bool;

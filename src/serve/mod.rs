@@ -54,6 +54,7 @@ use self::control::ReloadStats;
 use self::dns::{handover, tcp, udp};
 use self::health::checker;
 use crate::engine::Engine;
+use crate::engine::builder::EngineBuilder;
 
 /// Sockets a [`Server`] serves.
 #[derive(Debug, Default)]
@@ -314,12 +315,23 @@ fn context(e: io::Error, what: &str, addr: SocketAddr) -> io::Error {
 }
 
 /// What the state directory keeps, back in force before the first query: the operator
-/// overrides, then the views' serials (which the overrides may change).
-fn restore_state(engine: &Engine) {
-    // Cookies and rate limiting run on the clock (and start with it).
-    engine.set_clock(clock::unix_now);
+/// overrides, then the views' serials (which the overrides may change), looked at once.
+fn restore_state(engine: &Engine, serials_restored: bool) {
     override_store::restore(engine);
-    replication::start(engine);
+    replication::first_look(engine, serials_restored);
+}
+
+/// What the server made with its engine and hands to its services when it starts.
+#[derive(Debug)]
+struct Startup {
+    /// Woken by the engine when a view may have changed (for `replication`).
+    changed: Arc<tokio::sync::Notify>,
+    /// The zones whose primary sent an accepted NOTIFY (for `secondary`).
+    notified: tokio::sync::mpsc::UnboundedReceiver<Box<str>>,
+    /// The query log's tap, its writer not started yet.
+    dnstap: Option<dnstap::Prepared>,
+    /// Whether the state directory held serials.
+    serials_restored: bool,
 }
 
 /// How long in-flight TCP answers get to finish after shutdown is asked.
@@ -328,9 +340,10 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// The whole server over an [`Engine`]: DNS on UDP and TCP, the health checker, the
 /// admin API (when [`Listeners::admin`] is set) and the file watch (when the rules'
 /// `server.watch` is on).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Server {
     control: Arc<Control>,
+    startup: Startup,
 }
 
 /// Time between looks at the input files, and the quiet time after a change before the
@@ -339,26 +352,47 @@ const WATCH_EVERY: Duration = Duration::from_secs(1);
 const WATCH_DEBOUNCE: Duration = Duration::from_millis(500);
 
 impl Server {
-    /// A server answering from `engine`, with no admin token.
-    pub fn new(engine: Arc<Engine>) -> Self {
+    /// A server answering from the engine `engine` builds, with no admin token.
+    pub fn new(engine: EngineBuilder) -> Self {
         Server::with_token(engine, None)
     }
 
-    /// A server whose admin API requires `token` on mutating calls.
-    pub fn with_token(engine: Arc<Engine>, token: Option<String>) -> Self {
+    /// A server whose admin API requires `token` on mutating calls. It builds the engine
+    /// with what its services need of it: the clock, the hooks that wake them (a view
+    /// that may have changed, a NOTIFY accepted), the query log's tap, and the views'
+    /// serials kept in the state directory.
+    pub fn with_token(engine: EngineBuilder, token: Option<String>) -> Self {
+        let changed = Arc::new(tokio::sync::Notify::new());
+        let (notified_tx, notified) = tokio::sync::mpsc::unbounded_channel::<Box<str>>();
+        let dnstap_stats: Arc<dnstap::DnstapStats> = Arc::default();
+        let settings = &engine.snapshot().settings;
+        let dnstap = settings.dnstap.as_ref().map(|s| dnstap::prepare(s, dnstap_stats.clone()));
+        let serials = replication::open(settings);
+        let waker = changed.clone();
+        let mut engine = engine
+            .clock(clock::unix_now)
+            .on_change(move || waker.notify_one())
+            .on_notify(move |zone| {
+                let _ = notified_tx.send(zone.into());
+            })
+            .follow_versions(serials.stored, serials.hooks);
+        if let Some(prepared) = &dnstap {
+            engine = engine.tap(prepared.tap());
+        }
+        let startup = Startup { changed, notified, dnstap, serials_restored: serials.restored };
         let control = Control {
-            engine,
+            engine: Arc::new(engine.build()),
             checker: Arc::default(),
             reloads: ReloadStats::default(),
             notify: Arc::default(),
             secondary: Arc::default(),
             rollover: control::RolloverStats::default(),
-            dnstap: Arc::default(),
+            dnstap: dnstap_stats,
             last_check: std::sync::Mutex::default(),
             token,
             admin_refused: std::sync::atomic::AtomicU64::new(0),
         };
-        Server { control: Arc::new(control) }
+        Server { control: Arc::new(control), startup }
     }
 
     /// The engine and counters shared with the admin API (to reload on a signal, say).
@@ -372,12 +406,13 @@ impl Server {
     /// or panics stops the server the same way and is the error returned. Must run
     /// inside a tokio runtime.
     pub async fn run(self, listeners: Listeners, shutdown: impl Future<Output = ()>) -> io::Result<()> {
-        restore_state(&self.control.engine);
+        restore_state(&self.control.engine, self.startup.serials_restored);
         self.run_with(listeners, shutdown).await
     }
 
-    /// [`Server::run`], the views already looked at by [`replication::start`].
+    /// [`Server::run`], the views already looked at by [`replication::first_look`].
     async fn run_with(self, listeners: Listeners, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+        let Startup { changed, notified, dnstap, .. } = self.startup;
         let engine = self.control.engine.clone();
         // What a successor sharing these addresses is handed at shutdown (see [`handover`]).
         let groups = handover_groups(&listeners)?;
@@ -392,13 +427,14 @@ impl Server {
         };
         let mut helpers = JoinSet::new();
         // Serials first: the first answer already carries its view's serial.
-        helpers.spawn(replication::run(self.control.clone(), stopped()));
+        helpers.spawn(replication::run(self.control.clone(), changed, stopped()));
         helpers.spawn(checker::run(engine.clone(), self.control.checker.clone(), stopped()));
         let control = self.control.clone();
         let secondaries = secondary::Secondaries {
             engine: engine.clone(),
             stats: self.control.secondary.clone(),
             reload: Box::new(move |cause| control.reload(cause).map(|_| ()).map_err(|e| e.to_string())),
+            notified,
         };
         helpers.spawn(secondary::run(secondaries, stopped()));
         helpers.spawn(rollover::run(self.control.clone(), stopped()));
@@ -419,9 +455,9 @@ impl Server {
             helpers.spawn(file_watch::run(self.control.clone(), WATCH_EVERY, WATCH_DEBOUNCE, stopped()));
         }
         // The query log, before the first query is read.
-        let dnstap = match &engine.snapshot().settings.dnstap {
-            Some(settings) => Some(dnstap::start(&engine, settings, self.control.dnstap.clone())?),
-            None => None,
+        let dnstap = match (dnstap, &engine.snapshot().settings.dnstap) {
+            (Some(prepared), Some(settings)) => Some(prepared.start(settings)?),
+            _ => None,
         };
         let mut tasks = JoinSet::new();
         // UDP: one blocking thread per socket (batched system calls), stopped by a flag.
@@ -481,7 +517,7 @@ impl Server {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         // The views are looked at before this returns: the first query already gets
         // each view's serial.
-        restore_state(&self.control.engine);
+        restore_state(&self.control.engine, self.startup.serials_restored);
         let shutdown = async {
             let _ = stopped.await;
         };

@@ -117,6 +117,9 @@ pub struct Secondaries {
     pub stats: Arc<SecondaryStats>,
     /// Reloads the rules, naming the cause.
     pub reload: Box<Reload>,
+    /// The zones whose primary sent a NOTIFY the engine accepted (the engine was built
+    /// to send them here).
+    pub notified: mpsc::UnboundedReceiver<Box<str>>,
 }
 
 /// The server's reload as the secondary task calls it.
@@ -129,11 +132,7 @@ impl Secondaries {
 }
 
 /// Runs the secondary zones of the engine until `stop` completes.
-pub async fn run(control: Secondaries, stop: impl std::future::Future<Output = ()>) {
-    let (notified_tx, mut notified) = mpsc::unbounded_channel::<Box<str>>();
-    control.engine.on_notify(move |zone| {
-        let _ = notified_tx.send(zone.into());
-    });
+pub async fn run(mut control: Secondaries, stop: impl std::future::Future<Output = ()>) {
     tokio::pin!(stop);
     let mut zones: BTreeMap<Box<str>, ZoneState> = BTreeMap::new();
     loop {
@@ -164,7 +163,7 @@ pub async fn run(control: Secondaries, stop: impl std::future::Future<Output = (
         let wake = next.min(tokio::time::Instant::now() + TICK);
         tokio::select! {
             () = &mut stop => return,
-            Some(zone) = notified.recv() => {
+            Some(zone) = control.notified.recv() => {
                 if let Some(state) = zones.get_mut(&zone) {
                     tracing::info!("NOTIFY for {zone} from its primary: checking its serial now");
                     state.next_check = tokio::time::Instant::now();

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Once};
 
+use linedns::engine::builder::EngineBuilder;
 use linedns::serve::{Running, Server, bind, bind_admin};
 use linedns::{CompileOptions, Engine};
 
@@ -51,10 +52,8 @@ impl InProcess {
         record_panics();
         static SERVERS: AtomicUsize = AtomicUsize::new(0);
         let threads = format!("linedns-inprocess-{}", SERVERS.fetch_add(1, Ordering::Relaxed));
-        let engine = Arc::new(
-            Engine::from_rules(&super::repo_path(rules), CompileOptions::default())
-                .unwrap_or_else(|e| panic!("{rules} must compile:\n{e}")),
-        );
+        let engine = EngineBuilder::from_rules(&super::repo_path(rules), CompileOptions::default())
+            .unwrap_or_else(|e| panic!("{rules} must compile:\n{e}"));
         let listen: Vec<SocketAddr> = listen.iter().map(|a| a.parse().unwrap()).collect();
         let mut listeners = bind(&listen, 2).expect("bind DNS on loopback");
         listeners.admin = Some(bind_admin("127.0.0.1:0".parse().unwrap(), token, false).expect("bind the admin API"));
@@ -64,7 +63,8 @@ impl InProcess {
             .enable_all()
             .build()
             .unwrap();
-        let server = Server::with_token(engine.clone(), token.map(str::to_string));
+        let server = Server::with_token(engine, token.map(str::to_string));
+        let engine = server.control().engine.clone();
         let running = {
             let _inside = runtime.enter();
             server.spawn(listeners).expect("spawn the server")

@@ -11,7 +11,7 @@ use linedns::{Engine, PreparedAnswers, Request, Transport};
 const UDP_MAX: usize = 1232;
 
 /// The clock the fuzz target and the replay give the engine: it turns DNS cookies on
-/// (`Engine::set_clock`), with the same server cookie on every path.
+/// (`EngineBuilder::clock`), with the same server cookie on every path.
 pub const FIXED_CLOCK: fn() -> u64 = || 1_764_547_200;
 
 /// Feeds `packet` to `engine` over UDP and TCP and checks every response:

@@ -4,12 +4,15 @@
 use crate::common;
 
 use common::packet_properties;
-use linedns::{CompileOptions, Engine};
+use linedns::CompileOptions;
+use linedns::engine::builder::EngineBuilder;
 
 #[test]
 fn fuzz_corpus_replays_clean() {
-    let engine = Engine::from_rules(&common::repo_path("tests/rules/server.yaml"), CompileOptions::default()).unwrap();
-    engine.set_clock(packet_properties::FIXED_CLOCK);
+    let engine = EngineBuilder::from_rules(&common::repo_path("tests/rules/server.yaml"), CompileOptions::default())
+        .unwrap()
+        .clock(packet_properties::FIXED_CLOCK)
+        .build();
     replay("packet", 20, |bytes| packet_properties::check(&engine, bytes));
 }
 

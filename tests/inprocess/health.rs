@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use linedns::engine::builder::EngineBuilder;
 use linedns::serve::health::checker::{CheckerStats, run as run_checker};
 use linedns::{ClientInfo, CompileOptions, Engine, Query, RecordType, Served};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -256,7 +257,7 @@ async fn a_hanging_target_fails_by_its_timeout_and_delays_no_other_probe() {
 async fn dns_check_against_a_real_dns_server_and_initial_down() {
     // linedns itself, on port 0, is the DNS target: example.com SOA → NOERROR.
     let target_engine =
-        Arc::new(Engine::from_rules(&common::repo_path("tests/rules/server.yaml"), CompileOptions::default()).unwrap());
+        EngineBuilder::from_rules(&common::repo_path("tests/rules/server.yaml"), CompileOptions::default()).unwrap();
     let listeners = linedns::serve::bind(&["127.0.0.1:0".parse().unwrap()], 1).unwrap();
     let dns = listeners.local_addrs().unwrap().1[0];
     let (stop_dns, dns_stopped) = tokio::sync::oneshot::channel::<()>();

@@ -3,12 +3,12 @@
 use crate::common;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_proto::op::{Edns, Message, Query};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
 use hickory_proto::rr::{Name, RecordType};
+use linedns::engine::builder::EngineBuilder;
 use linedns::serve::{Server, bind};
 use linedns::{CompileOptions, Engine, compile_str};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -46,7 +46,7 @@ async fn tcp_ask(stream: &mut TcpStream, packet: &[u8]) -> Message {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn library_server_on_port_zero_answers_udp_and_tcp_and_stops() {
     let engine =
-        Arc::new(Engine::from_rules(&common::repo_path("tests/rules/server.yaml"), CompileOptions::default()).unwrap());
+        EngineBuilder::from_rules(&common::repo_path("tests/rules/server.yaml"), CompileOptions::default()).unwrap();
     let listeners = bind(&["127.0.0.1:0".parse().unwrap()], 2).unwrap();
     let (udp, tcp) = listeners.local_addrs().unwrap();
     assert_eq!(udp.len(), 2, "two SO_REUSEPORT sockets on one port");
@@ -81,7 +81,7 @@ async fn tcp_connections_over_the_cap_are_closed() {
     let listeners = bind(&["127.0.0.1:0".parse().unwrap()], 1).unwrap();
     let (_, tcp) = listeners.local_addrs().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(Server::new(Arc::new(Engine::new(snapshot))).run(listeners, async {
+    let server = tokio::spawn(Server::new(Engine::builder(snapshot)).run(listeners, async {
         let _ = stopped.await;
     }));
     let mut first = TcpStream::connect(tcp[0]).await.unwrap();

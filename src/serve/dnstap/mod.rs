@@ -23,7 +23,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 use self::frames::Control;
 use self::message::{AUTH_QUERY, AUTH_RESPONSE, Origin, Seen};
-use crate::engine::Engine;
 use crate::engine::settings::{DnstapOutput, DnstapSettings};
 use crate::engine::tap::{Tap, Tapped};
 
@@ -151,45 +150,65 @@ impl Writer {
     }
 }
 
-/// Starts the dnstap writer of `settings` and sets its tap on `engine`. A file that
-/// cannot be opened is an error; a socket with no reader yet is not (it is dialled
-/// again every [`RECONNECT_EVERY`]).
-pub fn start(engine: &Engine, settings: &DnstapSettings, stats: Arc<DnstapStats>) -> io::Result<Writer> {
+/// The tap of `settings`, made before the engine (which is built with it), and the queue
+/// its writer reads once the server starts ([`Prepared::start`]).
+#[derive(Debug)]
+pub struct Prepared {
+    tap: Arc<DnstapTap>,
+    queued: Receiver<Item>,
+}
+
+/// Makes the tap of `settings`, counting into `stats`.
+pub fn prepare(settings: &DnstapSettings, stats: Arc<DnstapStats>) -> Prepared {
     let (queue, queued) = std::sync::mpsc::sync_channel(settings.queue);
-    let identity = settings.identity.clone().unwrap_or_else(|| {
-        nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| "linedns".into())
-    });
-    let origin = Origin {
-        identity: identity.into_bytes(),
-        version: format!("linedns {}", env!("CARGO_PKG_VERSION")).into_bytes(),
-    };
-    let (target, sink) = match &settings.output {
-        DnstapOutput::File(path) => (path.display().to_string(), Sink::File { file: open_file(path)?, failing: false }),
-        DnstapOutput::Socket(path) => {
-            (path.display().to_string(), Sink::Socket { path: path.clone(), stream: None, next_dial: Instant::now() })
-        }
-    };
     let tap = Arc::new(DnstapTap {
         every: settings.every.max(1),
         queries: settings.queries,
         responses: settings.responses,
         queue,
         closed: AtomicBool::new(false),
-        stats: stats.clone(),
+        stats,
     });
-    if !engine.set_tap(tap.clone()) {
-        return Err(io::Error::other("the engine already has a query tap"));
+    Prepared { tap, queued }
+}
+
+impl Prepared {
+    /// The tap the engine is built with.
+    pub fn tap(&self) -> Arc<dyn Tap> {
+        self.tap.clone()
     }
-    let kinds: Vec<i32> = [(settings.queries, AUTH_QUERY), (settings.responses, AUTH_RESPONSE)]
-        .into_iter()
-        .filter_map(|(on, kind)| on.then_some(kind))
-        .collect();
-    let thread = std::thread::Builder::new().name("dnstap".into()).spawn({
-        let tap = tap.clone();
-        move || write_frames(sink, queued, &origin, &kinds, &tap)
-    })?;
-    tracing::info!("dnstap: logging one query in {} to {target}", settings.every);
-    Ok(Writer { tap, thread: Some(thread), target })
+
+    /// Starts the writer of `settings`. A file that cannot be opened is an error; a
+    /// socket with no reader yet is not (it is dialled again every [`RECONNECT_EVERY`]).
+    pub fn start(self, settings: &DnstapSettings) -> io::Result<Writer> {
+        let Prepared { tap, queued } = self;
+        let identity = settings.identity.clone().unwrap_or_else(|| {
+            nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| "linedns".into())
+        });
+        let origin = Origin {
+            identity: identity.into_bytes(),
+            version: format!("linedns {}", env!("CARGO_PKG_VERSION")).into_bytes(),
+        };
+        let (target, sink) = match &settings.output {
+            DnstapOutput::File(path) => {
+                (path.display().to_string(), Sink::File { file: open_file(path)?, failing: false })
+            }
+            DnstapOutput::Socket(path) => (
+                path.display().to_string(),
+                Sink::Socket { path: path.clone(), stream: None, next_dial: Instant::now() },
+            ),
+        };
+        let kinds: Vec<i32> = [(settings.queries, AUTH_QUERY), (settings.responses, AUTH_RESPONSE)]
+            .into_iter()
+            .filter_map(|(on, kind)| on.then_some(kind))
+            .collect();
+        let thread = std::thread::Builder::new().name("dnstap".into()).spawn({
+            let tap = tap.clone();
+            move || write_frames(sink, queued, &origin, &kinds, &tap)
+        })?;
+        tracing::info!("dnstap: logging one query in {} to {target}", settings.every);
+        Ok(Writer { tap, thread: Some(thread), target })
+    }
 }
 
 /// Opens the dnstap file, keeping an existing one as FILE.SECONDS first (a Frame

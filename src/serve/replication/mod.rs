@@ -26,6 +26,7 @@ use tokio::time::Instant;
 
 use self::notify::{Notifier, Notify};
 use super::control::Control;
+use crate::engine::settings::ServerSettings;
 use crate::engine::versions::{Digest, START_WAIT, SerialChange, StoredView};
 use crate::engine::{Engine, VersionHooks};
 
@@ -101,35 +102,52 @@ impl SerialsStore {
     }
 }
 
-/// Opens the state directory's serials (if the rules name one), hands the engine the
-/// stored views, the clock and the store ([`Engine::follow_versions`]), and looks at
-/// every view once: what the server answers from its first query on.
-///
-/// Without stored serials, and with views that secondaries transfer, it first waits until
-/// the clock is [`START_WAIT`] whole seconds on (one to two seconds): an earlier run's
-/// serials were at most [`crate::engine::versions::MAX_LEAD`] ahead of its clock, so the
-/// serials this run starts from are greater than any of them, whatever changed while it
-/// was stopped.
-pub(super) fn start(engine: &Engine) {
-    let dir = engine.snapshot().settings.state_dir.clone();
-    let store = dir.as_deref().and_then(|dir| match SerialsStore::open(dir) {
+/// The views' serials as a start finds them: those the state directory kept (if the
+/// rules name one), and the hooks that keep the new ones there.
+pub(crate) struct Opened {
+    /// The stored views.
+    pub stored: Vec<StoredView>,
+    /// The clock and the store the engine follows the views with.
+    pub hooks: VersionHooks,
+    /// Whether any view was stored.
+    pub restored: bool,
+}
+
+/// Opens the state directory's serials, if `settings` name one.
+pub(crate) fn open(settings: &ServerSettings) -> Opened {
+    let store = settings.state_dir.as_deref().and_then(|dir| match SerialsStore::open(dir) {
         Ok(store) => Some(store),
         Err(e) => {
             tracing::error!("{e}; serials follow the clock and are not kept");
             None
         }
     });
-    let mut restored = false;
+    let mut stored = Vec::new();
     if let Some(store) = &store {
         match store.read() {
             Ok(views) => {
                 tracing::info!("{} serial(s) read from {}", views.len(), store.path.display());
-                restored = !views.is_empty();
-                engine.serials.restore(views);
+                stored = views;
             }
             Err(e) => tracing::error!("cannot read the stored serials ({e}); starting without them"),
         }
     }
+    let persist = move |views: &[StoredView]| match &store {
+        Some(store) => store.write(views),
+        None => Ok(()),
+    };
+    let restored = !stored.is_empty();
+    Opened { stored, hooks: VersionHooks { clock: super::clock::unix_now, persist: Box::new(persist) }, restored }
+}
+
+/// Looks at every view once: what the server answers from its first query on.
+///
+/// Without stored serials (`restored` false), and with views that secondaries transfer,
+/// it first waits until the clock is [`START_WAIT`] whole seconds on (one to two seconds):
+/// an earlier run's serials were at most [`crate::engine::versions::MAX_LEAD`] ahead of
+/// its clock, so the serials this run starts from are greater than any of them, whatever
+/// changed while it was stopped.
+pub(crate) fn first_look(engine: &Engine, restored: bool) {
     if !restored && !engine.snapshot().transfers.is_empty() {
         let wait = super::clock::until_seconds_pass(START_WAIT);
         tracing::info!(
@@ -139,11 +157,6 @@ pub(super) fn start(engine: &Engine) {
         );
         std::thread::sleep(wait);
     }
-    let persist = move |views: &[StoredView]| match &store {
-        Some(store) => store.write(views),
-        None => Ok(()),
-    };
-    engine.follow_versions(VersionHooks { clock: super::clock::unix_now, persist: Box::new(persist) });
     if let Some(e) = engine.refresh_versions().persist_error {
         tracing::error!("cannot store the serials: {e}");
     }
@@ -151,16 +164,13 @@ pub(super) fn start(engine: &Engine) {
 
 /// Follows the views until `stopped`: announces the serial changes the engine made (a
 /// reload's, at its swap), and when the engine says a view may have changed (an
-/// override, a probe flip: [`Serials::on_change`](crate::engine::serials::Serials::on_change)) or a look is due
+/// override, a probe flip: `changed`, which the engine was built to wake) or a look is due
 /// ([`Serials::next_look`](crate::engine::serials::Serials::next_look)), looks at the views (off the runtime's workers: it exports
 /// every view and syncs the state file) — at once, unless the last new serial is less
 /// than `serial_coalesce` old: then when that window ends, everything that changed
 /// meanwhile going out as one serial.
-pub(super) async fn run(control: Arc<Control>, stopped: impl Future<Output = ()>) {
+pub(super) async fn run(control: Arc<Control>, changed: Arc<tokio::sync::Notify>, stopped: impl Future<Output = ()>) {
     let engine = &control.engine;
-    let changed = Arc::new(tokio::sync::Notify::new());
-    let waker = changed.clone();
-    engine.serials.on_change(move || waker.notify_one());
     let mut notifier = Notifier::new(control.notify.clone());
     // `None`: look once at the start (a change between the first look and now).
     let mut mark = None;
