@@ -22,6 +22,8 @@ pub mod host;
 pub mod line;
 pub mod live;
 pub mod metrics;
+pub mod notify;
+pub mod outcome;
 pub mod override_book;
 pub mod overrides;
 pub mod packet;
@@ -31,6 +33,7 @@ pub mod reload;
 pub mod request;
 pub mod resolve;
 pub mod rrl;
+pub mod serial_number;
 pub mod serials;
 pub mod settings;
 pub mod sign;
@@ -188,8 +191,8 @@ impl Engine {
         keep: impl FnOnce(&packet::Outcome, &[u8]),
     ) -> Option<packet::Outcome> {
         let mut clock = LazyClock::new(now);
-        if packet::is_notify(packet) {
-            let (outcome, accepted) = packet::notify(live, packet, peer.ip(), clock.now(), out);
+        if notify::is_notify(packet) {
+            let (outcome, accepted) = notify::notify(live, packet, peer.ip(), clock.now(), out);
             if let Some(zone) = accepted {
                 self.host.notified(zone);
             }

@@ -9,47 +9,22 @@ use std::net::IpAddr;
 
 use arc_swap::ArcSwap;
 
-use super::answer::{Answer, Proof, Rcode, Route, Varies};
+use super::answer::{Answer, Proof, Rcode, Varies};
 use super::line::NodeHealth;
+use super::notify;
+use super::outcome::error_only;
+pub use super::outcome::{Outcome, Reuse};
 use super::query::{ClientInfo, Query, Transport};
 use super::sign::answer::{AnswerSigner, Signing};
 use super::snapshot::Snapshot;
 use super::versions::{ServedSerials, set_soa_serial};
 use crate::rdata::{Owner, RData, RecordRef, RecordType};
-use crate::wire::decode::{self, Cookie, Ecs, Header, Reject, WireQuery};
+use crate::wire::decode::{self, Ecs, Reject, WireQuery};
 use crate::wire::encode::{self, CLASS_CH, CLASS_IN, EcsEcho};
 use crate::wire::tsig::{self, Signer};
 
 /// RFC 1035 §4.2.1: without EDNS, UDP messages are at most 512 octets.
 const CLASSIC_UDP_LIMIT: usize = 512;
-
-/// What [`respond`] answered, for counting.
-#[derive(Clone, Copy, Debug)]
-pub struct Outcome {
-    /// QTYPE asked (0 if the question could not be read).
-    pub qtype: u16,
-    /// RCODE sent.
-    pub rcode: Rcode,
-    /// How a line record was answered, if one was.
-    pub route: Option<Route>,
-    /// Whether the query carried an ECS option.
-    pub ecs: bool,
-    /// Where the query's TSIG record starts, if it was signed.
-    pub tsig_start: Option<usize>,
-    /// Set when the answer may be sent again to a query with the same name, type, line
-    /// and EDNS flags (see [`super::prepared`]).
-    pub reuse: Option<Reuse>,
-    /// End of the header and question in the answer written.
-    pub question_end: usize,
-    /// Where the answer's OPT record starts, if it has one (it is the last record
-    /// until a TSIG is added).
-    pub opt_at: Option<usize>,
-    /// The query's COOKIE option, if it had one.
-    pub cookie: Option<Cookie>,
-    /// A hash of the lowercased name asked, or of `*.` and the zone for an answer
-    /// synthesized from a wildcard (0 if no name was read): RRL's accounts.
-    pub name_hash: u64,
-}
 
 /// Mixed into the zone's hash for the account of its wildcard's answers (so that it
 /// differs from the apex's own).
@@ -61,24 +36,6 @@ pub(super) fn name_hash(name: &[u8]) -> u64 {
     let mut h = rustc_hash::FxHasher::default();
     name.hash(&mut h);
     h.finish()
-}
-
-/// What [`super::prepared::PreparedAnswers`] keeps of an answer: its record sections
-/// (after the question, before the OPT record) and what the header and OPT need.
-#[derive(Clone, Copy, Debug)]
-pub struct Reuse {
-    /// Start of the record sections (the end of the question) in the answer written.
-    pub sections_start: usize,
-    /// End of the record sections in the answer written.
-    pub sections_end: usize,
-    /// Records in the answer section.
-    pub answers: u16,
-    /// Records in the authority section.
-    pub authority: u16,
-    /// The AA bit.
-    pub authoritative: bool,
-    /// How the records chosen depend on the query's entropy.
-    pub varies: Varies,
 }
 
 /// Answers `packet` from `snapshot` into `out` (cleared first); `None` when nothing
@@ -103,8 +60,8 @@ pub fn respond<'s>(
             return Some(error_only(snapshot, out, packet, header, question_end, Rcode::FormErr));
         }
         // A host answers NOTIFY with [`notify`] before this is reached.
-        Err(Reject::NotImp(header, _)) if header.opcode() == OPCODE_NOTIFY => {
-            return Some(notify(snapshot, packet, peer, None, out).0);
+        Err(Reject::NotImp(header, _)) if header.opcode() == notify::OPCODE_NOTIFY => {
+            return Some(notify::notify(snapshot, packet, peer, None, out).0);
         }
         Err(Reject::NotImp(header, question_end)) => {
             return Some(error_only(snapshot, out, packet, header, question_end, Rcode::NotImp));
@@ -408,78 +365,6 @@ pub(super) fn client_info(query: &WireQuery<'_>, ecs: Option<Ecs>, peer: IpAddr)
     client.with_entropy(u64::from(query.header.id) ^ peer_bits.rotate_left(16))
 }
 
-/// RFC 1996 §2.2: opcode NOTIFY.
-const OPCODE_NOTIFY: u8 = 4;
-
-/// Whether `packet` is a NOTIFY request (RFC 1996 §3.7: opcode NOTIFY, QR clear).
-pub fn is_notify(packet: &[u8]) -> bool {
-    packet.len() >= decode::HEADER_LEN && packet[2] & 0x80 == 0 && (packet[2] >> 3) & 0x0f == OPCODE_NOTIFY
-}
-
-/// Answers a NOTIFY from `peer` (RFC 1996) into `out`, checked at `now` (`None`: no
-/// clock, so a signed one cannot be checked); returns what it answered and, when it is
-/// accepted, the zone whose primary announced a change (the host then checks it at once).
-///
-/// §3.10: only a zone's own primaries are listened to. A NOTIFY for a zone of ours with
-/// no primary, or from another address, is REFUSED; one for a zone we do not serve gets
-/// NOTAUTH; a zone whose primary has a key needs a NOTIFY signed with it (RFC 8945 §5.2:
-/// else NOTAUTH with the TSIG error). The answer echoes ID, opcode and question (§4.7)
-/// and is signed when the NOTIFY was.
-pub fn notify<'s>(
-    snapshot: &'s Snapshot,
-    packet: &[u8],
-    peer: IpAddr,
-    now: Option<u64>,
-    out: &mut Vec<u8>,
-) -> (Outcome, Option<&'s str>) {
-    let header =
-        Header { id: u16::from_be_bytes([packet[0], packet[1]]), flags: u16::from_be_bytes([packet[2], packet[3]]) };
-    let Some((zone_name, _)) = decode::question(packet) else {
-        return (error_only(snapshot, out, packet, header, None, Rcode::FormErr), None);
-    };
-    let question_end = Some(decode::HEADER_LEN + crate::name::wire_len(&zone_name) + 4);
-    let signed = decode::last_record(packet).filter(|&(_, t)| t == decode::TYPE_TSIG).map(|(start, _)| start);
-    let zone = snapshot.zone_by_origin.get(zone_name.as_str()).map(|&i| &snapshot.zones[i as usize]);
-    let primary = zone.and_then(|z| z.primary.as_ref());
-    let rcode = match (zone, primary) {
-        (None, _) if snapshot.find_zone(&zone_name).is_none() => Rcode::NotAuth,
-        (None, _) | (_, None) => Rcode::Refused,
-        (Some(_), Some(p)) if !p.servers.iter().any(|s| s.ip() == peer) => Rcode::Refused,
-        (Some(_), Some(p)) => match (p.key, signed) {
-            (Some(_), None) => Rcode::NotAuth,
-            _ => Rcode::NoError,
-        },
-    };
-    let mut outcome = error_only(snapshot, out, packet, header, question_end, rcode);
-    let mut accepted = (rcode == Rcode::NoError).then(|| zone.map(|z| &*z.origin)).flatten();
-    if let Some(start) = signed {
-        let request = tsig::read(packet, start);
-        let key = primary.and_then(|p| p.key).map(|k| &snapshot.keys[k as usize]);
-        match (request, now) {
-            (Some(request), Some(now)) => {
-                // Signed with a key of ours, but not the primary's, is BADKEY (§5.2.1).
-                let verified = tsig::verify(packet, &request, &snapshot.keys, now).and_then(|used| {
-                    if key.is_none_or(|k| k.name == used.name) { Ok(used) } else { Err(tsig::TsigError::BadKey) }
-                });
-                match verified {
-                    Ok(used) => Signer::new(used, request.mac, header.id, now).sign(out, None, &[]),
-                    Err(error) => {
-                        let question = question_end.map(|e| &packet[decode::HEADER_LEN..e]);
-                        encode::start(out, header, question, false, Rcode::NotAuth.code());
-                        tsig::append_failure(out, &request, error, &snapshot.keys, now);
-                        (outcome.rcode, accepted) = (Rcode::NotAuth, None);
-                    }
-                }
-            }
-            _ => {
-                encode::start(out, header, None, false, Rcode::FormErr.code());
-                (outcome.rcode, accepted) = (Rcode::FormErr, None);
-            }
-        }
-    }
-    (outcome, accepted)
-}
-
 /// The key (index into the snapshot's keys) a query names in its TSIG record, not yet
 /// verified: [`sign_answer`] replaces the answer with NOTAUTH if it does not verify, so
 /// nothing chosen by it is sent unverified.
@@ -513,40 +398,6 @@ fn chaos<'s>(snapshot: &'s Snapshot, name: &str, qtype: RecordType) -> Option<&'
         "version.bind" | "version.server" => settings.chaos_version.as_deref(),
         "id.server" | "hostname.bind" => settings.chaos_id.as_deref(),
         _ => None,
-    }
-}
-
-/// An error response: header, the question if it could be read, and an OPT record if the
-/// query had one that can be found (RFC 6891 §7; see [`decode::opt_in_error`]). Returns
-/// what it answered.
-fn error_only(
-    snapshot: &Snapshot,
-    out: &mut Vec<u8>,
-    packet: &[u8],
-    header: Header,
-    question_end: Option<usize>,
-    rcode: Rcode,
-) -> Outcome {
-    let question = question_end.map(|end| &packet[decode::HEADER_LEN..end]);
-    encode::start(out, header, question, false, rcode.code());
-    let written = out.len();
-    let mut opt_at = None;
-    if let Some(dnssec_ok) = question_end.and_then(|end| decode::opt_in_error(packet, end)) {
-        opt_at = Some(out.len());
-        encode::write_opt(out, snapshot.settings.udp_payload_max, rcode.code(), dnssec_ok, None);
-        encode::set_counts(out, 0, 0, 1);
-    }
-    Outcome {
-        qtype: 0,
-        rcode,
-        route: None,
-        ecs: false,
-        tsig_start: None,
-        reuse: None,
-        question_end: written,
-        opt_at,
-        cookie: None,
-        name_hash: 0,
     }
 }
 
@@ -631,6 +482,5 @@ transfers:
         assert_eq!(answer(&snapshot, &two).0.map(|o| o.rcode), Some(Rcode::FormErr), "RFC 9619");
         let status = query(b"\x012\x010\x03192\x07in-addr\x04arpa\x00", 6, 2 << 11);
         assert_eq!(answer(&snapshot, &status).0.map(|o| o.rcode), Some(Rcode::NotImp), "opcode STATUS");
-        assert!(is_notify(&query(b"\x00", 6, 4 << 11)) && !is_notify(&packet));
     }
 }
