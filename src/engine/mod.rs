@@ -305,14 +305,14 @@ impl Engine {
         why: String,
         at: u64,
     ) -> Result<Override, String> {
-        let added = self.overrides.add(&self.snapshot(), Override { id: 0, target, state, who, why, at })?;
+        let added = self.overrides.add(&self.current, Override { id: 0, target, state, who, why, at })?;
         self.serials.mark_changed();
         Ok(added)
     }
 
     /// Removes an override by id; `false` if there is none.
     pub fn remove_override(&self, id: u64) -> bool {
-        let removed = self.overrides.remove(&self.snapshot(), id);
+        let removed = self.overrides.remove(&self.current, id);
         self.serials.mark_changed();
         removed
     }
@@ -320,7 +320,7 @@ impl Engine {
     /// Puts `list` in force in place of the overrides set (as read back from where the
     /// host kept them): ids are kept, and new ones continue after the largest.
     pub fn restore_overrides(&self, list: Vec<Override>) {
-        self.overrides.restore(&self.snapshot(), list);
+        self.overrides.restore(&self.current, list);
         self.serials.mark_changed();
     }
 

@@ -5,6 +5,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
+use arc_swap::ArcSwap;
+
 use serde::Serialize;
 
 use super::live::Live;
@@ -68,10 +70,12 @@ impl OverrideBook {
         self.changes.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// Sets `over` (its id is given here); it must name a node, line or pool of `live`.
-    /// One per target: a new one replaces the old.
-    pub(super) fn add(&self, live: &Live, mut over: Override) -> Result<Override, String> {
+    /// Sets `over` (its id is given here); it must name a node, line or pool of the live
+    /// snapshot. One per target: a new one replaces the old. The live snapshot is read
+    /// with the book held, so a change never lands on a snapshot a swap is replacing.
+    pub(super) fn add(&self, current: &ArcSwap<Live>, mut over: Override) -> Result<Override, String> {
         let mut listed = self.lock();
+        let live = current.load();
         listed.next_id += 1;
         over.id = listed.next_id;
         if !OverrideView::applies(&over, live.override_targets()) {
@@ -79,26 +83,26 @@ impl OverrideBook {
         }
         listed.list.retain(|o| o.target != over.target);
         listed.list.push(over.clone());
-        self.publish(&listed, live);
+        self.publish(&listed, &live);
         Ok(over)
     }
 
     /// Removes an override by id; `false` if there is none.
-    pub(super) fn remove(&self, live: &Live, id: u64) -> bool {
+    pub(super) fn remove(&self, current: &ArcSwap<Live>, id: u64) -> bool {
         let mut listed = self.lock();
         let before = listed.list.len();
         listed.list.retain(|o| o.id != id);
-        self.publish(&listed, live);
+        self.publish(&listed, &current.load());
         listed.list.len() < before
     }
 
     /// Puts `list` in force in place of the overrides set: ids are kept, and new ones
     /// continue after the largest.
-    pub(super) fn restore(&self, live: &Live, list: Vec<Override>) {
+    pub(super) fn restore(&self, current: &ArcSwap<Live>, list: Vec<Override>) {
         let mut listed = self.lock();
         listed.next_id = listed.next_id.max(list.iter().map(|o| o.id).max().unwrap_or(0));
         listed.list = list;
-        self.publish(&listed, live);
+        self.publish(&listed, &current.load());
     }
 
     /// The overrides set, oldest first, each with whether `live` has its target.

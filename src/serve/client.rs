@@ -150,6 +150,8 @@ impl Request {
 pub enum Transport {
     /// UDP, and TCP again if the answer is truncated.
     Udp,
+    /// UDP only: a truncated answer is taken as it is (a health probe reads its RCODE).
+    UdpOnly,
     /// TCP only.
     Tcp,
 }
@@ -242,10 +244,10 @@ impl Client {
     /// Sends `request` to `server` and returns the first answer to it.
     pub async fn ask(&self, server: SocketAddr, request: &Request, transport: Transport) -> Result<Reply, ClientError> {
         let deadline = Instant::now() + self.timeout;
-        if transport == Transport::Udp {
+        if transport != Transport::Tcp {
             let reply = self.udp(server, request, deadline).await?;
             // RFC 7766 §5: a truncated answer is asked again over TCP.
-            if reply.message[2] & 0x02 == 0 {
+            if transport == Transport::UdpOnly || reply.message[2] & 0x02 == 0 {
                 return Ok(reply);
             }
         }
@@ -463,6 +465,25 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(error.to_string(), "no answer within 300 ms (an answer with another ID was discarded)");
+        answering.join().unwrap();
+    }
+
+    #[tokio::test]
+    async fn udp_only_takes_a_truncated_answer_as_it_is() {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let server = udp.local_addr().unwrap();
+        let answering = std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            let (n, from) = udp.recv_from(&mut buf).unwrap();
+            let mut reply = buf[..n].to_vec();
+            reply[2] |= 0x82;
+            udp.send_to(&reply, from).unwrap();
+        });
+        let reply = Client::new(Duration::from_secs(5))
+            .ask(server, &Request::query("example.org", TYPE_SOA), Transport::UdpOnly)
+            .await
+            .unwrap();
+        assert!(!reply.over_tcp && reply.message[2] & 0x02 != 0, "TC kept, no TCP asked");
         answering.join().unwrap();
     }
 }

@@ -360,7 +360,8 @@ impl Server {
     /// A server whose admin API requires `token` on mutating calls. It builds the engine
     /// with what its services need of it: the clock, the hooks that wake them (a view
     /// that may have changed, a NOTIFY accepted), the query log's tap, and the views'
-    /// serials kept in the state directory.
+    /// serials kept in the state directory. Those set on `engine` before are replaced:
+    /// give the server a builder with the snapshot and its source only.
     pub fn with_token(engine: EngineBuilder, token: Option<String>) -> Self {
         let changed = Arc::new(tokio::sync::Notify::new());
         let (notified_tx, notified) = tokio::sync::mpsc::unbounded_channel::<Box<str>>();

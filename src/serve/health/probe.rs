@@ -71,7 +71,7 @@ pub async fn run(spec: &CheckSpec, prepared: &Prepared, target: SocketAddr) -> R
         }
         CheckKind::Dns { query, qtype, expect_rcode } => {
             let request = Request::query(query, *qtype);
-            let reply = Client::new(spec.timeout).ask(target, &request, Transport::Udp).await;
+            let reply = Client::new(spec.timeout).ask(target, &request, Transport::UdpOnly).await;
             let rcode = reply.map_err(|e| e.to_string())?.rcode();
             if rcode == *expect_rcode { Ok(()) } else { Err(format!("DNS rcode {rcode}")) }
         }
