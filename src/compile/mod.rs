@@ -14,6 +14,8 @@ use crate::config::{self, At, RulesFile, place_of};
 mod catalog;
 mod check;
 pub mod dnssec;
+#[cfg(test)]
+pub(crate) mod fixtures;
 mod health_checks;
 mod hint;
 pub mod import;

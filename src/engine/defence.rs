@@ -13,7 +13,7 @@ use arc_swap::ArcSwap;
 
 use super::answer::Rcode;
 use super::cookies::{CookieCheck, Secret, Secrets};
-use super::packet::Outcome;
+use super::outcome::Outcome;
 use super::query::Transport;
 use super::rrl::{self, RateLimiter, Verdict};
 use super::settings::ServerSettings;

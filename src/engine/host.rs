@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::live::Live;
-use super::packet::Outcome;
+use super::outcome::Outcome;
 use super::query::Transport;
 use super::serials::Hook;
 use super::tap::{self, Tap};

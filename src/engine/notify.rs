@@ -86,7 +86,7 @@ pub fn notify<'s>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::packet::tests::{query, snapshot};
+    use crate::compile::fixtures::{query, snapshot};
 
     #[test]
     fn only_a_notify_request_is_one_and_a_zone_without_primary_refuses_it() {

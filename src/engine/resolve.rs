@@ -342,9 +342,9 @@ fn push_negative<'s>(answer: &mut Answer<'s>, zone: &'s Zone) {
 
 #[cfg(test)]
 mod tests {
+    use crate::compile::fixtures::snapshot;
     use crate::engine::answer::{Owner, Rcode};
     use crate::engine::line::AllUp;
-    use crate::engine::packet::tests::snapshot;
     use crate::engine::query::{ClientInfo, Query};
     use crate::rdata::{RData, RecordType};
 

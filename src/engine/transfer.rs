@@ -235,8 +235,8 @@ pub fn transfer(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compile::fixtures::{query, snapshot};
     use crate::engine::line::AllUp;
-    use crate::engine::packet::tests::{query, snapshot};
 
     const ZONE: &[u8] = b"\x012\x010\x03192\x07in-addr\x04arpa\x00";
 

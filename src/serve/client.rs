@@ -415,21 +415,38 @@ mod tests {
         assert_eq!(client.local_for("[2001:db8::1]:53".parse().unwrap()), "[::]:0".parse().unwrap());
     }
 
+    /// Receives one query on `udp` and sends back what `replies` makes of it, in order.
+    fn answer_once(udp: &std::net::UdpSocket, replies: impl FnOnce(Vec<u8>) -> Vec<Vec<u8>>) {
+        let mut buf = [0u8; 512];
+        let (n, from) = udp.recv_from(&mut buf).unwrap();
+        for reply in replies(buf[..n].to_vec()) {
+            udp.send_to(&reply, from).unwrap();
+        }
+    }
+
+    /// `query` made an answer: the header flag bits `flags` (QR, and TC) set.
+    fn answered(mut query: Vec<u8>, flags: u8) -> Vec<u8> {
+        query[2] |= flags;
+        query
+    }
+
+    /// `message` with another ID.
+    fn other_id(mut message: Vec<u8>) -> Vec<u8> {
+        message[0] ^= 0xff;
+        message
+    }
+
     #[tokio::test]
     async fn a_truncated_answer_is_asked_again_over_tcp_and_others_are_ignored() {
         let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let server = udp.local_addr().unwrap();
         let tcp = std::net::TcpListener::bind(server).unwrap();
         let answering = std::thread::spawn(move || {
-            let mut buf = [0u8; 512];
-            let (n, from) = udp.recv_from(&mut buf).unwrap();
             // First a stray datagram with another ID, then the truncated answer.
-            let mut reply = buf[..n].to_vec();
-            reply[2] |= 0x82;
-            let mut stray = reply.clone();
-            stray[0] ^= 0xff;
-            udp.send_to(&stray, from).unwrap();
-            udp.send_to(&reply, from).unwrap();
+            answer_once(&udp, |query| {
+                let reply = answered(query, 0x82);
+                vec![other_id(reply.clone()), reply]
+            });
             let (mut conn, _) = tcp.accept().unwrap();
             use std::io::{Read, Write};
             let mut len = [0u8; 2];
@@ -452,14 +469,7 @@ mod tests {
     async fn silence_is_a_timeout_that_says_what_was_discarded() {
         let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let server = udp.local_addr().unwrap();
-        let answering = std::thread::spawn(move || {
-            let mut buf = [0u8; 512];
-            let (n, from) = udp.recv_from(&mut buf).unwrap();
-            let mut reply = buf[..n].to_vec();
-            reply[2] |= 0x80;
-            reply[0] ^= 0xff;
-            udp.send_to(&reply, from).unwrap();
-        });
+        let answering = std::thread::spawn(move || answer_once(&udp, |query| vec![other_id(answered(query, 0x80))]));
         let error = Client::new(Duration::from_millis(300))
             .ask(server, &Request::query("example.org", TYPE_SOA), Transport::Udp)
             .await
@@ -472,13 +482,7 @@ mod tests {
     async fn udp_only_takes_a_truncated_answer_as_it_is() {
         let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let server = udp.local_addr().unwrap();
-        let answering = std::thread::spawn(move || {
-            let mut buf = [0u8; 512];
-            let (n, from) = udp.recv_from(&mut buf).unwrap();
-            let mut reply = buf[..n].to_vec();
-            reply[2] |= 0x82;
-            udp.send_to(&reply, from).unwrap();
-        });
+        let answering = std::thread::spawn(move || answer_once(&udp, |query| vec![answered(query, 0x82)]));
         let reply = Client::new(Duration::from_secs(5))
             .ask(server, &Request::query("example.org", TYPE_SOA), Transport::UdpOnly)
             .await

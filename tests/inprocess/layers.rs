@@ -50,9 +50,7 @@ fn modules(src: &Path) -> BTreeMap<Vec<String>, PathBuf> {
 /// The file's code without comments and without its unit-test module.
 fn code_of(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap();
-    // A unit-test module shared with its siblings' tests is `pub(crate)`.
     let text = text.split("#[cfg(test)]\nmod tests").next().unwrap();
-    let text = text.split("#[cfg(test)]\npub(crate) mod tests").next().unwrap();
     text.lines()
         .map(|l| match l.find("//") {
             Some(i) if !l[..i].contains('"') => &l[..i],
