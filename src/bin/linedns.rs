@@ -379,7 +379,7 @@ fn init_logging() {
 fn serve(rules: RulesArgs, overrides: &Overrides) -> Result<(), String> {
     let engine = EngineBuilder::from_rules(
         &rules.config,
-        CompileOptions { geo_data: rules.data.geo_data, clock: linedns::serve::unix_now },
+        CompileOptions { geo_data: rules.data.geo_data, ..CompileOptions::default() },
     )
     .map_err(|e| {
         e.0.iter().for_each(|e| tracing::error!("{e}"));
@@ -442,6 +442,6 @@ async fn signals(control: Arc<Control>, handlers: (SignalStream, SignalStream, S
 
 /// Compiles the rules, or prints every error and returns `None`.
 fn load(rules: &Path, data: DataArgs) -> Option<Snapshot> {
-    let compiled = compile_file(rules, &CompileOptions { geo_data: data.geo_data, clock: linedns::serve::unix_now });
+    let compiled = compile_file(rules, &CompileOptions { geo_data: data.geo_data, ..CompileOptions::default() });
     compiled.map_err(|e| eprintln!("{e}\n{}: {} error(s); nothing was loaded", rules.display(), e.0.len())).ok()
 }

@@ -55,8 +55,8 @@ pub struct CompileOptions {
     /// Geo-data root overriding the rules' `geo_data`.
     pub geo_data: Option<PathBuf>,
     /// The clock (seconds since the Unix epoch), read once per compile: key times, a
-    /// secondary zone's expiry, serials ahead of the clock. The server gives its own
-    /// (`serve::unix_now`); the default reads the system clock.
+    /// secondary zone's expiry, serials ahead of the clock. The default,
+    /// [`system_clock`], is the clock the server reads too (`serve::unix_now`).
     pub clock: fn() -> u64,
 }
 

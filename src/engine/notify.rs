@@ -37,10 +37,10 @@ pub fn notify<'s>(
 ) -> (Outcome, Option<&'s str>) {
     let header =
         Header { id: u16::from_be_bytes([packet[0], packet[1]]), flags: u16::from_be_bytes([packet[2], packet[3]]) };
-    let Some((zone_name, _)) = decode::question(packet) else {
+    let Some((zone_name, question_end)) = decode::question(packet) else {
         return (error_only(snapshot, out, packet, header, None, Rcode::FormErr), None);
     };
-    let question_end = Some(decode::HEADER_LEN + crate::name::wire_len(&zone_name) + 4);
+    let question_end = Some(question_end);
     let signed = decode::last_record(packet).filter(|&(_, t)| t == decode::TYPE_TSIG).map(|(start, _)| start);
     let zone = snapshot.zone_by_origin.get(zone_name.as_str()).map(|&i| &snapshot.zones[i as usize]);
     let primary = zone.and_then(|z| z.primary.as_ref());

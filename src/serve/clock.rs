@@ -1,9 +1,8 @@
 //! The one wall clock serve reads and hands the engine.
 
-/// Seconds since the Unix epoch: TSIG times, override times, and view serials.
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
+/// Seconds since the Unix epoch: TSIG times, override times, and view serials (the
+/// system clock the compile reads by default too).
+pub use crate::compile::system_clock as unix_now;
 
 /// How long until the clock's whole seconds have moved `seconds` past the current one:
 /// from now to the start of second `floor(now) + seconds`.

@@ -309,14 +309,13 @@ fn skip_record_name(packet: &[u8], mut pos: usize) -> Option<usize> {
     }
 }
 
-/// The question's name (lowercase text, no trailing dot) and type, read from any message
-/// with one question, whatever its opcode: for a NOTIFY (RFC 1996 §3.7: the QNAME is the
-/// zone).
-pub fn question(packet: &[u8]) -> Option<(String, u16)> {
+/// The question's name (its key, [`crate::name`]) and where the question ends, read from
+/// any message with one question, whatever its opcode: for a NOTIFY (RFC 1996 §3.7: the
+/// QNAME is the zone).
+pub fn question(packet: &[u8]) -> Option<(String, usize)> {
     let mut name = KeyBuf::new();
-    let (end, len) = only_question(packet, &mut name)?;
-    let text = name.as_str()[..len].to_string();
-    Some((text, u16::from_be_bytes([packet[end - 4], packet[end - 3]])))
+    let (end, _) = only_question(packet, &mut name)?;
+    Some((name.as_str().to_string(), end))
 }
 
 /// Reads the question at offset 12: an uncompressed name (nothing precedes it to point
