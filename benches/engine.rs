@@ -238,7 +238,7 @@ fn dnssec(c: &mut Criterion) {
         let zone_key = ZoneKey { key, published: true, signs: true, in_cds: true, file: "bench".into() };
         ZoneSigning::new("example.cn", vec![zone_key], 1_209_600, 604_800, RollPolicy::default())
     };
-    let owner = linedns::wire::dnssec::name_wire("www.example.cn");
+    let owner = linedns::name::to_wire("www.example.cn");
     let rdatas: [&[u8]; 2] = [&[192, 0, 2, 1], &[192, 0, 2, 2]];
     for (name, algorithm) in [("sign/ecdsa-p256", Algorithm::EcdsaP256Sha256), ("sign/ed25519", Algorithm::Ed25519)] {
         let zone = signing(algorithm);

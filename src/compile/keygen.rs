@@ -14,7 +14,7 @@ use crate::wire::dnssec;
 
 /// The DS record (SHA-256) of `key` for the parent of zone `origin`, in presentation form.
 pub fn ds_record(origin: &str, key: &SigningKey) -> String {
-    let ds = dnssec::ds_rdata(&dnssec::name_wire(origin), &key.dnskey);
+    let ds = dnssec::ds_rdata(&crate::name::to_wire(origin), &key.dnskey);
     format!(
         "{origin}. IN DS {} {} {} {}",
         key.tag,

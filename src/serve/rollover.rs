@@ -154,7 +154,7 @@ async fn parent_ds(
     for &server in servers {
         let Some((sets, set_ttl)) = ds_set(server, origin).await? else { return Ok(None) };
         let names = |k: &KeyFiles| {
-            let want = dnssec::ds_rdata(&dnssec::name_wire(origin), &k.key.dnskey);
+            let want = dnssec::ds_rdata(&crate::name::to_wire(origin), &k.key.dnskey);
             sets.iter().any(|ds| ds.get(..4) == want.get(..4) && (ds.get(3) != Some(&2) || *ds == want))
         };
         if !names(new) || names(old) {

@@ -29,13 +29,6 @@ pub const FLAG_SEP: u16 = 0x0001;
 /// RFC 5011 §3: the REVOKE flag (bit 8).
 pub const FLAG_REVOKE: u16 = 0x0080;
 
-/// A normalized text name (see [`crate::name`]) in wire form, uncompressed.
-pub fn name_wire(name: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(name.len() + 2);
-    encode::write_name(&mut out, name);
-    out
-}
-
 /// The labels of a wire name, leftmost first (the root label not included).
 pub fn labels(wire: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut at = 0;
@@ -358,7 +351,7 @@ mod tests {
             .unwrap();
         let dnskey = dnskey_rdata(256, 5, &key);
         assert_eq!(key_tag(&dnskey), 60485);
-        let ds = ds_rdata(&name_wire("dskey.example.com"), &dnskey);
+        let ds = ds_rdata(&crate::name::to_wire("dskey.example.com"), &dnskey);
         assert_eq!(&ds[..4], &[0xec, 0x45, 5, 2]);
         // RFC 4509 §2.3's SHA-256 DS of the same key.
         assert_eq!(
@@ -384,7 +377,7 @@ mod tests {
     #[test]
     fn canonical_rdata_lowercases_names_of_the_listed_types_only() {
         let mut rp = Vec::new();
-        rp.extend_from_slice(&name_wire("a.b"));
+        rp.extend_from_slice(&crate::name::to_wire("a.b"));
         rp[1] = b'A';
         let mut out = Vec::new();
         canonical_rdata(17, &rp, &mut out);
@@ -392,7 +385,7 @@ mod tests {
         out.clear();
         canonical_rdata(16, b"\x03ABC", &mut out);
         assert_eq!(out, b"\x03ABC", "TXT is copied");
-        assert_eq!(label_count(&name_wire("*.a.example")), 2);
-        assert_eq!(suffix(&name_wire("x.a.example"), 2), name_wire("a.example").as_slice());
+        assert_eq!(label_count(&crate::name::to_wire("*.a.example")), 2);
+        assert_eq!(suffix(&crate::name::to_wire("x.a.example"), 2), crate::name::to_wire("a.example").as_slice());
     }
 }

@@ -10,7 +10,7 @@ use crate::engine::snapshot::Snapshot;
 use crate::engine::zone::Content;
 use crate::name;
 use crate::rdata::{RecordRef, RecordType};
-use crate::wire::dnssec::{self, TYPE_DS, TYPE_NSEC, TYPE_RRSIG};
+use crate::wire::dnssec::{TYPE_DS, TYPE_NSEC, TYPE_RRSIG};
 use crate::wire::encode::{self, CLASS_IN};
 
 /// What signing an answer needs from its host: the cache and the time.
@@ -80,7 +80,7 @@ impl<'s, 'q> AnswerSigner<'s, 'q> {
         let Some(signing) = self.zone_signing(owner_text, rtype) else { return 0 };
         let wildcard = self.wildcards.iter().find(|(o, _)| *o == owner).map(|&(_, w)| w);
         let signed_owner = match wildcard {
-            Some(w) => dnssec::name_wire(w),
+            Some(w) => crate::name::to_wire(w),
             None => denial::owner_wire(owner, self.qname),
         };
         self.sign_set_at(out, start, signing, &signed_owner)

@@ -147,7 +147,7 @@ pub fn owner_wire(owner: Owner<'_>, qname: &[u8]) -> Vec<u8> {
             dnssec::lowercase_name(&mut name);
             name
         }
-        Owner::Name(name) => dnssec::name_wire(name),
+        Owner::Name(name) => crate::name::to_wire(name),
     }
 }
 
@@ -161,9 +161,9 @@ pub fn proof_records(proof: &Proof<'_>, qname: &[u8]) -> SmallVec<[Nsec; 2]> {
         Proof::NoName { zone, name, encloser } => {
             let name = owner_wire(name, qname);
             // Every label of the encloser counts (it may itself start with `*`).
-            let next_closer = dnssec::suffix(&name, dnssec::labels(&dnssec::name_wire(encloser)).count() + 1);
+            let next_closer = dnssec::suffix(&name, dnssec::labels(&crate::name::to_wire(encloser)).count() + 1);
             let first = covering(zone, next_closer);
-            let wildcard = dnssec::name_wire(&crate::name::join("*", encloser));
+            let wildcard = crate::name::to_wire(&crate::name::join("*", encloser));
             let second = covering(zone, &wildcard);
             records.push(first.clone());
             if second != first {
@@ -175,7 +175,7 @@ pub fn proof_records(proof: &Proof<'_>, qname: &[u8]) -> SmallVec<[Nsec; 2]> {
         // and, for No Data, the wildcard has no set of the type.
         Proof::Wildcard { zone, name, wildcard, nodata } => {
             let name = owner_wire(name, qname);
-            let wildcard_wire = dnssec::name_wire(wildcard);
+            let wildcard_wire = crate::name::to_wire(wildcard);
             let encloser_labels = usize::from(dnssec::label_count(&wildcard_wire));
             records.push(covering(zone, dnssec::suffix(&name, encloser_labels + 1)));
             if let Some(node) = nodata {
@@ -184,7 +184,7 @@ pub fn proof_records(proof: &Proof<'_>, qname: &[u8]) -> SmallVec<[Nsec; 2]> {
         }
         Proof::Referral { zone, cut } => {
             if let Some(node) = zone.names.get(cut).filter(|n| n.get(RecordType::DS).is_none()) {
-                records.push(at_name(zone, &dnssec::name_wire(cut), node));
+                records.push(at_name(zone, &crate::name::to_wire(cut), node));
             }
         }
     }
@@ -196,7 +196,8 @@ mod tests {
     use std::cmp::Ordering;
 
     use super::*;
-    use crate::wire::dnssec::{canonical_cmp, name_wire};
+    use crate::name::to_wire as name_wire;
+    use crate::wire::dnssec::canonical_cmp;
 
     fn wire(labels: &[&[u8]]) -> Vec<u8> {
         let mut out = Vec::new();

@@ -91,7 +91,7 @@ impl ZoneSigning {
         }
         ZoneSigning {
             policy,
-            apex: dnssec::name_wire(apex).into(),
+            apex: crate::name::to_wire(apex).into(),
             keys: keys.into(),
             validity,
             refresh: refresh.min(validity / 2),
