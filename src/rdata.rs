@@ -3,7 +3,9 @@
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-pub use hickory_proto::rr::RecordType;
+/// A record type (RFC 1035 §3.2.2, the IANA registry): `domain`'s, so that what the zone
+/// files, transfers and answers of other servers name is the same type we answer with.
+pub use domain::base::iana::Rtype as RecordType;
 
 use crate::name;
 
@@ -94,25 +96,11 @@ pub const ANSWERED_TYPES: [RecordType; 10] = [
 /// The record types a rules file may hold as static records.
 pub const STATIC_TYPES: &[RecordType] = ANSWERED_TYPES.split_at(8).0;
 
-/// The name a zone file gives a type: its mnemonic, or `TYPEnnn` (RFC 3597 §5).
-pub fn type_name(rtype: RecordType) -> String {
-    match rtype {
-        RecordType::Unknown(n) => domain::base::iana::Rtype::from_int(n).to_string(),
-        known => known.to_string(),
-    }
-}
-
 /// Parses any record type a zone file may name: a mnemonic or `TYPEnnn` (RFC 3597 §5).
 pub fn parse_any_type(text: &str) -> Result<RecordType, String> {
-    let upper = text.to_ascii_uppercase();
-    if let Some(number) = upper.strip_prefix("TYPE").and_then(|n| n.parse::<u16>().ok()) {
-        return Ok(RecordType::from(number));
-    }
-    match upper.parse::<RecordType>() {
-        Ok(t) if !matches!(t, RecordType::Unknown(_)) => Ok(t),
-        _ if let Ok(t) = upper.parse::<domain::base::iana::Rtype>() => Ok(RecordType::from(t.to_int())),
-        _ => Err(format!("unknown record type {text:?} (a type's name, or TYPEnnn for any other)")),
-    }
+    text.to_ascii_uppercase()
+        .parse::<RecordType>()
+        .map_err(|_| format!("unknown record type {text:?} (a type's name, or TYPEnnn for any other)"))
 }
 
 /// Parses a record type name (`a`, `AAAA`, ...) among `allowed`.
@@ -146,7 +134,7 @@ impl RData {
     /// the types the engine reads (A, AAAA, NS, CNAME, SOA) as their fields, any other
     /// as [`RData::Other`], octet for octet.
     pub fn from_wire(rtype: RecordType, data: &[u8]) -> Result<RData, String> {
-        let short = || format!("{} RDATA of {} octets is malformed", type_name(rtype), data.len());
+        let short = || format!("{} RDATA of {} octets is malformed", rtype, data.len());
         Ok(match rtype {
             RecordType::A => RData::A(<[u8; 4]>::try_from(data).map_err(|_| short())?.into()),
             RecordType::AAAA => RData::Aaaa(<[u8; 16]>::try_from(data).map_err(|_| short())?.into()),
@@ -184,14 +172,14 @@ impl RData {
         use domain::base::rdata::ComposeRecordData;
         use domain::zonefile::inplace::{Entry, Zonefile};
         let mut zone = Zonefile::new();
-        zone.extend_from_slice(format!("@ 0 IN {} {text}\n", type_name(rtype)).as_bytes());
+        zone.extend_from_slice(format!("@ 0 IN {} {text}\n", rtype).as_bytes());
         let origin = domain::base::Name::bytes_from_str(&format!("{origin}."))
             .map_err(|e| format!("bad origin {origin:?}: {e}"))?;
         zone.set_origin(origin);
         let bad = |e: &dyn fmt::Display| {
             let e = e.to_string();
             let e = e.split_once(": ").map_or(e.as_str(), |(_, m)| m).to_string();
-            format!("bad {} value {text:?}: {}", type_name(rtype), presentation_hint(rtype, &e))
+            format!("bad {} value {text:?}: {}", rtype, presentation_hint(rtype, &e))
         };
         let record = match zone.next_entry() {
             Ok(Some(Entry::Record(record))) => record,
@@ -274,7 +262,7 @@ pub fn presentation_hint(rtype: RecordType, message: &str) -> String {
         let number = u16::from(rtype);
         format!(
             "{} records are read only in RFC 3597 form (`TYPE{number} \\# LENGTH HEX`; `dig +unknownformat` prints a record so)",
-            type_name(rtype)
+            rtype
         )
     } else {
         message.to_string()
@@ -380,13 +368,10 @@ fn named_view(rtype: RecordType, data: &[u8]) -> Option<RData> {
 /// reads it back to the same octets (else `None`: RFC 3597's generic form is shown).
 fn presentation_of(rtype: RecordType, data: &[u8]) -> Option<String> {
     use domain::base::ParsedName;
-    use domain::base::iana::Rtype;
     use domain::base::rdata::ParseRecordData;
     use domain::rdata::ZoneRecordData;
     let mut parser = domain::dep::octseq::Parser::from_ref(data);
-    let parsed =
-        ZoneRecordData::<&[u8], ParsedName<&[u8]>>::parse_rdata(Rtype::from_int(u16::from(rtype)), &mut parser)
-            .ok()??;
+    let parsed = ZoneRecordData::<&[u8], ParsedName<&[u8]>>::parse_rdata(rtype, &mut parser).ok()??;
     if parser.remaining() != 0 || matches!(parsed, ZoneRecordData::Unknown(_)) {
         return None;
     }

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use super::zone_file::{self, FileRecord};
 use crate::error::{CompileErrors, ConfigError, Place};
-use crate::rdata::{self, Fqdn, RData, RecordType};
+use crate::rdata::{Fqdn, RData, RecordType};
 
 /// The rules text serving the zone in the master file `path`. `origin` is the zone's
 /// name; without it, the owner of the file's SOA record (the file must then name it,
@@ -68,7 +68,7 @@ pub fn rules_of_zone_file(path: &Path, origin: Option<&str>) -> Result<String, C
             out,
             "      - {{ name: {}, type: {}, ttl: {ttl}, values: [{}] }}",
             quoted(&Fqdn(&owner).to_string()),
-            quoted(&rdata::type_name(rtype)),
+            quoted(&rtype.to_string()),
             values.join(", ")
         );
     }

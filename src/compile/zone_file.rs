@@ -14,7 +14,7 @@ use domain::zonefile::inplace::{Entry, Zonefile};
 use super::zone_text::parse_ttl;
 use crate::error::{ConfigError, Place};
 use crate::name;
-use crate::rdata::{self, RData, RecordType};
+use crate::rdata::{RData, RecordType};
 
 /// Deepest `$INCLUDE` nesting read (BIND's limit is far higher; a loop stops here).
 const MAX_INCLUDE_DEPTH: usize = 16;
@@ -159,7 +159,7 @@ impl Reader<'_> {
             Err(m) => return self.errors.push(ConfigError::new(place, m)),
         };
         let rtype = RecordType::from(record.rtype().to_int());
-        let shown = format!("{owner} {}", rdata::type_name(rtype));
+        let shown = format!("{owner} {}", rtype);
         if !name::is_at_or_below(&owner, self.origin) {
             let origin = crate::rdata::Fqdn(self.origin);
             return self

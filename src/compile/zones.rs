@@ -436,14 +436,14 @@ impl Compiler<'_> {
                         rule,
                         format!(
                             "{owner} {} is also in the zone data ({data_place}): add `replace: true` to serve this one instead, or remove one",
-                            rdata::type_name(set.rtype)
+                            set.rtype
                         ),
                     );
                 }
                 None => self.fail(
                     place,
                     rule,
-                    format!("{owner} {} is defined twice (put all values in one entry)", rdata::type_name(set.rtype)),
+                    format!("{owner} {} is defined twice (put all values in one entry)", set.rtype),
                 ),
             }
             return;
@@ -500,7 +500,7 @@ impl Compiler<'_> {
             rdata::parse_any_type(&written.value).and_then(|t| match t {
                 RecordType::SOA => Err("the SOA is the zone's `soa` (or its file's), not a record".into()),
                 RecordType::OPT | RecordType::TSIG | RecordType::AXFR | RecordType::IXFR | RecordType::ANY => {
-                    Err(format!("{} is a meta-type, not data (RFC 6895 §3.1)", rdata::type_name(t)))
+                    Err(format!("{} is a meta-type, not data (RFC 6895 §3.1)", t))
                 }
                 t => Ok(t),
             })

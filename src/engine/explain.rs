@@ -106,7 +106,7 @@ impl Trace for Recorder {
     }
     fn static_set(&mut self, set: &RrSet) {
         if let Some(source) = &set.source {
-            self.static_sources.push(format!("{}: {source}", crate::rdata::type_name(set.rtype)));
+            self.static_sources.push(format!("{}: {source}", set.rtype));
         }
     }
 }
@@ -172,13 +172,13 @@ pub fn explain(
                 Owner::Query => qname.clone(),
                 Owner::Name(n) => n.to_string(),
             };
-            format!("{owner}. {} IN {} {}", r.ttl, crate::rdata::type_name(r.data.rtype()), r.data)
+            format!("{owner}. {} IN {} {}", r.ttl, r.data.rtype(), r.data)
         };
         ttl = answer.answers.iter().map(|r| r.ttl).min().or_else(|| answer.authority.iter().map(|r| r.ttl).min());
         records = answer.answers.iter().map(show).collect();
         QueryExplanation {
             name: name.to_string(),
-            qtype: crate::rdata::type_name(qtype),
+            qtype: qtype.to_string(),
             zone: rec.zone,
             rcode: answer.rcode.name().to_string(),
             cnames: rec.cnames,

@@ -9,9 +9,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_proto::op::Message;
-use hickory_proto::serialize::binary::BinEncodable;
-
 use super::client::{Client, Request, Transport};
 use super::clock::unix_now;
 use super::control::{Control, ReloadCause};
@@ -172,14 +169,9 @@ async fn ds_set(server: SocketAddr, origin: &str) -> Result<Option<(Vec<Vec<u8>>
         .ask(server, &request, Transport::Udp)
         .await
         .map_err(|e| format!("parent {server}: the DS query: {e}"))?;
-    let bytes = reply.message;
-    let message = Message::from_vec(&bytes).map_err(|e| format!("parent {server}: malformed answer: {e}"))?;
-    let ds: Vec<(Vec<u8>, u32)> = message
-        .answers
-        .iter()
-        .filter(|r| u16::from(r.record_type()) == dnssec::TYPE_DS)
-        .filter_map(|r| r.data.to_bytes().ok().map(|b| (b, r.ttl)))
-        .collect();
+    let answer = crate::wire::message::answer(&reply.message).map_err(|e| format!("parent {server}: {e}"))?;
+    let ds: Vec<(Vec<u8>, u32)> =
+        answer.records.into_iter().filter(|r| r.rtype == RecordType::DS).map(|r| (r.data, r.ttl)).collect();
     if ds.is_empty() {
         return Ok(None);
     }

@@ -17,9 +17,6 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use domain::base::Message;
-use domain::base::rdata::ComposeRecordData;
-use domain::rdata::AllRecordData;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
@@ -356,27 +353,16 @@ async fn transfer(
 
 /// The answer records of a message, decompressed, each checked to be in the zone.
 fn answer_records(message: &[u8], origin: &str) -> Result<Vec<ZoneRecord>, String> {
-    let message = Message::from_octets(message).map_err(|_| "a malformed message".to_string())?;
-    let section = message.answer().map_err(|e| format!("a malformed message: {e}"))?;
     let mut records = Vec::new();
-    for record in section {
-        let record = record.map_err(|e| format!("a malformed record: {e}"))?;
-        if record.class() != domain::base::iana::Class::IN {
+    for record in crate::wire::message::answer(message).map_err(|e| e.to_string())?.records {
+        if record.class != encode::CLASS_IN {
             continue;
         }
-        let parsed = record
-            .into_record::<AllRecordData<_, domain::base::ParsedName<_>>>()
-            .map_err(|e| format!("a malformed record: {e}"))?
-            .ok_or("a record of no type")?;
-        let owner = crate::name::normalize(&parsed.owner().to_string())?;
-        if !crate::name::is_at_or_below(&owner, origin) {
-            return Err(format!("{owner}. is outside the zone {}", Fqdn(origin)));
+        if !crate::name::is_at_or_below(&record.owner, origin) {
+            return Err(format!("{}. is outside the zone {}", record.owner, Fqdn(origin)));
         }
-        let mut wire = Vec::new();
-        parsed.data().compose_rdata(&mut wire).map_err(|_| "an RDATA too long".to_string())?;
-        let rtype = RecordType::from(parsed.rtype().to_int());
-        let data = RData::from_wire(rtype, &wire)?;
-        records.push(ZoneRecord { owner, ttl: parsed.ttl().as_secs(), data });
+        let data = RData::from_wire(record.rtype, &record.data)?;
+        records.push(ZoneRecord { owner: record.owner, ttl: record.ttl, data });
     }
     Ok(records)
 }
@@ -498,7 +484,7 @@ impl TransferReader {
                                 return Err(format!(
                                     "the IXFR deletes {}. {} that the copy does not hold",
                                     gone.owner,
-                                    crate::rdata::type_name(gone.data.rtype())
+                                    gone.data.rtype()
                                 ));
                             }
                         }

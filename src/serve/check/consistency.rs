@@ -19,8 +19,6 @@ use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use hickory_proto::op::Message;
-use hickory_proto::rr::RData as WireRData;
 use ipnet::IpNet;
 use serde::Serialize;
 
@@ -29,8 +27,9 @@ use crate::engine::consistency::{self, Role, Target};
 use crate::engine::snapshot::Snapshot;
 use crate::engine::versions::serial_gt;
 use crate::geo::table::LineId;
-use crate::rdata::RecordType;
+use crate::rdata::{RData, RecordType};
 use crate::serve::client::{Client, Request, Transport};
+use crate::wire::message;
 
 /// What a finding is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -273,10 +272,10 @@ async fn check_server(target: &Target, is_primary: bool, plan: &ZonePlan) -> Vec
     // SOA over both transports.
     let udp = ask(addr, false, zone, RecordType::SOA, None, timeout).await;
     let tcp = ask(addr, true, zone, RecordType::SOA, None, timeout).await;
-    let describe = |r: &Result<(Message, Duration), String>| match r {
+    let describe = |r: &Result<(message::Answer, Duration), String>| match r {
         Ok((m, t)) => match soa_serial(m) {
             Some(s) => format!("serial {s} in {:.1} ms", t.as_secs_f64() * 1000.0),
-            None => format!("no SOA ({})", m.metadata.response_code),
+            None => format!("no SOA ({})", rcode_name(m.rcode)),
         },
         Err(e) => e.clone(),
     };
@@ -385,27 +384,30 @@ async fn check_server(target: &Target, is_primary: bool, plan: &ZonePlan) -> Vec
 }
 
 /// The first SOA serial in a message's answer section.
-fn soa_serial(m: &Message) -> Option<u32> {
-    m.answers.iter().find_map(|r| match &r.data {
-        WireRData::SOA(soa) => Some(soa.serial),
+fn soa_serial(m: &message::Answer) -> Option<u32> {
+    m.records.iter().find_map(|r| match RData::from_wire(r.rtype, &r.data) {
+        Ok(RData::Soa { serial, .. }) => Some(serial),
         _ => None,
     })
 }
 
 /// The rcode and addresses of an answer.
-fn answer_of(m: &Message) -> Answer {
+fn answer_of(m: &message::Answer) -> Answer {
     let addresses = m
-        .answers
+        .records
         .iter()
-        .filter_map(|r| match &r.data {
-            WireRData::A(a) => Some(IpAddr::V4(a.0)),
-            WireRData::AAAA(a) => Some(IpAddr::V6(a.0)),
+        .filter_map(|r| match RData::from_wire(r.rtype, &r.data) {
+            Ok(RData::A(a)) => Some(IpAddr::V4(a)),
+            Ok(RData::Aaaa(a)) => Some(IpAddr::V6(a)),
             _ => None,
         })
         .collect();
-    let code = u16::from(m.metadata.response_code);
-    let rcode = Rcode::from_code(code).map_or(format!("RCODE{code}"), |r| r.name().to_string());
-    Answer { rcode, addresses }
+    Answer { rcode: rcode_name(m.rcode), addresses }
+}
+
+/// An rcode's mnemonic (RFC 6895 §2.3), or `RCODEn` for one without.
+fn rcode_name(code: u16) -> String {
+    Rcode::from_code(code).map_or(format!("RCODE{code}"), |r| r.name().to_string())
 }
 
 /// Resolves an NS target with the system resolver, port 53, within `timeout`.
@@ -428,15 +430,15 @@ async fn ask(
     qtype: RecordType,
     ecs: Option<IpNet>,
     timeout: Duration,
-) -> Result<(Message, Duration), String> {
+) -> Result<(message::Answer, Duration), String> {
     let mut request = Request::query(name, u16::from(qtype));
     if let Some(net) = ecs {
         request = request.with_ecs(net);
     }
     let transport = if tcp { Transport::Tcp } else { Transport::Udp };
     let reply = Client::new(timeout).ask(server, &request, transport).await.map_err(|e| e.to_string())?;
-    let message = Message::from_vec(&reply.message).map_err(|e| format!("malformed answer: {e}"))?;
-    Ok((message, reply.elapsed))
+    let answer = message::answer(&reply.message).map_err(|e| e.to_string())?;
+    Ok((answer, reply.elapsed))
 }
 
 /// The primary the checker compares with: the rules' `check.primary`, else the first
