@@ -22,7 +22,8 @@ fn snapshot() -> Snapshot {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     if let Some(rules) = std::env::var_os("LINEDNS_BENCH_RULES") {
         return compile_file(Path::new(&rules), &CompileOptions::default())
-            .unwrap_or_else(|e| panic!("{}: {e}", Path::new(&rules).display()));
+            .unwrap_or_else(|e| panic!("{}: {e}", Path::new(&rules).display()))
+            .snapshot;
     }
     let geo =
         std::env::var_os("LINEDNS_GEO_DATA").map(PathBuf::from).unwrap_or_else(|| root.join("tests/data/geo-data"));
@@ -31,6 +32,7 @@ fn snapshot() -> Snapshot {
         &CompileOptions { geo_data: Some(geo), ..CompileOptions::default() },
     )
     .unwrap_or_else(|e| panic!("china-carriers.yaml must compile on the geo data: {e}"))
+    .snapshot
 }
 
 /// Addresses to look up: half inside source prefixes, half uniform, so that both the

@@ -58,7 +58,7 @@
 //!           telecom: [192.0.2.1]
 //!           default: [192.0.2.100]
 //! "#;
-//! let snapshot = compile_str(rules, Path::new("inline.yaml"), &CompileOptions::default()).unwrap();
+//! let snapshot = compile_str(rules, Path::new("inline.yaml"), &CompileOptions::default()).unwrap().snapshot;
 //! let client = ClientInfo::from_ecs("198.51.100.0".parse().unwrap(), 24);
 //! let answer = snapshot.resolve(&Query::new("www.example.com.", RecordType::A), &client, &AllUp);
 //! assert_eq!(answer.answers[0].data.to_string(), "192.0.2.1");
@@ -93,7 +93,7 @@
 //! # #[cfg(feature = "server")] {
 //! use std::path::Path;
 //! use std::time::Duration;
-//! use linedns::{CompileOptions, Engine, compile_str};
+//! use linedns::{CompileOptions, compile_str};
 //! use tokio::io::{AsyncReadExt, AsyncWriteExt};
 //!
 //! let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -119,14 +119,14 @@
 //! ",
 //!         backend.local_addr().unwrap()
 //!     );
-//!     let snapshot = compile_str(&rules, Path::new("host.yaml"), &CompileOptions::default()).unwrap();
-//!     // The server builds the engine with what its services need (clock, hooks).
-//!     let engine = Engine::builder(snapshot);
+//!     // The snapshot the engine answers from, and the host settings (listen, admin, state
+//!     // directory) apart; the server builds the engine with what its services need.
+//!     let compiled = compile_str(&rules, Path::new("host.yaml"), &CompileOptions::default()).unwrap();
 //!
 //!     // Sockets the host binds itself: DNS on a free port, the admin API on another.
 //!     let mut listeners = linedns::serve::bind(&["127.0.0.1:0".parse().unwrap()], 1).unwrap();
 //!     listeners.admin = Some(linedns::serve::bind_admin("127.0.0.1:0".parse().unwrap(), None, false).unwrap());
-//!     let running = linedns::serve::Server::new(engine).spawn(listeners).unwrap();
+//!     let running = linedns::serve::Server::new(compiled).spawn(listeners).unwrap();
 //!
 //!     // DNS: www.example.com A over UDP.
 //!     let client = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -170,7 +170,7 @@ pub mod rdata;
 pub mod serve;
 pub mod wire;
 
-pub use compile::{CompileOptions, GEO_DATA_ENV, RulesSource, compile_file, compile_str};
+pub use compile::{CompileOptions, Compiled, GEO_DATA_ENV, RulesSource, compile_file, compile_str};
 pub use engine::Engine;
 pub use engine::answer::{Answer, Owner, Rcode, RecordRef, Route, Served};
 pub use engine::builder::EngineBuilder;

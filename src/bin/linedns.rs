@@ -7,14 +7,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
-use linedns::engine::builder::EngineBuilder;
+use linedns::compile::{Compiled, RulesSource};
 use linedns::engine::explain::parse_asked;
 use linedns::engine::export::master_file;
 use linedns::engine::versions::stored_serial;
 use linedns::serve::check::consistency;
 use linedns::serve::replication::SerialsStore;
 use linedns::serve::{Control, Overrides, Plan, Server};
-use linedns::{CompileOptions, GEO_DATA_ENV, Snapshot, compile_file, explain};
+use linedns::{CompileOptions, GEO_DATA_ENV, compile_file, explain};
 use tokio::signal::unix::{SignalKind, signal};
 
 /// linedns: a GeoDNS / split-horizon authoritative DNS engine that answers each client
@@ -231,28 +231,28 @@ fn main() -> ExitCode {
         }
         Command::CheckConfig { config, rules, data, json } => {
             let Some(rules) = config.or(rules) else { return ExitCode::from(2) };
-            let Some(snapshot) = load(&rules, data) else { return ExitCode::FAILURE };
+            let Some(Compiled { snapshot, .. }) = load(&rules, data) else { return ExitCode::FAILURE };
             let summary = snapshot.summary();
             print_out(json, &summary, || summary.text(&rules.display().to_string()))
         }
         Command::Table { rules } => {
-            let Some(snapshot) = load(&rules.config, rules.data) else { return ExitCode::FAILURE };
+            let Some(Compiled { snapshot, .. }) = load(&rules.config, rules.data) else { return ExitCode::FAILURE };
             let _ = snapshot.write_table(&mut std::io::BufWriter::new(std::io::stdout().lock()));
             ExitCode::SUCCESS
         }
         Command::Explain { rules, client, name, qtype, json } => {
             let asked = parse_asked(&client, name.as_deref(), qtype.as_deref());
             let Ok((addr, ecs, query)) = asked.map_err(|m| eprintln!("error: {m}")) else { return ExitCode::from(2) };
-            let Some(snapshot) = load(&rules.config, rules.data) else { return ExitCode::FAILURE };
+            let Some(Compiled { snapshot, .. }) = load(&rules.config, rules.data) else { return ExitCode::FAILURE };
             let explanation =
                 explain(&snapshot, addr, ecs, query.as_ref().map(|(n, t)| (n.as_str(), *t)), &snapshot.probe_health());
             print_out(json, &explanation, || explanation.to_string())
         }
         Command::Export { rules, zone, line } => {
-            let Some(snapshot) = load(&rules.config, rules.data) else { return ExitCode::FAILURE };
+            let Some(Compiled { snapshot, host }) = load(&rules.config, rules.data) else { return ExitCode::FAILURE };
             // The serial the server answers with, when its state file still holds this
             // very content.
-            let stored = snapshot.settings.state_dir.as_deref().map(|dir| {
+            let stored = host.state_dir.as_deref().map(|dir| {
                 SerialsStore::open(dir).and_then(|s| s.read()).unwrap_or_else(|e| {
                     eprintln!("note: {e}; the rules' serial is printed");
                     Vec::new()
@@ -304,8 +304,8 @@ fn main() -> ExitCode {
             print_or_fail(role.and_then(|r| linedns::compile::keygen::import(&config, &zone, &files, r, unix_now())))
         }
         Command::Check { rules, primary, json } => {
-            let Some(snapshot) = load(&rules.config, rules.data) else { return ExitCode::from(2) };
-            let Some(primary) = primary.or_else(|| consistency::default_primary(&snapshot)) else {
+            let Some(Compiled { snapshot, host }) = load(&rules.config, rules.data) else { return ExitCode::from(2) };
+            let Some(primary) = primary.or_else(|| consistency::default_primary(&snapshot, &host.listen)) else {
                 eprintln!("error: no primary to compare with: give --primary or check.primary");
                 return ExitCode::from(2);
             };
@@ -377,20 +377,19 @@ fn init_logging() {
 /// Compiles the rules, binds every socket, and serves until SIGTERM or SIGINT (SIGHUP
 /// reloads). Any error before serving stops the start with a message naming its cause.
 fn serve(rules: RulesArgs, overrides: &Overrides) -> Result<(), String> {
-    let engine = EngineBuilder::from_rules(
-        &rules.config,
-        CompileOptions { geo_data: rules.data.geo_data, ..CompileOptions::default() },
-    )
-    .map_err(|e| {
+    let source = RulesSource {
+        path: rules.config.clone(),
+        options: CompileOptions { geo_data: rules.data.geo_data, ..CompileOptions::default() },
+    };
+    let compiled = source.load().map_err(|e| {
         e.0.iter().for_each(|e| tracing::error!("{e}"));
         format!("{}: {} error(s); not started", rules.config.display(), e.0.len())
     })?;
-    let settings = engine.snapshot().settings.clone();
-    let plan = Plan::new(&settings, overrides);
-    let (listeners, token) = plan.bind(&settings).map_err(|e| format!("{e}; not started"))?;
+    let plan = Plan::new(&compiled.host, overrides);
+    let (listeners, token) = plan.bind(&compiled.host).map_err(|e| format!("{e}; not started"))?;
     // Root is given up before any thread starts or any query is read.
     if let Some(run_as) = &plan.run_as {
-        let dropped = linedns::serve::privileges::drop_privileges(run_as, settings.state_dir.as_deref());
+        let dropped = linedns::serve::privileges::drop_privileges(run_as, compiled.host.state_dir.as_deref());
         tracing::info!("{}", dropped.map_err(|e| format!("{e}; not started"))?);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(plan.workers).enable_all().build();
@@ -398,9 +397,9 @@ fn serve(rules: RulesArgs, overrides: &Overrides) -> Result<(), String> {
     let result = runtime.block_on(async {
         // The handlers first: a SIGTERM sent once the start line is out stops it cleanly.
         let handlers = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()));
-        let server = Server::with_token(engine, token);
+        let server = Server::reloading(compiled, Some(source), token);
         let control = server.control().clone();
-        linedns::serve::log_serving(&control.engine, &listeners, plan.workers);
+        linedns::serve::log_serving(&control, &listeners, plan.workers);
         server.run(listeners, signals(control, handlers)).await
     });
     result.map_err(|e| format!("linedns stopped on an error: {e}"))
@@ -441,7 +440,7 @@ async fn signals(control: Arc<Control>, handlers: (SignalStream, SignalStream, S
 }
 
 /// Compiles the rules, or prints every error and returns `None`.
-fn load(rules: &Path, data: DataArgs) -> Option<Snapshot> {
+fn load(rules: &Path, data: DataArgs) -> Option<Compiled> {
     let compiled = compile_file(rules, &CompileOptions { geo_data: data.geo_data, ..CompileOptions::default() });
     compiled.map_err(|e| eprintln!("{e}\n{}: {} error(s); nothing was loaded", rules.display(), e.0.len())).ok()
 }

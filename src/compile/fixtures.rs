@@ -26,7 +26,7 @@ transfers:
 
 /// [`RULES`], compiled.
 pub fn snapshot() -> Snapshot {
-    compile_str(RULES, Path::new("fixture.yaml"), &CompileOptions::default()).unwrap()
+    compile_str(RULES, Path::new("fixture.yaml"), &CompileOptions::default()).unwrap().snapshot
 }
 
 /// A query with ID 0x1234, `flags`, one question of `labels` (wire form) and `qtype`.

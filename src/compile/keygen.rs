@@ -207,7 +207,7 @@ pub fn status(rules: &Path, zone: Option<&str>, now: u64) -> Result<String, Stri
 /// files, and a running server (which watches them) takes each step from there.
 pub fn roll(rules: &Path, zone: &str, ksk: bool, now: u64) -> Result<String, String> {
     let origin = crate::name::normalize(zone)?;
-    let snapshot = super::compile_file(rules, &super::CompileOptions::from_env()).map_err(|e| e.to_string())?;
+    let snapshot = super::compile_file(rules, &super::CompileOptions::from_env()).map_err(|e| e.to_string())?.snapshot;
     let signing = snapshot
         .zones
         .iter()

@@ -18,6 +18,7 @@ pub mod dnssec;
 pub(crate) mod fixtures;
 mod health_checks;
 mod hint;
+pub mod host;
 pub mod import;
 pub mod key_file;
 pub mod keygen;
@@ -33,15 +34,15 @@ pub mod zone_file;
 mod zone_text;
 mod zones;
 
-use crate::engine::builder::EngineBuilder;
+use crate::engine::Engine;
 use crate::engine::health::{CheckSpec, Probe, ProbeId, ProbeKey};
 use crate::engine::line::{LineRecord, LineTable, Node, NodeId};
 use crate::engine::snapshot::{Snapshot, SourcePrefix};
-use crate::engine::{Engine, SnapshotSource};
 use crate::error::{CompileErrors, ConfigError, Place};
 use crate::geo::lists::NumberedNet;
 use crate::geo::table::LineId;
 use crate::geo::{Classifier, LinePrefix, LineShape};
+use host::HostSettings;
 
 /// Environment variable naming the geo-data root (overridden by `--geo-data`).
 pub const GEO_DATA_ENV: &str = "LINEDNS_GEO_DATA";
@@ -74,8 +75,18 @@ impl CompileOptions {
     }
 }
 
+/// What compiling rules gives: the snapshot the engine answers from, and the settings of
+/// the host around it, apart (the engine never reads those).
+#[derive(Debug)]
+pub struct Compiled {
+    /// What the engine answers from.
+    pub snapshot: Snapshot,
+    /// How the server listens, runs and keeps state.
+    pub host: HostSettings,
+}
+
 /// Compiles the rules file at `path`.
-pub fn compile_file(path: &Path, options: &CompileOptions) -> Result<Snapshot, CompileErrors> {
+pub fn compile_file(path: &Path, options: &CompileOptions) -> Result<Compiled, CompileErrors> {
     // Stamped before reading: a write racing the compile shows up as a change later.
     let rules_stamp = stamp(path);
     let rules = config::load(path)?;
@@ -84,8 +95,7 @@ pub fn compile_file(path: &Path, options: &CompileOptions) -> Result<Snapshot, C
     compiler.run(rules)
 }
 
-/// A rules file and the options to compile it with: the source an [`Engine`] reloads
-/// from.
+/// A rules file and the options to compile it with: where a server reloads from.
 #[derive(Clone, Debug)]
 pub struct RulesSource {
     /// The rules file.
@@ -94,17 +104,17 @@ pub struct RulesSource {
     pub options: CompileOptions,
 }
 
-impl SnapshotSource for RulesSource {
+impl RulesSource {
     /// Compiles the rules, and never returns rules read from a file that may be half
     /// written (an editor or `rsync --inplace` writing it in place): if an input changed
     /// while it was read, or was modified less than `SETTLE` (300 ms) before the compile
     /// ended, it waits `SETTLE` and compiles again, at most `SETTLE_TRIES` (6) times in
     /// all; then it fails, and the running rules stay. A compile error is reported at once
     /// (a half-written file that does not compile never goes live either).
-    fn load(&self) -> Result<Snapshot, CompileErrors> {
+    pub fn load(&self) -> Result<Compiled, CompileErrors> {
         let mut tries = 1;
         loop {
-            let snapshot = compile_file(&self.path, &self.options)?;
+            let compiled = compile_file(&self.path, &self.options)?;
             let now = std::time::SystemTime::now();
             // A file's age at the end of the compile; a time ahead of the clock by less
             // than SETTLE is a write racing the clock, any more a skewed clock.
@@ -112,14 +122,15 @@ impl SnapshotSource for RulesSource {
                 Ok(age) => age < SETTLE,
                 Err(ahead) => ahead.duration() < SETTLE,
             };
-            let unsettled: Vec<&Path> = snapshot
+            let unsettled: Vec<&Path> = compiled
+                .snapshot
                 .inputs
                 .iter()
                 .filter(|(path, read)| stamp(path) != *read || read.is_some_and(|(m, _)| fresh(m)))
                 .map(|(path, _)| path.as_path())
                 .collect();
             if unsettled.is_empty() {
-                return Ok(snapshot);
+                return Ok(compiled);
             }
             if tries == SETTLE_TRIES {
                 let message = format!(
@@ -135,7 +146,8 @@ impl SnapshotSource for RulesSource {
         }
     }
 
-    fn describe(&self) -> String {
+    /// What it loads from, for logs: the rules file's path.
+    pub fn describe(&self) -> String {
         self.path.display().to_string()
     }
 }
@@ -147,17 +159,11 @@ const SETTLE: std::time::Duration = std::time::Duration::from_millis(300);
 const SETTLE_TRIES: u32 = 6;
 
 impl Engine {
-    /// Compiles the rules file and serves it; [`Engine::reload`] reads the same file again.
+    /// Compiles the rules file and serves its snapshot (a host that reloads keeps a
+    /// [`RulesSource`] and hands [`Engine::swap`] what it loads).
     pub fn from_rules(path: &Path, options: CompileOptions) -> Result<Engine, CompileErrors> {
-        Ok(EngineBuilder::from_rules(path, options)?.build())
-    }
-}
-
-impl EngineBuilder {
-    /// Compiles the rules file for an engine that reloads from it.
-    pub fn from_rules(path: &Path, options: CompileOptions) -> Result<EngineBuilder, CompileErrors> {
         let source = RulesSource { path: path.to_path_buf(), options };
-        Ok(EngineBuilder::new(source.load()?).source(Box::new(source)))
+        Ok(Engine::new(source.load()?.snapshot))
     }
 }
 
@@ -174,7 +180,7 @@ pub fn stamp(path: &Path) -> Option<(std::time::SystemTime, u64)> {
 }
 
 /// Compiles rules given as text; `path` names them in errors and anchors relative paths.
-pub fn compile_str(text: &str, path: &Path, options: &CompileOptions) -> Result<Snapshot, CompileErrors> {
+pub fn compile_str(text: &str, path: &Path, options: &CompileOptions) -> Result<Compiled, CompileErrors> {
     let rules = config::parse(text, path)?;
     Compiler::new(path, options).run(rules)
 }
@@ -253,7 +259,7 @@ impl<'o> Compiler<'o> {
         addresses
     }
 
-    fn run(mut self, rules: RulesFile) -> Result<Snapshot, CompileErrors> {
+    fn run(mut self, rules: RulesFile) -> Result<Compiled, CompileErrors> {
         if rules.version.value != config::RULES_VERSION {
             let place = self.place(&rules.version);
             self.fail(
@@ -292,15 +298,15 @@ impl<'o> Compiler<'o> {
                 None => self.broken_checks.push(name.clone()),
             }
         }
-        let settings = match &rules.server {
+        let (settings, host) = match &rules.server {
             Some(def) => self.server_settings(def),
-            None => settings::defaults(),
+            None => (settings::answer_defaults(), HostSettings::default()),
         };
         let keys = self.keys(&rules.keys);
         let mut zones = Vec::new();
         let mut zone_by_origin = FxHashMap::default();
         for def in &rules.zones {
-            if let Some(zone) = self.compile_zone(def, settings.state_dir.as_deref(), &keys) {
+            if let Some(zone) = self.compile_zone(def, host.state_dir.as_deref(), &keys) {
                 if zone_by_origin.contains_key(&zone.origin) {
                     let place = self.place(&def.value.origin);
                     self.fail(place, format!("zone {}", zone.origin), "zone defined twice");
@@ -316,12 +322,12 @@ impl<'o> Compiler<'o> {
             zone_by_origin.insert(catalog.origin.clone(), zones.len() as u32);
             zones.push(catalog);
         }
-        let transfers = self.transfers(&rules.transfers, &zones, &keys, settings.state_dir.is_some());
+        let transfers = self.transfers(&rules.transfers, &zones, &keys, host.state_dir.is_some());
         let check = rules.check.as_ref().map(|def| self.check(def, &zones)).unwrap_or_default();
         if !self.errors.is_empty() {
             return Err(CompileErrors(self.errors));
         }
-        Ok(Snapshot {
+        let snapshot = Snapshot {
             settings,
             lines: self.lines,
             classifier,
@@ -337,7 +343,8 @@ impl<'o> Compiler<'o> {
             transfers,
             keys,
             check,
-        })
+        };
+        Ok(Compiled { snapshot, host })
     }
 
     /// `--geo-data`/`LINEDNS_GEO_DATA`, else the rules' `geo_data` (relative to the rules

@@ -3,34 +3,18 @@
 
 use std::path::Path;
 
+use super::host::{DnstapOutput, DnstapSettings, HostSettings};
 use super::{Compiler, Place, stamp};
 use crate::config::{At, ServerDef, defaults};
 use crate::engine::cookies::Secret;
-use crate::engine::settings::{CookieSettings, DnstapOutput, DnstapSettings, RrlSettings, ServerSettings};
+use crate::engine::settings::{AnswerSettings, CookieSettings, RrlSettings};
 
-/// The settings of rules without a `server:` section.
-pub(super) fn defaults() -> ServerSettings {
-    ServerSettings {
-        listen: defaults::LISTEN.to_vec(),
-        workers: defaults::WORKERS,
+/// The answer settings of rules without a `server:` section.
+pub(super) fn answer_defaults() -> AnswerSettings {
+    AnswerSettings {
         udp_payload_max: defaults::UDP_PAYLOAD_MAX,
-        tcp_idle_timeout: defaults::TCP_IDLE_TIMEOUT,
-        tcp_max_connections: defaults::TCP_MAX_CONNECTIONS,
-        tcp_max_per_client: defaults::TCP_MAX_PER_CLIENT,
-        tcp_query_timeout: defaults::TCP_QUERY_TIMEOUT,
-        tcp_write_timeout: defaults::TCP_WRITE_TIMEOUT,
         chaos_version: None,
         chaos_id: None,
-        watch: defaults::WATCH,
-        admin_listen: Some(defaults::ADMIN_LISTEN),
-        admin_token_file: None,
-        admin_hosts: Vec::new(),
-        metrics_listen: None,
-        cpus: Vec::new(),
-        state_dir: None,
-        user: None,
-        group: None,
-        serial_coalesce: defaults::SERIAL_COALESCE,
         rrl: RrlSettings {
             rate: 0,
             slip: defaults::RRL_SLIP,
@@ -40,15 +24,15 @@ pub(super) fn defaults() -> ServerSettings {
             allow: Vec::new(),
         },
         cookies: CookieSettings { enabled: true, secrets: None, overlap: defaults::COOKIE_OVERLAP },
-        dnstap: None,
     }
 }
 
 impl Compiler<'_> {
-    pub(super) fn server_settings(&mut self, def: &At<ServerDef>) -> ServerSettings {
+    /// The `server:` section: what the engine answers with, and what the host runs with.
+    pub(super) fn server_settings(&mut self, def: &At<ServerDef>) -> (AnswerSettings, HostSettings) {
         let place = self.place(def);
         let d = &def.value;
-        let mut settings = defaults();
+        let (mut answer, mut settings) = (answer_defaults(), HostSettings::default());
         // Paths in `server:` are relative to the rules file.
         let rules_dir = self.file.parent().map(Path::to_path_buf).unwrap_or_default();
         if let Some(listen) = &d.listen {
@@ -72,7 +56,7 @@ impl Compiler<'_> {
             if !(512..=4096).contains(&size) {
                 self.fail(place.clone(), "server", format!("udp_payload_max {size} is outside 512..=4096"));
             }
-            settings.udp_payload_max = size;
+            answer.udp_payload_max = size;
         }
         if let Some(ms) = d.tcp_idle_timeout_ms {
             if ms < 100 {
@@ -168,24 +152,23 @@ impl Compiler<'_> {
             settings.serial_coalesce = std::time::Duration::from_millis(ms);
         }
         if let Some(rrl) = &d.rrl {
-            self.rrl_settings(&place, rrl, &mut settings.rrl);
+            self.rrl_settings(&place, rrl, &mut answer.rrl);
         }
         if let Some(cookies) = &d.cookies {
-            settings.cookies.enabled = cookies.enabled.unwrap_or(true);
-            settings.cookies.overlap =
-                cookies.overlap_s.map_or(defaults::COOKIE_OVERLAP, std::time::Duration::from_secs);
+            answer.cookies.enabled = cookies.enabled.unwrap_or(true);
+            answer.cookies.overlap = cookies.overlap_s.map_or(defaults::COOKIE_OVERLAP, std::time::Duration::from_secs);
             if let Some(file) = &cookies.secret_file {
-                settings.cookies.secrets = self.cookie_secrets(&place, &rules_dir.join(file));
+                answer.cookies.secrets = self.cookie_secrets(&place, &rules_dir.join(file));
             }
         }
         if let Some(dnstap) = &d.dnstap {
             settings.dnstap = self.dnstap_settings(&place, dnstap, &rules_dir);
         }
         if let Some(chaos) = &d.chaos {
-            settings.chaos_version = chaos.version.clone();
-            settings.chaos_id = chaos.id.clone();
+            answer.chaos_version = chaos.version.clone();
+            answer.chaos_id = chaos.id.clone();
         }
-        settings
+        (answer, settings)
     }
 }
 

@@ -1,5 +1,5 @@
-//! An engine is built once, with everything the host gives it ([`EngineBuilder`]): where
-//! reloads come from, its clock, the hooks it calls back (a NOTIFY accepted, a view that
+//! An engine is built once, with everything the host gives it ([`EngineBuilder`]): its
+//! clock, the hooks it calls back (a NOTIFY accepted, a view that
 //! may have changed, answered queries for a tap) and the views' stored serials with
 //! where to keep them. Nothing is handed to a running engine afterwards.
 
@@ -8,6 +8,7 @@ use std::sync::atomic::AtomicU64;
 
 use arc_swap::ArcSwap;
 
+use super::Engine;
 use super::defence::Defences;
 use super::host::{HostHooks, NotifyHook};
 use super::live::Live;
@@ -19,13 +20,11 @@ use super::sign::cache::SignatureCache;
 use super::snapshot::Snapshot;
 use super::tap::Tap;
 use super::versions::StoredView;
-use super::{Engine, SnapshotSource};
 
 /// What an [`Engine`] is built from. Only the snapshot is required.
 #[derive(Debug)]
 pub struct EngineBuilder {
     snapshot: Snapshot,
-    source: Option<Box<dyn SnapshotSource>>,
     clock: Option<fn() -> u64>,
     notified: Option<NotifyHook>,
     changed: Option<ChangeHook>,
@@ -36,17 +35,7 @@ pub struct EngineBuilder {
 impl EngineBuilder {
     /// An engine that will serve `snapshot`.
     pub fn new(snapshot: Snapshot) -> Self {
-        EngineBuilder { snapshot, source: None, clock: None, notified: None, changed: None, tap: None, versions: None }
-    }
-
-    /// The snapshot it will serve first (a host reads its settings while it builds).
-    pub fn snapshot(&self) -> &Snapshot {
-        &self.snapshot
-    }
-
-    /// Reloads come from `source` ([`Engine::reload`]).
-    pub fn source(self, source: Box<dyn SnapshotSource>) -> Self {
-        EngineBuilder { source: Some(source), ..self }
+        EngineBuilder { snapshot, clock: None, notified: None, changed: None, tap: None, versions: None }
     }
 
     /// The host's clock (seconds since the Unix epoch): DNS cookies and response rate
@@ -83,13 +72,12 @@ impl EngineBuilder {
 
     /// The engine.
     pub fn build(self) -> Engine {
-        let EngineBuilder { snapshot, source, clock, notified, changed, tap, versions } = self;
+        let EngineBuilder { snapshot, clock, notified, changed, tap, versions } = self;
         let defences = Defences::new(&snapshot.settings, clock);
         let metrics = Metrics::default();
         let live = Live::new(snapshot, &metrics, OverrideView::default());
         Engine {
             current: ArcSwap::from_pointee(live),
-            source,
             generation: AtomicU64::new(1),
             metrics,
             overrides: OverrideBook::default(),
@@ -102,16 +90,9 @@ impl EngineBuilder {
 }
 
 impl Engine {
-    /// An engine serving `snapshot`, with no source to reload from and nothing from a
-    /// host (see [`Engine::builder`]).
+    /// An engine serving `snapshot`, with nothing from a host (see [`Engine::builder`]).
     pub fn new(snapshot: Snapshot) -> Self {
         EngineBuilder::new(snapshot).build()
-    }
-
-    /// An engine serving `snapshot`, which [`Engine::reload`] replaces with a fresh one
-    /// from `source`.
-    pub fn with_source(snapshot: Snapshot, source: Box<dyn SnapshotSource>) -> Self {
-        EngineBuilder::new(snapshot).source(source).build()
     }
 
     /// A builder for an engine serving `snapshot` with what a host gives it.

@@ -16,7 +16,7 @@ use super::cookies::{CookieCheck, Secret, Secrets};
 use super::outcome::Outcome;
 use super::query::Transport;
 use super::rrl::{self, RateLimiter, Verdict};
-use super::settings::ServerSettings;
+use super::settings::AnswerSettings;
 use crate::wire::decode::OPTION_COOKIE;
 use crate::wire::encode;
 
@@ -37,7 +37,7 @@ impl Defences {
     /// host's `clock` (seconds since the Unix epoch; without one, no cookies and no rate
     /// limiting). The secrets are those `settings` configure, a previous secret they name
     /// accepted for the overlap from now; without one configured, a random one.
-    pub fn new(settings: &ServerSettings, clock: Option<fn() -> u64>) -> Defences {
+    pub fn new(settings: &AnswerSettings, clock: Option<fn() -> u64>) -> Defences {
         let secrets = match (settings.cookies.secrets, clock) {
             (Some((current, previous)), Some(clock)) => {
                 let until = clock().saturating_add(settings.cookies.overlap.as_secs());
@@ -57,7 +57,7 @@ impl Defences {
 
     /// Takes the cookie secrets of newly swapped-in `settings` (a rollover keeps the old
     /// secret for the overlap).
-    pub fn reloaded(&self, settings: &ServerSettings) {
+    pub fn reloaded(&self, settings: &AnswerSettings) {
         let Some(clock) = self.clock else { return };
         let rolled = self.secrets.load().roll(settings.cookies.secrets, clock(), settings.cookies.overlap.as_secs());
         self.secrets.store(rolled.into());
@@ -68,7 +68,7 @@ impl Defences {
     /// `false` when the answer is dropped.
     pub fn finish(
         &self,
-        settings: &ServerSettings,
+        settings: &AnswerSettings,
         outcome: &mut Outcome,
         source: IpAddr,
         transport: Transport,

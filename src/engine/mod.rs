@@ -66,24 +66,12 @@ use self::query::Transport;
 use self::request::Request;
 use self::serials::Serials;
 use self::snapshot::Snapshot;
-use crate::error::CompileErrors;
-
-/// Where fresh snapshots come from on reload: in practice the rules file and its data
-/// (`compile::RulesSource`). Loading reads files, so the engine calls it only from
-/// [`Engine::reload`], never on the query path.
-pub trait SnapshotSource: Send + Sync + std::panic::RefUnwindSafe + std::fmt::Debug {
-    /// Compiles a new snapshot, or every error that prevents one.
-    fn load(&self) -> Result<Snapshot, CompileErrors>;
-    /// What it loads from, for logs (the rules file's path).
-    fn describe(&self) -> String;
-}
 
 /// Holds the snapshot queries read. Readers never block; a reload compiles off the query
 /// path and swaps the pointer, so each query sees one whole snapshot, old or new.
 #[derive(Debug)]
 pub struct Engine {
     current: ArcSwap<Live>,
-    source: Option<Box<dyn SnapshotSource>>,
     generation: AtomicU64,
     /// Query counters, kept across reloads.
     pub metrics: Metrics,
@@ -104,11 +92,6 @@ impl Engine {
     #[inline]
     pub fn snapshot(&self) -> Guard<Arc<Live>> {
         self.current.load()
-    }
-
-    /// What this engine reloads from, if anything (the rules file's path).
-    pub fn source(&self) -> Option<String> {
-        self.source.as_ref().map(|s| s.describe())
     }
 
     /// Number of the live snapshot: 1 at start, one more per swap.
@@ -282,17 +265,6 @@ impl Engine {
         let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
         self.serials.mark_changed();
         ReloadReport { generation, versions, ..report }
-    }
-
-    /// Loads a fresh snapshot from the source and swaps it in; on any error the running
-    /// snapshot stays and the errors are returned. Loading reads files: call it off the
-    /// query path.
-    pub fn reload(&self) -> Result<ReloadReport, CompileErrors> {
-        let Some(source) = &self.source else {
-            return Ok(ReloadReport { generation: self.generation(), ..ReloadReport::default() });
-        };
-        let snapshot = source.load()?;
-        Ok(self.swap(snapshot))
     }
 
     /// Sets an override at `at` (seconds since the Unix epoch); it must name a node, line

@@ -6,82 +6,20 @@ use std::time::Duration;
 
 use crate::geo::table::LineId;
 
-/// How the server listens and answers. Listen addresses and workers take effect at
-/// start; the rest at every reload.
+/// What the rules' `server:` section says about answers; taken at every reload. (How
+/// the server listens and runs is the host's: `compile::host::HostSettings`.)
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServerSettings {
-    /// UDP and TCP addresses to listen on.
-    pub listen: Vec<SocketAddr>,
-    /// UDP sockets (and runtime threads) per address; 0 = one per core.
-    pub workers: usize,
+pub struct AnswerSettings {
     /// Largest UDP response we send and advertise (512..=4096).
     pub udp_payload_max: u16,
-    /// A TCP connection idle this long is closed (RFC 7766 §6.2.3).
-    pub tcp_idle_timeout: Duration,
-    /// Most TCP connections open at once; more are closed on accept.
-    pub tcp_max_connections: usize,
-    /// Most TCP connections open at once from one address; more are closed on accept.
-    pub tcp_max_per_client: usize,
-    /// A TCP query whose first octet has arrived must be whole within this.
-    pub tcp_query_timeout: Duration,
-    /// A TCP answer (each message of a transfer) must be written within this.
-    pub tcp_write_timeout: Duration,
     /// Answer for CHAOS `version.bind` / `version.server` (off when `None`).
     pub chaos_version: Option<String>,
     /// Answer for CHAOS `id.server` / `hostname.bind` (off when `None`).
     pub chaos_id: Option<String>,
-    /// Reload when the rules or data files change (checked every second, debounced).
-    pub watch: bool,
-    /// Admin API listener (`None`: off).
-    pub admin_listen: Option<SocketAddr>,
-    /// File with the admin token, relative paths against the rules file's directory.
-    pub admin_token_file: Option<std::path::PathBuf>,
-    /// Host names the admin API answers to besides `localhost` and its addresses.
-    pub admin_hosts: Vec<Box<str>>,
-    /// A listener serving `/metrics` alone (`None`: none besides the admin API).
-    pub metrics_listen: Option<SocketAddr>,
-    /// CPUs the UDP workers are pinned to (empty: unpinned); taken at start.
-    pub cpus: Vec<usize>,
-    /// Where serve keeps state across restarts (`None`: nowhere); taken at start.
-    pub state_dir: Option<std::path::PathBuf>,
-    /// The user serve changes to once bound, when started as root; taken at start.
-    pub user: Option<String>,
-    /// That user's group (`None`: the user's own); taken at start.
-    pub group: Option<String>,
-    /// Least time between two new serials of the server's views (changes wait).
-    pub serial_coalesce: Duration,
     /// Response rate limiting over UDP.
     pub rrl: RrlSettings,
     /// DNS cookies.
     pub cookies: CookieSettings,
-    /// dnstap query logs (`None`: off); taken at start.
-    pub dnstap: Option<DnstapSettings>,
-}
-
-/// `server.dnstap`: what is logged, where.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DnstapSettings {
-    /// Where the frames go.
-    pub output: DnstapOutput,
-    /// One query in this many is logged (1: all).
-    pub every: u32,
-    /// Log the queries.
-    pub queries: bool,
-    /// Log the answers.
-    pub responses: bool,
-    /// The identity of each frame (`None`: the host name).
-    pub identity: Option<String>,
-    /// Queries waiting for the writer at most.
-    pub queue: usize,
-}
-
-/// Where dnstap frames go.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DnstapOutput {
-    /// A reader's Unix socket (bidirectional Frame Streams).
-    Socket(std::path::PathBuf),
-    /// A file (unidirectional Frame Streams).
-    File(std::path::PathBuf),
 }
 
 /// `server.rrl`: response rate limiting (see [`super::rrl`]).

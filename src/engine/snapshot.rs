@@ -31,7 +31,7 @@ pub struct SourcePrefix {
 #[derive(Debug)]
 pub struct Snapshot {
     /// How the server answers (payload size, CHAOS) and listens.
-    pub settings: super::settings::ServerSettings,
+    pub settings: super::settings::AnswerSettings,
     /// Lines, `default` first.
     pub lines: LineTable,
     /// Address → line and ECS scope.

@@ -1,7 +1,8 @@
 //! What the admin API and every reload trigger share: the engine and serve's counters.
 //! [`Control::reload`] is the one logged and counted reload that the file watch,
-//! `POST /reload` and the binary's SIGHUP all run: the compile-off-the-query-path-then-
-//! swap of [`crate::engine::Engine::reload`].
+//! `POST /reload` and the binary's SIGHUP all run: the rules compiled off the query path,
+//! the snapshot swapped into the engine ([`crate::engine::Engine::swap`]) and the host
+//! settings into [`Control::host`].
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -12,6 +13,10 @@ use serde::Serialize;
 use super::health::checker::CheckerStats;
 pub use super::reload_cause::ReloadCause;
 use super::replication::notify::NotifyStats;
+use arc_swap::ArcSwap;
+
+use crate::compile::host::HostSettings;
+use crate::compile::{Compiled, RulesSource};
 use crate::engine::{Engine, ReloadReport};
 use crate::error::CompileErrors;
 
@@ -20,6 +25,11 @@ use crate::error::CompileErrors;
 pub struct Control {
     /// The engine served.
     pub engine: Arc<Engine>,
+    /// Where reloads read the rules again (`None`: the server never reloads).
+    pub source: Option<RulesSource>,
+    /// How the server listens, runs and keeps state, as the live rules say: swapped with
+    /// each reload's snapshot. Read it with [`Control::host`].
+    pub host: Arc<ArcSwap<HostSettings>>,
     /// Health checker counters.
     pub checker: Arc<CheckerStats>,
     /// Reload counters.
@@ -165,7 +175,7 @@ impl Control {
     pub fn reload(&self, cause: ReloadCause) -> Result<ReloadReport, CompileErrors> {
         let (engine, stats) = (&self.engine, &self.reloads);
         *stats.tried.lock().unwrap_or_else(|e| e.into_inner()) = input_stamps(engine);
-        let result = match engine.reload() {
+        let result = match self.swap_in() {
             Ok(report) => {
                 stats.successes.fetch_add(1, Ordering::Relaxed);
                 let list = |names: &[String]| if names.is_empty() { "none".to_string() } else { names.join(", ") };
@@ -202,6 +212,31 @@ impl Control {
         };
         stats.keep(ReloadEvent::new(&cause, engine.generation(), &result));
         result
+    }
+}
+
+impl Control {
+    /// The host settings of the live rules.
+    pub fn host(&self) -> Arc<HostSettings> {
+        self.host.load_full()
+    }
+
+    /// What the server reloads from, for logs and the status page (the rules file).
+    pub fn source(&self) -> Option<String> {
+        self.source.as_ref().map(RulesSource::describe)
+    }
+
+    /// Compiles the rules again and puts them in force: the snapshot into the engine, the
+    /// host settings here. Without a source there is nothing to read: the live
+    /// generation is reported.
+    fn swap_in(&self) -> Result<ReloadReport, CompileErrors> {
+        let Some(source) = &self.source else {
+            return Ok(ReloadReport { generation: self.engine.generation(), ..ReloadReport::default() });
+        };
+        let Compiled { snapshot, host } = source.load()?;
+        let report = self.engine.swap(snapshot);
+        self.host.store(Arc::new(host));
+        Ok(report)
     }
 }
 

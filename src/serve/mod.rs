@@ -42,6 +42,7 @@ pub use self::control::{Control, ReloadCause};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,8 +54,10 @@ use self::check::{consistency, schedule as check_schedule};
 use self::control::ReloadStats;
 use self::dns::{handover, tcp, udp};
 use self::health::checker;
-use crate::engine::Engine;
+use crate::compile::host::HostSettings;
+use crate::compile::{CompileOptions, Compiled, RulesSource};
 use crate::engine::builder::EngineBuilder;
+use crate::error::CompileErrors;
 
 /// Sockets a [`Server`] serves.
 #[derive(Debug, Default)]
@@ -136,7 +139,7 @@ pub struct Plan {
 impl Plan {
     /// The plan for `settings`, with what `overrides` gives in their place. Workers
     /// default to one per core.
-    pub fn new(settings: &crate::engine::settings::ServerSettings, overrides: &Overrides) -> Plan {
+    pub fn new(settings: &HostSettings, overrides: &Overrides) -> Plan {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let from_rules = if settings.workers > 0 { settings.workers } else { cores };
         Plan {
@@ -153,10 +156,7 @@ impl Plan {
 
     /// Binds every socket of the plan, and reads the admin token (see [`admin::token`]):
     /// the admin API beyond loopback needs one.
-    pub fn bind(
-        &self,
-        settings: &crate::engine::settings::ServerSettings,
-    ) -> Result<(Listeners, Option<String>), String> {
+    pub fn bind(&self, settings: &HostSettings) -> Result<(Listeners, Option<String>), String> {
         let bound =
             if self.share_port { bind_sharing(&self.listen, self.workers) } else { bind(&self.listen, self.workers) };
         let mut listeners = bound.map_err(|e| e.to_string())?;
@@ -190,7 +190,8 @@ impl std::str::FromStr for AdminListen {
 
 /// Logs the start line: version, rules, what they hold, and every address served (tests
 /// and operators read the ports from it).
-pub fn log_serving(engine: &Engine, listeners: &Listeners, workers: usize) {
+pub fn log_serving(control: &Control, listeners: &Listeners, workers: usize) {
+    let engine = &control.engine;
     let (udp, tcp) = listeners.local_addrs().unwrap_or_default();
     let mut tcp: Vec<String> = tcp.iter().map(ToString::to_string).collect();
     tcp.dedup();
@@ -203,7 +204,7 @@ pub fn log_serving(engine: &Engine, listeners: &Listeners, workers: usize) {
     tracing::info!(
         "linedns {} serving {} ({} lines, {} zones, {} nodes, {} probes) on udp+tcp {} ({} UDP sockets, {workers} workers){metrics}; admin API {admin}",
         env!("CARGO_PKG_VERSION"),
-        engine.source().unwrap_or_else(|| "rules".into()),
+        control.source().unwrap_or_else(|| "rules".into()),
         summary.lines.len(),
         summary.zones.len(),
         summary.nodes,
@@ -316,9 +317,9 @@ fn context(e: io::Error, what: &str, addr: SocketAddr) -> io::Error {
 
 /// What the state directory keeps, back in force before the first query: the operator
 /// overrides, then the views' serials (which the overrides may change), looked at once.
-fn restore_state(engine: &Engine, serials_restored: bool) {
-    override_store::restore(engine);
-    replication::first_look(engine, serials_restored);
+fn restore_state(control: &Control, serials_restored: bool) {
+    override_store::restore(&control.engine, control.host().state_dir.as_deref());
+    replication::first_look(&control.engine, serials_restored);
 }
 
 /// What the server made with its engine and hands to its services when it starts.
@@ -337,7 +338,7 @@ struct Startup {
 /// How long in-flight TCP answers get to finish after shutdown is asked.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// The whole server over an [`Engine`]: DNS on UDP and TCP, the health checker, the
+/// The whole server over an [`Engine`](crate::engine::Engine): DNS on UDP and TCP, the health checker, the
 /// admin API (when [`Listeners::admin`] is set) and the file watch (when the rules'
 /// `server.watch` is on).
 #[derive(Debug)]
@@ -352,25 +353,32 @@ const WATCH_EVERY: Duration = Duration::from_secs(1);
 const WATCH_DEBOUNCE: Duration = Duration::from_millis(500);
 
 impl Server {
-    /// A server answering from the engine `engine` builds, with no admin token.
-    pub fn new(engine: EngineBuilder) -> Self {
-        Server::with_token(engine, None)
+    /// A server answering `compiled`, that never reloads, with no admin token.
+    pub fn new(compiled: Compiled) -> Self {
+        Server::reloading(compiled, None, None)
     }
 
-    /// A server whose admin API requires `token` on mutating calls. It builds the engine
-    /// with what its services need of it: the clock, the hooks that wake them (a view
-    /// that may have changed, a NOTIFY accepted), the query log's tap, and the views'
-    /// serials kept in the state directory. Those set on `engine` before are replaced:
-    /// give the server a builder with the snapshot and its source only.
-    pub fn with_token(engine: EngineBuilder, token: Option<String>) -> Self {
+    /// A server answering the rules file at `path`, that reloads from it, whose admin API
+    /// requires `token` on mutating calls (see [`Server::reloading`]).
+    pub fn from_rules(path: &Path, options: CompileOptions, token: Option<String>) -> Result<Self, CompileErrors> {
+        let source = RulesSource { path: path.to_path_buf(), options };
+        Ok(Server::reloading(source.load()?, Some(source), token))
+    }
+
+    /// A server answering `compiled`, that reloads from `source` (the file watch,
+    /// `POST /reload`, SIGHUP), whose admin API requires `token` on mutating calls. It
+    /// builds the engine with what its services need of it: the clock, the hooks that
+    /// wake them (a view that may have changed, a NOTIFY accepted), the query log's tap,
+    /// and the views' serials kept in the state directory.
+    pub fn reloading(compiled: Compiled, source: Option<RulesSource>, token: Option<String>) -> Self {
+        let Compiled { snapshot, host } = compiled;
         let changed = Arc::new(tokio::sync::Notify::new());
         let (notified_tx, notified) = tokio::sync::mpsc::unbounded_channel::<Box<str>>();
         let dnstap_stats: Arc<dnstap::DnstapStats> = Arc::default();
-        let settings = &engine.snapshot().settings;
-        let dnstap = settings.dnstap.as_ref().map(|s| dnstap::prepare(s, dnstap_stats.clone()));
-        let serials = replication::open(settings);
+        let dnstap = host.dnstap.as_ref().map(|s| dnstap::prepare(s, dnstap_stats.clone()));
+        let serials = replication::open(&host);
         let waker = changed.clone();
-        let mut engine = engine
+        let mut engine = EngineBuilder::new(snapshot)
             .clock(clock::unix_now)
             .on_change(move || waker.notify_one())
             .on_notify(move |zone| {
@@ -383,6 +391,8 @@ impl Server {
         let startup = Startup { changed, notified, dnstap, serials_restored: serials.restored };
         let control = Control {
             engine: Arc::new(engine.build()),
+            source,
+            host: Arc::new(arc_swap::ArcSwap::from_pointee(host)),
             checker: Arc::default(),
             reloads: ReloadStats::default(),
             notify: Arc::default(),
@@ -407,7 +417,7 @@ impl Server {
     /// or panics stops the server the same way and is the error returned. Must run
     /// inside a tokio runtime.
     pub async fn run(self, listeners: Listeners, shutdown: impl Future<Output = ()>) -> io::Result<()> {
-        restore_state(&self.control.engine, self.startup.serials_restored);
+        restore_state(&self.control, self.startup.serials_restored);
         self.run_with(listeners, shutdown).await
     }
 
@@ -433,6 +443,7 @@ impl Server {
         let control = self.control.clone();
         let secondaries = secondary::Secondaries {
             engine: engine.clone(),
+            host: self.control.host.clone(),
             stats: self.control.secondary.clone(),
             reload: Box::new(move |cause| control.reload(cause).map(|_| ()).map_err(|e| e.to_string())),
             notified,
@@ -452,18 +463,19 @@ impl Server {
             let listener = tokio::net::TcpListener::from_std(listener)?;
             helpers.spawn(admin::serve(listener, self.control.clone(), admin::Access::MetricsOnly, stopped()));
         }
-        if engine.snapshot().settings.watch {
+        let host = self.control.host();
+        if host.watch {
             helpers.spawn(file_watch::run(self.control.clone(), WATCH_EVERY, WATCH_DEBOUNCE, stopped()));
         }
         // The query log, before the first query is read.
-        let dnstap = match (dnstap, &engine.snapshot().settings.dnstap) {
+        let dnstap = match (dnstap, &host.dnstap) {
             (Some(prepared), Some(settings)) => Some(prepared.start(settings)?),
             _ => None,
         };
         let mut tasks = JoinSet::new();
         // UDP: one blocking thread per socket (batched system calls), stopped by a flag.
         let udp_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let cpus = engine.snapshot().settings.cpus.clone();
+        let cpus = host.cpus.clone();
         for (worker, socket) in listeners.udp.into_iter().enumerate() {
             let (engine, stop) = (engine.clone(), udp_stop.clone());
             let cpu = (!cpus.is_empty()).then(|| cpus[worker % cpus.len()]);
@@ -471,7 +483,7 @@ impl Server {
         }
         for listener in listeners.tcp {
             let listener = tokio::net::TcpListener::from_std(listener)?;
-            tasks.spawn(tcp::serve(engine.clone(), listener, stop_rx.clone()));
+            tasks.spawn(tcp::serve(engine.clone(), self.control.host.clone(), listener, stop_rx.clone()));
         }
         let mut result = Ok(());
         tokio::select! {
@@ -518,7 +530,7 @@ impl Server {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         // The views are looked at before this returns: the first query already gets
         // each view's serial.
-        restore_state(&self.control.engine, self.startup.serials_restored);
+        restore_state(&self.control, self.startup.serials_restored);
         let shutdown = async {
             let _ = stopped.await;
         };

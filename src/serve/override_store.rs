@@ -3,7 +3,7 @@
 //! admin API and read at start, before the first query. A file that cannot be read or
 //! parsed is reported and the server starts without it; it is never a crash.
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use crate::engine::Engine;
 use crate::engine::overrides::Override;
@@ -17,13 +17,9 @@ struct OverridesFile {
     overrides: Vec<Override>,
 }
 
-fn path(engine: &Engine) -> Option<PathBuf> {
-    engine.snapshot().settings.state_dir.as_ref().map(|dir| dir.join(OVERRIDES_FILE))
-}
-
-/// Puts the stored overrides back in force (if the rules name a state directory).
-pub fn restore(engine: &Engine) {
-    let Some(path) = path(engine) else { return };
+/// Puts the overrides stored in `state_dir` back in force (if the rules name one).
+pub fn restore(engine: &Engine, state_dir: Option<&Path>) {
+    let Some(path) = state_dir.map(|dir| dir.join(OVERRIDES_FILE)) else { return };
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
@@ -51,13 +47,13 @@ pub fn restore(engine: &Engine) {
     }
 }
 
-/// Writes the overrides in force to the state directory (if the rules name one). Saves
+/// Writes the overrides in force to `state_dir` (if the rules name one). Saves
 /// take turns, each reading the list when its turn comes, so the last save after the
 /// last change writes that change, whatever order concurrent admin calls finish in.
-pub fn save(engine: &Engine) -> Result<(), String> {
+pub fn save(engine: &Engine, state_dir: Option<&Path>) -> Result<(), String> {
     static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(path) = path(engine) else { return Ok(()) };
+    let Some(path) = state_dir.map(|dir| dir.join(OVERRIDES_FILE)) else { return Ok(()) };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("state directory {}: {e}", dir.display()))?;
     }

@@ -110,6 +110,8 @@ impl ZoneState {
 pub struct Secondaries {
     /// The engine served.
     pub engine: Arc<Engine>,
+    /// The host settings of the live rules (the state directory keeps the copies).
+    pub host: Arc<arc_swap::ArcSwap<crate::compile::host::HostSettings>>,
     /// Where each zone's status is shown.
     pub stats: Arc<SecondaryStats>,
     /// Reloads the rules, naming the cause.
@@ -134,7 +136,7 @@ pub async fn run(mut control: Secondaries, stop: impl std::future::Future<Output
     let mut zones: BTreeMap<Box<str>, ZoneState> = BTreeMap::new();
     loop {
         let live = control.engine.snapshot();
-        let state_dir = live.settings.state_dir.clone();
+        let state_dir = control.host.load().state_dir.clone();
         let wanted: Vec<(Box<str>, crate::engine::zone::Primary)> =
             live.zones.iter().filter_map(|z| z.primary.clone().map(|p| (z.origin.clone(), p))).collect();
         let keys = live.keys.clone();

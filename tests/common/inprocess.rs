@@ -6,8 +6,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Once};
 
-use linedns::engine::builder::EngineBuilder;
-use linedns::serve::{Running, Server, bind, bind_admin};
+use linedns::serve::{Control, Running, Server, bind, bind_admin};
 use linedns::{CompileOptions, Engine};
 
 /// Threads of in-process servers that panicked, by name.
@@ -35,6 +34,8 @@ pub struct InProcess {
     pub admin: SocketAddr,
     /// The engine it serves.
     pub engine: Arc<Engine>,
+    /// Its engine, host settings and counters (reload it with `control.reload`).
+    pub control: Arc<Control>,
     runtime: tokio::runtime::Runtime,
     running: Option<Running>,
     threads: String,
@@ -52,7 +53,7 @@ impl InProcess {
         record_panics();
         static SERVERS: AtomicUsize = AtomicUsize::new(0);
         let threads = format!("linedns-inprocess-{}", SERVERS.fetch_add(1, Ordering::Relaxed));
-        let engine = EngineBuilder::from_rules(&super::repo_path(rules), CompileOptions::default())
+        let server = Server::from_rules(&super::repo_path(rules), CompileOptions::default(), token.map(str::to_string))
             .unwrap_or_else(|e| panic!("{rules} must compile:\n{e}"));
         let listen: Vec<SocketAddr> = listen.iter().map(|a| a.parse().unwrap()).collect();
         let mut listeners = bind(&listen, 2).expect("bind DNS on loopback");
@@ -63,8 +64,8 @@ impl InProcess {
             .enable_all()
             .build()
             .unwrap();
-        let server = Server::with_token(engine, token.map(str::to_string));
-        let engine = server.control().engine.clone();
+        let control = server.control().clone();
+        let engine = control.engine.clone();
         let running = {
             let _inside = runtime.enter();
             server.spawn(listeners).expect("spawn the server")
@@ -72,7 +73,7 @@ impl InProcess {
         let mut addrs = running.tcp.clone();
         addrs.dedup();
         let admin = running.admin.expect("the admin API listens");
-        InProcess { addrs, admin, engine, runtime, running: Some(running), threads }
+        InProcess { addrs, admin, engine, control, runtime, running: Some(running), threads }
     }
 
     /// Shuts the server down as `linedns serve` does on SIGTERM, and fails the test if it

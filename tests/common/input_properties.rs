@@ -18,7 +18,7 @@ pub fn rules(data: &[u8]) {
     }
     let path = Path::new("fuzz-rules.yaml");
     match linedns::compile_str(&text, path, &linedns::CompileOptions::default()) {
-        Ok(snapshot) => {
+        Ok(linedns::compile::Compiled { snapshot, .. }) => {
             // A compiled table covers every address: both families classify.
             let _ = snapshot.classifier.classify(IpAddr::from([192, 0, 2, 1]), 32);
             let _ = snapshot.classifier.classify(IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1]), 128);

@@ -40,6 +40,7 @@ pub fn real_snapshot() -> Snapshot {
         &CompileOptions { geo_data: Some(real_geo_data()), ..CompileOptions::default() },
     )
     .unwrap_or_else(|e| panic!("china-carriers.yaml must compile on the real data:\n{e}"))
+    .snapshot
 }
 
 /// Compiles rules text as if it were `tests/inline.yaml`, data relative to `geo_data`.
@@ -49,4 +50,5 @@ pub fn compile_text(text: &str, geo_data: &Path) -> Result<Snapshot, CompileErro
         &repo_path("tests/inline.yaml"),
         &CompileOptions { geo_data: Some(geo_data.to_path_buf()), ..CompileOptions::default() },
     )
+    .map(|compiled| compiled.snapshot)
 }

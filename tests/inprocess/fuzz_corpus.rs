@@ -9,8 +9,8 @@ use linedns::engine::builder::EngineBuilder;
 
 #[test]
 fn fuzz_corpus_replays_clean() {
-    let engine = EngineBuilder::from_rules(&common::repo_path("tests/rules/server.yaml"), CompileOptions::default())
-        .unwrap()
+    let rules = common::repo_path("tests/rules/server.yaml");
+    let engine = EngineBuilder::new(linedns::compile_file(&rules, &CompileOptions::default()).unwrap().snapshot)
         .clock(packet_properties::FIXED_CLOCK)
         .build();
     replay("packet", 20, |bytes| packet_properties::check(&engine, bytes));

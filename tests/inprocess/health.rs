@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use linedns::engine::builder::EngineBuilder;
+use linedns::compile::RulesSource;
 use linedns::serve::health::checker::{CheckerStats, run as run_checker};
 use linedns::{ClientInfo, CompileOptions, Engine, Query, RecordType, Served};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -256,12 +256,16 @@ async fn a_hanging_target_fails_by_its_timeout_and_delays_no_other_probe() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dns_check_against_a_real_dns_server_and_initial_down() {
     // linedns itself, on port 0, is the DNS target: example.com SOA → NOERROR.
-    let target_engine =
-        EngineBuilder::from_rules(&common::repo_path("tests/rules/server.yaml"), CompileOptions::default()).unwrap();
+    let target = linedns::serve::Server::from_rules(
+        &common::repo_path("tests/rules/server.yaml"),
+        CompileOptions::default(),
+        None,
+    )
+    .unwrap();
     let listeners = linedns::serve::bind(&["127.0.0.1:0".parse().unwrap()], 1).unwrap();
     let dns = listeners.local_addrs().unwrap().1[0];
     let (stop_dns, dns_stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(linedns::serve::Server::new(target_engine).run(listeners, async {
+    let server = tokio::spawn(target.run(listeners, async {
         let _ = dns_stopped.await;
     }));
     let rules = format!(
@@ -294,25 +298,27 @@ async fn reload_keeps_the_health_of_unchanged_nodes_and_stops_removed_probes() {
     );
     let path = write_rules("reload", &with_b);
     let engine = Arc::new(Engine::from_rules(&path, CompileOptions::default()).unwrap());
+    let source = RulesSource { path: path.clone(), options: CompileOptions::default() };
+    let reload = || source.load().map(|compiled| engine.swap(compiled.snapshot));
     let stats = Arc::new(CheckerStats::default());
     let checker = Checker::start(&engine, stats.clone());
     a.stop();
     eventually(Duration::from_secs(3), "A down", || answer(&engine, "8.8.8.0/24").0 == ["192.0.2.2"]).await;
     // Reload the same rules: A's probe state is kept (down), not reset to up.
-    let report = engine.reload().unwrap();
+    let report = reload().unwrap();
     assert_eq!((report.probes_kept, report.probes_added.len()), (2, 0));
     assert_eq!(answer(&engine, "8.8.8.0/24").0, ["192.0.2.2"], "A stays down across the reload");
     // Remove B from the rules: its probe stops; A's state still holds.
     let without_b = with_b.lines().filter(|l| !l.contains("192.0.2.2")).collect::<Vec<_>>().join("\n") + "\n";
     std::fs::write(&path, without_b).unwrap();
-    let report = engine.reload().unwrap();
+    let report = reload().unwrap();
     assert_eq!(report.probes_removed, [format!("tcp {}", b.addr)]);
     eventually(Duration::from_secs(2), "B's probe stopped", || stats.running.load(Ordering::Relaxed) == 1).await;
     assert_eq!(answer(&engine, "8.8.8.0/24").2, Served::FailOpen, "only A remains, and it is down");
     // A broken file: the reload fails and the running snapshot stays.
     std::fs::write(&path, "version: 1\nlines: [oops\n").unwrap();
     let generation = engine.generation();
-    assert!(engine.reload().is_err());
+    assert!(reload().is_err());
     assert_eq!(engine.generation(), generation);
     assert_eq!(answer(&engine, "8.8.8.0/24").2, Served::FailOpen);
     checker.stop().await;

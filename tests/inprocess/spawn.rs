@@ -8,9 +8,8 @@ use std::time::Duration;
 use hickory_proto::op::{Edns, Message, Query};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
 use hickory_proto::rr::{Name, RecordType};
-use linedns::engine::builder::EngineBuilder;
 use linedns::serve::{Server, bind};
-use linedns::{CompileOptions, Engine, compile_str};
+use linedns::{CompileOptions, compile_str};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
@@ -45,14 +44,14 @@ async fn tcp_ask(stream: &mut TcpStream, packet: &[u8]) -> Message {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn library_server_on_port_zero_answers_udp_and_tcp_and_stops() {
-    let engine =
-        EngineBuilder::from_rules(&common::repo_path("tests/rules/server.yaml"), CompileOptions::default()).unwrap();
+    let server =
+        Server::from_rules(&common::repo_path("tests/rules/server.yaml"), CompileOptions::default(), None).unwrap();
     let listeners = bind(&["127.0.0.1:0".parse().unwrap()], 2).unwrap();
     let (udp, tcp) = listeners.local_addrs().unwrap();
     assert_eq!(udp.len(), 2, "two SO_REUSEPORT sockets on one port");
     assert!(udp.iter().all(|a| a.port() == tcp[0].port() && a.port() != 0));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(Server::new(engine).run(listeners, async {
+    let server = tokio::spawn(server.run(listeners, async {
         let _ = stopped.await;
     }));
 
@@ -75,13 +74,13 @@ async fn tcp_connections_over_the_cap_are_closed() {
     let text = std::fs::read_to_string(common::repo_path("tests/rules/server.yaml"))
         .unwrap()
         .replace("tcp_idle_timeout_ms: 2000", "tcp_idle_timeout_ms: 5000\n  tcp_max_connections: 2");
-    let snapshot =
+    let compiled =
         compile_str(&text, &common::repo_path("tests/rules/server.yaml"), &CompileOptions::default()).unwrap();
-    assert_eq!(snapshot.settings.tcp_max_connections, 2);
+    assert_eq!(compiled.host.tcp_max_connections, 2);
     let listeners = bind(&["127.0.0.1:0".parse().unwrap()], 1).unwrap();
     let (_, tcp) = listeners.local_addrs().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(Server::new(Engine::builder(snapshot)).run(listeners, async {
+    let server = tokio::spawn(Server::new(compiled).run(listeners, async {
         let _ = stopped.await;
     }));
     let mut first = TcpStream::connect(tcp[0]).await.unwrap();

@@ -97,7 +97,7 @@ fn axfr_sends_the_lines_view_to_admitted_sources_only() {
     assert!(got.last().unwrap().contains(" SOA "), "{out}");
     // Exactly the telecom view: the export of that line, compared as sets, but for the
     // serial (the export's is the rules', the server's is the view's own).
-    let snap = compile_file(&rules, &CompileOptions::default()).unwrap();
+    let snap = compile_file(&rules, &CompileOptions::default()).unwrap().snapshot;
     let zone = snap.find_zone("example.com").unwrap();
     let want: BTreeSet<String> = export(&snap, zone, snap.lines.find("telecom").unwrap(), &snap.probe_health())
         .iter()
@@ -415,7 +415,7 @@ fn a_zone_added_by_a_reload_answers_its_views_serial_from_the_first_answer() {
     let added =
         "  - origin: example.net\n    soa: { mname: ns1, rname: hostmaster, serial: 2099010101 }\n    ns: [ns1]\n";
     std::fs::write(&rules, text.replace("transfers:\n", &format!("{added}transfers:\n"))).unwrap();
-    server.engine.reload().expect("the new rules compile");
+    server.control.reload(linedns::serve::ReloadCause::AdminApi).expect("the new rules compile");
     let out = dig(server.addrs[0], &["example.net", "SOA"]);
     let serial = common::server::soa_serial(&out).unwrap_or_else(|| panic!("{out}"));
     assert_eq!(serial, 2_099_010_101, "a view starts at the serial written");

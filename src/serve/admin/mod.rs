@@ -59,7 +59,7 @@ const MAX_CONNECTIONS: usize = 64;
 
 /// The admin token: [`TOKEN_ENV`], else the file the rules' `server.admin.token_file`
 /// names.
-pub fn token(settings: &crate::engine::settings::ServerSettings) -> Result<Option<String>, String> {
+pub fn token(settings: &crate::compile::host::HostSettings) -> Result<Option<String>, String> {
     if let Some(t) = std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty()) {
         return Ok(Some(t));
     }
@@ -176,7 +176,7 @@ async fn answer(
     own: SocketAddr,
 ) -> hyper::Response<Full<Bytes>> {
     let (method, path) = (request.method().clone(), request.uri().path().to_string());
-    let guard = AdminGuard { listener: own, names: control.engine.snapshot().settings.admin_hosts.clone() };
+    let guard = AdminGuard { listener: own, names: control.host().admin_hosts.clone() };
     let response = match guard.check(&method, request.headers()) {
         Err(refusal) => {
             tracing::warn!("admin API: {method} {path} from {peer} refused: {refusal}");
@@ -319,7 +319,7 @@ fn add_override(admin: &Control, body: &[u8]) -> Response {
 /// Writes the overrides to the state directory; a failure is logged (the override is in
 /// force, but would not survive a restart).
 fn keep_overrides(admin: &Control) {
-    if let Err(e) = super::override_store::save(&admin.engine) {
+    if let Err(e) = super::override_store::save(&admin.engine, admin.host().state_dir.as_deref()) {
         tracing::error!("overrides not kept across restarts: {e}");
     }
 }

@@ -202,7 +202,7 @@ pub fn status(control: &Control) -> Status {
     Status {
         version: env!("CARGO_PKG_VERSION"),
         now: crate::serve::clock::unix_now(),
-        source: engine.source(),
+        source: control.source(),
         generation: engine.generation(),
         lines,
         queries_without_line: queries.get("none").copied().unwrap_or(0),

@@ -442,9 +442,9 @@ async fn ask(
 }
 
 /// The primary the checker compares with: the rules' `check.primary`, else the first
-/// `server.listen` address (a wildcard address asked on loopback).
-pub fn default_primary(snapshot: &Snapshot) -> Option<SocketAddr> {
-    snapshot.check.primary.or_else(|| snapshot.settings.listen.first().map(|&a| loopback_if_wildcard(a)))
+/// `server.listen` address, `listen` (a wildcard address asked on loopback).
+pub fn default_primary(snapshot: &Snapshot, listen: &[SocketAddr]) -> Option<SocketAddr> {
+    snapshot.check.primary.or_else(|| listen.first().map(|&a| loopback_if_wildcard(a)))
 }
 
 /// `addr`, with a wildcard address (0.0.0.0, ::) replaced by loopback: where a server

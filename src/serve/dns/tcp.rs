@@ -10,23 +10,28 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
+use crate::compile::host::HostSettings;
 use crate::engine::Engine;
 use crate::engine::query::Transport;
 use crate::engine::request::Request;
 use crate::engine::transfer::Kind;
 
 /// Accepts connections until `stop`, then waits for the open ones to finish their query.
+/// The connection caps and time limits are the `host` settings as they stand when the
+/// listener starts (the total) and when each connection is accepted.
 pub(crate) async fn serve(
     engine: Arc<Engine>,
+    host: Arc<ArcSwap<HostSettings>>,
     listener: TcpListener,
     mut stop: watch::Receiver<bool>,
 ) -> io::Result<()> {
-    let max = engine.snapshot().settings.tcp_max_connections;
+    let max = host.load().tcp_max_connections;
     let slots = Arc::new(Semaphore::new(max));
     let per_client = Arc::new(PerClient::default());
     let mut connections = JoinSet::new();
@@ -48,12 +53,14 @@ pub(crate) async fn serve(
                     tracing::debug!("TCP: {max} connections open, closing one from {peer}");
                     continue;
                 };
-                let most = engine.snapshot().settings.tcp_max_per_client;
+                let host = host.load();
+                let most = host.tcp_max_per_client;
                 let Some(client) = per_client.take(client_key(peer.ip()), most) else {
                     tracing::debug!("TCP: {most} connections open from {}, closing another", client_key(peer.ip()));
                     continue;
                 };
-                connections.spawn(connection(engine.clone(), stream, peer, stop.clone(), (slot, client)));
+                let limits = (host.tcp_idle_timeout, host.tcp_query_timeout, host.tcp_write_timeout);
+                connections.spawn(connection(engine.clone(), stream, peer, stop.clone(), limits, (slot, client)));
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             _ = stop.changed() => break,
@@ -114,13 +121,9 @@ async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
     mut stop: watch::Receiver<bool>,
+    (idle, query_time, write_time): (Duration, Duration, Duration),
     _slots: (tokio::sync::OwnedSemaphorePermit, ClientSlot),
 ) {
-    let (idle, query_time, write_time) = {
-        let live = engine.snapshot();
-        let s = &live.settings;
-        (s.tcp_idle_timeout, s.tcp_query_timeout, s.tcp_write_timeout)
-    };
     let _ = stream.set_nodelay(true);
     let (reader, mut writer) = stream.into_split();
     let mut reader = BufReader::new(reader);

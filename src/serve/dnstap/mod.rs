@@ -23,7 +23,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use self::frames::Control;
 use self::message::{AUTH_QUERY, AUTH_RESPONSE, Origin, Seen};
-use crate::engine::settings::{DnstapOutput, DnstapSettings};
+use crate::compile::host::{DnstapOutput, DnstapSettings};
 use crate::engine::tap::{Tap, Tapped};
 
 /// How often a socket whose reader is gone is dialled again.

@@ -17,6 +17,7 @@
 pub mod notify;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +27,7 @@ use tokio::time::Instant;
 
 use self::notify::{Notifier, Notify};
 use super::control::Control;
-use crate::engine::settings::ServerSettings;
+use crate::compile::host::HostSettings;
 use crate::engine::versions::{Digest, START_WAIT, SerialChange, StoredView};
 use crate::engine::{Engine, VersionHooks};
 
@@ -114,7 +115,7 @@ pub(crate) struct Opened {
 }
 
 /// Opens the state directory's serials, if `settings` name one.
-pub(crate) fn open(settings: &ServerSettings) -> Opened {
+pub(crate) fn open(settings: &HostSettings) -> Opened {
     let store = settings.state_dir.as_deref().and_then(|dir| match SerialsStore::open(dir) {
         Ok(store) => Some(store),
         Err(e) => {
@@ -177,10 +178,10 @@ pub(super) async fn run(control: Arc<Control>, changed: Arc<tokio::sync::Notify>
     let mut last_serial: Option<Instant> = None;
     // This start's serials: announced, but they open no coalescing window (the first
     // change after a restart goes out at once too).
-    announce_new(engine, &mut notifier, &mut None);
+    announce_new(&control, &mut notifier, &mut None);
     tokio::pin!(stopped);
     loop {
-        announce_new(engine, &mut notifier, &mut last_serial);
+        announce_new(&control, &mut notifier, &mut last_serial);
         let due = engine.serials.next_look();
         let look_due = || due.is_some_and(|at| super::clock::unix_now() >= at);
         if mark == Some(engine.change_mark()) && !look_due() {
@@ -193,7 +194,7 @@ pub(super) async fn run(control: Arc<Control>, changed: Arc<tokio::sync::Notify>
                 () = &mut stopped => break,
             }
             // A reload's serials were made at its swap: out at once.
-            announce_new(engine, &mut notifier, &mut last_serial);
+            announce_new(&control, &mut notifier, &mut last_serial);
             if mark == Some(engine.change_mark()) && !look_due() {
                 continue;
             }
@@ -201,7 +202,7 @@ pub(super) async fn run(control: Arc<Control>, changed: Arc<tokio::sync::Notify>
         // Coalesce: a change inside the window after the last new serial waits for it to
         // end, and everything that changed meanwhile goes out as one serial.
         if let Some(last) = last_serial {
-            let coalesce = engine.snapshot().settings.serial_coalesce;
+            let coalesce = control.host().serial_coalesce;
             tokio::select! {
                 () = tokio::time::sleep_until(last + coalesce) => {}
                 () = &mut stopped => break,
@@ -223,12 +224,12 @@ pub(super) async fn run(control: Arc<Control>, changed: Arc<tokio::sync::Notify>
 
 /// Announces the serial changes the engine made since the last call, if any, and notes
 /// when (the coalescing window starts there).
-fn announce_new(engine: &Engine, notifier: &mut Notifier, last_serial: &mut Option<Instant>) {
-    let changes = engine.serials.take_changes();
+fn announce_new(control: &Control, notifier: &mut Notifier, last_serial: &mut Option<Instant>) {
+    let changes = control.engine.serials.take_changes();
     if !changes.is_empty() {
         *last_serial = Some(Instant::now());
         log_changes(&changes);
-        announce(engine, notifier, &changes);
+        announce(&control.engine, &control.host().listen, notifier, &changes);
     }
 }
 
@@ -243,8 +244,8 @@ fn log_changes(changes: &[SerialChange]) {
 }
 
 /// Sends a NOTIFY for each changed view to every secondary of a transfer rule of that
-/// view and zone.
-fn announce(engine: &Engine, notifier: &mut Notifier, changes: &[SerialChange]) {
+/// view and zone, from the address of `listen` of the secondary's family.
+fn announce(engine: &Engine, listen: &[SocketAddr], notifier: &mut Notifier, changes: &[SerialChange]) {
     let live = engine.snapshot();
     for change in changes {
         let Some(&zone) = live.zone_by_origin.get(&*change.zone) else { continue };
@@ -256,12 +257,8 @@ fn announce(engine: &Engine, notifier: &mut Notifier, changes: &[SerialChange]) 
             for &target in &rule.notify {
                 // From our own listen address of the target's family, when it names one:
                 // the address the secondary knows as its primary.
-                let source = live
-                    .settings
-                    .listen
-                    .iter()
-                    .map(|a| a.ip())
-                    .find(|ip| ip.is_ipv4() == target.is_ipv4() && !ip.is_unspecified());
+                let source =
+                    listen.iter().map(|a| a.ip()).find(|ip| ip.is_ipv4() == target.is_ipv4() && !ip.is_unspecified());
                 notifier.send(Notify {
                     target,
                     zone: change.zone.clone(),

@@ -1,0 +1,104 @@
+//! What the rules' `server:` section tells the host around the engine (how it listens,
+//! runs and keeps state), compiled apart from the [`Snapshot`](crate::engine::snapshot::Snapshot)
+//! the engine answers from: the engine never reads these, and `serve` reads them from
+//! [`Compiled::host`](super::Compiled::host) at start and after every reload.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::config::defaults;
+
+/// How the server listens, runs and keeps state. Listen addresses, workers, CPUs, the
+/// user, the state directory and dnstap take effect at start; the rest at every reload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostSettings {
+    /// UDP and TCP addresses to listen on.
+    pub listen: Vec<SocketAddr>,
+    /// UDP sockets (and runtime threads) per address; 0 = one per core.
+    pub workers: usize,
+    /// A TCP connection idle this long is closed (RFC 7766 §6.2.3).
+    pub tcp_idle_timeout: Duration,
+    /// Most TCP connections open at once; more are closed on accept.
+    pub tcp_max_connections: usize,
+    /// Most TCP connections open at once from one address; more are closed on accept.
+    pub tcp_max_per_client: usize,
+    /// A TCP query whose first octet has arrived must be whole within this.
+    pub tcp_query_timeout: Duration,
+    /// A TCP answer (each message of a transfer) must be written within this.
+    pub tcp_write_timeout: Duration,
+    /// Reload when the rules or data files change (checked every second, debounced).
+    pub watch: bool,
+    /// Admin API listener (`None`: off).
+    pub admin_listen: Option<SocketAddr>,
+    /// File with the admin token, relative paths against the rules file's directory.
+    pub admin_token_file: Option<PathBuf>,
+    /// Host names the admin API answers to besides `localhost` and its addresses.
+    pub admin_hosts: Vec<Box<str>>,
+    /// A listener serving `/metrics` alone (`None`: none besides the admin API).
+    pub metrics_listen: Option<SocketAddr>,
+    /// CPUs the UDP workers are pinned to (empty: unpinned).
+    pub cpus: Vec<usize>,
+    /// Where serve keeps state across restarts (`None`: nowhere).
+    pub state_dir: Option<PathBuf>,
+    /// The user serve changes to once bound, when started as root.
+    pub user: Option<String>,
+    /// That user's group (`None`: the user's own).
+    pub group: Option<String>,
+    /// Least time between two new serials of the server's views (changes wait).
+    pub serial_coalesce: Duration,
+    /// dnstap query logs (`None`: off).
+    pub dnstap: Option<DnstapSettings>,
+}
+
+impl Default for HostSettings {
+    /// The settings of rules without a `server:` section.
+    fn default() -> Self {
+        HostSettings {
+            listen: defaults::LISTEN.to_vec(),
+            workers: defaults::WORKERS,
+            tcp_idle_timeout: defaults::TCP_IDLE_TIMEOUT,
+            tcp_max_connections: defaults::TCP_MAX_CONNECTIONS,
+            tcp_max_per_client: defaults::TCP_MAX_PER_CLIENT,
+            tcp_query_timeout: defaults::TCP_QUERY_TIMEOUT,
+            tcp_write_timeout: defaults::TCP_WRITE_TIMEOUT,
+            watch: defaults::WATCH,
+            admin_listen: Some(defaults::ADMIN_LISTEN),
+            admin_token_file: None,
+            admin_hosts: Vec::new(),
+            metrics_listen: None,
+            cpus: Vec::new(),
+            state_dir: None,
+            user: None,
+            group: None,
+            serial_coalesce: defaults::SERIAL_COALESCE,
+            dnstap: None,
+        }
+    }
+}
+
+/// `server.dnstap`: what is logged, where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DnstapSettings {
+    /// Where the frames go.
+    pub output: DnstapOutput,
+    /// One query in this many is logged (1: all).
+    pub every: u32,
+    /// Log the queries.
+    pub queries: bool,
+    /// Log the answers.
+    pub responses: bool,
+    /// The identity of each frame (`None`: the host name).
+    pub identity: Option<String>,
+    /// Queries waiting for the writer at most.
+    pub queue: usize,
+}
+
+/// Where dnstap frames go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DnstapOutput {
+    /// A reader's Unix socket (bidirectional Frame Streams).
+    Socket(PathBuf),
+    /// A file (unidirectional Frame Streams).
+    File(PathBuf),
+}
