@@ -15,7 +15,7 @@
 //! exactly when the name is at or below the other; and a key is a valid master-file name
 //! (with a dot appended) as it is. [`write_wire`] and [`from_wire`] cross to the wire.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 
 /// RFC 1035 §3.1: a name is at most 255 octets on the wire.
 pub const MAX_WIRE_LEN: usize = 255;
@@ -134,6 +134,138 @@ impl KeyBuf {
     }
 }
 
+/// A domain name, held as its key (see the module): two names are equal exactly when
+/// their labels are, compared without regard to ASCII case (RFC 4343 §3); it hashes and
+/// orders as its key, reads as a `str` (the key) and shows in RFC 1035 §5.1 presentation
+/// form without the root's dot ([`crate::rdata::Fqdn`] adds it). Every `Name` is one a
+/// wire name gives: made only by [`Name::parse`], [`Name::in_origin`], [`Name::from_wire`]
+/// or [`Name::from_key`], which check it.
+#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Name(Box<str>);
+
+impl Name {
+    /// The root.
+    pub fn root() -> Name {
+        Name::default()
+    }
+
+    /// An absolute name in presentation form (see [`normalize`]).
+    pub fn parse(text: &str) -> Result<Name, NameError> {
+        normalize(text).map(|key| Name(key.into()))
+    }
+
+    /// A name as a zone file writes it in `origin` (see [`in_origin`]).
+    pub fn in_origin(text: &str, origin: &str) -> Result<Name, NameError> {
+        in_origin(text, origin).map(|key| Name(key.into()))
+    }
+
+    /// The uncompressed wire name at the start of `wire`, and its length there (see
+    /// [`from_wire`]).
+    pub fn from_wire(wire: &[u8]) -> Option<(Name, usize)> {
+        from_wire(wire).map(|(key, len)| (Name(key.into()), len))
+    }
+
+    /// The name whose key `key` is, if it is one (a key the decoder or this module wrote).
+    pub fn from_key(key: &str) -> Option<Name> {
+        normalize(key).ok().filter(|k| k == key).map(|k| Name(k.into()))
+    }
+
+    /// A name the code writes as a constant, in key form (`"invalid"`). It panics if
+    /// `key` is not one: for constants only, never for what comes in.
+    pub fn literal(key: &'static str) -> Name {
+        Name::from_key(key).unwrap_or_else(|| panic!("{key:?} is not a name's key"))
+    }
+
+    /// Its key.
+    #[inline]
+    pub fn as_key(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether it is the root.
+    pub fn is_root(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Writes it as uncompressed wire labels.
+    pub fn write_wire(&self, out: &mut Vec<u8>) {
+        write_wire(&self.0, out);
+    }
+
+    /// Its wire form.
+    pub fn to_wire(&self) -> Vec<u8> {
+        to_wire(&self.0)
+    }
+
+    /// Its length on the wire.
+    pub fn wire_len(&self) -> usize {
+        wire_len(&self.0)
+    }
+}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+
+    #[inline]
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for Name {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Name {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for Name {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl PartialEq<&str> for Name {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<String> for Name {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl From<Name> for Box<str> {
+    fn from(name: Name) -> Box<str> {
+        name.0
+    }
+}
+
+impl From<Name> for String {
+    fn from(name: Name) -> String {
+        name.0.into()
+    }
+}
+
 /// Appends a wire label's octets to `key` in key form, after a dot if `key` is not empty.
 pub fn push_label(key: &mut String, label: &[u8]) {
     if !key.is_empty() {
@@ -234,26 +366,93 @@ fn decimal_escape(text: &[u8]) -> Option<u8> {
     }
 }
 
+/// Why a text is not a domain name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NameError {
+    /// The text as written.
+    pub text: String,
+    /// What is wrong with it.
+    pub problem: NameProblem,
+}
+
+/// What is wrong with a name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NameProblem {
+    /// Two dots in a row, or a leading dot (RFC 1035 §3.1: only the root is empty).
+    EmptyLabel,
+    /// A label over [`MAX_LABEL_LEN`] octets (RFC 1035 §2.3.4).
+    LabelTooLong,
+    /// Over [`MAX_WIRE_LEN`] octets on the wire (RFC 1035 §3.1).
+    TooLong,
+    /// A relative name over [`MAX_WIRE_LEN`] octets once this origin is appended.
+    TooLongIn(String),
+    /// A backslash that starts no escape (RFC 1035 §5.1), at this octet (1-based).
+    BadEscape {
+        /// Where, counting from 1.
+        at: usize,
+    },
+    /// A character that must be escaped (a space, a control character) or that is not
+    /// ASCII (an internationalized name goes in its `xn--` form, RFC 5891).
+    BadCharacter(char),
+}
+
+impl fmt::Display for NameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = &self.text;
+        match &self.problem {
+            NameProblem::EmptyLabel => write!(f, "name {text:?} has an empty label"),
+            NameProblem::LabelTooLong => write!(f, "name {text:?} has a label longer than {MAX_LABEL_LEN} octets"),
+            NameProblem::TooLong => write!(f, "name {text:?} is longer than {MAX_WIRE_LEN} octets on the wire"),
+            NameProblem::TooLongIn(origin) => {
+                write!(f, "name {text:?} in {origin:?} is longer than {MAX_WIRE_LEN} octets on the wire")
+            }
+            NameProblem::BadEscape { at } => write!(
+                f,
+                "name {text:?} has a bad escape at octet {at} (\\ then a character, or \\DDD with DDD at most 255)"
+            ),
+            NameProblem::BadCharacter(c) if c.is_ascii() => {
+                let mut escaped = String::new();
+                let _ = write!(escaped, "\\{:03}", *c as u8);
+                write!(f, "name {text:?} has the character {c:?} (write it as {escaped} if it is meant)")
+            }
+            NameProblem::BadCharacter(c) => write!(
+                f,
+                "name {text:?} has the character {c:?} (write an internationalized name in its xn-- form, \\
+                 or an octet as \\DDD)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for NameError {}
+
+impl From<NameError> for String {
+    fn from(error: NameError) -> String {
+        error.to_string()
+    }
+}
+
 /// Reads an absolute name written in presentation form (`Example.COM.`, `0/25.2.0.192.in-addr.arpa`,
 /// `a\.b.example`, `\032x.example`) into its key. A trailing dot is optional; `.` or the
 /// empty text is the root.
-pub fn normalize(text: &str) -> Result<String, String> {
+pub fn normalize(text: &str) -> Result<String, NameError> {
     if text == "." {
         return Ok(String::new());
     }
     let mut key = String::with_capacity(text.len());
     let mut label: Vec<u8> = Vec::with_capacity(MAX_LABEL_LEN);
     let mut wire_len = 1;
-    let mut finish = |label: &mut Vec<u8>, key: &mut String| -> Result<(), String> {
+    let error = |problem| NameError { text: text.to_string(), problem };
+    let mut finish = |label: &mut Vec<u8>, key: &mut String| -> Result<(), NameError> {
         if label.is_empty() {
-            return Err(format!("name {text:?} has an empty label"));
+            return Err(error(NameProblem::EmptyLabel));
         }
         if label.len() > MAX_LABEL_LEN {
-            return Err(format!("name {text:?} has a label longer than {MAX_LABEL_LEN} octets"));
+            return Err(error(NameProblem::LabelTooLong));
         }
         wire_len += 1 + label.len();
         if wire_len > MAX_WIRE_LEN {
-            return Err(format!("name {text:?} is longer than {MAX_WIRE_LEN} octets on the wire"));
+            return Err(error(NameProblem::TooLong));
         }
         push_label(key, label);
         label.clear();
@@ -279,12 +478,7 @@ pub fn normalize(text: &str) -> Result<String, String> {
                 }
                 match text[i + 1..].chars().next() {
                     Some(c) if c.is_ascii() && !c.is_ascii_digit() => label.push(c as u8),
-                    _ => {
-                        return Err(format!(
-                            "name {text:?} has a bad escape at octet {} (\\ then a character, or \\DDD with DDD at most 255)",
-                            i + 1
-                        ));
-                    }
+                    _ => return Err(error(NameProblem::BadEscape { at: i + 1 })),
                 }
                 i += 2;
             }
@@ -292,28 +486,16 @@ pub fn normalize(text: &str) -> Result<String, String> {
                 label.push(b);
                 i += 1;
             }
-            _ => return Err(bad_character(text, i)),
+            _ => {
+                let c = text[i..].chars().next().unwrap_or(' ');
+                return Err(error(NameProblem::BadCharacter(c)));
+            }
         }
     }
     if !text.is_empty() {
         finish(&mut label, &mut key)?;
     }
     Ok(key)
-}
-
-/// The error for the unescaped character at octet `at` of `text`.
-fn bad_character(text: &str, at: usize) -> String {
-    let c = text[at..].chars().next().unwrap_or(' ');
-    if c.is_ascii() {
-        let mut escaped = String::new();
-        let _ = write!(escaped, "\\{:03}", c as u8);
-        format!("name {text:?} has the character {c:?} (write it as {escaped} if it is meant)")
-    } else {
-        format!(
-            "name {text:?} has the character {c:?} (write an internationalized name in its xn-- form, \
-             or an octet as \\DDD)"
-        )
-    }
 }
 
 /// Whether `text` (presentation form) ends in an unescaped dot, that is, is absolute.
@@ -327,7 +509,7 @@ pub fn is_absolute(text: &str) -> bool {
 
 /// Resolves a name written in a zone: `@` is the origin, a name ending in `.` is absolute,
 /// anything else is relative to the origin (zone-file convention, RFC 1035 §5.1).
-pub fn in_origin(text: &str, origin: &str) -> Result<String, String> {
+pub fn in_origin(text: &str, origin: &str) -> Result<String, NameError> {
     if text == "@" {
         return Ok(origin.to_string());
     }
@@ -337,7 +519,7 @@ pub fn in_origin(text: &str, origin: &str) -> Result<String, String> {
     let relative = normalize(text)?;
     let joined = join(&relative, origin);
     if wire_len(&joined) > MAX_WIRE_LEN {
-        return Err(format!("name {text:?} in {origin:?} is longer than {MAX_WIRE_LEN} octets on the wire"));
+        return Err(NameError { text: text.to_string(), problem: NameProblem::TooLongIn(origin.to_string()) });
     }
     Ok(joined)
 }
@@ -395,13 +577,44 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_name_is_one_whatever_its_case_or_escapes_and_crosses_the_wire_unchanged() {
+        let written = Name::parse("1.0/25.2.0.192.IN-ADDR.arpa.").unwrap();
+        assert_eq!(written, Name::parse(r"1.0\04725.2.0.192.in-addr.ARPA").unwrap(), "RFC 4343: case and escapes");
+        assert_eq!(written.as_key(), "1.0/25.2.0.192.in-addr.arpa");
+        let wire = written.to_wire();
+        assert_eq!(wire.len(), written.wire_len());
+        assert_eq!(Name::from_wire(&wire), Some((written.clone(), wire.len())));
+        let dotted = Name::parse(r"a\.b.Example").unwrap();
+        assert_eq!(dotted.to_string(), r"a\046b.example", "a dot inside a label is shown escaped");
+        assert_eq!(&dotted.to_wire()[..4], b"\x03a.b");
+        assert_eq!(Name::in_origin("@", "example").unwrap(), Name::literal("example"));
+        assert_eq!(Name::in_origin("www", "example").unwrap(), "www.example");
+        assert!(Name::root().is_root() && Name::parse(".").unwrap().is_root());
+        assert_eq!(Name::from_key("Www.example"), None, "a key is lowercase");
+        assert_eq!(Name::from_key(r"a\.b"), None, "a key escapes a dot as \\046");
+    }
+
+    #[test]
+    fn a_text_that_is_no_name_says_what_is_wrong() {
+        let problem = |text: &str| Name::parse(text).unwrap_err().problem;
+        assert_eq!(problem("a..b"), NameProblem::EmptyLabel);
+        assert_eq!(problem(&"a".repeat(64)), NameProblem::LabelTooLong);
+        assert_eq!(problem(&"abcdefg.".repeat(40)), NameProblem::TooLong);
+        assert_eq!(problem(r"a\"), NameProblem::BadEscape { at: 2 });
+        assert_eq!(problem("a b"), NameProblem::BadCharacter(' '));
+        let long = Name::in_origin(&"a".repeat(60), &"b.".repeat(98)[..195]).unwrap_err();
+        assert!(matches!(long.problem, NameProblem::TooLongIn(_)), "{long}");
+        assert!(long.to_string().contains("octets on the wire"), "{long}");
+    }
+
+    #[test]
     fn names() {
         assert_eq!(normalize("Example.COM.").unwrap(), "example.com");
         assert_eq!(normalize("").unwrap(), "");
         assert_eq!(normalize(".").unwrap(), "");
         assert!(normalize("a..b").is_err());
-        assert!(normalize("a b.com").unwrap_err().contains("' '"));
-        assert!(normalize("例子.com").unwrap_err().contains("xn--"));
+        assert!(normalize("a b.com").unwrap_err().to_string().contains("' '"));
+        assert!(normalize("例子.com").unwrap_err().to_string().contains("xn--"));
         assert_eq!(in_origin("@", "example.com").unwrap(), "example.com");
         assert_eq!(in_origin("WWW", "example.com").unwrap(), "www.example.com");
         assert_eq!(in_origin("*.cdn", "example.com").unwrap(), "*.cdn.example.com");
@@ -443,6 +656,6 @@ mod tests {
         assert!(normalize(&format!("{}.example", "a".repeat(64))).is_err());
         // 255 octets on the wire at most (four 63-octet labels are 257).
         let long = vec!["a".repeat(63); 4].join(".");
-        assert!(normalize(&long).unwrap_err().contains("255"));
+        assert!(normalize(&long).unwrap_err().to_string().contains("255"));
     }
 }

@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 /// files, transfers and answers of other servers name is the same type we answer with.
 pub use domain::base::iana::Rtype as RecordType;
 
-use crate::name;
+use crate::name::Name;
 
 /// The data of one resource record. Names are normalized (see [`crate::name`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -17,17 +17,17 @@ pub enum RData {
     /// RFC 3596 §2.2.
     Aaaa(Ipv6Addr),
     /// RFC 1035 §3.3.1.
-    Cname(Box<str>),
+    Cname(Name),
     /// RFC 1035 §3.3.11.
-    Ns(Box<str>),
+    Ns(Name),
     /// RFC 1035 §3.3.12 (linedns writes them only in its catalog zone, RFC 9432 §4.2).
-    Ptr(Box<str>),
+    Ptr(Name),
     /// RFC 1035 §3.3.9.
     Mx {
         /// Lower is preferred.
         preference: u16,
         /// Mail exchanger.
-        exchange: Box<str>,
+        exchange: Name,
     },
     /// RFC 1035 §3.3.14: the text, split into 255-octet strings on the wire.
     Txt(Box<str>),
@@ -40,7 +40,7 @@ pub enum RData {
         /// Service port.
         port: u16,
         /// Target host.
-        target: Box<str>,
+        target: Name,
     },
     /// RFC 8659 §4.1.
     Caa {
@@ -54,9 +54,9 @@ pub enum RData {
     /// RFC 1035 §3.3.13.
     Soa {
         /// Primary name server.
-        mname: Box<str>,
+        mname: Name,
         /// Responsible mailbox as a name.
-        rname: Box<str>,
+        rname: Name,
         /// Zone serial.
         serial: u32,
         /// Secondaries' refresh interval.
@@ -143,7 +143,6 @@ impl RData {
                 if end != data.len() {
                     return Err(short());
                 }
-                let target = target.into_boxed_str();
                 if rtype == RecordType::NS { RData::Ns(target) } else { RData::Cname(target) }
             }
             RecordType::SOA => {
@@ -152,8 +151,8 @@ impl RData {
                 let numbers = data.get(at..).filter(|rest| rest.len() == 20).ok_or_else(short)?;
                 let field = |i: usize| u32::from_be_bytes(numbers[i * 4..i * 4 + 4].try_into().expect("4 octets"));
                 RData::Soa {
-                    mname: mname.into(),
-                    rname: rname.into(),
+                    mname,
+                    rname,
                     serial: field(0),
                     refresh: field(1),
                     retry: field(2),
@@ -200,7 +199,7 @@ impl RData {
     pub fn parse(rtype: RecordType, text: &str, origin: &str) -> Result<RData, String> {
         let text = text.trim();
         let fields: Vec<&str> = text.split_whitespace().collect();
-        let target = |s: &str| name::in_origin(s, origin).map(Into::into);
+        let target = |s: &str| Name::in_origin(s, origin);
         let num = |s: &str, what: &str| -> Result<u16, String> {
             s.parse().map_err(|_| format!("bad {what} {s:?} in {rtype} value {text:?}"))
         };
@@ -270,9 +269,9 @@ pub fn presentation_hint(rtype: RecordType, message: &str) -> String {
 }
 
 /// A name at `at` in uncompressed wire form, as its key; and where it ends.
-fn wire_name(data: &[u8], at: usize) -> Option<(String, usize)> {
-    let (key, len) = name::from_wire(data.get(at..)?)?;
-    Some((key, at + len))
+fn wire_name(data: &[u8], at: usize) -> Option<(Name, usize)> {
+    let (name, len) = Name::from_wire(data.get(at..)?)?;
+    Some((name, at + len))
 }
 
 /// A normalized name shown absolute, with its trailing dot (the root as `.`).
@@ -350,7 +349,7 @@ impl fmt::Display for RData {
 /// (for showing it: names with their trailing dot, as the rules read them back).
 fn named_view(rtype: RecordType, data: &[u8]) -> Option<RData> {
     let number = |at: usize| Some(u16::from_be_bytes(data.get(at..at + 2)?.try_into().ok()?));
-    let whole = |(name, end): (String, usize)| (end == data.len()).then_some(name.into_boxed_str());
+    let whole = |(name, end): (Name, usize)| (end == data.len()).then_some(name);
     match rtype {
         RecordType::MX => Some(RData::Mx { preference: number(0)?, exchange: whole(wire_name(data, 2)?)? }),
         RecordType::SRV => Some(RData::Srv {

@@ -13,7 +13,7 @@ use rustc_hash::FxHashMap;
 use super::Compiler;
 use crate::config::{At, CatalogDef};
 use crate::engine::zone::{Content, NameNode, RrSet, Zone};
-use crate::name;
+use crate::name::Name;
 use crate::rdata::{RData, RecordType};
 
 /// TTL of the catalog's records (they are never resolved, RFC 9432 §5).
@@ -23,7 +23,7 @@ impl Compiler<'_> {
     /// The catalog zone listing `members`, or `None` (with an error) for a bad name.
     pub(super) fn catalog(&mut self, def: &At<CatalogDef>, members: &[Zone]) -> Option<Zone> {
         let place = self.place(def);
-        let origin = match name::normalize(&def.value.zone) {
+        let origin = match Name::parse(&def.value.zone) {
             Ok(o) if !o.is_empty() => o,
             Ok(_) => {
                 self.fail(place, "catalog", "the catalog zone cannot be the root");
@@ -39,8 +39,8 @@ impl Compiler<'_> {
             return None;
         }
         let soa = RData::Soa {
-            mname: "invalid".into(),
-            rname: "invalid".into(),
+            mname: Name::literal("invalid"),
+            rname: Name::literal("invalid"),
             serial: 1,
             refresh: 3600,
             retry: 600,
@@ -50,9 +50,9 @@ impl Compiler<'_> {
         let set =
             |rtype, data: Vec<RData>| RrSet { rtype, ttl: TTL, content: Content::Static(data.into()), source: None };
         let mut names: FxHashMap<Box<str>, NameNode> = FxHashMap::default();
-        let apex = names.entry(origin.as_str().into()).or_default();
+        let apex = names.entry(origin.as_key().into()).or_default();
         apex.sets.push(set(RecordType::SOA, vec![soa.clone()]));
-        apex.sets.push(set(RecordType::NS, vec![RData::Ns("invalid".into())]));
+        apex.sets.push(set(RecordType::NS, vec![RData::Ns(Name::literal("invalid"))]));
         let version = names.entry(format!("version.{origin}").into()).or_default();
         version.sets.push(set(RecordType::TXT, vec![RData::Txt("2".into())]));
         names.entry(format!("zones.{origin}").into()).or_default();
@@ -62,7 +62,7 @@ impl Compiler<'_> {
             node.sets.push(set(RecordType::PTR, vec![RData::Ptr(member.origin.clone())]));
         }
         Some(Zone {
-            origin: origin.into(),
+            origin: origin.clone(),
             soa: set(RecordType::SOA, vec![soa]),
             names,
             has_cuts: false,

@@ -56,10 +56,10 @@ pub fn rules_of_zone_file(path: &Path, origin: Option<&str>) -> Result<String, C
             continue;
         }
         let value = record.data.to_string();
-        match sets.iter_mut().find(|(o, t, _, _)| *o == record.owner && *t == rtype) {
+        match sets.iter_mut().find(|(o, t, _, _)| **o == *record.owner && *t == rtype) {
             Some((_, _, _, values)) if values.contains(&value) => {}
             Some((_, _, _, values)) => values.push(value),
-            None => sets.push((record.owner.clone(), rtype, record.ttl, vec![value])),
+            None => sets.push((record.owner.to_string(), rtype, record.ttl, vec![value])),
         }
     }
     for (owner, rtype, ttl, values) in sets {
@@ -79,7 +79,7 @@ pub fn rules_of_zone_file(path: &Path, origin: Option<&str>) -> Result<String, C
 fn soa_owner(path: &Path) -> Result<String, CompileErrors> {
     let data = zone_file::read(path, "").map_err(CompileErrors)?;
     match data.records.iter().find(|r| r.data.rtype() == RecordType::SOA) {
-        Some(r) if !r.owner.is_empty() => Ok(r.owner.clone()),
+        Some(r) if !r.owner.is_empty() => Ok(r.owner.to_string()),
         _ => Err(one_error(
             Place::file(path),
             "the file does not name its zone ($ORIGIN or an absolute SOA owner): give --origin",

@@ -13,7 +13,7 @@ use domain::zonefile::inplace::{Entry, Zonefile};
 
 use super::zone_text::parse_ttl;
 use crate::error::{ConfigError, Place};
-use crate::name;
+use crate::name::{self, Name};
 use crate::rdata::{RData, RecordType};
 
 /// Deepest `$INCLUDE` nesting read (BIND's limit is far higher; a loop stops here).
@@ -23,7 +23,7 @@ const MAX_INCLUDE_DEPTH: usize = 16;
 #[derive(Clone, Debug)]
 pub struct FileRecord {
     /// Owner, normalized, at or below the zone's origin.
-    pub owner: String,
+    pub owner: Name,
     /// TTL.
     pub ttl: u32,
     /// The data.
@@ -153,10 +153,12 @@ impl Reader<'_> {
 
     /// Checks one record and keeps it.
     fn record(&mut self, record: &domain::zonefile::inplace::ScannedRecord, place: Place) {
-        let written = record.owner().to_string();
-        let owner = match name::normalize(&written) {
-            Ok(o) => o,
-            Err(m) => return self.errors.push(ConfigError::new(place, m)),
+        // The scanner gives the owner in wire form: every octet as the file wrote it.
+        let mut wire = Vec::with_capacity(64);
+        let composed = domain::base::ToName::compose(record.owner(), &mut wire);
+        let Some((owner, _)) = composed.ok().and_then(|()| Name::from_wire(&wire)) else {
+            let message = format!("the owner {} is not a name", record.owner());
+            return self.errors.push(ConfigError::new(place, message));
         };
         let rtype = RecordType::from(record.rtype().to_int());
         let shown = format!("{owner} {}", rtype);

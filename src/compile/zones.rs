@@ -11,6 +11,7 @@ use super::{Compiler, zone_copy};
 use crate::config::{At, PrimaryDef, RecordDef, ZoneDef};
 use crate::engine::zone::{Content, NameNode, Primary, RrSet, Zone};
 use crate::error::Place;
+use crate::name::Name;
 use crate::rdata::{RData, RecordType};
 use crate::wire::tsig::Key;
 use crate::{config, name, rdata};
@@ -38,7 +39,7 @@ enum ZoneData {
 impl Compiler<'_> {
     pub(super) fn compile_zone(&mut self, def: &At<ZoneDef>, state_dir: Option<&Path>, keys: &[Key]) -> Option<Zone> {
         let z = &def.value;
-        let origin = match name::normalize(&z.origin.value) {
+        let origin = match Name::parse(&z.origin.value) {
             Ok(o) => o,
             Err(m) => {
                 let place = self.place(&z.origin);
@@ -74,8 +75,8 @@ impl Compiler<'_> {
             Some(ZoneData::Records(records, source)) => self.data_apex(records, source, &origin, &rule, &mut sets)?,
             Some(ZoneData::Unavailable(why)) => {
                 let placeholder = RData::Soa {
-                    mname: "invalid".into(),
-                    rname: "invalid".into(),
+                    mname: Name::literal("invalid"),
+                    rname: Name::literal("invalid"),
                     serial: 0,
                     refresh: 0,
                     retry: 0,
@@ -158,7 +159,7 @@ impl Compiler<'_> {
         };
         let signing = dnssec_keys.map(|k| k.signing);
         Some(Zone {
-            origin: origin.into(),
+            origin: origin.clone(),
             soa: soa_set,
             names,
             has_cuts,
@@ -186,11 +187,11 @@ impl Compiler<'_> {
         };
         let soa_def = &soa_at.value;
         let soa_place = self.place(soa_at);
-        let soa_name = |n: &str| name::in_origin(n, origin);
+        let soa_name = |n: &str| Name::in_origin(n, origin);
         let soa = match (soa_name(&soa_def.mname), soa_name(&soa_def.rname)) {
             (Ok(mname), Ok(rname)) => RData::Soa {
-                mname: mname.into(),
-                rname: rname.into(),
+                mname,
+                rname,
                 serial: soa_def.serial,
                 refresh: soa_def.refresh,
                 retry: soa_def.retry,
@@ -215,8 +216,8 @@ impl Compiler<'_> {
         }
         let mut ns_records = Vec::new();
         for ns in &z.ns {
-            match name::in_origin(&ns.value, origin) {
-                Ok(n) => ns_records.push(RData::Ns(n.into())),
+            match Name::in_origin(&ns.value, origin) {
+                Ok(n) => ns_records.push(RData::Ns(n)),
                 Err(m) => {
                     let place = self.place(ns);
                     self.fail(place, format!("{rule} ns"), m);
@@ -255,7 +256,7 @@ impl Compiler<'_> {
         let mut order: Vec<SetKey> = Vec::new();
         let mut grouped: FxHashMap<SetKey, (u32, Vec<RData>, Place)> = FxHashMap::default();
         for record in records {
-            let key = (Box::<str>::from(record.owner.as_str()), record.data.rtype());
+            let key = (Box::<str>::from(record.owner.as_key()), record.data.rtype());
             if record.data.rtype() == RecordType::SOA && record.owner != origin {
                 self.fail(
                     record.place,

@@ -346,6 +346,7 @@ mod tests {
     use crate::engine::answer::{Owner, Rcode};
     use crate::engine::line::AllUp;
     use crate::engine::query::{ClientInfo, Query};
+    use crate::name::Name;
     use crate::rdata::{RData, RecordType};
 
     fn client() -> ClientInfo {
@@ -359,7 +360,7 @@ mod tests {
         let answer = snapshot.resolve(&Query::new("1.2.0.192.IN-ADDR.arpa.", RecordType::PTR), &client(), &AllUp);
         assert_eq!(answer.rcode, Rcode::NoError);
         assert!(answer.authoritative, "the CNAME is ours");
-        let target = RData::Cname("1.0/25.2.0.192.in-addr.arpa".into());
+        let target = RData::Cname(Name::literal("1.0/25.2.0.192.in-addr.arpa"));
         assert!(matches!(answer.answers.as_slice(), [r] if *r.data == target), "{:?}", answer.answers);
         // The target lies below the cut at 0/25: the delegation comes with it.
         let cut = answer.authority.iter().find(|r| r.data.rtype() == RecordType::NS).expect("the delegation's NS");

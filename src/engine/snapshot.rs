@@ -12,7 +12,7 @@ use super::overrides::Targets;
 use super::zone::Zone;
 use crate::geo::table::LineId;
 use crate::geo::{Classifier, Tie};
-use crate::name;
+use crate::name::{self, Name};
 
 /// A prefix of a line as the rules gave it, kept for explanations.
 #[derive(Clone, Copy, Debug)]
@@ -45,7 +45,7 @@ pub struct Snapshot {
     /// The zones.
     pub zones: Vec<Zone>,
     /// Zone index by origin.
-    pub zone_by_origin: FxHashMap<Box<str>, u32>,
+    pub zone_by_origin: FxHashMap<Name, u32>,
     /// The line records of all zones.
     pub line_records: Vec<LineRecord>,
     /// The nodes of all pools, unique by address.

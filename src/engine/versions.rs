@@ -232,7 +232,7 @@ impl Versions {
             }
             for line_index in 0..snapshot.lines.len() {
                 let line = LineId::from_index(line_index);
-                let key: (Box<str>, Box<str>) = (zone.origin.clone(), snapshot.lines.name(line).into());
+                let key: (Box<str>, Box<str>) = (zone.origin.clone().into(), snapshot.lines.name(line).into());
                 let journaled = snapshot.transfers.iter().any(|r| r.line == line && r.covers(zone_index as u32));
                 let mut version = Version::of(snapshot, zone, line, health, 0);
                 let digest = version.digest(zone);

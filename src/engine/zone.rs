@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::sign::ZoneSigning;
-use crate::name;
+use crate::name::{self, Name};
 use crate::rdata::{RData, RecordType};
 
 /// What a record set holds.
@@ -52,7 +52,7 @@ impl NameNode {
 #[derive(Debug)]
 pub struct Zone {
     /// The apex (normalized).
-    pub origin: Box<str>,
+    pub origin: Name,
     /// The SOA record set (one record).
     pub soa: RrSet,
     /// Every existing name, apex and empty non-terminals included.

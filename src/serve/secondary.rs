@@ -26,6 +26,7 @@ use crate::compile::zone_copy::{self, CopyInfo};
 use crate::compile::zone_file;
 use crate::engine::Engine;
 use crate::engine::versions::serial_gt;
+use crate::name::Name;
 use crate::rdata::{Fqdn, RData, RecordType};
 use crate::wire::encode;
 use crate::wire::tsig::Key;
@@ -68,7 +69,7 @@ pub struct SecondaryStats {
 /// One record of a copy.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct ZoneRecord {
-    owner: String,
+    owner: Name,
     ttl: u32,
     data: RData,
 }
@@ -138,7 +139,7 @@ pub async fn run(mut control: Secondaries, stop: impl std::future::Future<Output
         let live = control.engine.snapshot();
         let state_dir = control.host.load().state_dir.clone();
         let wanted: Vec<(Box<str>, crate::engine::zone::Primary)> =
-            live.zones.iter().filter_map(|z| z.primary.clone().map(|p| (z.origin.clone(), p))).collect();
+            live.zones.iter().filter_map(|z| z.primary.clone().map(|p| (z.origin.clone().into(), p))).collect();
         let keys = live.keys.clone();
         drop(live);
         zones.retain(|origin, _| wanted.iter().any(|(o, _)| o == origin));
@@ -551,22 +552,23 @@ fn write_info(state_dir: &Path, origin: &str, info: &CopyInfo) -> Result<(), Str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::name::Name;
 
     fn soa(serial: u32) -> ZoneRecord {
         let data = RData::Soa {
-            mname: "ns1.example.org".into(),
-            rname: "hostmaster.example.org".into(),
+            mname: Name::literal("ns1.example.org"),
+            rname: Name::literal("hostmaster.example.org"),
             serial,
             refresh: 60,
             retry: 10,
             expire: 600,
             minimum: 30,
         };
-        ZoneRecord { owner: "example.org".into(), ttl: 300, data }
+        ZoneRecord { owner: Name::literal("example.org"), ttl: 300, data }
     }
 
     fn a(owner: &str, last: u8) -> ZoneRecord {
-        ZoneRecord { owner: owner.into(), ttl: 60, data: RData::A([192, 0, 2, last].into()) }
+        ZoneRecord { owner: Name::parse(owner).unwrap(), ttl: 60, data: RData::A([192, 0, 2, last].into()) }
     }
 
     fn read(held: Option<u32>, records: Vec<ZoneRecord>, current: &[ZoneRecord]) -> (Vec<ZoneRecord>, &'static str) {

@@ -11,13 +11,14 @@ use domain::base::ToName;
 use domain::base::rdata::ComposeRecordData;
 use domain::rdata::AllRecordData;
 
+use crate::name::Name;
 use crate::rdata::RecordType;
 
 /// One record of an answer section, its names decompressed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WireRecord {
-    /// The owner's key (see [`crate::name`]).
-    pub owner: String,
+    /// The owner.
+    pub owner: Name,
     /// The record's type.
     pub rtype: RecordType,
     /// The record's class (1 for IN).
@@ -63,7 +64,7 @@ pub fn answer(message: &[u8]) -> Result<Answer, MalformedMessage> {
             .ok_or_else(|| bad(&"a record of no type"))?;
         let mut owner = Vec::with_capacity(64);
         parsed.owner().compose(&mut owner).map_err(|_| bad(&"an owner name too long"))?;
-        let (owner, _) = crate::name::from_wire(&owner).ok_or_else(|| bad(&"an owner name that is not a name"))?;
+        let (owner, _) = Name::from_wire(&owner).ok_or_else(|| bad(&"an owner name that is not a name"))?;
         let mut data = Vec::new();
         parsed.data().compose_rdata(&mut data).map_err(|_| bad(&"an RDATA too long"))?;
         records.push(WireRecord {
@@ -97,8 +98,11 @@ mod tests {
         let answer = answer(&response()).unwrap();
         assert_eq!(answer.rcode, 3);
         let [cname, a] = &answer.records[..] else { panic!("two records: {answer:?}") };
-        assert_eq!((cname.owner.as_str(), cname.rtype, cname.ttl), ("www.example", RecordType::CNAME, 60));
-        assert_eq!(RData::from_wire(cname.rtype, &cname.data).unwrap(), RData::Cname("a.www.example".into()));
+        assert_eq!((cname.owner.as_key(), cname.rtype, cname.ttl), ("www.example", RecordType::CNAME, 60));
+        assert_eq!(
+            RData::from_wire(cname.rtype, &cname.data).unwrap(),
+            RData::Cname(crate::name::Name::literal("a.www.example"))
+        );
         assert_eq!((a.rtype, a.class, a.ttl, &a.data[..]), (RecordType::A, 1, 256, &[192, 0, 2, 1][..]));
     }
 
