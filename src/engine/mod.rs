@@ -276,7 +276,7 @@ impl Engine {
         who: String,
         why: String,
         at: u64,
-    ) -> Result<Override, String> {
+    ) -> Result<Override, override_book::UnknownTarget> {
         let added = self.overrides.add(&self.current, Override { id: 0, target, state, who, why, at })?;
         self.serials.mark_changed();
         Ok(added)

@@ -10,7 +10,7 @@ use arc_swap::ArcSwap;
 use serde::Serialize;
 
 use super::live::Live;
-use super::overrides::{Override, OverrideView};
+use super::overrides::{Override, OverrideView, Target};
 
 /// An override as listed: whether it names something in the live snapshot.
 #[derive(Clone, Debug, Serialize)]
@@ -73,14 +73,14 @@ impl OverrideBook {
     /// Sets `over` (its id is given here); it must name a node, line or pool of the live
     /// snapshot. One per target: a new one replaces the old. The live snapshot is read
     /// with the book held, so a change never lands on a snapshot a swap is replacing.
-    pub(super) fn add(&self, current: &ArcSwap<Live>, mut over: Override) -> Result<Override, String> {
+    pub(super) fn add(&self, current: &ArcSwap<Live>, mut over: Override) -> Result<Override, UnknownTarget> {
         let mut listed = self.lock();
         let live = current.load();
+        if !OverrideView::applies(&over, live.override_targets()) {
+            return Err(UnknownTarget(over.target));
+        }
         listed.next_id += 1;
         over.id = listed.next_id;
-        if !OverrideView::applies(&over, live.override_targets()) {
-            return Err(format!("the live rules have no {}", over.target));
-        }
         listed.list.retain(|o| o.target != over.target);
         listed.list.push(over.clone());
         self.publish(&listed, &live);
@@ -115,3 +115,14 @@ impl OverrideBook {
             .collect()
     }
 }
+/// An override that names no node, line or pool of the live rules.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownTarget(pub Target);
+
+impl std::fmt::Display for UnknownTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the live rules have no {}", self.0)
+    }
+}
+
+impl std::error::Error for UnknownTarget {}

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use super::state_file::{self, StateFileError};
 use crate::engine::Engine;
 use crate::engine::overrides::Override;
 
@@ -20,11 +21,11 @@ struct OverridesFile {
 /// Puts the overrides stored in `state_dir` back in force (if the rules name one).
 pub fn restore(engine: &Engine, state_dir: Option<&Path>) {
     let Some(path) = state_dir.map(|dir| dir.join(OVERRIDES_FILE)) else { return };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+    let text = match state_file::read_if_any(&path) {
+        Ok(Some(text)) => text,
+        Ok(None) => return,
         Err(e) => {
-            tracing::error!("{}: {e}; starting without the stored overrides", path.display());
+            tracing::error!("{e}; starting without the stored overrides");
             return;
         }
     };
@@ -50,14 +51,14 @@ pub fn restore(engine: &Engine, state_dir: Option<&Path>) {
 /// Writes the overrides in force to `state_dir` (if the rules name one). Saves
 /// take turns, each reading the list when its turn comes, so the last save after the
 /// last change writes that change, whatever order concurrent admin calls finish in.
-pub fn save(engine: &Engine, state_dir: Option<&Path>) -> Result<(), String> {
+pub fn save(engine: &Engine, state_dir: Option<&Path>) -> Result<(), StateFileError> {
     static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
     let Some(path) = state_dir.map(|dir| dir.join(OVERRIDES_FILE)) else { return Ok(()) };
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("state directory {}: {e}", dir.display()))?;
+        state_file::create_dir(dir)?;
     }
     let overrides = engine.list_overrides().into_iter().map(|listed| listed.over).collect();
     let text = serde_json::to_string_pretty(&OverridesFile { version: 1, overrides }).expect("serializable");
-    super::state_file::write_atomic(&path, &text)
+    state_file::write_atomic(&path, &text)
 }

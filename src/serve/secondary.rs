@@ -546,7 +546,7 @@ fn write_copy(state_dir: &Path, origin: &str, records: &[ZoneRecord], info: &Cop
 
 fn write_info(state_dir: &Path, origin: &str, info: &CopyInfo) -> Result<(), String> {
     let text = serde_json::to_string_pretty(info).expect("serializable");
-    super::state_file::write_atomic(&zone_copy::info_path(state_dir, origin), &text)
+    Ok(super::state_file::write_atomic(&zone_copy::info_path(state_dir, origin), &text)?)
 }
 
 #[cfg(test)]

@@ -312,7 +312,7 @@ fn add_override(admin: &Control, body: &[u8]) -> Response {
             keep_overrides(admin);
             Response::json(200, &o)
         }
-        Err(m) => Response::error(422, m),
+        Err(unknown) => Response::error(422, unknown.to_string()),
     }
 }
 

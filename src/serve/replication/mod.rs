@@ -27,6 +27,7 @@ use tokio::time::Instant;
 
 use self::notify::{Notifier, Notify};
 use super::control::Control;
+use super::state_file::{self, StateFileError};
 use crate::compile::host::HostSettings;
 use crate::engine::versions::{Digest, START_WAIT, SerialChange, StoredView};
 use crate::engine::{Engine, VersionHooks};
@@ -58,25 +59,22 @@ pub struct SerialsStore {
 
 impl SerialsStore {
     /// The store in `dir`, created if missing.
-    pub fn open(dir: &Path) -> Result<SerialsStore, String> {
-        std::fs::create_dir_all(dir).map_err(|e| format!("state directory {}: {e}", dir.display()))?;
+    pub fn open(dir: &Path) -> Result<SerialsStore, StateFileError> {
+        state_file::create_dir(dir)?;
         Ok(SerialsStore { path: dir.join(SERIALS_FILE) })
     }
 
     /// The views stored: none when there is no file yet; an unreadable or corrupt file is
     /// an error (the caller starts without it and says so).
-    pub fn read(&self) -> Result<Vec<StoredView>, String> {
-        let text = match std::fs::read_to_string(&self.path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(format!("{}: {e}", self.path.display())),
-        };
-        let file: SerialsFile = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", self.path.display()))?;
+    pub fn read(&self) -> Result<Vec<StoredView>, StateFileError> {
+        let Some(text) = state_file::read_if_any(&self.path)? else { return Ok(Vec::new()) };
+        let file: SerialsFile = serde_json::from_str(&text).map_err(|e| StateFileError::corrupt(&self.path, e))?;
         file.views
             .into_iter()
             .map(|v| {
                 let digest = Digest::from_hex(&v.digest).ok_or_else(|| {
-                    format!("{}: bad digest {:?} for {} {}", self.path.display(), v.digest, v.zone, v.line)
+                    let why = format!("bad digest {:?} for {} {}", v.digest, v.zone, v.line);
+                    StateFileError::corrupt(&self.path, why)
                 })?;
                 Ok(StoredView { zone: v.zone.into(), line: v.line.into(), serial: v.serial, digest })
             })
@@ -86,7 +84,7 @@ impl SerialsStore {
     /// Replaces the file with `views`, atomically: a temporary file written and synced,
     /// renamed over the old one, and the directory synced, so a crash leaves the old file
     /// or the new one, never half of one.
-    pub fn write(&self, views: &[StoredView]) -> Result<(), String> {
+    pub fn write(&self, views: &[StoredView]) -> Result<(), StateFileError> {
         let file = SerialsFile {
             version: 1,
             views: views
@@ -99,7 +97,7 @@ impl SerialsStore {
                 })
                 .collect(),
         };
-        super::state_file::write_atomic(&self.path, &serde_json::to_string_pretty(&file).expect("serializable"))
+        state_file::write_atomic(&self.path, &serde_json::to_string_pretty(&file).expect("serializable"))
     }
 }
 
@@ -134,7 +132,7 @@ pub(crate) fn open(settings: &HostSettings) -> Opened {
         }
     }
     let persist = move |views: &[StoredView]| match &store {
-        Some(store) => store.write(views),
+        Some(store) => store.write(views).map_err(String::from),
         None => Ok(()),
     };
     let restored = !stored.is_empty();
