@@ -251,7 +251,7 @@ fn the_checker_sees_a_cycle_and_a_forbidden_import() {
 /// Where a socket may be opened outside `serve/client.rs`, and why: none of them asks
 /// another server a DNS question.
 const SOCKETS_ALLOWED: &[(&str, &str)] = &[
-    ("src/serve/mod.rs", "binds the server's own listeners"),
+    ("src/serve/listen.rs", "binds the server's own listeners"),
     ("src/serve/health/probe.rs", "TCP and HTTP health checks (the DNS check asks through the client)"),
     ("src/serve/dnstap/mod.rs", "the dnstap collector's Unix socket"),
     ("src/serve/systemd.rs", "sd_notify's datagram to the service manager's Unix socket"),
