@@ -4,7 +4,7 @@
 //! the snapshot swapped into the engine ([`crate::engine::Engine::swap`]) and the host
 //! settings into [`Control::host`].
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -20,7 +20,8 @@ use crate::compile::{Compiled, RulesSource};
 use crate::engine::{Engine, ReloadReport};
 use crate::error::CompileErrors;
 
-/// The engine served and serve's own counters, shared by its tasks.
+/// The engine served, where it reloads from, the live host settings, and each service's
+/// stats (each type its service's own, held here for the admin API), shared by the tasks.
 #[derive(Debug)]
 pub struct Control {
     /// The engine served.
@@ -39,7 +40,7 @@ pub struct Control {
     /// The secondary zones' status (zones transferred from a primary).
     pub secondary: Arc<super::secondary::SecondaryStats>,
     /// Key rollover steps taken.
-    pub rollover: RolloverStats,
+    pub rollover: Arc<super::rollover::RolloverStats>,
     /// dnstap frames written and dropped.
     pub dnstap: Arc<super::dnstap::DnstapStats>,
     /// The last periodic consistency check, once one has run.
@@ -237,23 +238,5 @@ impl Control {
         let report = self.engine.swap(snapshot);
         self.host.store(Arc::new(host));
         Ok(report)
-    }
-}
-
-/// Rollover steps taken, by (zone, step), for metrics.
-#[derive(Debug, Default)]
-pub struct RolloverStats {
-    steps: Mutex<BTreeMap<(String, &'static str), u64>>,
-}
-
-impl RolloverStats {
-    /// Counts one `step` of `zone`.
-    pub fn count(&self, zone: &str, step: &'static str) {
-        *self.steps.lock().unwrap_or_else(|e| e.into_inner()).entry((zone.to_string(), step)).or_default() += 1;
-    }
-
-    /// Every (zone, step, count).
-    pub fn list(&self) -> Vec<(String, &'static str, u64)> {
-        self.steps.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|((z, s), n)| (z.clone(), *s, *n)).collect()
     }
 }

@@ -3,6 +3,10 @@
 use std::fmt;
 use std::net::SocketAddr;
 
+/// The server's reload (logged and counted; `Err` with the errors when the rules do not
+/// compile) as a service that reloads calls it, without holding the whole `Control`.
+pub type Reload = dyn Fn(ReloadCause) -> Result<(), String> + Send + Sync;
+
 /// What started a reload.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReloadCause {

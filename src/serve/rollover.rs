@@ -4,18 +4,19 @@
 //! reload then makes it live (and so does any key time passing: a key published,
 //! signing, leaving). The state is the key files' times: a restart goes on from them.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::client::{Client, Request, Transport};
 use super::clock::unix_now;
-use super::control::{Control, ReloadCause};
+use super::reload_cause::{Reload, ReloadCause};
 use crate::compile::dnssec::read_keys;
 use crate::compile::key_file::KeyFiles;
 use crate::compile::rollover::{self, Step};
 use crate::config::defaults;
+use crate::engine::Engine;
 use crate::engine::sign::RollPolicy;
 use crate::rdata::RecordType;
 use crate::wire::dnssec;
@@ -29,8 +30,19 @@ const EVERY: Duration = Duration::from_secs(1);
 /// How long a parent server has to answer the DS query.
 const PARENT_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// What the rollover works with: the engine (the zones it signs), its stats, and the
+/// server's reload.
+pub(super) struct Rollovers {
+    /// The engine served.
+    pub engine: Arc<Engine>,
+    /// Steps taken, for metrics.
+    pub stats: Arc<RolloverStats>,
+    /// Reloads the rules, naming the cause.
+    pub reload: Box<Reload>,
+}
+
 /// Runs the rollover until `stopped`.
-pub(super) async fn run(control: Arc<Control>, stopped: impl Future<Output = ()>) {
+pub(super) async fn run(rollovers: Rollovers, stopped: impl Future<Output = ()>) {
     tokio::pin!(stopped);
     let mut last = unix_now();
     // What has been logged as awaited, so that a wait is logged once.
@@ -44,7 +56,7 @@ pub(super) async fn run(control: Arc<Control>, stopped: impl Future<Output = ()>
             () = &mut stopped => break,
         }
         let now = unix_now();
-        let zones: Vec<(String, RollPolicy)> = control
+        let zones: Vec<(String, RollPolicy)> = rollovers
             .engine
             .snapshot()
             .zones
@@ -71,7 +83,7 @@ pub(super) async fn run(control: Arc<Control>, stopped: impl Future<Output = ()>
                 reload = true;
             }
             for step in rollover::plan(&keys, &policy, now) {
-                match take(&control, &origin, &policy, &keys, step, now, &mut waiting).await {
+                match take(&rollovers.stats, &origin, &policy, &keys, step, now, &mut waiting).await {
                     Ok(Some(done)) => {
                         tracing::info!("zone {origin}: {done}");
                         reload = true;
@@ -85,14 +97,32 @@ pub(super) async fn run(control: Arc<Control>, stopped: impl Future<Output = ()>
         }
         last = now;
         if reload {
-            let _ = control.reload(ReloadCause::KeyRollover);
+            let _ = (rollovers.reload)(ReloadCause::KeyRollover);
         }
+    }
+}
+
+/// Rollover steps taken, by (zone, step), for metrics.
+#[derive(Debug, Default)]
+pub struct RolloverStats {
+    steps: Mutex<BTreeMap<(String, &'static str), u64>>,
+}
+
+impl RolloverStats {
+    /// Counts one `step` of `zone`.
+    pub fn count(&self, zone: &str, step: &'static str) {
+        *self.steps.lock().unwrap_or_else(|e| e.into_inner()).entry((zone.to_string(), step)).or_default() += 1;
+    }
+
+    /// Every (zone, step, count).
+    pub fn list(&self) -> Vec<(String, &'static str, u64)> {
+        self.steps.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|((z, s), n)| (z.clone(), *s, *n)).collect()
     }
 }
 
 /// Takes one step; `Some(what was done)` when the key files changed.
 async fn take(
-    control: &Control,
+    stats: &RolloverStats,
     origin: &str,
     policy: &RollPolicy,
     keys: &[KeyFiles],
@@ -135,7 +165,7 @@ async fn take(
             }
         }
     };
-    control.rollover.count(origin, name);
+    stats.count(origin, name);
     Ok(Some(done))
 }
 

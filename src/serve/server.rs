@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use super::admin;
 use super::check::{consistency, schedule as check_schedule};
 use super::clock;
-use super::control::{self, Control, ReloadStats};
+use super::control::{Control, ReloadStats};
 use super::dns::{handover, tcp, udp};
 use super::dnstap;
 use super::file_watch;
@@ -137,7 +137,7 @@ impl Server {
             reloads: ReloadStats::default(),
             notify: Arc::default(),
             secondary: Arc::default(),
-            rollover: control::RolloverStats::default(),
+            rollover: Arc::default(),
             dnstap: dnstap_stats,
             last_check: std::sync::Mutex::default(),
             token,
@@ -189,7 +189,13 @@ impl Server {
             notified,
         };
         helpers.spawn(secondary::run(secondaries, stopped()));
-        helpers.spawn(rollover::run(self.control.clone(), stopped()));
+        let control = self.control.clone();
+        let rollovers = rollover::Rollovers {
+            engine: engine.clone(),
+            stats: self.control.rollover.clone(),
+            reload: Box::new(move |cause| control.reload(cause).map(|_| ()).map_err(|e| e.to_string())),
+        };
+        helpers.spawn(rollover::run(rollovers, stopped()));
         // The consistency check compares the NS set with this server, on its first address.
         if let Some(own) = listeners.tcp.first().and_then(|l| l.local_addr().ok()) {
             let own = consistency::loopback_if_wildcard(own);

@@ -30,7 +30,7 @@ use crate::engine::Engine;
 use crate::engine::versions::serial_gt;
 use crate::rdata::{RData, RecordType};
 use crate::serve::client::{Client, Request, Transport};
-use crate::serve::reload_cause::ReloadCause;
+use crate::serve::reload_cause::{Reload, ReloadCause};
 use crate::wire::tsig::Key;
 
 /// Wait for an SOA answer.
@@ -83,9 +83,6 @@ pub struct Secondaries {
     /// to send them here).
     pub notified: mpsc::UnboundedReceiver<Box<str>>,
 }
-
-/// The server's reload as the secondary task calls it.
-pub type Reload = dyn Fn(ReloadCause) -> Result<(), String> + Send + Sync;
 
 impl Secondaries {
     fn reload(&self, cause: ReloadCause) -> Result<(), String> {
