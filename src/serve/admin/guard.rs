@@ -16,6 +16,7 @@
 //!   `text/plain` fetch or an `<img>` cannot send it without a CORS preflight, and the API
 //!   answers no preflight.
 
+use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
 use hyper::Method;
@@ -31,12 +32,12 @@ pub struct AdminGuard {
 }
 
 impl AdminGuard {
-    /// Checks a request's method and headers; the refusal, in words, if it is refused.
-    pub fn check(&self, method: &Method, headers: &HeaderMap) -> Result<(), String> {
+    /// Checks a request's method and headers; why it is refused, if it is.
+    pub fn check(&self, method: &Method, headers: &HeaderMap) -> Result<(), Refusal> {
         let host = match headers.get(HOST).map(|h| h.to_str()) {
             None => None,
             Some(Ok(host)) => Some(host.trim()),
-            Some(Err(_)) => return Err("the Host header is not text".into()),
+            Some(Err(_)) => return Err(Refusal::HostNotText),
         };
         if let Some(host) = host {
             self.check_host(host)?;
@@ -49,7 +50,7 @@ impl AdminGuard {
     }
 
     /// `host` (`NAME[:PORT]`, `IP[:PORT]` or `[IPv6][:PORT]`) names this listener.
-    fn check_host(&self, host: &str) -> Result<(), String> {
+    fn check_host(&self, host: &str) -> Result<(), Refusal> {
         let name = host_name(host);
         let lower = name.to_ascii_lowercase();
         let lower = lower.trim_end_matches('.');
@@ -57,16 +58,7 @@ impl AdminGuard {
             Ok(ip) => self.answers_on(ip),
             Err(_) => lower == "localhost" || self.names.iter().any(|n| n.eq_ignore_ascii_case(lower)),
         };
-        if allowed {
-            Ok(())
-        } else {
-            Err(format!(
-                "Host {host:?} is not this admin API's address ({}) or one of its names (localhost, and \
-                 server.admin.hosts): refused, against DNS rebinding. Add the name to server.admin.hosts \
-                 if it is one of this server's",
-                self.listener
-            ))
-        }
+        if allowed { Ok(()) } else { Err(Refusal::ForeignHost { host: host.to_string(), listener: self.listener }) }
     }
 
     /// Whether the listener can be reached at `ip`.
@@ -86,6 +78,58 @@ impl AdminGuard {
     }
 }
 
+/// Why a request to the admin API is refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The `Host` header holds octets that are not text.
+    HostNotText,
+    /// `Host` names neither this listener nor one of its names (DNS rebinding).
+    ForeignHost {
+        /// The `Host` as sent.
+        host: String,
+        /// The listener's address.
+        listener: SocketAddr,
+    },
+    /// `Origin` is another web page's.
+    ForeignOrigin(String),
+    /// `Sec-Fetch-Site` says the request comes from another site.
+    CrossSite(String),
+    /// A call that changes state without a JSON body type (the type given, if any).
+    NotJson(String),
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::HostNotText => write!(f, "the Host header is not text"),
+            Refusal::ForeignHost { host, listener } => write!(
+                f,
+                "Host {host:?} is not this admin API's address ({listener}) or one of its names (localhost, and \
+                 server.admin.hosts): refused, against DNS rebinding. Add the name to server.admin.hosts \
+                 if it is one of this server's"
+            ),
+            Refusal::ForeignOrigin(origin) => write!(
+                f,
+                "a request from the web page origin {origin:?} is refused: the admin API answers its own \
+                 status page and clients that are not browsers (curl, Prometheus, linedns)"
+            ),
+            Refusal::CrossSite(site) => {
+                write!(f, "a {site} request from a web page is refused (Sec-Fetch-Site: {site})")
+            }
+            Refusal::NotJson(media) => {
+                let given = if media.is_empty() { "none".to_string() } else { format!("{media:?}") };
+                write!(
+                    f,
+                    "this call changes state: send it with Content-Type: application/json (given: {given}), \
+                     as `curl -H 'Content-Type: application/json'` does"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for Refusal {}
+
 /// The name or address of a `Host` value, without its port (and brackets).
 fn host_name(host: &str) -> &str {
     if let Some(rest) = host.strip_prefix('[') {
@@ -101,7 +145,7 @@ fn host_name(host: &str) -> &str {
 /// A request from a web page of another origin is refused: `Origin` must be this
 /// listener's own (`http://` or `https://` and the `Host`), and `Sec-Fetch-Site`, when
 /// sent, `same-origin` or `none`.
-fn check_origin(headers: &HeaderMap, host: Option<&str>) -> Result<(), String> {
+fn check_origin(headers: &HeaderMap, host: Option<&str>) -> Result<(), Refusal> {
     if let Some(origin) = headers.get(ORIGIN) {
         let origin = origin.to_str().unwrap_or("(not text)");
         let same = host.is_some_and(|host| {
@@ -110,31 +154,20 @@ fn check_origin(headers: &HeaderMap, host: Option<&str>) -> Result<(), String> {
                 .any(|scheme| origin.strip_prefix(scheme).is_some_and(|o| o.eq_ignore_ascii_case(host)))
         });
         if !same {
-            return Err(format!(
-                "a request from the web page origin {origin:?} is refused: the admin API answers its own \
-                 status page and clients that are not browsers (curl, Prometheus, linedns)"
-            ));
+            return Err(Refusal::ForeignOrigin(origin.to_string()));
         }
     }
     match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         None | Some("same-origin" | "none") => Ok(()),
-        Some(site) => Err(format!("a {site} request from a web page is refused (Sec-Fetch-Site: {site})")),
+        Some(site) => Err(Refusal::CrossSite(site.to_string())),
     }
 }
 
 /// A call that changes state must say its body is JSON.
-fn check_json(headers: &HeaderMap) -> Result<(), String> {
+fn check_json(headers: &HeaderMap) -> Result<(), Refusal> {
     let media = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let essence = media.split(';').next().unwrap_or("").trim();
-    if essence.eq_ignore_ascii_case("application/json") {
-        Ok(())
-    } else {
-        let given = if media.is_empty() { "none".to_string() } else { format!("{media:?}") };
-        Err(format!(
-            "this call changes state: send it with Content-Type: application/json (given: {given}), \
-             as `curl -H 'Content-Type: application/json'` does"
-        ))
-    }
+    if essence.eq_ignore_ascii_case("application/json") { Ok(()) } else { Err(Refusal::NotJson(media.to_string())) }
 }
 
 #[cfg(test)]
@@ -162,7 +195,10 @@ mod tests {
             assert_eq!(g.check(&Method::GET, &headers(&[("host", ok)])), Ok(()), "{ok}");
         }
         for bad in ["evil.example:9153", "192.0.2.1:9153", "localhost.evil.example", "[2001:db8::1]:9153"] {
-            assert!(g.check(&Method::GET, &headers(&[("host", bad)])).unwrap_err().contains("DNS rebinding"), "{bad}");
+            assert!(
+                g.check(&Method::GET, &headers(&[("host", bad)])).unwrap_err().to_string().contains("DNS rebinding"),
+                "{bad}"
+            );
         }
         let public = guard("192.0.2.53:9153");
         assert!(public.check(&Method::GET, &headers(&[("host", "192.0.2.53:9153")])).is_ok());
@@ -178,7 +214,8 @@ mod tests {
         let host = ("host", "127.0.0.1:9153");
         assert!(g.check(&Method::GET, &headers(&[host, ("origin", "http://127.0.0.1:9153")])).is_ok());
         let err = g.check(&Method::GET, &headers(&[host, ("origin", "http://evil.example")])).unwrap_err();
-        assert!(err.contains("\"http://evil.example\" is refused"), "{err}");
+        assert_eq!(err, Refusal::ForeignOrigin("http://evil.example".into()));
+        assert!(err.to_string().contains("\"http://evil.example\" is refused"), "{err}");
         assert!(g.check(&Method::GET, &headers(&[host, ("origin", "null")])).is_err());
         assert!(g.check(&Method::GET, &headers(&[host, ("sec-fetch-site", "cross-site")])).is_err());
         assert!(g.check(&Method::GET, &headers(&[host, ("sec-fetch-site", "same-site")])).is_err());
@@ -195,9 +232,10 @@ mod tests {
         );
         for bad in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
             let err = g.check(&Method::POST, &headers(&[host, ("content-type", bad)])).unwrap_err();
-            assert!(err.contains("Content-Type: application/json"), "{err}");
+            assert!(matches!(err, Refusal::NotJson(_)), "{err}");
+            assert!(err.to_string().contains("Content-Type: application/json"), "{err}");
         }
-        assert!(g.check(&Method::POST, &headers(&[host])).unwrap_err().contains("given: none"));
+        assert!(g.check(&Method::POST, &headers(&[host])).unwrap_err().to_string().contains("given: none"));
         assert!(g.check(&Method::GET, &headers(&[host])).is_ok(), "reading needs no body type");
     }
 }

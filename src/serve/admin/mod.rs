@@ -181,7 +181,7 @@ async fn answer(
         Err(refusal) => {
             tracing::warn!("admin API: {method} {path} from {peer} refused: {refusal}");
             control.admin_refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            Response::error(403, refusal)
+            Response::error(403, refusal.to_string())
         }
         Ok(()) => match read_request(request).await {
             Ok(request) => route(control, &request),
