@@ -12,6 +12,7 @@ use linedns::engine::explain::parse_asked;
 use linedns::engine::export::master_file;
 use linedns::engine::versions::stored_serial;
 use linedns::serve::check::consistency;
+use linedns::serve::push::{self, PushOptions};
 use linedns::serve::replication::SerialsStore;
 use linedns::serve::{Control, Overrides, Plan, Server};
 use linedns::{CompileOptions, GEO_DATA_ENV, compile_file, explain};
@@ -142,6 +143,25 @@ enum Command {
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
+    },
+    /// Push each provider of the rules (`providers:`) its line's view once, and exit: its
+    /// copy read back, the plan made (per RRset: create, update or delete, old -> new) and
+    /// printed, and applied. A plan that updates or deletes more than the provider's
+    /// `max_change` share of the RRsets linedns manages there is refused, nothing of it
+    /// applied, unless --force. Exits 1 if any provider or zone failed or was refused, 2 on
+    /// a usage error; the other providers are pushed all the same.
+    Push {
+        #[command(flatten)]
+        rules: RulesArgs,
+        /// Only the provider of this name.
+        #[arg(long, value_name = "NAME")]
+        provider: Option<String>,
+        /// Print the plans; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Apply a plan that changes more than the provider's max_change.
+        #[arg(long)]
+        force: bool,
     },
     /// Check that every server of each zone's NS set (and the rules' `check.servers`)
     /// answers like the primary: SOA over UDP and TCP, the serial of each view (which
@@ -302,6 +322,22 @@ fn main() -> ExitCode {
                 other => Err(format!("--role {other:?} is not csk, ksk or zsk")),
             };
             print_or_fail(role.and_then(|r| linedns::compile::keygen::import(&config, &zone, &files, r, unix_now())))
+        }
+        Command::Push { rules, provider, dry_run, force } => {
+            let Some(Compiled { snapshot, host }) = load(&rules.config, rules.data) else { return ExitCode::from(2) };
+            let options = PushOptions { dry_run, force, only: provider };
+            if let Err(m) = push::check_choice(&host.providers, &options) {
+                eprintln!("error: {m}");
+                return ExitCode::from(2);
+            }
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let Ok(runtime) = runtime.map_err(|e| eprintln!("error: cannot start the runtime: {e}")) else {
+                return ExitCode::FAILURE;
+            };
+            let targets = push::targets(&snapshot, &snapshot.probe_health(), &host.providers, &options);
+            let results = runtime.block_on(push::push(targets, &options));
+            print!("{}", push::report(&results));
+            if results.iter().all(|r| r.result.is_ok()) { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
         Command::Check { rules, primary, json } => {
             let Some(Compiled { snapshot, host }) = load(&rules.config, rules.data) else { return ExitCode::from(2) };

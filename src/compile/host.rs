@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::defaults;
+use crate::name::Name;
 
 /// How the server listens, runs and keeps state. Listen addresses, workers, CPUs, the
 /// user, the state directory and dnstap take effect at start; the rest at every reload.
@@ -49,6 +50,8 @@ pub struct HostSettings {
     pub serial_coalesce: Duration,
     /// dnstap query logs (`None`: off).
     pub dnstap: Option<DnstapSettings>,
+    /// The providers kept in sync with a view (`providers:`).
+    pub providers: Vec<Provider>,
 }
 
 impl Default for HostSettings {
@@ -73,6 +76,7 @@ impl Default for HostSettings {
             group: None,
             serial_coalesce: defaults::SERIAL_COALESCE,
             dnstap: None,
+            providers: Vec::new(),
         }
     }
 }
@@ -101,4 +105,34 @@ pub enum DnstapOutput {
     Socket(PathBuf),
     /// A file (unidirectional Frame Streams).
     File(PathBuf),
+}
+
+/// A provider of `providers:`, compiled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Provider {
+    /// Its name.
+    pub name: String,
+    /// How it is reached.
+    pub kind: ProviderKind,
+    /// The line whose view it serves, by name (looked up in the snapshot of the same
+    /// compile).
+    pub line: String,
+    /// The zones it holds, by origin.
+    pub zones: Vec<Name>,
+    /// The largest share of its managed RRsets one push may update or delete, in
+    /// thousandths (300: 30 %).
+    pub max_change_permille: u32,
+}
+
+/// How a provider is reached, with what it needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// DNS UPDATE (RFC 2136) to `server`, signed with the key named `key` (RFC 8945; one
+    /// of the snapshot's keys); its copy read back by AXFR signed the same way.
+    DnsUpdate {
+        /// The server taking updates.
+        server: SocketAddr,
+        /// The TSIG key's name.
+        key: Option<Name>,
+    },
 }

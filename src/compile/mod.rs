@@ -25,6 +25,7 @@ pub mod keygen;
 mod keys;
 mod line_records;
 mod lines;
+mod providers;
 pub mod rollover;
 mod settings;
 mod sources;
@@ -298,7 +299,7 @@ impl<'o> Compiler<'o> {
                 None => self.broken_checks.push(name.clone()),
             }
         }
-        let (settings, host) = match &rules.server {
+        let (settings, mut host) = match &rules.server {
             Some(def) => self.server_settings(def),
             None => (settings::answer_defaults(), HostSettings::default()),
         };
@@ -324,6 +325,7 @@ impl<'o> Compiler<'o> {
         }
         let transfers = self.transfers(&rules.transfers, &zones, &keys, host.state_dir.is_some());
         let check = rules.check.as_ref().map(|def| self.check(def, &zones)).unwrap_or_default();
+        host.providers = self.providers(&rules.providers, &zones, &keys);
         if !self.errors.is_empty() {
             return Err(CompileErrors(self.errors));
         }

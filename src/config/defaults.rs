@@ -7,6 +7,10 @@ use std::time::Duration;
 /// Name of the built-in catch-all line: every address no other line claims.
 pub const LINE_NAME: &str = "default";
 
+/// The largest share of a provider's managed RRsets one push may update or delete without
+/// `--force` (octoDNS's update and delete thresholds are 30 % too).
+pub const PROVIDER_MAX_CHANGE: f64 = 0.3;
+
 /// TTL of a zone's records when neither the record nor the zone sets one.
 pub const TTL: u32 = 300;
 

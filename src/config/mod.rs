@@ -52,6 +52,10 @@ pub struct RulesFile {
     /// Who may transfer the zones (AXFR, RFC 5936), and which line's view each gets.
     #[serde(default)]
     pub transfers: Vec<At<TransferDef>>,
+    /// DNS services kept in sync with one line's view through their APIs (providers that
+    /// take no zone transfer: DNS UPDATE servers, and more kinds to come).
+    #[serde(default)]
+    pub providers: Vec<At<ProviderDef>>,
     /// TSIG keys (RFC 8945) by name, for `transfers`.
     #[serde(default)]
     pub keys: BTreeMap<String, At<KeyDef>>,
@@ -165,6 +169,43 @@ pub struct TransferDef {
     /// view: `IP` (port 53) or `IP:PORT`, signed with `key` when it is set.
     #[serde(default)]
     pub notify: Vec<String>,
+}
+
+/// One provider of `providers:`: a DNS service that linedns keeps in sync with one line's
+/// view of some zones, through the service's own interface.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderDef {
+    /// A name for logs, metrics and `linedns push --provider`.
+    pub name: String,
+    /// How it is reached.
+    pub kind: ProviderKind,
+    /// `dns_update`: the server that takes the updates, `IP` (port 53) or `IP:PORT`.
+    #[serde(default)]
+    pub server: Option<String>,
+    /// `dns_update`: the TSIG key (of `keys:`) the updates and the read-back transfer are
+    /// signed with.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// The line whose view it serves (default `default`), as for `transfers:`.
+    #[serde(default)]
+    pub line: Option<String>,
+    /// The zones it holds (default: every zone).
+    #[serde(default)]
+    pub zones: Option<Vec<String>>,
+    /// The largest share of the RRsets linedns manages there that one push may update or
+    /// delete (default 0.3); a larger push is refused unless forced.
+    #[serde(default)]
+    pub max_change: Option<f64>,
+}
+
+/// How a provider is kept in sync.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    /// DNS UPDATE (RFC 2136), TSIG-signed: BIND 9, Knot DNS, PowerDNS and the services that
+    /// take updates; the provider's copy is read back by AXFR.
+    DnsUpdate,
 }
 
 /// What a health check does.

@@ -28,6 +28,7 @@ pub mod override_book;
 pub mod overrides;
 pub mod packet;
 pub mod prepared;
+pub mod push;
 pub mod query;
 pub mod reload;
 pub mod request;

@@ -29,6 +29,7 @@ use crate::rdata::RData;
 use crate::wire::decode::HEADER_LEN;
 use crate::wire::encode::{self, EcsEcho};
 use crate::wire::tsig::{self, Key, ResponseVerifier, TsigError};
+use crate::wire::update::Update;
 
 /// RFC 1996 §3.7: the NOTIFY opcode.
 const OPCODE_NOTIFY: u8 = 4;
@@ -62,6 +63,12 @@ impl Request {
         let mut request = Request::query(zone, TYPE_SOA);
         request.message[2] = (OPCODE_NOTIFY << 3) | 0x04;
         request
+    }
+
+    /// An UPDATE (RFC 2136) with a fresh random ID: its answer echoes the zone section.
+    pub fn update(update: Update) -> Request {
+        let (message, question_end) = update.into_message(super::random::message_id());
+        Request { message, question_end, signed: None }
     }
 
     /// Adds the client's SOA in the authority section: an IXFR request (RFC 1995 §3).

@@ -29,6 +29,7 @@ pub mod health;
 mod listen;
 pub mod override_store;
 pub mod privileges;
+pub mod push;
 mod random;
 mod reload_cause;
 pub mod replication;

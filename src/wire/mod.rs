@@ -9,3 +9,4 @@ pub mod dnssec;
 pub mod encode;
 pub mod message;
 pub mod tsig;
+pub mod update;

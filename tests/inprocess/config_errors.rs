@@ -443,3 +443,28 @@ fn the_compile_reads_the_time_from_the_clock_it_is_given() {
     assert!(err.contains("2026120101"), "{err}");
     at(|| 2_026_120_200).expect("the clock is past the serial");
 }
+
+#[test]
+fn provider_errors_name_the_provider_and_value() {
+    let text = "version: 1\nlines:\n  - name: telecom\n    sources: [{ cidr: [198.51.100.0/24] }]\nzones:\n  - origin: example.com\n    soa: { mname: ns1, rname: hostmaster, serial: 1 }\n    ns: [ns1]\nproviders:\n  - { name: b, kind: dns_update, server: \"nowhere\", line: mars }\n  - { name: b, kind: dns_update, server: 192.0.2.1, key: nokey, zones: [example.org], max_change: 2 }\n  - { name: c, kind: dns_update }\n";
+    let err = error_of(text, Path::new("."));
+    assert_mentions(
+        &err,
+        &[
+            "tests/inline.yaml:10:",
+            "provider \"b\"",
+            "server: \"nowhere\" is not an address (IP, IP:PORT or [IPv6]:PORT)",
+            "unknown line \"mars\" (lines: default, telecom)",
+            "tests/inline.yaml:11:",
+            "provider \"b\" is defined twice",
+            "unknown key \"nokey\"",
+            "zones: no zone \"example.org\" in the rules",
+            "max_change 2 is not a share from 0 to 1",
+            "tests/inline.yaml:12:",
+            "a dns_update provider needs `server` (IP or IP:PORT)",
+        ],
+    );
+    let unknown = text.replace("kind: dns_update }", "kind: carrier_pigeon }");
+    let err = error_of(&unknown, Path::new("."));
+    assert_mentions(&err, &["tests/inline.yaml:12:", "`kind` must be one of dns_update, not carrier_pigeon"]);
+}

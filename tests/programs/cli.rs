@@ -279,7 +279,7 @@ fn every_command_takes_the_rules_as_dash_c() {
     assert!(String::from_utf8_lossy(&none.stderr).contains("linedns check-config -c RULES"));
     let both = linedns(&["check-config", "-c", "rules/default.yaml", "rules/default.yaml"]);
     assert_eq!(both.status.code(), Some(2));
-    for command in ["serve", "check-config", "table", "explain", "export", "keygen", "check"] {
+    for command in ["serve", "check-config", "table", "explain", "export", "keygen", "check", "push"] {
         let help = stdout(&linedns(&[command, "--help"]));
         assert!(help.contains("-c, --config <RULES>"), "{command} --help:\n{help}");
     }
@@ -363,6 +363,11 @@ fn every_command_the_readme_shows_runs() {
             match (subcommand.as_str(), args.get(2).map(String::as_str)) {
                 // The README shows it failing.
                 ("check-config", Some("broken.yaml")) => assert_eq!(code, Some(1), "{command}: {err}"),
+                // The bundled rules name no provider: a usage error that says so.
+                ("push", _) => {
+                    assert_eq!(code, Some(2), "{command}: {err}");
+                    assert!(err.contains("the rules name no provider"), "{command}: {err}");
+                }
                 // A check finds problems (nothing answers on 127.0.0.1:53): 1, not a usage error.
                 ("check", _) => assert!(matches!(code, Some(0 | 1)), "{command}: {err}"),
                 // keygen run twice (two README examples) refuses the second time, naming keys status.

@@ -1,0 +1,79 @@
+//! The rules' `providers:`: each provider's name, how it is reached, the line whose view
+//! it serves, its zones and how much one push may change there.
+
+use super::Compiler;
+use super::host::{Provider, ProviderKind};
+use crate::config::{At, ProviderDef, ProviderKind as KindDef, defaults};
+use crate::engine::zone::Zone;
+use crate::error::Place;
+use crate::name::Name;
+use crate::wire::tsig::Key;
+
+impl Compiler<'_> {
+    /// Compiles `providers:` against the lines, the compiled `zones` and the `keys`.
+    pub(super) fn providers(&mut self, defs: &[At<ProviderDef>], zones: &[Zone], keys: &[Key]) -> Vec<Provider> {
+        let mut providers: Vec<Provider> = Vec::new();
+        let mut names: Vec<&str> = Vec::new();
+        for def in defs {
+            let place = self.place(def);
+            let d = &def.value;
+            let rule = format!("provider {:?}", d.name);
+            if d.name.trim().is_empty() {
+                self.fail(place.clone(), "providers", "a provider needs a `name`");
+            } else if names.contains(&d.name.as_str()) {
+                self.fail(place.clone(), rule.clone(), format!("provider {:?} is defined twice", d.name));
+            }
+            names.push(&d.name);
+            let line = d.line.as_deref().unwrap_or(defaults::LINE_NAME);
+            self.line_named(line, place.clone(), &rule);
+            let zones = match &d.zones {
+                Some(names) => self
+                    .zone_indexes(names, zones, &place, &rule)
+                    .iter()
+                    .map(|&i| zones[i as usize].origin.clone())
+                    .collect(),
+                None => zones.iter().map(|z| z.origin.clone()).collect(),
+            };
+            let max_change = d.max_change.unwrap_or(defaults::PROVIDER_MAX_CHANGE);
+            if !(0.0..=1.0).contains(&max_change) {
+                self.fail(place.clone(), rule.clone(), format!("max_change {max_change} is not a share from 0 to 1"));
+            }
+            let Some(kind) = self.provider_kind(d, keys, &place, &rule) else { continue };
+            providers.push(Provider {
+                name: d.name.clone(),
+                kind,
+                line: line.to_string(),
+                zones,
+                max_change_permille: (max_change.clamp(0.0, 1.0) * 1000.0).round() as u32,
+            });
+        }
+        providers
+    }
+
+    /// How the provider `d` is reached, or `None` (with errors) when it cannot be.
+    fn provider_kind(&mut self, d: &ProviderDef, keys: &[Key], place: &Place, rule: &str) -> Option<ProviderKind> {
+        match d.kind {
+            KindDef::DnsUpdate => {
+                let Some(text) = &d.server else {
+                    self.fail(place.clone(), rule, "a dns_update provider needs `server` (IP or IP:PORT)");
+                    return None;
+                };
+                let server = match super::parse_server_address(text) {
+                    Ok(server) => server,
+                    Err(m) => {
+                        self.fail(place.clone(), rule, format!("server: {m}"));
+                        return None;
+                    }
+                };
+                let key = match &d.key {
+                    Some(written) => {
+                        let index = self.key_index(written, keys, place.clone(), rule)?;
+                        Some(Name::from_key(&keys[index as usize].name)?)
+                    }
+                    None => None,
+                };
+                Some(ProviderKind::DnsUpdate { server, key })
+            }
+        }
+    }
+}

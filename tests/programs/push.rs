@@ -1,0 +1,194 @@
+//! `linedns push` against a real BIND 9 that takes TSIG-signed DNS UPDATEs (RFC 2136,
+//! `update-policy`): the provider ends up holding the view, a second push changes
+//! nothing, `--dry-run` changes nothing, a large change needs `--force`, a wrong key is a
+//! clear error that leaves the other providers pushed, and what linedns does not manage
+//! stays.
+
+use crate::common;
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::secondaries::{Secondary, free_port, spawn};
+use common::tools::tool;
+
+/// The test key's secret (base64 of 32 bytes).
+const SECRET: &str = "q4Kxv7oO3eS1b8m7yqvS0a8y2c6r2G5b4n8k1l0p9o8=";
+/// Another secret, that BIND does not know.
+const WRONG: &str = "bm90LXRoZS1rZXktYmluZC1rbm93cy0wMTIzNDU2Nzg=";
+
+fn linedns(args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_linedns")).args(args).output().unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// BIND 9 serving example.com as a primary from a file of its own (its SOA, the same
+/// apex NS as the rules, and a TXT linedns does not manage), taking updates signed with
+/// `push-key` and transfers signed with it.
+fn start_bind(dir: &Path) -> Secondary {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(
+        dir.join("example.com.zone"),
+        "$TTL 300\n@ SOA ns1.example.com. hostmaster.example.com. 1 3600 600 86400 60\n@ NS ns1.example.com.\nns1 A 192.0.2.53\n\
+         theirs TXT \"kept by the provider\"\n",
+    )
+    .unwrap();
+    let (d, port) = (dir.display(), free_port());
+    let conf = format!(
+        "options {{ directory \"{d}\"; pid-file \"{d}/named.pid\"; session-keyfile \"{d}/session.key\"; \
+         listen-on port {port} {{ 127.0.0.1; }}; listen-on-v6 {{ none; }}; recursion no; dnssec-validation no; }};\n\
+         key \"push-key\" {{ algorithm hmac-sha256; secret \"{SECRET}\"; }};\ncontrols {{ }};\n\
+         zone \"example.com\" {{ type primary; file \"example.com.zone\"; \
+         update-policy {{ grant push-key zonesub ANY; }}; allow-transfer {{ key \"push-key\"; }}; }};\n"
+    );
+    let args = vec!["-g".to_string(), "-c".to_string(), format!("{d}/named.conf")];
+    let bind = spawn("named", "named", &args, &conf, dir, port);
+    for _ in 0..100 {
+        if !soa_of(bind.addr).is_empty() {
+            return bind;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("BIND did not start: {}", bind.log());
+}
+
+fn soa_of(server: SocketAddr) -> String {
+    let out = tool("kdig")
+        .args([format!("@{}", server.ip()), "-p".into(), server.port().to_string(), "+short".into()])
+        .args(["example.com", "SOA"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The rules of `tests/rules/server.yaml` with `push-key` and the providers `providers`
+/// (YAML list items), in a directory of their own.
+fn rules_with(name: &str, providers: &str) -> PathBuf {
+    let base = std::fs::read_to_string(common::repo_path("tests/rules/server.yaml")).unwrap();
+    let dir = std::env::temp_dir().join(format!("linedns-push-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("rules.yaml");
+    let keys = format!(
+        "keys:\n  push-key: {{ algorithm: hmac-sha256, secret: \"{SECRET}\" }}\n  \
+         wrong-key: {{ algorithm: hmac-sha256, secret: \"{WRONG}\" }}\n"
+    );
+    std::fs::write(&path, format!("{base}{keys}providers:\n{providers}")).unwrap();
+    path
+}
+
+/// Every record of the zone at `server` (by AXFR signed with push-key), as
+/// `owner ttl type data` lines, without the SOA.
+fn held(server: SocketAddr) -> BTreeSet<String> {
+    let out = tool("kdig")
+        .args([format!("@{}", server.ip()), "-p".into(), server.port().to_string()])
+        .args(["-y", &format!("hmac-sha256:push-key:{SECRET}"), "example.com", "AXFR", "+nocomments", "+nostats"])
+        .output()
+        .unwrap();
+    lines_of(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// `owner ttl type data` of each record line of a master file or kdig output, but the SOA.
+fn lines_of(text: &str) -> BTreeSet<String> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with(';') && !l.starts_with('$'))
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            // owner ttl IN type data...
+            format!("{} {} {} {}", f[0].to_ascii_lowercase(), f[1], f[3], f[4..].join(" "))
+        })
+        .filter(|l| !matches!(l.split(' ').nth(2), Some("SOA" | "TSIG")))
+        .collect()
+}
+
+/// `linedns export` of the telecom view: what the provider should hold (with the
+/// provider's own SOA left aside).
+fn exported(rules: &Path) -> BTreeSet<String> {
+    let out = linedns(&["export", "-c", rules.to_str().unwrap(), "--zone", "example.com", "--line", "telecom"]);
+    assert!(out.status.success(), "{}", text(&out));
+    lines_of(&String::from_utf8_lossy(&out.stdout))
+}
+
+#[test]
+fn a_push_makes_bind_hold_the_view_and_a_second_changes_nothing() {
+    common::tools::require(&["named", "kdig"]);
+    let dir = std::env::temp_dir().join(format!("linedns-push-{}-bind", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let bind = start_bind(&dir.join("bind"));
+    let provider = format!(
+        "  - {{ name: bind, kind: dns_update, server: \"{}\", key: push-key, line: telecom, zones: [example.com] }}\n",
+        bind.addr
+    );
+    let rules = rules_with("sync", &provider);
+    let rules_arg = rules.to_str().unwrap();
+    let before = held(bind.addr);
+
+    // A dry run shows the plan and changes nothing.
+    let out = linedns(&["push", "-c", rules_arg, "--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let shown = text(&out);
+    assert!(shown.contains("provider bind zone example.com: plan: "), "{shown}");
+    assert!(shown.contains("  create www.example.com. A: 60 192.0.2.1, 192.0.2.2"), "{shown}");
+    assert_eq!(held(bind.addr), before, "a dry run changes nothing");
+
+    // The push: the provider holds the view, and its own TXT.
+    let out = linedns(&["push", "-c", rules_arg]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("provider bind zone example.com: applied "), "{}", text(&out));
+    let now = held(bind.addr);
+    let mut wanted = exported(&rules);
+    wanted.insert("theirs.example.com. 300 TXT \"kept by the provider\"".to_string());
+    assert_eq!(now, wanted, "the provider holds the telecom view");
+
+    // Again: nothing to do.
+    let out = linedns(&["push", "-c", rules_arg]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("provider bind zone example.com: in sync (0 changes)"), "{}", text(&out));
+
+    // A rules change that updates more than max_change of what linedns manages there is
+    // refused, nothing applied; with --force it goes through.
+    let changed = std::fs::read_to_string(&rules)
+        .unwrap()
+        .replace("192.0.2.80", "192.0.2.81")
+        .replace("telecom: [192.0.2.1, 192.0.2.2]", "telecom: [192.0.2.3]");
+    let strict = changed.replace("zones: [example.com] }", "zones: [example.com], max_change: 0.1 }");
+    std::fs::write(&rules, strict).unwrap();
+    let out = linedns(&["push", "-c", rules_arg]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("more than max_change (10.0 %): nothing applied"), "{}", text(&out));
+    assert_eq!(held(bind.addr), now, "a refused push applies nothing");
+    let out = linedns(&["push", "-c", rules_arg, "--force"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let mut wanted = exported(&rules);
+    wanted.insert("theirs.example.com. 300 TXT \"kept by the provider\"".to_string());
+    assert_eq!(held(bind.addr), wanted);
+}
+
+#[test]
+fn a_wrong_key_is_named_and_the_other_providers_are_pushed() {
+    common::tools::require(&["named", "kdig"]);
+    let dir = std::env::temp_dir().join(format!("linedns-push-{}-keys", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let bind = start_bind(&dir.join("bind"));
+    let providers = format!(
+        "  - {{ name: wrong, kind: dns_update, server: \"{0}\", key: wrong-key, line: telecom, zones: [example.com] }}\n  \
+         - {{ name: right, kind: dns_update, server: \"{0}\", key: push-key, line: telecom, zones: [example.com] }}\n",
+        bind.addr
+    );
+    let rules = rules_with("keys", &providers);
+    let out = linedns(&["push", "-c", rules.to_str().unwrap()]);
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    let wrong = shown.lines().find(|l| l.starts_with("provider wrong zone example.com: ")).expect(&shown);
+    assert!(wrong.contains("TSIG") || wrong.contains("NOTAUTH"), "{wrong}");
+    assert!(shown.contains("provider right zone example.com: applied "), "{shown}");
+    assert!(held(bind.addr).contains("www.example.com. 60 A 192.0.2.1"), "{shown}");
+
+    let out = linedns(&["push", "-c", rules.to_str().unwrap(), "--provider", "nosuch"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("no provider \"nosuch\" in the rules (providers: wrong, right)"), "{}", text(&out));
+}
