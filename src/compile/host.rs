@@ -122,6 +122,8 @@ pub struct Provider {
     /// The largest share of its managed RRsets one push may update or delete, in
     /// thousandths (300: 30 %).
     pub max_change_permille: u32,
+    /// How often `serve` reads the copy back when no view changed.
+    pub drift_interval: Duration,
 }
 
 /// How a provider is reached, with what it needs.

@@ -38,6 +38,10 @@ impl Compiler<'_> {
             if !(0.0..=1.0).contains(&max_change) {
                 self.fail(place.clone(), rule.clone(), format!("max_change {max_change} is not a share from 0 to 1"));
             }
+            let drift_ms = d.drift_interval_ms.unwrap_or(defaults::PROVIDER_DRIFT_INTERVAL.as_millis() as u64);
+            if drift_ms < 1000 {
+                self.fail(place.clone(), rule.clone(), format!("drift_interval_ms {drift_ms} is below 1000"));
+            }
             let Some(kind) = self.provider_kind(d, keys, &place, &rule) else { continue };
             providers.push(Provider {
                 name: d.name.clone(),
@@ -45,6 +49,7 @@ impl Compiler<'_> {
                 line: line.to_string(),
                 zones,
                 max_change_permille: (max_change.clamp(0.0, 1.0) * 1000.0).round() as u32,
+                drift_interval: std::time::Duration::from_millis(drift_ms),
             });
         }
         providers

@@ -11,6 +11,9 @@ pub const LINE_NAME: &str = "default";
 /// `--force` (octoDNS's update and delete thresholds are 30 % too).
 pub const PROVIDER_MAX_CHANGE: f64 = 0.3;
 
+/// How often `serve` reads a provider's copy back when no view changed (drift).
+pub const PROVIDER_DRIFT_INTERVAL: Duration = Duration::from_secs(30);
+
 /// TTL of a zone's records when neither the record nor the zone sets one.
 pub const TTL: u32 = 300;
 

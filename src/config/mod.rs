@@ -197,6 +197,10 @@ pub struct ProviderDef {
     /// delete (default 0.3); a larger push is refused unless forced.
     #[serde(default)]
     pub max_change: Option<f64>,
+    /// How often `serve` reads the copy back when no view changed, to find and put back
+    /// what was changed at the provider (default 30000, at least 1000).
+    #[serde(default)]
+    pub drift_interval_ms: Option<u64>,
 }
 
 /// How a provider is kept in sync.

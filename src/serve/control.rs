@@ -39,6 +39,8 @@ pub struct Control {
     pub notify: Arc<NotifyStats>,
     /// The secondary zones' status (zones transferred from a primary).
     pub secondary: Arc<super::secondary::SecondaryStats>,
+    /// Each provider's zone as the pushes left it.
+    pub push: Arc<super::push::service::PushStats>,
     /// Key rollover steps taken.
     pub rollover: Arc<super::rollover::RolloverStats>,
     /// dnstap frames written and dropped.

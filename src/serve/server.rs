@@ -22,6 +22,7 @@ use super::file_watch;
 use super::health::checker;
 use super::listen::Listeners;
 use super::override_store;
+use super::push;
 use super::replication;
 use super::rollover;
 use super::secondary;
@@ -67,6 +68,8 @@ fn restore_state(control: &Control, serials_restored: bool) {
 struct Startup {
     /// Woken by the engine when a view may have changed (for `replication`).
     changed: Arc<tokio::sync::Notify>,
+    /// The same, for the providers' pushes.
+    push_changed: Arc<tokio::sync::Notify>,
     /// The zones whose primary sent an accepted NOTIFY (for `secondary`).
     notified: tokio::sync::mpsc::UnboundedReceiver<Box<str>>,
     /// The query log's tap, its writer not started yet.
@@ -117,10 +120,14 @@ impl Server {
         let dnstap_stats: Arc<dnstap::DnstapStats> = Arc::default();
         let dnstap = host.dnstap.as_ref().map(|s| dnstap::prepare(s, dnstap_stats.clone()));
         let serials = replication::open(&host);
-        let waker = changed.clone();
+        let push_changed = Arc::new(tokio::sync::Notify::new());
+        let wakers = (changed.clone(), push_changed.clone());
         let mut engine = EngineBuilder::new(snapshot)
             .clock(clock::unix_now)
-            .on_change(move || waker.notify_one())
+            .on_change(move || {
+                wakers.0.notify_one();
+                wakers.1.notify_one();
+            })
             .on_notify(move |zone| {
                 let _ = notified_tx.send(zone.into());
             })
@@ -128,7 +135,7 @@ impl Server {
         if let Some(prepared) = &dnstap {
             engine = engine.tap(prepared.tap());
         }
-        let startup = Startup { changed, notified, dnstap, serials_restored: serials.restored };
+        let startup = Startup { changed, push_changed, notified, dnstap, serials_restored: serials.restored };
         let control = Control {
             engine: Arc::new(engine.build()),
             source,
@@ -138,6 +145,7 @@ impl Server {
             notify: Arc::default(),
             secondary: Arc::default(),
             rollover: Arc::default(),
+            push: Arc::default(),
             dnstap: dnstap_stats,
             last_check: std::sync::Mutex::default(),
             token,
@@ -163,7 +171,7 @@ impl Server {
 
     /// [`Server::run`], the views already looked at by [`replication::first_look`].
     async fn run_with(self, listeners: Listeners, shutdown: impl Future<Output = ()>) -> io::Result<()> {
-        let Startup { changed, notified, dnstap, .. } = self.startup;
+        let Startup { changed, push_changed, notified, dnstap, .. } = self.startup;
         let engine = self.control.engine.clone();
         // What a successor sharing these addresses is handed at shutdown (see [`handover`]).
         let groups = handover_groups(&listeners)?;
@@ -196,6 +204,13 @@ impl Server {
             reload: Box::new(move |cause| control.reload(cause).map(|_| ()).map_err(|e| e.to_string())),
         };
         helpers.spawn(rollover::run(rollovers, stopped()));
+        let pushes = push::service::Pushes {
+            engine: engine.clone(),
+            host: self.control.host.clone(),
+            stats: self.control.push.clone(),
+            changed: push_changed,
+        };
+        helpers.spawn(push::service::run(pushes, stopped()));
         // The consistency check compares the NS set with this server, on its first address.
         if let Some(own) = listeners.tcp.first().and_then(|l| l.local_addr().ok()) {
             let own = consistency::loopback_if_wildcard(own);

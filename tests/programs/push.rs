@@ -192,3 +192,124 @@ fn a_wrong_key_is_named_and_the_other_providers_are_pushed() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("no provider \"nosuch\" in the rules (providers: wrong, right)"), "{}", text(&out));
 }
+
+/// Sends `commands` to `server` with `nsupdate`, signed with push-key.
+fn nsupdate(server: SocketAddr, commands: &str) {
+    use std::io::Write as _;
+    let mut child = tool("nsupdate")
+        .args(["-y", &format!("hmac-sha256:push-key:{SECRET}")])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let script = format!("server {} {}\nzone example.com\n{commands}", server.ip(), server.port());
+    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "nsupdate: {}", text(&out));
+}
+
+/// `kdig +short` of `name` `qtype` at `server`, sorted.
+fn short(server: SocketAddr, name: &str, qtype: &str) -> Vec<String> {
+    let out = tool("kdig")
+        .args([format!("@{}", server.ip()), "-p".into(), server.port().to_string(), "+short".into(), "+retry=0".into()])
+        .args([name, qtype])
+        .output()
+        .unwrap();
+    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
+    lines.sort();
+    lines
+}
+
+/// Waits up to `within` for `done`; the time it took.
+fn until(within: std::time::Duration, mut done: impl FnMut() -> bool) -> Option<std::time::Duration> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < within {
+        if done() {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    None
+}
+
+#[test]
+fn serve_pushes_a_failover_to_the_provider_within_seconds_and_puts_back_drift() {
+    common::tools::require(&["named", "kdig", "nsupdate"]);
+    let dir = std::env::temp_dir().join(format!("linedns-push-{}-serve", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let bind = start_bind(&dir.join("bind"));
+    let backend = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let probe = backend.local_addr().unwrap();
+    let standby = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let kept = standby.local_addr().unwrap();
+    let providers = format!(
+        "  - {{ name: bind, kind: dns_update, server: \"{}\", key: push-key, line: telecom, zones: [example.com], \
+         drift_interval_ms: 1000 }}\n",
+        bind.addr
+    );
+    let rules = rules_with("serve", &providers);
+    let text = std::fs::read_to_string(&rules).unwrap();
+    let text = text.replace(
+        "version: 1\n",
+        "version: 1\nhealth_checks:\n  tcp: { kind: tcp, interval_ms: 100, timeout_ms: 200, fall: 1, rise: 1 }\n",
+    );
+    let failover = format!(
+        "    line_records:\n      - name: api\n        type: A\n        ttl: 30\n        health_check: tcp\n        pools:\n          \
+         telecom: [{{ address: 192.0.2.7, probe: \"{probe}\" }}]\n          default: [{{ address: 192.0.2.9, probe: \"{kept}\" }}]\n"
+    );
+    std::fs::write(&rules, text.replacen("    line_records:\n", &failover, 1)).unwrap();
+    let server = common::server::RunningServer::start(rules.to_str().unwrap(), &["127.0.0.1:0"]);
+    let linedns_at = server.addrs[0];
+    // At start the provider gets the view: api is telecom's node.
+    let started =
+        until(std::time::Duration::from_secs(5), || short(bind.addr, "api.example.com", "A") == ["192.0.2.7"]);
+    assert!(started.is_some(), "the provider never got the view:\n{}", server.log());
+
+    // The node fails: linedns answers the fallback, and so does the provider soon after.
+    drop(backend);
+    let telecom = ["+subnet=198.51.100.0/25"];
+    let asked = |server: SocketAddr| {
+        let out = tool("kdig")
+            .args([format!("@{}", server.ip()), "-p".into(), server.port().to_string(), "+short".into()])
+            .args(telecom)
+            .args(["api.example.com", "A"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let ours = until(std::time::Duration::from_secs(5), || asked(linedns_at) == "192.0.2.9");
+    assert!(ours.is_some(), "linedns never failed over:\n{}", server.log());
+    let theirs = until(std::time::Duration::from_secs(3), || short(bind.addr, "api.example.com", "A") == ["192.0.2.9"]);
+    assert!(theirs.is_some(), "the provider did not follow within 3 s:\n{}", server.log());
+
+    let (_, metrics) = common::admin::call(server.admin, "GET", "/metrics", None, None);
+    let applied = "linedns_push_total{provider=\"bind\",zone=\"example.com\",result=\"applied\"} ";
+    let line = metrics.lines().find(|l| l.starts_with(applied)).unwrap_or_else(|| panic!("{metrics}"));
+    assert!(line[applied.len()..].parse::<u64>().unwrap() >= 2, "{line}");
+    assert!(metrics.contains("linedns_push_out_of_sync_rrsets{provider=\"bind\",zone=\"example.com\"} 0"), "{metrics}");
+    // Drift: a managed record changed at the provider is put back; one linedns does not
+    // manage stays.
+    nsupdate(
+        bind.addr,
+        "update delete static.example.com. A\nupdate add static.example.com. 300 A 192.0.2.99\n\
+         update add extra.example.com. 300 TXT \"added at the provider\"\nsend\n",
+    );
+    assert_eq!(short(bind.addr, "static.example.com", "A"), ["192.0.2.99"], "nsupdate took");
+    let back =
+        until(std::time::Duration::from_secs(4), || short(bind.addr, "static.example.com", "A") == ["192.0.2.80"]);
+    assert!(back.is_some(), "the drift was not put back within the interval:\n{}", server.log());
+    assert_eq!(short(bind.addr, "extra.example.com", "TXT"), ["\"added at the provider\""]);
+    let log = server.log();
+    assert!(
+        log.contains("provider bind zone example.com: 1 RRset(s) changed at the provider (drift); putting them back"),
+        "{log}"
+    );
+    let (_, metrics) = common::admin::call(server.admin, "GET", "/metrics", None, None);
+    assert!(metrics.contains("linedns_push_drift_total{provider=\"bind\",zone=\"example.com\"} 1"), "{metrics}");
+    let update =
+        log.lines().find(|l| l.contains("provider bind zone example.com: update api.example.com. A: 30 192.0.2.7 -> "));
+    assert!(update.is_some_and(|l| l.ends_with(" 192.0.2.9")), "{log}");
+    server.stop();
+    drop(standby);
+}

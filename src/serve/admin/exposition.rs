@@ -234,6 +234,51 @@ fn secondary_zones(x: &mut Exposition, control: &Control) {
     }
 }
 
+/// Each provider's zone: pushes by result, the last success, what is out of sync, drift.
+fn pushes(x: &mut Exposition, control: &Control) {
+    let zones = control.push.list();
+    if zones.is_empty() {
+        return;
+    }
+    x.family(
+        "linedns_push_total",
+        Kind::Counter,
+        "Pushes to a provider's zone, by result (in_sync, applied, failed, refused: over max_change).",
+    );
+    for ((provider, zone), s) in &zones {
+        for result in ["in_sync", "applied", "failed", "refused"] {
+            let count = s.results.get(result).copied().unwrap_or(0);
+            x.sample("linedns_push_total", &[("provider", provider), ("zone", zone), ("result", result)], count);
+        }
+    }
+    x.family(
+        "linedns_push_last_success_timestamp_seconds",
+        Kind::Gauge,
+        "When a push last left the provider's copy holding the view (absent: never).",
+    );
+    for ((provider, zone), s) in &zones {
+        if let Some(at) = s.last_success {
+            x.sample("linedns_push_last_success_timestamp_seconds", &[("provider", provider), ("zone", zone)], at);
+        }
+    }
+    x.family(
+        "linedns_push_out_of_sync_rrsets",
+        Kind::Gauge,
+        "RRsets the provider's copy holds differently from the view (0 once a push succeeds).",
+    );
+    for ((provider, zone), s) in &zones {
+        x.sample("linedns_push_out_of_sync_rrsets", &[("provider", provider), ("zone", zone)], s.out_of_sync);
+    }
+    x.family(
+        "linedns_push_drift_total",
+        Kind::Counter,
+        "Rounds that found the provider's copy changed there while the view was not (put back).",
+    );
+    for ((provider, zone), s) in &zones {
+        x.sample("linedns_push_drift_total", &[("provider", provider), ("zone", zone)], s.drifts);
+    }
+}
+
 /// Each view's serial and the NOTIFY outcomes.
 fn replication(x: &mut Exposition, control: &Control) {
     x.family("linedns_zone_serial", Kind::Gauge, "SOA serial of each zone as each line sees it (its view).");
@@ -251,6 +296,7 @@ fn replication(x: &mut Exposition, control: &Control) {
     x.sample("linedns_notify_total", &[("result", "retried")], load(&n.retried));
     x.sample("linedns_notify_total", &[("result", "failed")], load(&n.failed));
     secondary_zones(x, control);
+    pushes(x, control);
     let last = control.last_check.lock().unwrap_or_else(|e| e.into_inner()).clone();
     if let Some(last) = last {
         let r = &last.report;

@@ -8,6 +8,7 @@
 //! is its own: the others are pushed all the same.
 
 pub mod dns_update;
+pub mod service;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -246,7 +247,7 @@ pub async fn push(targets: Vec<Result<Target, ZonePush>>, options: &PushOptions)
 }
 
 /// One zone at one provider: read, plan, and apply unless told or bound not to.
-async fn push_one(target: &Target, options: &PushOptions) -> ZonePush {
+pub async fn push_one(target: &Target, options: &PushOptions) -> ZonePush {
     let Reach::DnsUpdate { server, key } = &target.reach;
     let (plan, result) = match dns_update::read(*server, &target.zone, key.as_ref()).await {
         Err(problem) => (None, Err(problem)),
