@@ -27,10 +27,10 @@ fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
-/// BIND 9 serving example.com as a primary from a file of its own (its SOA, the same
-/// apex NS as the rules, and a TXT linedns does not manage), taking updates signed with
-/// `push-key` and transfers signed with it.
-fn start_bind(dir: &Path) -> Secondary {
+/// BIND 9 (`named`) or Knot DNS (`knotd`) serving example.com as a primary from a file
+/// of its own (its SOA, the same apex NS as the rules, and a TXT linedns does not
+/// manage), taking updates signed with `push-key` and transfers signed with it.
+fn start_provider(kind: &str, dir: &Path) -> Secondary {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(
         dir.join("example.com.zone"),
@@ -39,22 +39,38 @@ fn start_bind(dir: &Path) -> Secondary {
     )
     .unwrap();
     let (d, port) = (dir.display(), free_port());
-    let conf = format!(
-        "options {{ directory \"{d}\"; pid-file \"{d}/named.pid\"; session-keyfile \"{d}/session.key\"; \
-         listen-on port {port} {{ 127.0.0.1; }}; listen-on-v6 {{ none; }}; recursion no; dnssec-validation no; }};\n\
-         key \"push-key\" {{ algorithm hmac-sha256; secret \"{SECRET}\"; }};\ncontrols {{ }};\n\
-         zone \"example.com\" {{ type primary; file \"example.com.zone\"; \
-         update-policy {{ grant push-key zonesub ANY; }}; allow-transfer {{ key \"push-key\"; }}; }};\n"
-    );
-    let args = vec!["-g".to_string(), "-c".to_string(), format!("{d}/named.conf")];
-    let bind = spawn("named", "named", &args, &conf, dir, port);
+    let server = match kind {
+        "named" => {
+            let conf = format!(
+                "options {{ directory \"{d}\"; pid-file \"{d}/named.pid\"; session-keyfile \"{d}/session.key\"; \
+                 listen-on port {port} {{ 127.0.0.1; }}; listen-on-v6 {{ none; }}; recursion no; dnssec-validation no; }};\n\
+                 key \"push-key\" {{ algorithm hmac-sha256; secret \"{SECRET}\"; }};\ncontrols {{ }};\n\
+                 zone \"example.com\" {{ type primary; file \"example.com.zone\"; \
+                 update-policy {{ grant push-key zonesub ANY; }}; allow-transfer {{ key \"push-key\"; }}; }};\n"
+            );
+            let args = vec!["-g".to_string(), "-c".to_string(), format!("{d}/named.conf")];
+            spawn("named", "named", &args, &conf, dir, port)
+        }
+        "knotd" => {
+            let conf = format!(
+                "server:\n  rundir: \"{d}\"\n  listen: 127.0.0.1@{port}\nlog:\n  - target: stderr\n    any: info\n\
+                 database:\n  storage: \"{d}\"\nkey:\n  - id: push-key\n    algorithm: hmac-sha256\n    secret: {SECRET}\n\
+                 acl:\n  - id: pusher\n    key: push-key\n    action: [transfer, update]\n\
+                 template:\n  - id: default\n    storage: \"{d}\"\n\
+                 zone:\n  - domain: example.com\n    file: \"{d}/example.com.zone\"\n    acl: pusher\n"
+            );
+            let args = vec!["-c".to_string(), format!("{d}/knot.conf")];
+            spawn("knotd", "knotd", &args, &conf, dir, port)
+        }
+        other => panic!("no provider {other:?} (named, knotd)"),
+    };
     for _ in 0..100 {
-        if !soa_of(bind.addr).is_empty() {
-            return bind;
+        if !soa_of(server.addr).is_empty() {
+            return server;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    panic!("BIND did not start: {}", bind.log());
+    panic!("{kind} did not start: {}", server.log());
 }
 
 fn soa_of(server: SocketAddr) -> String {
@@ -115,15 +131,26 @@ fn exported(rules: &Path) -> BTreeSet<String> {
 
 #[test]
 fn a_push_makes_bind_hold_the_view_and_a_second_changes_nothing() {
-    common::tools::require(&["named", "kdig"]);
-    let dir = std::env::temp_dir().join(format!("linedns-push-{}-bind", std::process::id()));
+    sync_and_threshold("named");
+}
+
+#[test]
+fn a_push_makes_knot_hold_the_view_and_a_second_changes_nothing() {
+    sync_and_threshold("knotd");
+}
+
+/// The provider `kind` gets the view by `linedns push`, then nothing more; a dry run
+/// and a push over max_change change nothing, `--force` applies.
+fn sync_and_threshold(kind: &str) {
+    common::tools::require(&[kind, "kdig"]);
+    let dir = std::env::temp_dir().join(format!("linedns-push-{}-{kind}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let bind = start_bind(&dir.join("bind"));
+    let bind = start_provider(kind, &dir.join(kind));
     let provider = format!(
         "  - {{ name: bind, kind: dns_update, server: \"{}\", key: push-key, line: telecom, zones: [example.com] }}\n",
         bind.addr
     );
-    let rules = rules_with("sync", &provider);
+    let rules = rules_with(kind, &provider);
     let rules_arg = rules.to_str().unwrap();
     let before = held(bind.addr);
 
@@ -173,7 +200,7 @@ fn a_wrong_key_is_named_and_the_other_providers_are_pushed() {
     common::tools::require(&["named", "kdig"]);
     let dir = std::env::temp_dir().join(format!("linedns-push-{}-keys", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let bind = start_bind(&dir.join("bind"));
+    let bind = start_provider("named", &dir.join("bind"));
     let providers = format!(
         "  - {{ name: wrong, kind: dns_update, server: \"{0}\", key: wrong-key, line: telecom, zones: [example.com] }}\n  \
          - {{ name: right, kind: dns_update, server: \"{0}\", key: push-key, line: telecom, zones: [example.com] }}\n",
@@ -238,7 +265,7 @@ fn serve_pushes_a_failover_to_the_provider_within_seconds_and_puts_back_drift() 
     common::tools::require(&["named", "kdig", "nsupdate"]);
     let dir = std::env::temp_dir().join(format!("linedns-push-{}-serve", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let bind = start_bind(&dir.join("bind"));
+    let bind = start_provider("named", &dir.join("bind"));
     let backend = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let probe = backend.local_addr().unwrap();
     let standby = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
