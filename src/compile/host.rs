@@ -137,4 +137,25 @@ pub enum ProviderKind {
         /// The TSIG key's name.
         key: Option<Name>,
     },
+    /// The PowerDNS HTTP API.
+    PowerDns {
+        /// The API's address (HTTP, no TLS).
+        api: SocketAddr,
+        /// The `Host` the requests name.
+        host: String,
+        /// The server id of the paths (`localhost`).
+        server_id: String,
+        /// The API key.
+        key: Secret,
+    },
+}
+
+/// A credential read from a file: compared, never shown (its `Debug` hides it).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(hidden)")
+    }
 }

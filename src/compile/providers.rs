@@ -2,7 +2,7 @@
 //! it serves, its zones and how much one push may change there.
 
 use super::Compiler;
-use super::host::{Provider, ProviderKind};
+use super::host::{Provider, ProviderKind, Secret};
 use crate::config::{At, ProviderDef, ProviderKind as KindDef, defaults};
 use crate::engine::zone::Zone;
 use crate::error::Place;
@@ -55,6 +55,34 @@ impl Compiler<'_> {
         providers
     }
 
+    /// A `powerdns` provider: its API's address and key (read from its file now, which a
+    /// reload then watches).
+    fn powerdns(&mut self, d: &ProviderDef, place: &Place, rule: &str) -> Option<ProviderKind> {
+        let (Some(api), Some(key_file)) = (&d.api, &d.api_key_file) else {
+            self.fail(place.clone(), rule, "a powerdns provider needs `api` (http://IP:PORT) and `api_key_file`");
+            return None;
+        };
+        let Some((api, host)) = http_address(api) else {
+            self.fail(place.clone(), rule, format!("api: {api:?} is not http://IP:PORT (HTTPS is not taken yet)"));
+            return None;
+        };
+        let path = self.file.parent().unwrap_or(std::path::Path::new(".")).join(key_file);
+        self.inputs.push((path.clone(), super::stamp(&path)));
+        let key = match std::fs::read_to_string(&path) {
+            Ok(text) if !text.trim().is_empty() => text.trim().to_string(),
+            Ok(_) => {
+                self.fail(place.clone(), rule, format!("api_key_file {} is empty", path.display()));
+                return None;
+            }
+            Err(e) => {
+                self.fail(place.clone(), rule, format!("cannot read api_key_file {}: {e}", path.display()));
+                return None;
+            }
+        };
+        let server_id = d.server_id.clone().unwrap_or_else(|| "localhost".to_string());
+        Some(ProviderKind::PowerDns { api, host, server_id, key: Secret(key) })
+    }
+
     /// How the provider `d` is reached, or `None` (with errors) when it cannot be.
     fn provider_kind(&mut self, d: &ProviderDef, keys: &[Key], place: &Place, rule: &str) -> Option<ProviderKind> {
         match d.kind {
@@ -79,6 +107,14 @@ impl Compiler<'_> {
                 };
                 Some(ProviderKind::DnsUpdate { server, key })
             }
+            KindDef::Powerdns => self.powerdns(d, place, rule),
         }
     }
+}
+
+/// The address and `Host` of an `http://IP:PORT[/]` URL (a name is not resolved here).
+fn http_address(url: &str) -> Option<(std::net::SocketAddr, String)> {
+    let rest = url.strip_prefix("http://")?.trim_end_matches('/');
+    let addr = rest.parse().ok()?;
+    Some((addr, rest.to_string()))
 }

@@ -187,6 +187,16 @@ pub struct ProviderDef {
     /// signed with.
     #[serde(default)]
     pub key: Option<String>,
+    /// `powerdns`: the HTTP API's base URL (`http://127.0.0.1:8081`).
+    #[serde(default)]
+    pub api: Option<String>,
+    /// `powerdns`: the file holding the API key (relative to the rules file); it is never
+    /// logged or shown.
+    #[serde(default)]
+    pub api_key_file: Option<String>,
+    /// `powerdns`: the server id of the API's paths (default `localhost`).
+    #[serde(default)]
+    pub server_id: Option<String>,
     /// The line whose view it serves (default `default`), as for `transfers:`.
     #[serde(default)]
     pub line: Option<String>,
@@ -210,6 +220,9 @@ pub enum ProviderKind {
     /// DNS UPDATE (RFC 2136), TSIG-signed: BIND 9, Knot DNS, PowerDNS and the services that
     /// take updates; the provider's copy is read back by AXFR.
     DnsUpdate,
+    /// The PowerDNS Authoritative Server's HTTP API: the zone read by GET, RRsets replaced
+    /// and deleted by PATCH.
+    Powerdns,
 }
 
 /// What a health check does.

@@ -189,3 +189,42 @@ pub fn rndc(dir: &Path, rndc_port: u16, args: &[&str]) -> String {
     assert!(out.status.success(), "rndc {args:?} failed: {text}");
     text
 }
+
+/// The PowerDNS Authoritative Server (`pdns_server`, SQLite backend) serving example.com
+/// from `zone` (`name TTL TYPE content` lines for `pdnsutil add-record`, after the SOA and
+/// NS it makes) on a free loopback port, its HTTP API on `api_port` with `api_key`.
+pub fn start_powerdns(dir: &Path, records: &[(&str, &str, &str)], api_port: u16, api_key: &str) -> Secondary {
+    std::fs::create_dir_all(dir).unwrap();
+    let (d, port) = (dir.display(), free_port());
+    let schema = std::fs::read_to_string("/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql")
+        .expect("the SQLite schema of pdns-backend-sqlite3");
+    let db = dir.join("pdns.db");
+    let _ = std::fs::remove_file(&db);
+    let mut sqlite = tool("sqlite3").arg(&db).stdin(Stdio::piped()).spawn().expect("run sqlite3");
+    std::io::Write::write_all(&mut sqlite.stdin.take().unwrap(), schema.as_bytes()).unwrap();
+    assert!(sqlite.wait().unwrap().success(), "sqlite3 made no database");
+    let conf = format!(
+        "launch=gsqlite3\ngsqlite3-database={d}/pdns.db\nlocal-address=127.0.0.1\nlocal-port={port}\napi=yes\n\
+         api-key={api_key}\nwebserver=yes\nwebserver-address=127.0.0.1\nwebserver-port={api_port}\n\
+         webserver-allow-from=127.0.0.0/8\nsocket-dir={d}\nguardian=no\ndaemon=no\ndisable-syslog=yes\n\
+         write-pid=no\nallow-axfr-ips=127.0.0.0/8\n"
+    );
+    std::fs::write(dir.join("pdns.conf"), &conf).unwrap();
+    let pdnsutil = |args: &[&str]| {
+        let out = tool("pdnsutil").arg(format!("--config-dir={d}")).args(args).output().expect("run pdnsutil");
+        assert!(out.status.success(), "pdnsutil {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    pdnsutil(&["create-zone", "example.com", "ns1.example.com"]);
+    for (name, rtype, content) in records {
+        pdnsutil(&["add-record", "example.com", name, rtype, "300", content]);
+    }
+    let log = dir.join("pdns.log");
+    let stderr = std::fs::File::create(&log).unwrap();
+    let child = tool("pdns_server")
+        .args([format!("--config-dir={d}")])
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("start pdns_server");
+    Secondary { child, addr: ([127, 0, 0, 1], port).into(), log }
+}

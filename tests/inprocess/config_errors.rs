@@ -464,7 +464,15 @@ fn provider_errors_name_the_provider_and_value() {
             "a dns_update provider needs `server` (IP or IP:PORT)",
         ],
     );
+    let powerdns =
+        text.replace("kind: dns_update }", "kind: powerdns, api: \"https://pdns.example\", api_key_file: k }");
+    let err = error_of(&powerdns, Path::new("."));
+    assert_mentions(&err, &["tests/inline.yaml:12:", "api: \"https://pdns.example\" is not http://IP:PORT"]);
+    let keyless = text
+        .replace("kind: dns_update }", "kind: powerdns, api: \"http://127.0.0.1:8081\", api_key_file: no-such.key }");
+    let err = error_of(&keyless, Path::new("."));
+    assert_mentions(&err, &["tests/inline.yaml:12:", "cannot read api_key_file", "no-such.key"]);
     let unknown = text.replace("kind: dns_update }", "kind: carrier_pigeon }");
     let err = error_of(&unknown, Path::new("."));
-    assert_mentions(&err, &["tests/inline.yaml:12:", "`kind` must be one of dns_update, not carrier_pigeon"]);
+    assert_mentions(&err, &["tests/inline.yaml:12:", "`kind` must be one of dns_update, powerdns, not carrier_pigeon"]);
 }

@@ -253,6 +253,7 @@ fn the_checker_sees_a_cycle_and_a_forbidden_import() {
 const SOCKETS_ALLOWED: &[(&str, &str)] = &[
     ("src/serve/listen.rs", "binds the server's own listeners"),
     ("src/serve/health/probe.rs", "TCP and HTTP health checks (the DNS check asks through the client)"),
+    ("src/serve/push/powerdns.rs", "the PowerDNS HTTP API (HTTP, not DNS)"),
     ("src/serve/dnstap/mod.rs", "the dnstap collector's Unix socket"),
     ("src/serve/systemd.rs", "sd_notify's datagram to the service manager's Unix socket"),
 ];

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::secondaries::{Secondary, free_port, spawn};
+use common::secondaries::{Secondary, free_port, spawn, start_powerdns};
 use common::tools::tool;
 
 /// The test key's secret (base64 of 32 bytes).
@@ -64,13 +64,19 @@ fn start_provider(kind: &str, dir: &Path) -> Secondary {
         }
         other => panic!("no provider {other:?} (named, knotd)"),
     };
+    wait_for_soa(&server);
+    server
+}
+
+/// Waits until `server` answers example.com's SOA.
+fn wait_for_soa(server: &Secondary) {
     for _ in 0..100 {
         if !soa_of(server.addr).is_empty() {
-            return server;
+            return;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    panic!("{kind} did not start: {}", server.log());
+    panic!("the provider did not start: {}", server.log());
 }
 
 fn soa_of(server: SocketAddr) -> String {
@@ -100,15 +106,22 @@ fn rules_with(name: &str, providers: &str) -> PathBuf {
 /// Every record of the zone at `server` (by AXFR signed with push-key), as
 /// `owner ttl type data` lines, without the SOA.
 fn held(server: SocketAddr) -> BTreeSet<String> {
-    let out = tool("kdig")
-        .args([format!("@{}", server.ip()), "-p".into(), server.port().to_string()])
-        .args(["-y", &format!("hmac-sha256:push-key:{SECRET}"), "example.com", "AXFR", "+nocomments", "+nostats"])
-        .output()
-        .unwrap();
+    held_as(server, true)
+}
+
+/// [`held`], the AXFR signed or not (PowerDNS serves it to loopback unsigned).
+fn held_as(server: SocketAddr, signed: bool) -> BTreeSet<String> {
+    let mut kdig = tool("kdig");
+    kdig.args([format!("@{}", server.ip()), "-p".into(), server.port().to_string()]);
+    if signed {
+        kdig.args(["-y", &format!("hmac-sha256:push-key:{SECRET}")]);
+    }
+    let out = kdig.args(["example.com", "AXFR", "+nocomments", "+nostats"]).output().unwrap();
     lines_of(&String::from_utf8_lossy(&out.stdout))
 }
 
-/// `owner ttl type data` of each record line of a master file or kdig output, but the SOA.
+/// `owner ttl type data` of each record line of a master file or kdig output, but the SOA
+/// and the apex NS set.
 fn lines_of(text: &str) -> BTreeSet<String> {
     text.lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with(';') && !l.starts_with('$'))
@@ -118,6 +131,8 @@ fn lines_of(text: &str) -> BTreeSet<String> {
             format!("{} {} {} {}", f[0].to_ascii_lowercase(), f[1], f[3], f[4..].join(" "))
         })
         .filter(|l| !matches!(l.split(' ').nth(2), Some("SOA" | "TSIG")))
+        // The apex NS set is the provider's own (linedns leaves it alone).
+        .filter(|l| !l.starts_with("example.com. ") || l.split(' ').nth(2) != Some("NS"))
         .collect()
 }
 
@@ -139,17 +154,41 @@ fn a_push_makes_knot_hold_the_view_and_a_second_changes_nothing() {
     sync_and_threshold("knotd");
 }
 
+#[test]
+fn a_push_makes_powerdns_hold_the_view_through_its_api_and_a_second_changes_nothing() {
+    sync_and_threshold("pdns_server");
+}
+
 /// The provider `kind` gets the view by `linedns push`, then nothing more; a dry run
 /// and a push over max_change change nothing, `--force` applies.
 fn sync_and_threshold(kind: &str) {
     common::tools::require(&[kind, "kdig"]);
     let dir = std::env::temp_dir().join(format!("linedns-push-{}-{kind}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let bind = start_provider(kind, &dir.join(kind));
-    let provider = format!(
-        "  - {{ name: bind, kind: dns_update, server: \"{}\", key: push-key, line: telecom, zones: [example.com] }}\n",
-        bind.addr
-    );
+    let (bind, provider) = if kind == "pdns_server" {
+        common::tools::require(&["pdnsutil", "sqlite3"]);
+        let api_port = free_port();
+        let records = [("ns1", "A", "192.0.2.53"), ("theirs", "TXT", "\"kept by the provider\"")];
+        let pdns = start_powerdns(&dir.join("pdns"), &records, api_port, "the-api-key");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("pdns.key"), "the-api-key\n").unwrap();
+        let yaml = format!(
+            "  - {{ name: bind, kind: powerdns, api: \"http://127.0.0.1:{api_port}\", api_key_file: {}, line: telecom, \
+             zones: [example.com] }}\n",
+            dir.join("pdns.key").display()
+        );
+        (pdns, yaml)
+    } else {
+        let peer = start_provider(kind, &dir.join(kind));
+        let yaml = format!(
+            "  - {{ name: bind, kind: dns_update, server: \"{}\", key: push-key, line: telecom, zones: [example.com] }}\n",
+            peer.addr
+        );
+        (peer, yaml)
+    };
+    let signed = kind != "pdns_server";
+    let held = |addr| held_as(addr, signed);
+    wait_for_soa(&bind);
     let rules = rules_with(kind, &provider);
     let rules_arg = rules.to_str().unwrap();
     let before = held(bind.addr);
@@ -193,6 +232,19 @@ fn sync_and_threshold(kind: &str) {
     let mut wanted = exported(&rules);
     wanted.insert("theirs.example.com. 300 TXT \"kept by the provider\"".to_string());
     assert_eq!(held(bind.addr), wanted);
+
+    if kind == "pdns_server" {
+        // A wrong API key: the error says so, and names the provider and zone.
+        std::fs::write(dir.join("pdns.key"), "not-the-key\n").unwrap();
+        let out = linedns(&["push", "-c", rules_arg]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        let shown = text(&out);
+        assert!(
+            shown.contains("provider bind zone example.com: cannot read its copy: the API refused the key (HTTP 401"),
+            "{shown}"
+        );
+        assert!(!shown.contains("not-the-key"), "the key is never shown: {shown}");
+    }
 }
 
 #[test]

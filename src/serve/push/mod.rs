@@ -8,13 +8,14 @@
 //! is its own: the others are pushed all the same.
 
 pub mod dns_update;
+pub mod powerdns;
 pub mod service;
 
 use std::collections::BTreeSet;
 use std::fmt;
 use std::net::SocketAddr;
 
-use crate::compile::host::{Provider, ProviderKind};
+use crate::compile::host::{Provider, ProviderKind, Secret};
 use crate::engine::line::NodeHealth;
 use crate::engine::push::{Plan, RrsetKey, Rrsets, managed, view};
 use crate::engine::snapshot::Snapshot;
@@ -171,6 +172,39 @@ pub enum Reach {
         /// The TSIG key.
         key: Option<Key>,
     },
+    /// The PowerDNS HTTP API.
+    PowerDns {
+        /// Its address.
+        api: SocketAddr,
+        /// The `Host` to name.
+        host: String,
+        /// The server id of the paths.
+        server_id: String,
+        /// The API key.
+        key: Secret,
+    },
+}
+
+impl Reach {
+    /// The provider's copy of `zone`.
+    async fn read(&self, zone: &Name) -> Result<Rrsets, PushProblem> {
+        match self {
+            Reach::DnsUpdate { server, key } => dns_update::read(*server, zone, key.as_ref()).await,
+            Reach::PowerDns { api, host, server_id, key } => {
+                powerdns::read(powerdns::Api { addr: *api, host, server_id, key }, zone).await
+            }
+        }
+    }
+
+    /// Applies `plan` to the provider's copy of `zone`; the messages or requests sent.
+    async fn apply(&self, zone: &Name, plan: &Plan) -> Result<usize, PushProblem> {
+        match self {
+            Reach::DnsUpdate { server, key } => dns_update::apply(*server, zone, key.as_ref(), plan).await,
+            Reach::PowerDns { api, host, server_id, key } => {
+                powerdns::apply(powerdns::Api { addr: *api, host, server_id, key }, zone, plan).await
+            }
+        }
+    }
 }
 
 /// The zones of `providers` (only the one `options` names, if it names one) with what
@@ -222,6 +256,9 @@ fn target(
             };
             Reach::DnsUpdate { server: *server, key }
         }
+        ProviderKind::PowerDns { api, host, server_id, key } => {
+            Reach::PowerDns { api: *api, host: host.clone(), server_id: server_id.clone(), key: key.clone() }
+        }
     };
     Ok(Target {
         provider: provider.name.clone(),
@@ -248,8 +285,7 @@ pub async fn push(targets: Vec<Result<Target, ZonePush>>, options: &PushOptions)
 
 /// One zone at one provider: read, plan, and apply unless told or bound not to.
 pub async fn push_one(target: &Target, options: &PushOptions) -> ZonePush {
-    let Reach::DnsUpdate { server, key } = &target.reach;
-    let (plan, result) = match dns_update::read(*server, &target.zone, key.as_ref()).await {
+    let (plan, result) = match target.reach.read(&target.zone).await {
         Err(problem) => (None, Err(problem)),
         Ok(current) => {
             let plan = Plan::new(&target.wanted, &current, &target.managed);
@@ -261,7 +297,7 @@ pub async fn push_one(target: &Target, options: &PushOptions) -> ZonePush {
             } else if permille > target.max_change_permille && !options.force {
                 Err(PushProblem::TooLarge { permille, max_permille: target.max_change_permille })
             } else {
-                dns_update::apply(*server, &target.zone, key.as_ref(), &plan).await.map(Done::Applied)
+                target.reach.apply(&target.zone, &plan).await.map(Done::Applied)
             };
             (Some(plan), result)
         }
