@@ -148,6 +148,13 @@ pub enum ProviderKind {
         /// The API key.
         key: Secret,
     },
+    /// Files for octoDNS.
+    Octodns {
+        /// Where the configuration and the zones are written.
+        directory: std::path::PathBuf,
+        /// The octoDNS provider the zones go to (its configuration, as the rules give it).
+        target: String,
+    },
 }
 
 /// A credential read from a file: compared, never shown (its `Debug` hides it).

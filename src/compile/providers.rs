@@ -108,6 +108,22 @@ impl Compiler<'_> {
                 Some(ProviderKind::DnsUpdate { server, key })
             }
             KindDef::Powerdns => self.powerdns(d, place, rule),
+            KindDef::Octodns => {
+                let (Some(directory), Some(target)) = (&d.directory, &d.target) else {
+                    self.fail(
+                        place.clone(),
+                        rule,
+                        "an octodns provider needs `directory` and `target` (an octoDNS provider)",
+                    );
+                    return None;
+                };
+                if target.get("class").and_then(|c| c.as_str()).is_none() {
+                    self.fail(place.clone(), rule, "target: an octoDNS provider needs its `class`");
+                    return None;
+                }
+                let directory = self.file.parent().unwrap_or(std::path::Path::new(".")).join(directory);
+                Some(ProviderKind::Octodns { directory, target: target.to_string() })
+            }
         }
     }
 }

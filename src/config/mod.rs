@@ -197,6 +197,14 @@ pub struct ProviderDef {
     /// `powerdns`: the server id of the API's paths (default `localhost`).
     #[serde(default)]
     pub server_id: Option<String>,
+    /// `octodns`: the directory linedns writes the octoDNS configuration (`config.yaml`)
+    /// and the zones (`zones/ZONE.yaml`) into, relative to the rules file.
+    #[serde(default)]
+    pub directory: Option<String>,
+    /// `octodns`: the octoDNS provider the view goes to, as octoDNS's configuration names
+    /// it (`class:` and its settings; secrets as `env/VARIABLE`).
+    #[serde(default)]
+    pub target: Option<serde_json::Value>,
     /// The line whose view it serves (default `default`), as for `transfers:`.
     #[serde(default)]
     pub line: Option<String>,
@@ -223,6 +231,9 @@ pub enum ProviderKind {
     /// The PowerDNS Authoritative Server's HTTP API: the zone read by GET, RRsets replaced
     /// and deleted by PATCH.
     Powerdns,
+    /// octoDNS: linedns writes the view as an octoDNS YAML zone and a configuration that
+    /// sends it to `target`; `octodns-sync` pushes it to any provider octoDNS supports.
+    Octodns,
 }
 
 /// What a health check does.

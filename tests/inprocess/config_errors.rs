@@ -474,5 +474,8 @@ fn provider_errors_name_the_provider_and_value() {
     assert_mentions(&err, &["tests/inline.yaml:12:", "cannot read api_key_file", "no-such.key"]);
     let unknown = text.replace("kind: dns_update }", "kind: carrier_pigeon }");
     let err = error_of(&unknown, Path::new("."));
-    assert_mentions(&err, &["tests/inline.yaml:12:", "`kind` must be one of dns_update, powerdns, not carrier_pigeon"]);
+    assert_mentions(
+        &err,
+        &["tests/inline.yaml:12:", "`kind` must be one of dns_update, powerdns, octodns, not carrier_pigeon"],
+    );
 }

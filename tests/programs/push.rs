@@ -392,3 +392,45 @@ fn serve_pushes_a_failover_to_the_provider_within_seconds_and_puts_back_drift() 
     server.stop();
     drop(standby);
 }
+
+/// `program ARGS` with `PDNS_API_KEY` set: its exit status and output.
+fn octodns(program: &str, args: &[&str], api_key: &str) -> (bool, String) {
+    let out = tool(program).args(args).env("PDNS_API_KEY", api_key).output().unwrap();
+    (out.status.success(), text(&out))
+}
+
+#[test]
+fn octodns_takes_the_view_linedns_writes_to_powerdns_and_then_plans_no_change() {
+    common::tools::require(&["pdns_server", "pdnsutil", "sqlite3", "kdig", "octodns-sync", "octodns-validate"]);
+    let dir = std::env::temp_dir().join(format!("linedns-push-{}-octodns", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let api_port = free_port();
+    let records = [("ns1", "A", "192.0.2.53"), ("theirs", "TXT", "\"kept by the provider\"")];
+    let pdns = start_powerdns(&dir.join("pdns"), &records, api_port, "octo-key");
+    wait_for_soa(&pdns);
+    let provider = format!(
+        "  - name: cloud\n    kind: octodns\n    directory: octodns\n    line: telecom\n    zones: [example.com]\n    \
+         target: {{ class: octodns_powerdns.PowerDnsProvider, host: 127.0.0.1, port: {api_port}, api_key: env/PDNS_API_KEY }}\n"
+    );
+    let rules = rules_with("octodns", &provider);
+    let out = linedns(&["push", "-c", rules.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("provider cloud zone example.com: applied "), "{}", text(&out));
+    let config = rules.parent().unwrap().join("octodns/config.yaml");
+    let config = config.to_str().unwrap();
+
+    let (ok, said) = octodns("octodns-validate", &["--config-file", config], "octo-key");
+    assert!(ok, "octodns-validate: {said}");
+    let (ok, said) = octodns("octodns-sync", &["--config-file", config, "--doit"], "octo-key");
+    assert!(ok, "octodns-sync --doit: {said}");
+    // PowerDNS holds the view (octoDNS's ownership TXTs aside), and its own TXT.
+    let now: BTreeSet<String> = held_as(pdns.addr, false).into_iter().filter(|l| !l.starts_with("_owner.")).collect();
+    let mut wanted = exported(&rules);
+    wanted.insert("theirs.example.com. 300 TXT \"kept by the provider\"".to_string());
+    assert_eq!(now, wanted, "PowerDNS holds the telecom view through octoDNS:\n{said}");
+    // Again: octoDNS plans nothing, and linedns writes nothing new.
+    let (ok, said) = octodns("octodns-sync", &["--config-file", config], "octo-key");
+    assert!(ok && said.contains("No changes were planned"), "a second octodns-sync: {said}");
+    let out = linedns(&["push", "-c", rules.to_str().unwrap()]);
+    assert!(text(&out).contains("provider cloud zone example.com: in sync (0 changes)"), "{}", text(&out));
+}

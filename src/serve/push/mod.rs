@@ -8,6 +8,7 @@
 //! is its own: the others are pushed all the same.
 
 pub mod dns_update;
+pub mod octodns;
 pub mod powerdns;
 pub mod service;
 
@@ -183,6 +184,15 @@ pub enum Reach {
         /// The API key.
         key: Secret,
     },
+    /// Files for octoDNS.
+    Octodns {
+        /// Where they are written.
+        directory: std::path::PathBuf,
+        /// The octoDNS provider they go to (JSON).
+        target: String,
+        /// Every zone of the provider (the configuration names them all).
+        zones: Vec<Name>,
+    },
 }
 
 impl Reach {
@@ -193,16 +203,19 @@ impl Reach {
             Reach::PowerDns { api, host, server_id, key } => {
                 powerdns::read(powerdns::Api { addr: *api, host, server_id, key }, zone).await
             }
+            Reach::Octodns { directory, .. } => octodns::read(directory, zone),
         }
     }
 
-    /// Applies `plan` to the provider's copy of `zone`; the messages or requests sent.
-    async fn apply(&self, zone: &Name, plan: &Plan) -> Result<usize, PushProblem> {
+    /// Applies `plan` (which takes the copy to `wanted`) to the provider's copy of `zone`;
+    /// the messages, requests or files sent.
+    async fn apply(&self, zone: &Name, plan: &Plan, wanted: &Rrsets) -> Result<usize, PushProblem> {
         match self {
             Reach::DnsUpdate { server, key } => dns_update::apply(*server, zone, key.as_ref(), plan).await,
             Reach::PowerDns { api, host, server_id, key } => {
                 powerdns::apply(powerdns::Api { addr: *api, host, server_id, key }, zone, plan).await
             }
+            Reach::Octodns { directory, target, zones } => octodns::write(directory, target, zones, zone, wanted),
         }
     }
 }
@@ -259,6 +272,9 @@ fn target(
         ProviderKind::PowerDns { api, host, server_id, key } => {
             Reach::PowerDns { api: *api, host: host.clone(), server_id: server_id.clone(), key: key.clone() }
         }
+        ProviderKind::Octodns { directory, target } => {
+            Reach::Octodns { directory: directory.clone(), target: target.clone(), zones: provider.zones.clone() }
+        }
     };
     Ok(Target {
         provider: provider.name.clone(),
@@ -297,7 +313,7 @@ pub async fn push_one(target: &Target, options: &PushOptions) -> ZonePush {
             } else if permille > target.max_change_permille && !options.force {
                 Err(PushProblem::TooLarge { permille, max_permille: target.max_change_permille })
             } else {
-                target.reach.apply(&target.zone, &plan).await.map(Done::Applied)
+                target.reach.apply(&target.zone, &plan, &target.wanted).await.map(Done::Applied)
             };
             (Some(plan), result)
         }
