@@ -134,13 +134,26 @@ fn other_zone() -> Catalog {
 
 /// Binds UDP and TCP on `addr` and serves both halves until the process ends.
 async fn serve(engine: Arc<Engine>, addr: SocketAddr) -> std::io::Result<(SocketAddr, hickory_server::Server<Split>)> {
-    let udp = tokio::net::UdpSocket::bind(addr).await?;
+    let (udp, tcp) = bind_both(addr).await?;
     let addr = udp.local_addr()?;
-    let tcp = tokio::net::TcpListener::bind(addr).await?;
     let mut server = hickory_server::Server::new(Split { engine, catalog: other_zone() });
     server.register_socket(udp);
     server.register_listener(tcp, Duration::from_secs(5), 65_535);
     Ok((addr, server))
+}
+
+/// A UDP socket and a TCP listener on one port: `addr`'s, or with port 0 one free for
+/// both (the port the UDP socket gets may be some TCP connection's: another is tried).
+async fn bind_both(addr: SocketAddr) -> std::io::Result<(tokio::net::UdpSocket, tokio::net::TcpListener)> {
+    let mut tries = 0;
+    loop {
+        let udp = tokio::net::UdpSocket::bind(addr).await?;
+        match tokio::net::TcpListener::bind(udp.local_addr()?).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) if addr.port() == 0 && tries < 20 && e.kind() == std::io::ErrorKind::AddrInUse => tries += 1,
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 #[tokio::main]

@@ -434,3 +434,84 @@ fn octodns_takes_the_view_linedns_writes_to_powerdns_and_then_plans_no_change() 
     let out = linedns(&["push", "-c", rules.to_str().unwrap()]);
     assert!(text(&out).contains("provider cloud zone example.com: in sync (0 changes)"), "{}", text(&out));
 }
+
+/// Changes `name` A at the PowerDNS API on `api_port` to `address` (as an operator would
+/// through its API).
+fn pdns_set_a(api_port: u16, api_key: &str, name: &str, address: &str) {
+    let body = format!(
+        "{{\"rrsets\": [{{\"name\": \"{name}\", \"type\": \"A\", \"ttl\": 300, \"changetype\": \"REPLACE\", \
+         \"records\": [{{\"content\": \"{address}\", \"disabled\": false}}]}}]}}"
+    );
+    let out = tool("curl")
+        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PATCH", "-H", &format!("X-API-Key: {api_key}")])
+        .args(["-H", "Content-Type: application/json", "--data", &body])
+        .arg(format!("http://127.0.0.1:{api_port}/api/v1/servers/localhost/zones/example.com."))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "204", "PATCH: {}", text(&out));
+}
+
+#[test]
+fn serve_holds_a_flap_storm_and_puts_back_drift_at_powerdns() {
+    common::tools::require(&["pdns_server", "pdnsutil", "sqlite3", "kdig", "curl"]);
+    let dir = std::env::temp_dir().join(format!("linedns-push-{}-storm", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let api_port = free_port();
+    let pdns = start_powerdns(&dir.join("pdns"), &[("ns1", "A", "192.0.2.53")], api_port, "storm-key");
+    wait_for_soa(&pdns);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("pdns.key"), "storm-key\n").unwrap();
+    let mut backend = Some(std::net::TcpListener::bind("127.0.0.1:0").unwrap());
+    let probe = backend.as_ref().unwrap().local_addr().unwrap();
+    let standby = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let kept = standby.local_addr().unwrap();
+    let provider = format!(
+        "  - {{ name: pdns, kind: powerdns, api: \"http://127.0.0.1:{api_port}\", api_key_file: {}, line: telecom, \
+         zones: [example.com], drift_interval_ms: 1000 }}\n",
+        dir.join("pdns.key").display()
+    );
+    let rules = rules_with("storm", &provider);
+    let text = std::fs::read_to_string(&rules).unwrap().replace(
+        "version: 1\n",
+        "version: 1\nhealth_checks:\n  tcp: { kind: tcp, interval_ms: 100, timeout_ms: 200, fall: 1, rise: 1 }\n",
+    );
+    let record = format!(
+        "    line_records:\n      - name: api\n        type: A\n        ttl: 30\n        health_check: tcp\n        pools:\n          \
+         telecom: [{{ address: 192.0.2.7, probe: \"{probe}\" }}]\n          default: [{{ address: 192.0.2.9, probe: \"{kept}\" }}]\n"
+    );
+    std::fs::write(&rules, text.replacen("    line_records:\n", &record, 1)).unwrap();
+    let server = common::server::RunningServer::start(rules.to_str().unwrap(), &["127.0.0.1:0"]);
+    let at_pdns = || short(pdns.addr, "api.example.com", "A");
+    assert!(until(std::time::Duration::from_secs(5), || at_pdns() == ["192.0.2.7"]).is_some(), "{}", server.log());
+    let applied = || {
+        let (_, metrics) = common::admin::call(server.admin, "GET", "/metrics", None, None);
+        let name = "linedns_push_total{provider=\"pdns\",zone=\"example.com\",result=\"applied\"} ";
+        metrics.lines().find_map(|l| l.strip_prefix(name)).map_or(0, |v| v.parse::<u64>().unwrap())
+    };
+    let before = applied();
+
+    // A flap storm: the node down and up again, ten flips in ten seconds, ending up.
+    for flip in 0..10 {
+        if flip % 2 == 0 {
+            backend = None;
+        } else {
+            backend = Some(std::net::TcpListener::bind(probe).unwrap());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1000));
+    }
+    assert!(backend.is_some());
+    assert!(until(std::time::Duration::from_secs(3), || at_pdns() == ["192.0.2.7"]).is_some(), "{}", server.log());
+    let pushes = applied() - before;
+    eprintln!("flap storm: 10 flips in 10 s, {pushes} pushes applied");
+    assert!((1..=12).contains(&pushes), "{pushes} pushes for 10 flips:\n{}", server.log());
+
+    // Drift at PowerDNS: an RRset changed through its API is put back.
+    pdns_set_a(api_port, "storm-key", "static.example.com.", "192.0.2.99");
+    assert_eq!(short(pdns.addr, "static.example.com", "A"), ["192.0.2.99"]);
+    let back =
+        until(std::time::Duration::from_secs(4), || short(pdns.addr, "static.example.com", "A") == ["192.0.2.80"]);
+    assert!(back.is_some(), "the drift at PowerDNS was not put back:\n{}", server.log());
+    assert!(server.log().contains("provider pdns zone example.com: 1 RRset(s) changed at the provider (drift)"));
+    server.stop();
+    drop(standby);
+}
