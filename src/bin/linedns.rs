@@ -166,8 +166,9 @@ enum Command {
     /// Check that every server of each zone's NS set (and the rules' `check.servers`)
     /// answers like the primary: SOA over UDP and TCP, the serial of each view (which
     /// server lags, by how much), each line record's answer per line, and any address in
-    /// no pool of the rules (a possible hijack). Prints a table (or JSON); exits 1 on
-    /// any problem, 2 on a usage error. Every query has a time limit.
+    /// no pool of the rules (a possible hijack); and each provider's copy (`providers:`)
+    /// against its view (drift). Prints a table (or JSON); exits 1 on any problem, 2 on
+    /// a usage error. Every query has a time limit.
     Check {
         #[command(flatten)]
         rules: RulesArgs,
@@ -349,7 +350,9 @@ fn main() -> ExitCode {
             let Ok(runtime) = runtime.map_err(|e| eprintln!("error: cannot start the runtime: {e}")) else {
                 return ExitCode::FAILURE;
             };
-            let report = runtime.block_on(consistency::run(&snapshot, primary, snapshot.check.timeout));
+            let mut report = runtime.block_on(consistency::run(&snapshot, primary, snapshot.check.timeout));
+            let providers = consistency::check_providers(&snapshot, &snapshot.probe_health(), &host.providers);
+            report.add(runtime.block_on(providers));
             // A name lookup still blocked in the system resolver is not waited for.
             runtime.shutdown_timeout(std::time::Duration::from_millis(100));
             print_out(json, &report, || report.table());

@@ -157,6 +157,17 @@ pub enum ProviderKind {
     },
 }
 
+impl std::fmt::Display for ProviderKind {
+    /// Where the provider is reached: its server, its API, or the octoDNS directory.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProviderKind::DnsUpdate { server, .. } => write!(f, "{server}"),
+            ProviderKind::PowerDns { host, .. } => write!(f, "http://{host}"),
+            ProviderKind::Octodns { directory, .. } => write!(f, "{}", directory.display()),
+        }
+    }
+}
+
 /// A credential read from a file: compared, never shown (its `Debug` hides it).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(pub String);

@@ -215,6 +215,44 @@ fn sync_and_threshold(kind: &str) {
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("provider bind zone example.com: in sync (0 changes)"), "{}", text(&out));
 
+    if kind == "named" {
+        // `linedns check` reads the copy back too: in sync, then drift once changed there.
+        let check = |rules: &str| {
+            let out = linedns(&["check", "-c", rules, "--json", "--primary", &bind.addr.to_string()]);
+            let report: serde_json::Value =
+                serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out)));
+            let found = report["findings"].as_array().unwrap().iter().find(|f| f["check"] == "provider").cloned();
+            found.unwrap_or_else(|| panic!("no provider finding: {report:#}"))
+        };
+        let checked = rules.with_extension("check.yaml");
+        let servers = format!(
+            "check:\n  timeout_ms: 300\n  servers: [{{ name: ns1.example.com, address: \"{}\", line: telecom }}]\n",
+            bind.addr
+        );
+        std::fs::write(&checked, format!("{}{servers}", std::fs::read_to_string(&rules).unwrap())).unwrap();
+        let finding = check(checked.to_str().unwrap());
+        assert_eq!(
+            (finding["ok"].as_bool(), finding["detail"].as_str()),
+            (Some(true), Some("holds the view")),
+            "{finding:#}"
+        );
+        nsupdate(
+            bind.addr,
+            "update delete static.example.com. A\nupdate add static.example.com. 300 A 192.0.2.99\nsend\n",
+        );
+        let finding = check(checked.to_str().unwrap());
+        assert_eq!(finding["ok"].as_bool(), Some(false), "{finding:#}");
+        let detail = finding["detail"].as_str().unwrap();
+        assert!(
+            detail.starts_with(
+                "1 RRset(s) differ from the view (drift, or not pushed yet): update static.example.com. A"
+            ),
+            "{detail}"
+        );
+        let out = linedns(&["push", "-c", rules_arg]);
+        assert!(text(&out).contains("applied 0 creates, 1 updates, 0 deletes"), "{}", text(&out));
+    }
+
     // A rules change that updates more than max_change of what linedns manages there is
     // refused, nothing applied; with --force it goes through.
     let changed = std::fs::read_to_string(&rules)
@@ -386,6 +424,13 @@ fn serve_pushes_a_failover_to_the_provider_within_seconds_and_puts_back_drift() 
     );
     let (_, metrics) = common::admin::call(server.admin, "GET", "/metrics", None, None);
     assert!(metrics.contains("linedns_push_drift_total{provider=\"bind\",zone=\"example.com\"} 1"), "{metrics}");
+    // The status page's JSON shows the provider, its drift and no error.
+    let (_, status) = common::admin::call(server.admin, "GET", "/status", None, None);
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    let shown = &status["providers"][0];
+    assert_eq!((shown["provider"].as_str(), shown["zone"].as_str()), (Some("bind"), Some("example.com")), "{status:#}");
+    assert_eq!((shown["drifts"].as_u64(), shown["out_of_sync"].as_u64()), (Some(1), Some(0)), "{shown:#}");
+    assert!(shown["error"].is_null() && shown["last_success"].as_u64().is_some(), "{shown:#}");
     let update =
         log.lines().find(|l| l.contains("provider bind zone example.com: update api.example.com. A: 30 192.0.2.7 -> "));
     assert!(update.is_some_and(|l| l.ends_with(" 192.0.2.9")), "{log}");

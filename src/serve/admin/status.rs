@@ -49,6 +49,20 @@ pub struct Status {
     pub serials: Vec<ViewSerial>,
     /// The last periodic consistency check (each NS and secondary's serial), once run.
     pub check: Option<LastCheck>,
+    /// Each provider's zone as the pushes left it (`providers:`).
+    pub providers: Vec<ProviderStatus>,
+}
+
+/// One zone at one provider.
+#[derive(Serialize)]
+pub struct ProviderStatus {
+    /// The provider's name.
+    pub provider: String,
+    /// The zone.
+    pub zone: String,
+    /// Its pushes and what they left.
+    #[serde(flatten)]
+    pub stats: crate::serve::push::service::ZoneStats,
 }
 
 /// One line.
@@ -212,6 +226,12 @@ pub fn status(control: &Control) -> Status {
         rules_failing: control.reloads.failing(),
         serials: view_serials(engine),
         check: control.last_check.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+        providers: control
+            .push
+            .list()
+            .into_iter()
+            .map(|((provider, zone), stats)| ProviderStatus { provider, zone, stats })
+            .collect(),
     }
 }
 

@@ -22,6 +22,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde::Serialize;
 
+use crate::compile::host::Provider;
 use crate::engine::answer::Rcode;
 use crate::engine::consistency::{self, Role, Target};
 use crate::engine::snapshot::Snapshot;
@@ -29,6 +30,7 @@ use crate::engine::versions::serial_gt;
 use crate::geo::table::LineId;
 use crate::rdata::{RData, RecordType};
 use crate::serve::client::{Client, Request, Transport};
+use crate::serve::push::{self, PushOptions};
 use crate::wire::message;
 
 /// What a finding is about.
@@ -43,6 +45,8 @@ pub enum Check {
     Answers,
     /// Addresses in no pool of the rules.
     Hijack,
+    /// A provider's copy against its view (`providers:`): drift, or a push not made yet.
+    Provider,
 }
 
 impl Check {
@@ -53,6 +57,7 @@ impl Check {
             Check::Serial => "serial",
             Check::Answers => "answers",
             Check::Hijack => "hijack",
+            Check::Provider => "provider",
         }
     }
 }
@@ -93,6 +98,12 @@ pub struct Report {
 }
 
 impl Report {
+    /// Adds `more` findings, counting their problems.
+    pub fn add(&mut self, more: Vec<Finding>) {
+        self.problems += more.iter().filter(|f| !f.ok).count();
+        self.findings.extend(more);
+    }
+
     /// The table a person reads: one row per server, zone and check; problems marked.
     pub fn table(&self) -> String {
         let rows: Vec<[String; 6]> = self
@@ -381,6 +392,56 @@ async fn check_server(target: &Target, is_primary: bool, plan: &ZonePlan) -> Vec
     };
     out.push(finding(&shown, Check::Hijack, hijacks.is_empty(), detail));
     out
+}
+
+/// Each provider's copy of each of its zones against its view under `health`, read as
+/// a dry-run push does: one finding per provider and zone, a problem when any RRset
+/// differs (drift, or a push not made yet) or the copy cannot be read. The snapshot is
+/// read at once; the future holds none of it.
+pub fn check_providers(
+    snapshot: &Snapshot,
+    health: &impl crate::engine::line::NodeHealth,
+    providers: &[Provider],
+) -> impl std::future::Future<Output = Vec<Finding>> + Send + 'static {
+    let options = PushOptions { dry_run: true, ..PushOptions::default() };
+    let targets = push::targets(snapshot, health, providers, &options);
+    let shown: BTreeMap<String, (String, String)> =
+        providers.iter().map(|p| (p.name.clone(), (p.kind.to_string(), format!("provider ({})", p.line)))).collect();
+    async move {
+        let pushes = push::push(targets, &options).await;
+        pushes
+            .iter()
+            .map(|p| {
+                let (address, role) = shown.get(&p.provider).cloned().unwrap_or_default();
+                let changes = p.plan.as_ref().map_or(0, |plan| plan.changes.len());
+                let (ok, detail) = match &p.result {
+                    Ok(_) if changes == 0 => (true, "holds the view".to_string()),
+                    Ok(_) => {
+                        let first = p.plan.iter().flat_map(|plan| &plan.changes).next().map(ToString::to_string);
+                        (
+                            false,
+                            format!(
+                                "{changes} RRset(s) differ from the view (drift, or not pushed yet): {}",
+                                first.unwrap_or_default()
+                            ),
+                        )
+                    }
+                    Err(problem) => (false, problem.to_string()),
+                };
+                Finding {
+                    server: p.provider.clone(),
+                    address,
+                    role,
+                    in_ns_set: false,
+                    zone: p.zone.to_string(),
+                    check: Check::Provider,
+                    ok,
+                    detail,
+                    serial: None,
+                }
+            })
+            .collect()
+    }
 }
 
 /// The first SOA serial in a message's answer section.

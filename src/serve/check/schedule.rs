@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::serve::check::consistency::{LastCheck, run};
+use crate::serve::check::consistency::{LastCheck, check_providers, run};
 use crate::serve::control::Control;
 
 /// Runs the check every `check.interval` of the live rules (none: waits for a reload that
@@ -30,11 +30,16 @@ pub(crate) async fn periodic(
         };
         let snapshot = control.engine.snapshot();
         let primary = snapshot.check.primary.unwrap_or(primary);
-        let report = tokio::select! {
+        let providers = check_providers(&snapshot, &snapshot.live_health(), &control.host().providers);
+        let mut report = tokio::select! {
             report = run(&snapshot, primary, timeout) => report,
             () = &mut stopped => return,
         };
         drop(snapshot);
+        report.add(tokio::select! {
+            findings = providers => findings,
+            () = &mut stopped => return,
+        });
         for f in report.findings.iter().filter(|f| !f.ok) {
             tracing::warn!("check: {} ({}) {} {}: {}", f.server, f.address, f.zone, f.check.name(), f.detail);
         }

@@ -14,9 +14,8 @@ pub mod service;
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::net::SocketAddr;
 
-use crate::compile::host::{Provider, ProviderKind, Secret};
+use crate::compile::host::{Provider, ProviderKind};
 use crate::engine::line::NodeHealth;
 use crate::engine::push::{Plan, RrsetKey, Rrsets, managed, view};
 use crate::engine::snapshot::Snapshot;
@@ -165,57 +164,36 @@ pub struct Target {
 
 /// How a provider is reached, its key in hand.
 #[derive(Clone, Debug)]
-pub enum Reach {
-    /// DNS UPDATE to `server`, signed with `key`.
-    DnsUpdate {
-        /// The server.
-        server: SocketAddr,
-        /// The TSIG key.
-        key: Option<Key>,
-    },
-    /// The PowerDNS HTTP API.
-    PowerDns {
-        /// Its address.
-        api: SocketAddr,
-        /// The `Host` to name.
-        host: String,
-        /// The server id of the paths.
-        server_id: String,
-        /// The API key.
-        key: Secret,
-    },
-    /// Files for octoDNS.
-    Octodns {
-        /// Where they are written.
-        directory: std::path::PathBuf,
-        /// The octoDNS provider they go to (JSON).
-        target: String,
-        /// Every zone of the provider (the configuration names them all).
-        zones: Vec<Name>,
-    },
+pub struct Reach {
+    /// How, as compiled.
+    pub kind: ProviderKind,
+    /// A `dns_update` provider's TSIG key, looked up in the snapshot.
+    pub tsig: Option<Key>,
+    /// Every zone of the provider (an octoDNS configuration names them all).
+    pub zones: Vec<Name>,
 }
 
 impl Reach {
     /// The provider's copy of `zone`.
     async fn read(&self, zone: &Name) -> Result<Rrsets, PushProblem> {
-        match self {
-            Reach::DnsUpdate { server, key } => dns_update::read(*server, zone, key.as_ref()).await,
-            Reach::PowerDns { api, host, server_id, key } => {
+        match &self.kind {
+            ProviderKind::DnsUpdate { server, .. } => dns_update::read(*server, zone, self.tsig.as_ref()).await,
+            ProviderKind::PowerDns { api, host, server_id, key } => {
                 powerdns::read(powerdns::Api { addr: *api, host, server_id, key }, zone).await
             }
-            Reach::Octodns { directory, .. } => octodns::read(directory, zone),
+            ProviderKind::Octodns { directory, .. } => octodns::read(directory, zone),
         }
     }
 
     /// Applies `plan` (which takes the copy to `wanted`) to the provider's copy of `zone`;
     /// the messages, requests or files sent.
     async fn apply(&self, zone: &Name, plan: &Plan, wanted: &Rrsets) -> Result<usize, PushProblem> {
-        match self {
-            Reach::DnsUpdate { server, key } => dns_update::apply(*server, zone, key.as_ref(), plan).await,
-            Reach::PowerDns { api, host, server_id, key } => {
+        match &self.kind {
+            ProviderKind::DnsUpdate { server, .. } => dns_update::apply(*server, zone, self.tsig.as_ref(), plan).await,
+            ProviderKind::PowerDns { api, host, server_id, key } => {
                 powerdns::apply(powerdns::Api { addr: *api, host, server_id, key }, zone, plan).await
             }
-            Reach::Octodns { directory, target, zones } => octodns::write(directory, target, zones, zone, wanted),
+            ProviderKind::Octodns { directory, target } => octodns::write(directory, target, &self.zones, zone, wanted),
         }
     }
 }
@@ -254,28 +232,18 @@ fn target(
     let zone = zone.ok_or_else(|| PushProblem::Rules(format!("the rules have no zone {origin}")))?;
     let line = snapshot.lines.find(&provider.line);
     let line = line.ok_or_else(|| PushProblem::Rules(format!("the rules have no line {}", provider.line)))?;
-    let reach = match &provider.kind {
-        ProviderKind::DnsUpdate { server, key } => {
-            let key = match key {
-                Some(name) => Some(
-                    snapshot
-                        .keys
-                        .iter()
-                        .find(|k| *k.name == **name)
-                        .cloned()
-                        .ok_or_else(|| PushProblem::Rules(format!("the rules have no key {name}")))?,
-                ),
-                None => None,
-            };
-            Reach::DnsUpdate { server: *server, key }
-        }
-        ProviderKind::PowerDns { api, host, server_id, key } => {
-            Reach::PowerDns { api: *api, host: host.clone(), server_id: server_id.clone(), key: key.clone() }
-        }
-        ProviderKind::Octodns { directory, target } => {
-            Reach::Octodns { directory: directory.clone(), target: target.clone(), zones: provider.zones.clone() }
-        }
+    let tsig = match &provider.kind {
+        ProviderKind::DnsUpdate { key: Some(name), .. } => Some(
+            snapshot
+                .keys
+                .iter()
+                .find(|k| *k.name == **name)
+                .cloned()
+                .ok_or_else(|| PushProblem::Rules(format!("the rules have no key {name}")))?,
+        ),
+        _ => None,
     };
+    let reach = Reach { kind: provider.kind.clone(), tsig, zones: provider.zones.clone() };
     Ok(Target {
         provider: provider.name.clone(),
         zone: origin.clone(),
