@@ -326,7 +326,7 @@ fn main() -> ExitCode {
         }
         Command::Push { rules, provider, dry_run, force } => {
             let Some(Compiled { snapshot, host }) = load(&rules.config, rules.data) else { return ExitCode::from(2) };
-            let options = PushOptions { dry_run, force, only: provider };
+            let options = PushOptions { dry_run, force, only: provider, state_dir: host.state_dir.clone() };
             if let Err(m) = push::check_choice(&host.providers, &options) {
                 eprintln!("error: {m}");
                 return ExitCode::from(2);
@@ -351,7 +351,12 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             };
             let mut report = runtime.block_on(consistency::run(&snapshot, primary, snapshot.check.timeout));
-            let providers = consistency::check_providers(&snapshot, &snapshot.probe_health(), &host.providers);
+            let providers = consistency::check_providers(
+                &snapshot,
+                &snapshot.probe_health(),
+                &host.providers,
+                host.state_dir.as_deref(),
+            );
             report.add(runtime.block_on(providers));
             // A name lookup still blocked in the system resolver is not waited for.
             runtime.shutdown_timeout(std::time::Duration::from_millis(100));

@@ -438,9 +438,9 @@ fn serve_pushes_a_failover_to_the_provider_within_seconds_and_puts_back_drift() 
     drop(standby);
 }
 
-/// `program ARGS` with `PDNS_API_KEY` set: its exit status and output.
+/// `program ARGS` with `PDNS_API_KEY` and `TSIG_SECRET` set: its exit status and output.
 fn octodns(program: &str, args: &[&str], api_key: &str) -> (bool, String) {
-    let out = tool(program).args(args).env("PDNS_API_KEY", api_key).output().unwrap();
+    let out = tool(program).args(args).env("PDNS_API_KEY", api_key).env("TSIG_SECRET", SECRET).output().unwrap();
     (out.status.success(), text(&out))
 }
 
@@ -559,4 +559,77 @@ fn serve_holds_a_flap_storm_and_puts_back_drift_at_powerdns() {
     assert!(server.log().contains("provider pdns zone example.com: 1 RRset(s) changed at the provider (drift)"));
     server.stop();
     drop(standby);
+}
+
+#[test]
+fn octodns_takes_the_view_linedns_writes_to_bind_by_rfc2136_and_then_plans_no_change() {
+    common::tools::require(&["named", "kdig", "octodns-sync", "octodns-validate"]);
+    let dir = std::env::temp_dir().join(format!("linedns-push-{}-octodns-bind", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let bind = start_provider("named", &dir.join("bind"));
+    let provider = format!(
+        "  - name: bind\n    kind: octodns\n    directory: octodns\n    line: telecom\n    zones: [example.com]\n    \
+         target: {{ class: octodns_bind.Rfc2136Provider, host: 127.0.0.1, port: {}, key_name: push-key, \
+         key_secret: env/TSIG_SECRET, key_algorithm: hmac-sha256 }}\n",
+        bind.addr.port()
+    );
+    let rules = rules_with("octodns-bind", &provider);
+    let out = linedns(&["push", "-c", rules.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let config = rules.parent().unwrap().join("octodns/config.yaml");
+    let config = config.to_str().unwrap();
+    let (ok, said) = octodns("octodns-validate", &["--config-file", config], "");
+    assert!(ok, "octodns-validate: {said}");
+    let (ok, said) = octodns("octodns-sync", &["--config-file", config, "--doit"], "");
+    assert!(ok, "octodns-sync --doit: {said}");
+    let now: BTreeSet<String> = held(bind.addr).into_iter().filter(|l| !l.starts_with("_owner.")).collect();
+    let mut wanted = exported(&rules);
+    wanted.insert("theirs.example.com. 300 TXT \"kept by the provider\"".to_string());
+    assert_eq!(now, wanted, "BIND holds the telecom view through octoDNS:\n{said}");
+    let (ok, said) = octodns("octodns-sync", &["--config-file", config], "");
+    assert!(ok && said.contains("No changes were planned"), "a second octodns-sync: {said}");
+}
+
+#[test]
+fn names_removed_from_the_rules_are_deleted_at_the_provider_when_a_state_directory_remembers_them() {
+    common::tools::require(&["named", "kdig"]);
+    let dir = std::env::temp_dir().join(format!("linedns-push-{}-removed", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let bind = start_provider("named", &dir.join("named"));
+    let provider = format!(
+        "  - {{ name: bind, kind: dns_update, server: \"{}\", key: push-key, line: telecom, zones: [example.com], \
+         max_change: 0.1 }}\n",
+        bind.addr
+    );
+    let rules = rules_with("removed", &provider);
+    let written = std::fs::read_to_string(&rules).unwrap().replacen("server:\n", "server:\n  state_dir: state\n", 1);
+    std::fs::write(&rules, &written).unwrap();
+    let rules_arg = rules.to_str().unwrap();
+    let out = linedns(&["push", "-c", rules_arg]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(held(bind.addr).contains("static.example.com. 300 A 192.0.2.80"));
+
+    // Two names leave the rules: deleting them is more than max_change (10 %): refused,
+    // nothing applied; with --force they go, and the provider's own TXT stays.
+    let fewer: String = written
+        .lines()
+        .filter(|l| !l.contains("name: static,") && !l.contains("name: alias,"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&rules, fewer).unwrap();
+    let out = linedns(&["push", "-c", rules_arg, "--dry-run"]);
+    let shown = text(&out);
+    assert!(shown.contains("  delete alias.example.com. CNAME: 300 www.example.com."), "{shown}");
+    assert!(shown.contains("  delete static.example.com. A: 300 192.0.2.80"), "{shown}");
+    let out = linedns(&["push", "-c", rules_arg]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("more than max_change (10.0 %): nothing applied"), "{}", text(&out));
+    assert!(held(bind.addr).contains("static.example.com. 300 A 192.0.2.80"), "a refused push deletes nothing");
+    let out = linedns(&["push", "-c", rules_arg, "--force"]);
+    assert!(text(&out).contains("applied 0 creates, 0 updates, 2 deletes"), "{}", text(&out));
+    let now = held(bind.addr);
+    assert!(!now.iter().any(|l| l.starts_with("static.") || l.starts_with("alias.")), "{now:?}");
+    assert!(now.contains("theirs.example.com. 300 TXT \"kept by the provider\""), "{now:?}");
+    let out = linedns(&["push", "-c", rules_arg]);
+    assert!(text(&out).contains("in sync (0 changes)"), "{}", text(&out));
 }

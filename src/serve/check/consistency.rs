@@ -402,8 +402,9 @@ pub fn check_providers(
     snapshot: &Snapshot,
     health: &impl crate::engine::line::NodeHealth,
     providers: &[Provider],
+    state_dir: Option<&std::path::Path>,
 ) -> impl std::future::Future<Output = Vec<Finding>> + Send + 'static {
-    let options = PushOptions { dry_run: true, ..PushOptions::default() };
+    let options = PushOptions { dry_run: true, state_dir: state_dir.map(Into::into), ..PushOptions::default() };
     let targets = push::targets(snapshot, health, providers, &options);
     let shown: BTreeMap<String, (String, String)> =
         providers.iter().map(|p| (p.name.clone(), (p.kind.to_string(), format!("provider ({})", p.line)))).collect();

@@ -30,7 +30,8 @@ pub(crate) async fn periodic(
         };
         let snapshot = control.engine.snapshot();
         let primary = snapshot.check.primary.unwrap_or(primary);
-        let providers = check_providers(&snapshot, &snapshot.live_health(), &control.host().providers);
+        let host = control.host();
+        let providers = check_providers(&snapshot, &snapshot.live_health(), &host.providers, host.state_dir.as_deref());
         let mut report = tokio::select! {
             report = run(&snapshot, primary, timeout) => report,
             () = &mut stopped => return,

@@ -8,6 +8,7 @@
 //! is its own: the others are pushed all the same.
 
 pub mod dns_update;
+mod memory;
 pub mod octodns;
 pub mod powerdns;
 pub mod service;
@@ -31,6 +32,10 @@ pub struct PushOptions {
     pub force: bool,
     /// Only the provider of this name (`None`: every provider).
     pub only: Option<String>,
+    /// The state directory (`server.state_dir`), where each provider's zone remembers the
+    /// RRsets linedns put there: one the rules no longer hold is then deleted. Without
+    /// one, such an RRset stays at the provider.
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 /// Why a provider's zone could not be pushed.
@@ -156,8 +161,11 @@ pub struct Target {
     pub reach: Reach,
     /// The view's RRsets.
     pub wanted: Rrsets,
-    /// The RRsets linedns manages in the zone.
+    /// The RRsets linedns manages in the zone: those the rules define, and those it put
+    /// there before (remembered in `memory`).
     pub managed: BTreeSet<RrsetKey>,
+    /// Where the RRsets linedns put there are remembered (`None`: nowhere).
+    pub memory: Option<std::path::PathBuf>,
     /// The provider's `max_change`, in thousandths.
     pub max_change_permille: u32,
 }
@@ -210,7 +218,7 @@ pub fn targets(
     let mut out = Vec::new();
     for provider in providers.iter().filter(|p| options.only.as_ref().is_none_or(|only| *only == p.name)) {
         for zone in &provider.zones {
-            out.push(target(snapshot, health, provider, zone).map_err(|problem| ZonePush {
+            out.push(target(snapshot, health, provider, zone, options).map_err(|problem| ZonePush {
                 provider: provider.name.clone(),
                 zone: zone.clone(),
                 plan: None,
@@ -227,6 +235,7 @@ fn target(
     health: &impl NodeHealth,
     provider: &Provider,
     origin: &Name,
+    options: &PushOptions,
 ) -> Result<Target, PushProblem> {
     let zone = snapshot.zone_by_origin.get(origin.as_key()).map(|&i| &snapshot.zones[i as usize]);
     let zone = zone.ok_or_else(|| PushProblem::Rules(format!("the rules have no zone {origin}")))?;
@@ -244,12 +253,18 @@ fn target(
         _ => None,
     };
     let reach = Reach { kind: provider.kind.clone(), tsig, zones: provider.zones.clone() };
+    let memory = options.state_dir.as_deref().map(|dir| memory::path(dir, &provider.name, origin));
+    let mut managed = managed(zone);
+    if let Some(path) = &memory {
+        managed.extend(memory::read(path)?);
+    }
     Ok(Target {
         provider: provider.name.clone(),
         zone: origin.clone(),
         reach,
         wanted: view(snapshot, zone, line, health),
-        managed: managed(zone),
+        managed,
+        memory,
         max_change_permille: provider.max_change_permille,
     })
 }
@@ -285,6 +300,14 @@ pub async fn push_one(target: &Target, options: &PushOptions) -> ZonePush {
             };
             (Some(plan), result)
         }
+    };
+    // What linedns holds there now: the view's RRsets (a refused or failed push leaves
+    // the memory as it was).
+    let result = match (result, &target.memory) {
+        (Ok(done @ (Done::InSync | Done::Applied(_))), Some(path)) => {
+            memory::write(path, target.wanted.keys()).map(|()| done)
+        }
+        (result, _) => result,
     };
     ZonePush { provider: target.provider.clone(), zone: target.zone.clone(), plan, result }
 }

@@ -124,15 +124,16 @@ pub(crate) async fn run(pushes: Pushes, stopped: impl Future<Output = ()>) {
         if host.providers.is_empty() {
             continue;
         }
+        let options = PushOptions { state_dir: host.state_dir.clone(), ..PushOptions::default() };
         let made = {
             let live = pushes.engine.snapshot();
-            targets(&live, &live.live_health(), &host.providers, &PushOptions::default())
+            targets(&live, &live.live_health(), &host.providers, &options)
         };
         pending.retain(|key, _| made.iter().any(|t| key_of_made(t) == *key));
         for made in made {
             let key = key_of_made(&made);
             let push = match made {
-                Ok(target) => round(&target, pending.entry(key).or_default(), &pushes.stats).await,
+                Ok(target) => round(&target, &options, pending.entry(key).or_default(), &pushes.stats).await,
                 Err(failed) => {
                     tracing::error!("{failed}");
                     pushes.stats.record(&failed, false);
@@ -153,8 +154,8 @@ fn key_of_made(made: &Result<Target, ZonePush>) -> (String, String) {
 }
 
 /// One target's round: pushed, counted, its retry scheduled after a failure.
-async fn round(target: &Target, pending: &mut Pending, stats: &PushStats) -> ZonePush {
-    let push = push_one(target, &PushOptions::default()).await;
+async fn round(target: &Target, options: &PushOptions, pending: &mut Pending, stats: &PushStats) -> ZonePush {
+    let push = push_one(target, options).await;
     let changed_there = push.plan.as_ref().is_some_and(|p| !p.is_empty());
     let drift = changed_there && pending.pushed.as_ref() == Some(&target.wanted);
     if drift {
