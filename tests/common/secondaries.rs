@@ -192,8 +192,16 @@ pub fn rndc(dir: &Path, rndc_port: u16, args: &[&str]) -> String {
 
 /// The PowerDNS Authoritative Server (`pdns_server`, SQLite backend) serving example.com
 /// from `zone` (`name TTL TYPE content` lines for `pdnsutil add-record`, after the SOA and
-/// NS it makes) on a free loopback port, its HTTP API on `api_port` with `api_key`.
-pub fn start_powerdns(dir: &Path, records: &[(&str, &str, &str)], api_port: u16, api_key: &str) -> Secondary {
+/// NS it makes) on a free loopback port, its HTTP API on `api_port` with `api_key`. With
+/// `update_key` (name, base64 secret), it takes DNS UPDATEs (RFC 2136) and AXFRs signed
+/// with that key too.
+pub fn start_powerdns(
+    dir: &Path,
+    records: &[(&str, &str, &str)],
+    api_port: u16,
+    api_key: &str,
+    update_key: Option<(&str, &str)>,
+) -> Secondary {
     std::fs::create_dir_all(dir).unwrap();
     let (d, port) = (dir.display(), free_port());
     let schema = std::fs::read_to_string("/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql")
@@ -207,7 +215,8 @@ pub fn start_powerdns(dir: &Path, records: &[(&str, &str, &str)], api_port: u16,
         "launch=gsqlite3\ngsqlite3-database={d}/pdns.db\nlocal-address=127.0.0.1\nlocal-port={port}\napi=yes\n\
          api-key={api_key}\nwebserver=yes\nwebserver-address=127.0.0.1\nwebserver-port={api_port}\n\
          webserver-allow-from=127.0.0.0/8\nsocket-dir={d}\nguardian=no\ndaemon=no\ndisable-syslog=yes\n\
-         write-pid=no\nallow-axfr-ips=127.0.0.0/8\n"
+         write-pid=no\nallow-axfr-ips=127.0.0.0/8\n{}",
+        if update_key.is_some() { "dnsupdate=yes\nallow-dnsupdate-from=127.0.0.0/8\n" } else { "" }
     );
     std::fs::write(dir.join("pdns.conf"), &conf).unwrap();
     let pdnsutil = |args: &[&str]| {
@@ -217,6 +226,11 @@ pub fn start_powerdns(dir: &Path, records: &[(&str, &str, &str)], api_port: u16,
     pdnsutil(&["create-zone", "example.com", "ns1.example.com"]);
     for (name, rtype, content) in records {
         pdnsutil(&["add-record", "example.com", name, rtype, "300", content]);
+    }
+    if let Some((name, secret)) = update_key {
+        pdnsutil(&["import-tsig-key", name, "hmac-sha256", secret]);
+        pdnsutil(&["set-meta", "example.com", "TSIG-ALLOW-DNSUPDATE", name]);
+        pdnsutil(&["set-meta", "example.com", "TSIG-ALLOW-AXFR", name]);
     }
     let log = dir.join("pdns.log");
     let stderr = std::fs::File::create(&log).unwrap();

@@ -159,17 +159,32 @@ fn a_push_makes_powerdns_hold_the_view_through_its_api_and_a_second_changes_noth
     sync_and_threshold("pdns_server");
 }
 
+#[test]
+fn a_push_makes_powerdns_hold_the_view_by_dns_update_and_a_second_changes_nothing() {
+    sync_and_threshold("pdns_update");
+}
+
 /// The provider `kind` gets the view by `linedns push`, then nothing more; a dry run
 /// and a push over max_change change nothing, `--force` applies.
 fn sync_and_threshold(kind: &str) {
-    common::tools::require(&[kind, "kdig"]);
+    let program = if kind == "pdns_update" { "pdns_server" } else { kind };
+    common::tools::require(&[program, "kdig"]);
     let dir = std::env::temp_dir().join(format!("linedns-push-{}-{kind}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let (bind, provider) = if kind == "pdns_server" {
+    let (bind, provider) = if kind == "pdns_update" {
+        common::tools::require(&["pdnsutil", "sqlite3"]);
+        let records = [("ns1", "A", "192.0.2.53"), ("theirs", "TXT", "\"kept by the provider\"")];
+        let pdns = start_powerdns(&dir.join("pdns"), &records, free_port(), "unused", Some(("push-key", SECRET)));
+        let yaml = format!(
+            "  - {{ name: bind, kind: dns_update, server: \"{}\", key: push-key, line: telecom, zones: [example.com] }}\n",
+            pdns.addr
+        );
+        (pdns, yaml)
+    } else if kind == "pdns_server" {
         common::tools::require(&["pdnsutil", "sqlite3"]);
         let api_port = free_port();
         let records = [("ns1", "A", "192.0.2.53"), ("theirs", "TXT", "\"kept by the provider\"")];
-        let pdns = start_powerdns(&dir.join("pdns"), &records, api_port, "the-api-key");
+        let pdns = start_powerdns(&dir.join("pdns"), &records, api_port, "the-api-key", None);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("pdns.key"), "the-api-key\n").unwrap();
         let yaml = format!(
@@ -451,7 +466,7 @@ fn octodns_takes_the_view_linedns_writes_to_powerdns_and_then_plans_no_change() 
     let _ = std::fs::remove_dir_all(&dir);
     let api_port = free_port();
     let records = [("ns1", "A", "192.0.2.53"), ("theirs", "TXT", "\"kept by the provider\"")];
-    let pdns = start_powerdns(&dir.join("pdns"), &records, api_port, "octo-key");
+    let pdns = start_powerdns(&dir.join("pdns"), &records, api_port, "octo-key", None);
     wait_for_soa(&pdns);
     let provider = format!(
         "  - name: cloud\n    kind: octodns\n    directory: octodns\n    line: telecom\n    zones: [example.com]\n    \
@@ -502,7 +517,7 @@ fn serve_holds_a_flap_storm_and_puts_back_drift_at_powerdns() {
     let dir = std::env::temp_dir().join(format!("linedns-push-{}-storm", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let api_port = free_port();
-    let pdns = start_powerdns(&dir.join("pdns"), &[("ns1", "A", "192.0.2.53")], api_port, "storm-key");
+    let pdns = start_powerdns(&dir.join("pdns"), &[("ns1", "A", "192.0.2.53")], api_port, "storm-key", None);
     wait_for_soa(&pdns);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("pdns.key"), "storm-key\n").unwrap();
