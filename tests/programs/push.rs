@@ -565,13 +565,16 @@ fn serve_holds_a_flap_storm_and_puts_back_drift_at_powerdns() {
     eprintln!("flap storm: 10 flips in 10 s, {pushes} pushes applied");
     assert!((1..=12).contains(&pushes), "{pushes} pushes for 10 flips:\n{}", server.log());
 
-    // Drift at PowerDNS: an RRset changed through its API is put back.
+    // Drift at PowerDNS: an RRset changed through its API is put back; one added there
+    // that linedns does not manage stays.
+    pdns_set_a(api_port, "storm-key", "theirs.example.com.", "192.0.2.77");
     pdns_set_a(api_port, "storm-key", "static.example.com.", "192.0.2.99");
     assert_eq!(short(pdns.addr, "static.example.com", "A"), ["192.0.2.99"]);
     let back =
         until(std::time::Duration::from_secs(4), || short(pdns.addr, "static.example.com", "A") == ["192.0.2.80"]);
     assert!(back.is_some(), "the drift at PowerDNS was not put back:\n{}", server.log());
     assert!(server.log().contains("provider pdns zone example.com: 1 RRset(s) changed at the provider (drift)"));
+    assert_eq!(short(pdns.addr, "theirs.example.com", "A"), ["192.0.2.77"], "what linedns does not manage stays");
     server.stop();
     drop(standby);
 }
