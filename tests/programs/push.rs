@@ -39,14 +39,18 @@ fn start_provider(kind: &str, dir: &Path) -> Secondary {
     )
     .unwrap();
     let (d, port) = (dir.display(), free_port());
+    // `named_noaxfr`: BIND that takes push-key's updates but transfers only to check-key
+    // (as a provider that gives no transfers: linedns then asks name by name).
+    let transfer_key = if kind == "named_noaxfr" { "check-key" } else { "push-key" };
     let server = match kind {
-        "named" => {
+        "named" | "named_noaxfr" => {
             let conf = format!(
                 "options {{ directory \"{d}\"; pid-file \"{d}/named.pid\"; session-keyfile \"{d}/session.key\"; \
                  listen-on port {port} {{ 127.0.0.1; }}; listen-on-v6 {{ none; }}; recursion no; dnssec-validation no; }};\n\
-                 key \"push-key\" {{ algorithm hmac-sha256; secret \"{SECRET}\"; }};\ncontrols {{ }};\n\
+                 key \"push-key\" {{ algorithm hmac-sha256; secret \"{SECRET}\"; }};\n\
+                 key \"check-key\" {{ algorithm hmac-sha256; secret \"{SECRET}\"; }};\ncontrols {{ }};\n\
                  zone \"example.com\" {{ type primary; file \"example.com.zone\"; \
-                 update-policy {{ grant push-key zonesub ANY; }}; allow-transfer {{ key \"push-key\"; }}; }};\n"
+                 update-policy {{ grant push-key zonesub ANY; }}; allow-transfer {{ key \"{transfer_key}\"; }}; }};\n"
             );
             let args = vec!["-g".to_string(), "-c".to_string(), format!("{d}/named.conf")];
             spawn("named", "named", &args, &conf, dir, port)
@@ -650,4 +654,38 @@ fn names_removed_from_the_rules_are_deleted_at_the_provider_when_a_state_directo
     assert!(now.contains("theirs.example.com. 300 TXT \"kept by the provider\""), "{now:?}");
     let out = linedns(&["push", "-c", rules_arg]);
     assert!(text(&out).contains("in sync (0 changes)"), "{}", text(&out));
+}
+
+#[test]
+fn a_provider_that_gives_no_transfer_is_read_name_by_name() {
+    common::tools::require(&["named", "kdig"]);
+    let dir = std::env::temp_dir().join(format!("linedns-push-{}-noaxfr", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let bind = start_provider("named_noaxfr", &dir.join("named"));
+    let provider = format!(
+        "  - {{ name: bind, kind: dns_update, server: \"{}\", key: push-key, line: telecom, zones: [example.com] }}\n",
+        bind.addr
+    );
+    let rules = rules_with("noaxfr", &provider);
+    let rules_arg = rules.to_str().unwrap();
+    // linedns's AXFR is refused (push-key may update, not transfer).
+    let refused = tool("kdig")
+        .args([format!("@{}", bind.addr.ip()), "-p".into(), bind.addr.port().to_string()])
+        .args(["-y", &format!("hmac-sha256:push-key:{SECRET}"), "example.com", "AXFR"])
+        .output()
+        .unwrap();
+    assert!(text(&refused).contains("REFUSED"), "{}", text(&refused));
+    let out = linedns(&["push", "-c", rules_arg]);
+    assert!(out.status.success(), "{}", text(&out));
+    // What BIND holds, read with the key it transfers to.
+    let axfr = tool("kdig")
+        .args([format!("@{}", bind.addr.ip()), "-p".into(), bind.addr.port().to_string()])
+        .args(["-y", &format!("hmac-sha256:check-key:{SECRET}"), "example.com", "AXFR", "+nocomments", "+nostats"])
+        .output()
+        .unwrap();
+    let mut wanted = exported(&rules);
+    wanted.insert("theirs.example.com. 300 TXT \"kept by the provider\"".to_string());
+    assert_eq!(lines_of(&String::from_utf8_lossy(&axfr.stdout)), wanted);
+    let out = linedns(&["push", "-c", rules_arg]);
+    assert!(text(&out).contains("provider bind zone example.com: in sync (0 changes)"), "{}", text(&out));
 }

@@ -2,12 +2,12 @@
 //! asks): its copy read back by AXFR (RFC 5936), each change sent with prerequisites so
 //! that an RRset edited at the provider meanwhile is not overwritten blindly.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::PushProblem;
-use crate::engine::push::{Plan, Rrset, Rrsets};
+use crate::engine::push::{Plan, Rrset, RrsetKey, Rrsets};
 use crate::name::Name;
 use crate::rdata::{RData, RecordType};
 use crate::serve::client::{Client, Request, Transport};
@@ -23,8 +23,66 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 const BATCH_CHANGES: usize = 200;
 const BATCH_OCTETS: usize = 48_000;
 
-/// The provider's copy of `zone`: every RRset but the SOA, read by AXFR.
-pub async fn read(server: SocketAddr, zone: &Name, key: Option<&Key>) -> Result<Rrsets, PushProblem> {
+/// The provider's copy of `zone`: every RRset but the SOA, read by AXFR; where the
+/// provider refuses us the AXFR (many take updates but give no transfers), the RRsets of
+/// `names` (the managed ones) asked one by one.
+pub async fn read(
+    server: SocketAddr,
+    zone: &Name,
+    key: Option<&Key>,
+    names: &BTreeSet<RrsetKey>,
+) -> Result<Rrsets, PushProblem> {
+    match read_transfer(server, zone, key).await {
+        Err(Refused::Transfer) => read_each(server, key, names).await,
+        Err(Refused::Other(problem)) => Err(problem),
+        Ok(sets) => Ok(sets),
+    }
+}
+
+/// Why the AXFR gave no copy.
+enum Refused {
+    /// The provider refused us the transfer (REFUSED): ask name by name.
+    Transfer,
+    /// Anything else.
+    Other(PushProblem),
+}
+
+impl From<PushProblem> for Refused {
+    fn from(problem: PushProblem) -> Refused {
+        Refused::Other(problem)
+    }
+}
+
+/// The RRsets of `names` at `server`, each asked (over UDP, TCP when truncated) and
+/// taken from the answer section as the provider holds it.
+async fn read_each(server: SocketAddr, key: Option<&Key>, names: &BTreeSet<RrsetKey>) -> Result<Rrsets, PushProblem> {
+    let client = Client::new(TIMEOUT);
+    let mut out = Rrsets::new();
+    for (owner, rtype) in names {
+        let request = Request::query(owner, u16::from(*rtype)).signed_if(key);
+        let reply = client.ask(server, &request, Transport::Udp).await.map_err(|e| PushProblem::Read(e.to_string()))?;
+        match reply.rcode() {
+            0 | 3 => {}
+            code => return Err(PushProblem::Read(format!("{owner} {rtype} was answered {}", rcode_name(code)))),
+        }
+        let answer = crate::wire::message::answer(&reply.message).map_err(|e| PushProblem::Read(e.to_string()))?;
+        let mut ttl = u32::MAX;
+        let mut data = Vec::new();
+        for record in
+            answer.records.into_iter().filter(|r| r.owner == *owner && r.rtype == *rtype && r.class == CLASS_IN)
+        {
+            ttl = ttl.min(record.ttl);
+            data.push(RData::from_wire(record.rtype, &record.data).map_err(PushProblem::Read)?);
+        }
+        if !data.is_empty() {
+            out.insert((owner.clone(), *rtype), Rrset::new(ttl, data));
+        }
+    }
+    Ok(out)
+}
+
+/// The provider's copy of `zone` by AXFR.
+async fn read_transfer(server: SocketAddr, zone: &Name, key: Option<&Key>) -> Result<Rrsets, Refused> {
     let request = Request::query(zone, u16::from(RecordType::AXFR)).signed_if(key);
     let client = Client::new(TIMEOUT);
     let mut transfer = client.transfer(server, &request).await.map_err(|e| PushProblem::Read(e.to_string()))?;
@@ -34,8 +92,9 @@ pub async fn read(server: SocketAddr, zone: &Name, key: Option<&Key>) -> Result<
         let message = transfer.next_message().await.map_err(|e| PushProblem::Read(e.to_string()))?;
         match message[3] & 0x0f {
             0 => {}
-            9 => return Err(PushProblem::NotAuthoritative),
-            code => return Err(PushProblem::Read(format!("the AXFR was answered {}", rcode_name(code)))),
+            5 => return Err(Refused::Transfer),
+            9 => return Err(PushProblem::NotAuthoritative.into()),
+            code => return Err(PushProblem::Read(format!("the AXFR was answered {}", rcode_name(code))).into()),
         }
         let answer = crate::wire::message::answer(&message).map_err(|e| PushProblem::Read(e.to_string()))?;
         for record in answer.records.into_iter().filter(|r| r.class == CLASS_IN) {
@@ -44,7 +103,7 @@ pub async fn read(server: SocketAddr, zone: &Name, key: Option<&Key>) -> Result<
                 continue;
             }
             if soas == 0 {
-                return Err(PushProblem::Read("the AXFR does not start with the SOA".into()));
+                return Err(PushProblem::Read("the AXFR does not start with the SOA".into()).into());
             }
             let data = RData::from_wire(record.rtype, &record.data).map_err(PushProblem::Read)?;
             let set = sets.entry((record.owner, record.rtype)).or_insert((record.ttl, Vec::new()));

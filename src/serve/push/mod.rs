@@ -182,10 +182,11 @@ pub struct Reach {
 }
 
 impl Reach {
-    /// The provider's copy of `zone`.
-    async fn read(&self, zone: &Name) -> Result<Rrsets, PushProblem> {
+    /// The provider's copy of `zone` (where it can only be asked name by name: the RRsets
+    /// of `names`).
+    async fn read(&self, zone: &Name, names: &BTreeSet<RrsetKey>) -> Result<Rrsets, PushProblem> {
         match &self.kind {
-            ProviderKind::DnsUpdate { server, .. } => dns_update::read(*server, zone, self.tsig.as_ref()).await,
+            ProviderKind::DnsUpdate { server, .. } => dns_update::read(*server, zone, self.tsig.as_ref(), names).await,
             ProviderKind::PowerDns { api, host, server_id, key } => {
                 powerdns::read(powerdns::Api { addr: *api, host, server_id, key }, zone).await
             }
@@ -284,7 +285,7 @@ pub async fn push(targets: Vec<Result<Target, ZonePush>>, options: &PushOptions)
 
 /// One zone at one provider: read, plan, and apply unless told or bound not to.
 pub async fn push_one(target: &Target, options: &PushOptions) -> ZonePush {
-    let (plan, result) = match target.reach.read(&target.zone).await {
+    let (plan, result) = match target.reach.read(&target.zone, &target.managed).await {
         Err(problem) => (None, Err(problem)),
         Ok(current) => {
             let plan = Plan::new(&target.wanted, &current, &target.managed);
