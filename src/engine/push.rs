@@ -102,16 +102,21 @@ pub fn managed(zone: &Zone) -> BTreeSet<RrsetKey> {
 /// The RRsets of `zone` that `line`'s view holds under `health`, as a provider should
 /// hold them.
 pub fn view(snapshot: &Snapshot, zone: &Zone, line: LineId, health: &impl NodeHealth) -> Rrsets {
+    group(export(snapshot, zone, line, health).into_iter().filter_map(|record| {
+        let key = (Name::from_key(record.owner)?, record.data.rtype());
+        pushable(&key, &zone.origin).then(|| (key, record.ttl, record.data.clone()))
+    }))
+}
+
+/// The RRsets of `records` (owner and type, TTL, data): one per owner and type, with
+/// the smallest TTL of its records (RFC 2181 §5.2: one TTL per RRset; the smallest is
+/// the one that holds).
+pub fn group(records: impl IntoIterator<Item = (RrsetKey, u32, RData)>) -> Rrsets {
     let mut sets: BTreeMap<RrsetKey, (u32, Vec<RData>)> = BTreeMap::new();
-    for record in export(snapshot, zone, line, health) {
-        let Some(owner) = Name::from_key(record.owner) else { continue };
-        let key = (owner, record.data.rtype());
-        if pushable(&key, &zone.origin) {
-            let entry = sets.entry(key).or_insert((record.ttl, Vec::new()));
-            // RFC 2181 §5.2: one TTL per RRset; the smallest is the one that holds.
-            entry.0 = entry.0.min(record.ttl);
-            entry.1.push(record.data.clone());
-        }
+    for (key, ttl, data) in records {
+        let entry = sets.entry(key).or_insert((ttl, Vec::new()));
+        entry.0 = entry.0.min(ttl);
+        entry.1.push(data);
     }
     sets.into_iter().map(|(key, (ttl, data))| (key, Rrset::new(ttl, data))).collect()
 }

@@ -2,12 +2,12 @@
 //! asks): its copy read back by AXFR (RFC 5936), each change sent with prerequisites so
 //! that an RRset edited at the provider meanwhile is not overwritten blindly.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::PushProblem;
-use crate::engine::push::{Plan, Rrset, RrsetKey, Rrsets};
+use crate::engine::push::{Plan, RrsetKey, Rrsets, group};
 use crate::name::Name;
 use crate::rdata::{RData, RecordType};
 use crate::serve::client::{Client, Request, Transport};
@@ -57,7 +57,7 @@ impl From<PushProblem> for Refused {
 /// taken from the answer section as the provider holds it.
 async fn read_each(server: SocketAddr, key: Option<&Key>, names: &BTreeSet<RrsetKey>) -> Result<Rrsets, PushProblem> {
     let client = Client::new(TIMEOUT);
-    let mut out = Rrsets::new();
+    let mut records = Vec::new();
     for (owner, rtype) in names {
         let request = Request::query(owner, u16::from(*rtype)).signed_if(key);
         let reply = client.ask(server, &request, Transport::Udp).await.map_err(|e| PushProblem::Read(e.to_string()))?;
@@ -66,19 +66,14 @@ async fn read_each(server: SocketAddr, key: Option<&Key>, names: &BTreeSet<Rrset
             code => return Err(PushProblem::Read(format!("{owner} {rtype} was answered {}", rcode_name(code)))),
         }
         let answer = crate::wire::message::answer(&reply.message).map_err(|e| PushProblem::Read(e.to_string()))?;
-        let mut ttl = u32::MAX;
-        let mut data = Vec::new();
         for record in
             answer.records.into_iter().filter(|r| r.owner == *owner && r.rtype == *rtype && r.class == CLASS_IN)
         {
-            ttl = ttl.min(record.ttl);
-            data.push(RData::from_wire(record.rtype, &record.data).map_err(PushProblem::Read)?);
-        }
-        if !data.is_empty() {
-            out.insert((owner.clone(), *rtype), Rrset::new(ttl, data));
+            let data = RData::from_wire(record.rtype, &record.data).map_err(PushProblem::Read)?;
+            records.push(((record.owner, record.rtype), record.ttl, data));
         }
     }
-    Ok(out)
+    Ok(group(records))
 }
 
 /// The provider's copy of `zone` by AXFR.
@@ -86,7 +81,7 @@ async fn read_transfer(server: SocketAddr, zone: &Name, key: Option<&Key>) -> Re
     let request = Request::query(zone, u16::from(RecordType::AXFR)).signed_if(key);
     let client = Client::new(TIMEOUT);
     let mut transfer = client.transfer(server, &request).await.map_err(|e| PushProblem::Read(e.to_string()))?;
-    let mut sets: BTreeMap<(Name, RecordType), (u32, Vec<RData>)> = BTreeMap::new();
+    let mut records = Vec::new();
     let mut soas = 0;
     while soas < 2 {
         let message = transfer.next_message().await.map_err(|e| PushProblem::Read(e.to_string()))?;
@@ -106,13 +101,11 @@ async fn read_transfer(server: SocketAddr, zone: &Name, key: Option<&Key>) -> Re
                 return Err(PushProblem::Read("the AXFR does not start with the SOA".into()).into());
             }
             let data = RData::from_wire(record.rtype, &record.data).map_err(PushProblem::Read)?;
-            let set = sets.entry((record.owner, record.rtype)).or_insert((record.ttl, Vec::new()));
-            set.0 = set.0.min(record.ttl);
-            set.1.push(data);
+            records.push(((record.owner, record.rtype), record.ttl, data));
         }
     }
     transfer.finish().map_err(|e| PushProblem::Read(e.to_string()))?;
-    Ok(sets.into_iter().map(|(key, (ttl, data))| (key, Rrset::new(ttl, data))).collect())
+    Ok(group(records))
 }
 
 /// Sends `plan` to the provider: each RRset's change with its prerequisite (RFC 2136
