@@ -10,7 +10,7 @@ pub use domain::base::iana::Rtype as RecordType;
 use crate::name::Name;
 
 /// The data of one resource record. Names are normalized (see [`crate::name`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum RData {
     /// RFC 1035 §3.4.1.
     A(Ipv4Addr),

@@ -149,16 +149,22 @@ impl Compiler<'_> {
         })
     }
 
-    /// The probe of `check` for a node at `addr`, probed at `probe_at` (`IP` or
-    /// `IP:PORT`) if given; one probe per distinct target and check.
+    /// The probe of `check` for a node at `addr` (none for a node that is no address),
+    /// probed at `probe_at` (`IP` or `IP:PORT`) if given; one probe per distinct target
+    /// and check.
     pub(super) fn probe_for(
         &mut self,
         check: &std::sync::Arc<CheckSpec>,
-        addr: IpAddr,
+        addr: Option<IpAddr>,
         probe_at: Option<&str>,
     ) -> Result<ProbeId, String> {
         let (ip, port) = match probe_at {
-            None => (addr, None),
+            None => (
+                addr.ok_or(
+                    "only addresses are probed: give `probe: IP` or `IP:PORT`, where the service behind it answers",
+                )?,
+                None,
+            ),
             Some(text) => match text.parse::<std::net::SocketAddr>() {
                 Ok(sa) => (sa.ip(), Some(sa.port())),
                 Err(_) => {

@@ -1,5 +1,6 @@
-//! Line records: a name + A/AAAA with pools per line, fallback chains written on the
-//! record, min_healthy, the degraded TTL and the all-down policy.
+//! Line records: a name + type (an address, a CNAME's target, MX, TXT, ... see
+//! [`LINE_TYPES`]) with pools per line, fallback chains written on the record,
+//! min_healthy, the degraded TTL and the all-down policy.
 
 use std::net::IpAddr;
 
@@ -10,7 +11,7 @@ use rustc_hash::FxHashMap;
 use super::Compiler;
 use crate::config::{AllDownPolicy, At, LineRecordDef, MinHealthyDef, NodeDef, defaults};
 use crate::engine::health::CheckSpec;
-use crate::engine::line::{LineRecord, MinHealthy, Node, NodeId, Pool, PoolNode, WhenAllDown};
+use crate::engine::line::{LINE_TYPES, LineRecord, MinHealthy, Node, NodeId, Pool, PoolNode, WhenAllDown};
 use crate::engine::zone::{Content, RrSet};
 use crate::geo::DEFAULT_LINE;
 use crate::geo::table::LineId;
@@ -20,8 +21,10 @@ use crate::rdata::{RData, RecordType};
 struct Record<'r> {
     /// `zone example.com, line record www A`.
     rule: String,
-    /// A or AAAA.
+    /// One of [`LINE_TYPES`].
     rtype: RecordType,
+    /// The zone's origin: names in the data are relative to it.
+    origin: &'r str,
     /// The rules' text of the record.
     def: &'r LineRecordDef,
 }
@@ -37,21 +40,34 @@ impl Compiler<'_> {
         rule: &str,
     ) -> Option<(String, RrSet)> {
         let r = &record.value;
-        let line_types = [RecordType::A, RecordType::AAAA];
-        let hint = ": line records are A or AAAA";
-        let (owner, rule, rtype) =
-            self.record_head(&r.name, &r.rtype, origin, rule, "line record", &line_types, hint)?;
+        let (owner, rule, rtype) = self.record_head(&r.name, &r.rtype, origin, rule, "line record", &LINE_TYPES, "")?;
         let place = self.place(record);
-        let rec = Record { rule, rtype, def: r };
+        let rec = Record { rule, rtype, origin, def: r };
+        let errors_before = self.errors.len();
         if r.max_answers == Some(0) {
             self.fail(place.clone(), rec.rule.clone(), "max_answers must be at least 1");
         }
-        let errors_before = self.errors.len();
+        // RFC 2181 §10.1: a name has one CNAME record.
+        let one_only = rtype == RecordType::CNAME;
+        if one_only && r.max_answers.is_some_and(|m| m > 1) {
+            self.fail(
+                place.clone(),
+                rec.rule.clone(),
+                "a CNAME answer holds one record (RFC 2181 §10.1): leave max_answers out, or 1",
+            );
+        }
+        if rtype == RecordType::NS && owner == origin {
+            self.fail(
+                place.clone(),
+                rec.rule.clone(),
+                "NS per line only below the apex (a delegation per line): the apex NS set is the zone's own, one set for its secondaries and the parent",
+            );
+        }
         let check = self.record_check(&rec)?;
         let (pools, pool_of_line) = self.pools(&rec, check.as_ref());
         if pool_of_line[DEFAULT_LINE.index()].is_none() {
             self.fail(
-                place,
+                place.clone(),
                 rec.rule.clone(),
                 "no pool for line `default`: clients that no line claims would get no answer",
             );
@@ -68,7 +84,7 @@ impl Compiler<'_> {
             name: owner.as_str().into(),
             rtype,
             ttl,
-            max_answers: r.max_answers.unwrap_or(defaults::MAX_ANSWERS),
+            max_answers: if one_only { 1 } else { r.max_answers.unwrap_or(defaults::MAX_ANSWERS) },
             pools: pools.into(),
             pool_of_line: pool_of_line.into(),
             chains,
@@ -76,7 +92,8 @@ impl Compiler<'_> {
             degraded_ttl: r.degraded_ttl.unwrap_or(ttl / defaults::DEGRADED_TTL_DIVISOR),
             when_all_down,
         });
-        Some((owner, RrSet { rtype, ttl, content: Content::Line(idx), source: None }))
+        let source = Some(place.to_string().into());
+        Some((owner, RrSet { rtype, ttl, content: Content::Line(idx), source }))
     }
 
     /// The record's health check, if it names one (`Some(None)`: it names none, or an
@@ -131,8 +148,9 @@ impl Compiler<'_> {
         (pools, pool_of_line)
     }
 
-    /// One node of a pool: its address fits the record, its weight is in range, it is
-    /// not listed twice, and it has a probe exactly when the record has a check.
+    /// One node of a pool: its data fits the record, its weight is in range, it is not
+    /// listed twice, and it has a probe exactly when the record has a check (a node that
+    /// is no address is probed where its `probe` says).
     fn pool_node(
         &mut self,
         rec: &Record<'_>,
@@ -146,21 +164,20 @@ impl Compiler<'_> {
                 (address.as_str(), weight.unwrap_or(defaults::NODE_WEIGHT), probe.as_deref())
             }
         };
-        let addr: IpAddr = text.parse().map_err(|_| format!("bad address {text:?}"))?;
-        if addr.is_ipv4() != (rec.rtype == RecordType::A) {
-            return Err(format!("{addr} does not fit an {} record", rec.rtype));
-        }
+        let data = node_data(rec, text)?;
+        let shown = data.to_string();
         if !(1..=defaults::MAX_NODE_WEIGHT).contains(&weight) {
-            return Err(format!("weight {weight} of {addr} is outside 1..={}", defaults::MAX_NODE_WEIGHT));
+            return Err(format!("weight {weight} of {shown} is outside 1..={}", defaults::MAX_NODE_WEIGHT));
         }
-        let id = self.node_id(addr);
+        let id = self.node_id(data);
         if earlier.iter().any(|n| n.node == id) {
-            return Err(format!("{addr} is listed twice"));
+            return Err(format!("{shown} is listed twice"));
         }
+        let addr = self.nodes[id.index()].addr();
         let probe = match check {
-            Some(check) => Some(self.probe_for(check, addr, probe_at).map_err(|m| format!("{addr}: {m}"))?),
+            Some(check) => Some(self.probe_for(check, addr, probe_at).map_err(|m| format!("{shown}: {m}"))?),
             None if probe_at.is_some() => {
-                return Err(format!("{addr} has a probe address but the record has no health_check"));
+                return Err(format!("{shown} has a probe address but the record has no health_check"));
             }
             None => None,
         };
@@ -238,14 +255,9 @@ impl Compiler<'_> {
             Ok(AllDownPolicy::LastResort(last_resort)) => {
                 let mut nodes = Vec::new();
                 for text in last_resort {
-                    match text.parse::<IpAddr>() {
-                        Ok(addr) if addr.is_ipv4() == (rec.rtype == RecordType::A) => {
-                            nodes.push(PoolNode { node: self.node_id(addr), weight: 1, probe: None })
-                        }
-                        _ => {
-                            let message = format!("last_resort: {text:?} is not an {} address", rec.rtype);
-                            self.fail(place.clone(), rec.rule.clone(), message);
-                        }
+                    match node_data(rec, text) {
+                        Ok(data) => nodes.push(PoolNode { node: self.node_id(data), weight: 1, probe: None }),
+                        Err(m) => self.fail(place.clone(), rec.rule.clone(), format!("last_resort: {m}")),
                     }
                 }
                 if nodes.is_empty() {
@@ -260,17 +272,30 @@ impl Compiler<'_> {
         }
     }
 
-    pub(super) fn node_id(&mut self, addr: IpAddr) -> NodeId {
-        if let Some(&id) = self.node_ids.get(&addr) {
+    /// The node holding `data`, made the first time it is named.
+    pub(super) fn node_id(&mut self, data: RData) -> NodeId {
+        if let Some(&id) = self.node_ids.get(&data) {
             return id;
         }
         let id = NodeId(self.nodes.len() as u32);
-        let data = match addr {
-            IpAddr::V4(a) => RData::A(a),
-            IpAddr::V6(a) => RData::Aaaa(a),
-        };
-        self.nodes.push(Node { addr, data });
-        self.node_ids.insert(addr, id);
+        self.node_ids.insert(data.clone(), id);
+        self.nodes.push(Node::new(data));
         id
+    }
+}
+
+/// A node's data as the record's type reads `text`: an address of the right family for
+/// A and AAAA, else zone-file presentation with names relative to the zone.
+fn node_data(rec: &Record<'_>, text: &str) -> Result<RData, String> {
+    match rec.rtype {
+        RecordType::A | RecordType::AAAA => {
+            let addr: IpAddr = text.trim().parse().map_err(|_| format!("bad address {text:?}"))?;
+            match addr {
+                IpAddr::V4(a) if rec.rtype == RecordType::A => Ok(RData::A(a)),
+                IpAddr::V6(a) if rec.rtype == RecordType::AAAA => Ok(RData::Aaaa(a)),
+                _ => Err(format!("{addr} does not fit an {} record", rec.rtype)),
+            }
+        }
+        rtype => RData::parse(rtype, text, rec.origin),
     }
 }

@@ -4,7 +4,6 @@
 //! Errors are collected rather than stopping at the first, and each names its file,
 //! line/column, rule and value.
 
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -13,6 +12,7 @@ use rustc_hash::FxHashMap;
 use crate::config::{self, At, RulesFile, place_of};
 mod catalog;
 mod check;
+mod cname_chains;
 pub mod dnssec;
 #[cfg(test)]
 pub(crate) mod fixtures;
@@ -43,6 +43,7 @@ use crate::error::{CompileErrors, ConfigError, Place};
 use crate::geo::lists::NumberedNet;
 use crate::geo::table::LineId;
 use crate::geo::{Classifier, LinePrefix, LineShape};
+use crate::rdata::RData;
 use host::HostSettings;
 
 /// Environment variable naming the geo-data root (overridden by `--geo-data`).
@@ -201,7 +202,7 @@ struct Compiler<'o> {
     source_ids: FxHashMap<String, u32>,
     list_cache: FxHashMap<PathBuf, Rc<Vec<NumberedNet>>>,
     nodes: Vec<Node>,
-    node_ids: FxHashMap<IpAddr, NodeId>,
+    node_ids: FxHashMap<RData, NodeId>,
     line_records: Vec<LineRecord>,
     checks: FxHashMap<String, std::sync::Arc<CheckSpec>>,
     probes: Vec<Probe>,
@@ -209,6 +210,8 @@ struct Compiler<'o> {
     inputs: Vec<(PathBuf, Option<(std::time::SystemTime, u64)>)>,
     /// Checks that failed to compile: records naming them add no errors of their own.
     broken_checks: Vec<String>,
+    /// Where each name with a CNAME (static or per line) is written, for chain errors.
+    cname_places: FxHashMap<Box<str>, Place>,
 }
 
 impl<'o> Compiler<'o> {
@@ -233,6 +236,7 @@ impl<'o> Compiler<'o> {
             probe_ids: FxHashMap::default(),
             inputs: vec![(file.to_path_buf(), stamp(file))],
             broken_checks: Vec::new(),
+            cname_places: FxHashMap::default(),
         }
     }
 
@@ -317,6 +321,7 @@ impl<'o> Compiler<'o> {
                 zones.push(zone);
             }
         }
+        self.cname_chains(&zones);
         if let Some(def) = &rules.catalog
             && let Some(catalog) = self.catalog(def, &zones)
         {

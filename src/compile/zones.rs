@@ -106,20 +106,29 @@ impl Compiler<'_> {
         // RFC 1034 §3.6.2: a name with a CNAME has no other data (RFC 4035 §2.5: but its
         // RRSIG and NSEC records).
         let beside_cname = |t: RecordType| !matches!(t, RecordType::CNAME | RecordType::RRSIG | RecordType::NSEC);
-        let mut cname_conflicts: Vec<(Box<str>, Place)> = names
+        let mut cname_conflicts: Vec<(Box<str>, Place, String)> = names
             .iter()
-            .filter(|(_, node)| {
-                node.get(RecordType::CNAME).is_some() && node.sets.iter().any(|s| beside_cname(s.rtype))
+            .filter_map(|(owner, node)| {
+                let cname = node.get(RecordType::CNAME)?;
+                let other = node.sets.iter().find(|s| beside_cname(s.rtype))?;
+                let written = |set: &RrSet| set.source.as_deref().map_or(String::new(), |s| format!(" ({s})"));
+                let message = format!(
+                    "{owner} has a CNAME{} and {} data{}: a name with a CNAME has no other data (RFC 1034 §3.6.2, RFC 2181 §10.1)",
+                    written(cname),
+                    other.rtype,
+                    written(other)
+                );
+                Some((owner.clone(), first_place[owner].clone(), message))
             })
-            .map(|(owner, _)| (owner.clone(), first_place[owner].clone()))
             .collect();
         cname_conflicts.sort_by(|a, b| a.0.cmp(&b.0));
-        for (owner, place) in cname_conflicts {
-            self.fail(
-                place,
-                rule.clone(),
-                format!("{owner} has a CNAME and other records (RFC 1034 §3.6.2 forbids it)"),
-            );
+        for (_, place, message) in cname_conflicts {
+            self.fail(place, rule.clone(), message);
+        }
+        for (owner, node) in &names {
+            if node.get(RecordType::CNAME).is_some() {
+                self.cname_places.insert(owner.clone(), first_place[owner].clone());
+            }
         }
         // Every ancestor of a name exists (empty non-terminals, RFC 8020).
         let owners: Vec<Box<str>> = names.keys().cloned().collect();

@@ -729,19 +729,20 @@ pub struct RecordDef {
     pub replace: bool,
 }
 
-/// An A or AAAA record answered from the client line's pool.
+/// A record answered from the client line's pool (an address, a CNAME's target, ...).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LineRecordDef {
     /// Owner name, as for static records.
     pub name: At<String>,
-    /// `A` or `AAAA`.
+    /// `A`, `AAAA`, `CNAME`, `MX`, `TXT`, `SRV`, `NS` (below the apex), `CAA`, `HTTPS` or
+    /// `SVCB`.
     #[serde(rename = "type")]
     pub rtype: At<String>,
     /// TTL (default: the zone TTL).
     #[serde(default)]
     pub ttl: Option<u32>,
-    /// Most addresses in one answer (default: all of the pool).
+    /// Most records in one answer (default: all of the pool; a CNAME answers one).
     #[serde(default)]
     pub max_answers: Option<u16>,
     /// This record replaces the set of the same name and type in the zone's `file` or
@@ -895,26 +896,35 @@ pub enum WhenAllDownDef {
     Mode(String),
     /// A last-resort pool.
     LastResort {
-        /// Addresses answered when every pool of the chain is down.
+        /// Addresses (or record data of the record's type) answered when every pool of
+        /// the chain is down.
         last_resort: Vec<String>,
     },
 }
 
-/// A node of a pool: an address, optionally with a weight and a probe address.
+/// A node of a pool: an address (A, AAAA) or the record data of the line record's type
+/// (a CNAME's target, an MX's `PREFERENCE EXCHANGE`, ...), optionally with a weight and
+/// a probe address.
 #[derive(Debug, Deserialize)]
-#[serde(untagged, expecting = "an address, or a mapping with `address` (and optional `weight` and `probe`)")]
+#[serde(
+    untagged,
+    expecting = "an address or record data, or a mapping with `address` or `data` (and optional `weight` and `probe`)"
+)]
 pub enum NodeDef {
-    /// Just the address (weight 1).
+    /// Just the address or data (weight 1).
     Address(String),
-    /// Address with options.
+    /// Address or data with options.
     Detailed {
-        /// The node's address (what answers carry).
+        /// What answers carry: the address, or the record data in zone-file presentation
+        /// (`data:` is the same field, for types that are no address).
+        #[serde(alias = "data")]
         address: String,
         /// Relative weight, at least 1 (default 1).
         #[serde(default)]
         weight: Option<u32>,
         /// Where health checks probe it, if not at `address`: `IP` or `IP:PORT` (an
-        /// internal address behind NAT).
+        /// internal address behind NAT; for a type that is no address, where the service
+        /// behind the record answers, e.g. the CDN edge a CNAME leads to).
         #[serde(default)]
         probe: Option<String>,
     },

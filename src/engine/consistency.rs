@@ -14,6 +14,7 @@ use super::snapshot::Snapshot;
 use super::zone::Content;
 use crate::geo::table::LineId;
 use crate::rdata::{RData, RecordType};
+use crate::wire::encode;
 
 /// A server to check for one zone: a listed one, or an NS target found in the zone.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -110,15 +111,21 @@ pub fn line_subnet(snapshot: &Snapshot, line: LineId) -> Option<IpNet> {
     })
 }
 
-/// Every address the rules may answer for a line record, whatever the line and health:
-/// all its pools' nodes and its last-resort nodes. An answer outside it is no answer
-/// linedns would give: a possible hijack.
-pub fn allowed(snapshot: &Snapshot, record: &LineRecord) -> BTreeSet<IpAddr> {
+/// Every record the rules may answer for a line record, whatever the line and health
+/// (all its pools' nodes and its last-resort nodes), each as [`compared`] shows it. An
+/// answer outside it is no answer linedns would give: a possible hijack.
+pub fn allowed(snapshot: &Snapshot, record: &LineRecord) -> BTreeSet<String> {
     let mut nodes: Vec<_> = record.pools.iter().flat_map(|p| p.nodes.iter()).collect();
     if let WhenAllDown::LastResort(pool) = &record.when_all_down {
         nodes.extend(pool.nodes.iter());
     }
-    nodes.into_iter().map(|n| snapshot.nodes[n.node.index()].addr).collect()
+    nodes.into_iter().map(|n| compared(&snapshot.nodes[n.node.index()].data)).collect()
+}
+
+/// A record's data as the checker compares it with a server's answer: read back from its
+/// wire form, in zone-file presentation (`192.0.2.1`, `cdn.example.net.`).
+pub fn compared(data: &RData) -> String {
+    encode::as_read_back(data).to_string()
 }
 
 /// Whether every answer of the record holds the whole usable pool (no `max_answers`

@@ -66,13 +66,44 @@ impl LineTable {
     }
 }
 
-/// A node: an address that pools answer with.
+/// A node: one record's data that pools answer with (an address for A and AAAA, a
+/// target name for CNAME, a mail exchanger for MX, ...). Nodes are unique by data.
 #[derive(Debug)]
 pub struct Node {
-    /// The address, also the node's stable key.
-    pub addr: IpAddr,
-    /// The address as record data (A or AAAA), what answers point at.
+    /// The record data answers carry.
     pub data: RData,
+    /// The data in zone-file presentation (`192.0.2.1`, `cdn.example.net.`, `10
+    /// mx.example.com.`): how operators, overrides and the status page name the node.
+    pub key: Box<str>,
+}
+
+impl Node {
+    /// The node holding `data`.
+    pub fn new(data: RData) -> Node {
+        let key = data.to_string().into();
+        Node { data, key }
+    }
+
+    /// Its address, for A and AAAA nodes.
+    pub fn addr(&self) -> Option<IpAddr> {
+        match self.data {
+            RData::A(a) => Some(IpAddr::V4(a)),
+            RData::Aaaa(a) => Some(IpAddr::V6(a)),
+            _ => None,
+        }
+    }
+
+    /// Whether an operator's `text` names this node: an address (in any of its
+    /// spellings) for an address node, else its data as written, in any letter case and
+    /// with or without the final dot of a name.
+    pub fn is_named(&self, text: &str) -> bool {
+        let text = text.trim();
+        if let Ok(addr) = text.parse::<IpAddr>() {
+            return self.addr() == Some(addr);
+        }
+        let bare = |t: &str| t.trim_end_matches('.').to_ascii_lowercase();
+        bare(&self.key) == bare(text)
+    }
 }
 
 /// What the pool choice knows of node health. [`crate::engine::Live::live_health`] is the
@@ -140,6 +171,26 @@ pub enum WhenAllDown {
     LastResort(Pool),
 }
 
+/// The types a line record may have: the addresses; a CNAME per line (multi-CDN: each
+/// carrier's clients sent to another provider's name); the types operators keep per line
+/// at the carrier DNS providers (MX, TXT for verification, SRV, CAA; NS below the apex: a
+/// delegation per line); HTTPS and SVCB (RFC 9460), which carry per-provider hints as
+/// A/AAAA do. Not taken: SOA and the apex NS (the zone's own: one set for secondaries
+/// and the parent), PTR (reverse zones are not split by line), DNSSEC types (made by the
+/// signer).
+pub const LINE_TYPES: [RecordType; 10] = [
+    RecordType::A,
+    RecordType::AAAA,
+    RecordType::CNAME,
+    RecordType::MX,
+    RecordType::TXT,
+    RecordType::SRV,
+    RecordType::NS,
+    RecordType::CAA,
+    RecordType::HTTPS,
+    RecordType::SVCB,
+];
+
 /// The nodes one line gets for one line record.
 #[derive(Debug)]
 pub struct Pool {
@@ -156,11 +207,12 @@ pub struct Pool {
 pub struct LineRecord {
     /// Owner name (normalized), for explanations.
     pub name: Box<str>,
-    /// A or AAAA.
+    /// One of [`LINE_TYPES`].
     pub rtype: RecordType,
     /// TTL of answers.
     pub ttl: u32,
-    /// Most addresses in one answer.
+    /// Most records in one answer (1 for a CNAME: RFC 2181 §10.1, a CNAME set has one
+    /// record).
     pub max_answers: u16,
     /// The pools.
     pub pools: Box<[Pool]>,

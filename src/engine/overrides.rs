@@ -6,8 +6,6 @@
 //! answers; probes keep running either way, so lifting an override shows the real state
 //! at once.
 
-use std::net::IpAddr;
-
 use serde::{Deserialize, Serialize};
 
 pub use super::health::Forced;
@@ -18,8 +16,9 @@ use crate::geo::table::LineId;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Target {
-    /// Every appearance of a node, by address.
-    Node(IpAddr),
+    /// Every appearance of a node: its address (or, for a node that is no address, its
+    /// data as written: a CNAME's target name, ...).
+    Node(String),
     /// Every pool of a line, in every record.
     Line(String),
     /// One pool: a line record (`www.example.com A`) and a line.
@@ -85,8 +84,8 @@ impl OverrideView {
         };
         for o in list {
             match &o.target {
-                Target::Node(addr) => {
-                    if let Some(i) = targets.nodes.iter().position(|n| n.addr == *addr) {
+                Target::Node(text) => {
+                    if let Some(i) = targets.nodes.iter().position(|n| n.is_named(text)) {
                         view.node[i] = Some(o.state);
                         view.any = true;
                     }
@@ -111,7 +110,7 @@ impl OverrideView {
     /// Whether `o` names something of `targets`.
     pub fn applies(o: &Override, targets: Targets<'_>) -> bool {
         match &o.target {
-            Target::Node(addr) => targets.nodes.iter().any(|n| n.addr == *addr),
+            Target::Node(text) => targets.nodes.iter().any(|n| n.is_named(text)),
             Target::Line(name) => targets.lines.find(name).is_some(),
             Target::Pool { record, line } => {
                 find_record(targets.line_records, record).is_some() && targets.lines.find(line).is_some()

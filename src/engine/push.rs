@@ -36,7 +36,7 @@ impl Rrset {
     /// the rules write and what a provider returns compare equal; put in order,
     /// duplicates dropped).
     pub fn new(ttl: u32, data: Vec<RData>) -> Rrset {
-        let mut data: Vec<RData> = data.iter().map(as_read_back).collect();
+        let mut data: Vec<RData> = data.iter().map(encode::as_read_back).collect();
         data.sort_by_cached_key(ToString::to_string);
         data.dedup();
         Rrset { ttl, data }
@@ -51,14 +51,6 @@ impl fmt::Display for Rrset {
         }
         Ok(())
     }
-}
-
-/// `data` as a provider's answer gives it back: its wire octets read as
-/// [`RData::from_wire`] reads them.
-fn as_read_back(data: &RData) -> RData {
-    let mut wire = Vec::new();
-    encode::write_rdata(&mut wire, data);
-    RData::from_wire(data.rtype(), &wire).unwrap_or_else(|_| data.clone())
 }
 
 /// RRsets by owner and type.

@@ -3,6 +3,8 @@
 //! to eight records. [`Snapshot::resolve_traced`] runs the same code and reports each
 //! decision to a [`Trace`] (what `explain` shows).
 
+use smallvec::SmallVec;
+
 use super::answer::{Answer, Owner, Proof, Rcode, RecordRef, Route, Served};
 use super::line::{LineRecord, NodeHealth, NodeId, Pick, Pool, WhenAllDown};
 use super::query::{ClientInfo, Query};
@@ -10,7 +12,7 @@ use super::snapshot::Snapshot;
 use super::zone::{Content, Lookup, RrSet, Zone};
 use crate::geo::table::{Hit, LineId};
 use crate::name;
-use crate::rdata::RecordType;
+use crate::rdata::{RData, RecordType};
 
 /// Longest CNAME chain followed inside our zones (RFC 1034 §3.6.2 asks servers to guard
 /// against loops).
@@ -133,8 +135,29 @@ impl Snapshot {
                 Lookup::Referral { cut, ns } => {
                     // RFC 1034 §4.3.2 step 3b: a referral is not authoritative data.
                     answer.authoritative = current.is_some();
-                    answer.authority.extend(static_records(Owner::Name(cut), ns));
-                    push_glue(&mut answer, zone, cut, ns);
+                    match ns.content {
+                        Content::Static(_) => answer.authority.extend(static_records(Owner::Name(cut), ns)),
+                        Content::Line(idx) => {
+                            // A delegation per line: the client line's name servers.
+                            let start = answer.answers.len();
+                            let route = self.answer_for_client(
+                                &mut answer,
+                                idx,
+                                Owner::Name(cut),
+                                client,
+                                &mut hit,
+                                health,
+                                trace,
+                            );
+                            answer.route.get_or_insert(route);
+                            if route.how == Served::ServFail {
+                                return answer;
+                            }
+                            let servers: SmallVec<[RecordRef<'s>; 4]> = answer.answers.drain(start..).collect();
+                            answer.authority.extend(servers);
+                        }
+                    }
+                    push_glue(&mut answer, zone, cut);
                     answer.proofs.push(Proof::Referral { zone, cut });
                     return answer;
                 }
@@ -159,25 +182,12 @@ impl Snapshot {
                         if set.rtype == RecordType::NS && qtype == RecordType::NS {
                             // As BIND with minimal-responses: the zone's addresses of its
                             // name servers come along.
-                            push_glue(&mut answer, zone, &zone.origin, set);
+                            push_glue(&mut answer, zone, &zone.origin);
                         }
                     }
                     Content::Line(idx) => {
-                        let h = *hit.get_or_insert_with(|| {
-                            let h = self.classifier.classify(client.addr, client.significant_bits());
-                            trace.classified(h);
-                            h
-                        });
-                        answer.scope = h.scope;
-                        answer.route = Some(self.answer_line_record(
-                            &mut answer,
-                            idx,
-                            owner,
-                            h,
-                            Pick::Query(client.entropy),
-                            health,
-                            trace,
-                        ));
+                        let route = self.answer_for_client(&mut answer, idx, owner, client, &mut hit, health, trace);
+                        answer.route.get_or_insert(route);
                     }
                 }
                 return answer;
@@ -189,9 +199,22 @@ impl Snapshot {
                 }
                 return answer;
             };
-            answer.answers.extend(static_records(owner, cname));
-            let Content::Static(records) = &cname.content else { unreachable!("CNAME is static") };
-            let crate::rdata::RData::Cname(target) = &records[0] else { unreachable!("CNAME set holds a CNAME") };
+            let target: &'s str = match cname.content {
+                Content::Static(_) => {
+                    answer.answers.extend(static_records(owner, cname));
+                    cname_target(answer.answers.last())
+                }
+                // A CNAME per line: the client line's target, then that target's answer
+                // for the same client (its own line record, if it has one).
+                Content::Line(idx) => {
+                    let route = self.answer_for_client(&mut answer, idx, owner, client, &mut hit, health, trace);
+                    answer.route.get_or_insert(route);
+                    if route.how == Served::ServFail {
+                        return answer;
+                    }
+                    cname_target(answer.answers.last())
+                }
+            };
             trace.cname(target);
             // RFC 1034 §4.3.2 step 3a: restart with the canonical name, if it is ours.
             match self.find_zone(target) {
@@ -201,6 +224,30 @@ impl Snapshot {
             current = Some(target);
         }
         answer
+    }
+
+    /// Answers line record `record` for `client`: classified once per query (`hit`
+    /// keeps it for a chased CNAME's target), the answer's ECS scope set to the
+    /// classification's (RFC 7871 §7.2.1: the same for both records of a chased answer,
+    /// which come from one classification).
+    #[allow(clippy::too_many_arguments)]
+    fn answer_for_client<'s>(
+        &'s self,
+        answer: &mut Answer<'s>,
+        record: u32,
+        owner: Owner<'s>,
+        client: &ClientInfo,
+        hit: &mut Option<Hit>,
+        health: &impl NodeHealth,
+        trace: &mut impl Trace,
+    ) -> Route {
+        let h = *hit.get_or_insert_with(|| {
+            let h = self.classifier.classify(client.addr, client.significant_bits());
+            trace.classified(h);
+            h
+        });
+        answer.scope = h.scope;
+        self.answer_line_record(answer, record, owner, h, Pick::Query(client.entropy), health, trace)
     }
 
     /// The answer line record `record` gives a client of `line` now, as
@@ -315,17 +362,33 @@ fn static_records<'s>(owner: Owner<'s>, set: &'s RrSet) -> impl Iterator<Item = 
     records.iter().map(move |data| RecordRef { owner, ttl: set.ttl, data })
 }
 
+/// The target of the CNAME record just put in an answer.
+fn cname_target<'s>(record: Option<&RecordRef<'s>>) -> &'s str {
+    match record.map(|r| r.data) {
+        Some(RData::Cname(target)) => target,
+        _ => unreachable!("a CNAME set, static or per line, answers one CNAME"),
+    }
+}
+
 /// RFC 9471 §3: a referral carries the addresses of its name servers that are in the
 /// delegated zone (in-domain glue; without them the child cannot be reached): the zone's
-/// A and AAAA records of the servers of `ns` at or below `cut`.
-fn push_glue<'s>(answer: &mut Answer<'s>, zone: &'s Zone, cut: &str, ns: &'s RrSet) {
-    let Content::Static(servers) = &ns.content else { return };
-    for server in servers.iter() {
-        let crate::rdata::RData::Ns(target) = server else { continue };
+/// A and AAAA records of the servers of the NS set in the authority section (the
+/// referral's, or the apex's asked for) at or below `cut`.
+fn push_glue<'s>(answer: &mut Answer<'s>, zone: &'s Zone, cut: &str) {
+    let servers: SmallVec<[&'s str; 8]> = answer
+        .authority
+        .iter()
+        .chain(answer.answers.iter())
+        .filter_map(|r| match r.data {
+            RData::Ns(target) => Some(&**target),
+            _ => None,
+        })
+        .collect();
+    for target in servers {
         if !name::is_at_or_below(target, cut) {
             continue;
         }
-        let Some(node) = zone.names.get(&**target) else { continue };
+        let Some(node) = zone.names.get(target) else { continue };
         for rtype in [RecordType::A, RecordType::AAAA] {
             if let Some(set) = node.get(rtype) {
                 answer.additional.extend(static_records(Owner::Name(target), set));

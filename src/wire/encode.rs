@@ -92,6 +92,15 @@ pub fn write_text(out: &mut Vec<u8>, text: &[u8]) {
     }
 }
 
+/// `data` as another server's answer gives it back: its wire octets read as
+/// [`RData::from_wire`] reads them (a TXT written in the rules, read back as the other
+/// types are), so that what the rules hold and what a server answers compare.
+pub fn as_read_back(data: &RData) -> RData {
+    let mut wire = Vec::new();
+    write_rdata(&mut wire, data);
+    RData::from_wire(data.rtype(), &wire).unwrap_or_else(|_| data.clone())
+}
+
 /// Writes the RDATA of `data`, names uncompressed.
 pub fn write_rdata(out: &mut Vec<u8>, data: &RData) {
     match data {

@@ -205,7 +205,7 @@ fn zone_errors_name_the_record() {
         ("    records: [{ name: www.other.org., type: A, values: 192.0.2.1 }]\n", &["outside the zone example.com"]),
         (
             "    records: [{ name: www, type: CNAME, values: a }, { name: www, type: TXT, values: t }]\n",
-            &["www.example.com has a CNAME and other records"],
+            &["www.example.com has a CNAME ("],
         ),
         (
             "    records: [{ name: www, type: A, values: 192.0.2.1 }, { name: www, type: A, values: 192.0.2.2 }]\n",
@@ -228,8 +228,12 @@ fn zone_errors_name_the_record() {
             &["weight 0 of 192.0.2.1"],
         ),
         (
+            "    line_records: [{ name: www, type: PTR, pools: { default: [a.example.net.] } }]\n",
+            &["tests/inline.yaml:9:", "unsupported record type \"PTR\" (supported: A, AAAA, CNAME"],
+        ),
+        (
             "    line_records: [{ name: www, type: MX, pools: { default: [192.0.2.1] } }]\n",
-            &["line records are A or AAAA"],
+            &["line record www MX: pool \"default\": bad MX value \"192.0.2.1\""],
         ),
         (
             "    line_records: [{ name: www, type: A, pools: { default: [192.0.2.1] }, fallback: { a: [a] } }]\n",
@@ -390,7 +394,7 @@ fn yaml_errors_are_in_words_with_the_key_the_value_and_the_place() {
         ),
         (
             node("{ address: 192.0.2.1, weight: -1 }"),
-            "an item of `default` must be an address, or a mapping with `address` (and optional `weight` and `probe`); a mapping is written here",
+            "an item of `default` must be an address or record data, or a mapping with `address` or `data` (and optional `weight` and `probe`); a mapping is written here",
         ),
         (
             format!("version: 1\n{zone}lines: []\nzones: []\n"),

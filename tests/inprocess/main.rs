@@ -14,6 +14,7 @@ mod config_errors;
 mod fuzz_corpus;
 mod health;
 mod layers;
+mod line_types;
 mod real_data;
 mod resolve;
 mod spawn;

@@ -154,7 +154,7 @@ impl NodeHealth for Down {
 #[test]
 fn down_nodes_are_skipped_and_all_down_fails_open() {
     let snap = snapshot();
-    let id = |addr: &str| snap.nodes.iter().position(|n| n.addr.to_string() == addr).unwrap() as u32;
+    let id = |addr: &str| snap.nodes.iter().position(|n| n.is_named(addr)).unwrap() as u32;
     let q = Query::new("www.example.com", RecordType::A);
     let client = ClientInfo::from_source("10.1.2.1".parse().unwrap());
     let a = snap.resolve(&q, &client, &Down(vec![id("192.0.2.2")]));

@@ -26,7 +26,7 @@ pub mod status;
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -330,7 +330,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 #[derive(Serialize)]
 struct NodeView {
-    address: IpAddr,
+    address: String,
     probes: Vec<ProbeView>,
 }
 
@@ -347,7 +347,7 @@ struct ProbeView {
 fn nodes(admin: &Control) -> Vec<NodeView> {
     let snapshot = admin.engine.snapshot();
     let mut by_node: Vec<NodeView> =
-        snapshot.nodes.iter().map(|n| NodeView { address: n.addr, probes: Vec::new() }).collect();
+        snapshot.nodes.iter().map(|n| NodeView { address: n.key.to_string(), probes: Vec::new() }).collect();
     for record in &snapshot.line_records {
         for pool in record.pools.iter() {
             for node in pool.nodes.iter() {

@@ -8,7 +8,7 @@
 //! serial). The page only reads: every change stays an API call with the token.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use serde::Serialize;
 
@@ -101,8 +101,8 @@ pub struct PoolStatus {
 /// A node of a pool, with its health there.
 #[derive(Serialize)]
 pub struct NodeStatus {
-    /// The address answered.
-    pub address: IpAddr,
+    /// What answers carry: the address (or a CNAME's target, ...).
+    pub address: String,
     /// Its weight in the pool.
     pub weight: u32,
     /// `up`, `down` or `drained`: whether queries answer with it.
@@ -200,7 +200,7 @@ pub fn status(control: &Control) -> Status {
                                 None => "down",
                             };
                             NodeStatus {
-                                address: live.nodes[node.node.index()].addr,
+                                address: live.nodes[node.node.index()].key.to_string(),
                                 weight: node.weight,
                                 health: state,
                                 forced: decided.is_some(),

@@ -143,11 +143,12 @@ impl Report {
     }
 }
 
-/// An answer as compared: rcode and the addresses.
+/// An answer as compared: rcode and the records of the question's type (addresses, a
+/// CNAME's target, ...), each as [`consistency::compared`] shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Answer {
     rcode: String,
-    addresses: BTreeSet<IpAddr>,
+    addresses: BTreeSet<String>,
 }
 
 impl std::fmt::Display for Answer {
@@ -161,8 +162,8 @@ impl std::fmt::Display for Answer {
 struct Question {
     name: String,
     rtype: RecordType,
-    /// Every address the rules may answer.
-    allowed: BTreeSet<IpAddr>,
+    /// Every record the rules may answer.
+    allowed: BTreeSet<String>,
     /// Whether answers hold whole pools (then they must equal the primary's).
     whole: bool,
 }
@@ -225,7 +226,7 @@ pub async fn run(snapshot: &Snapshot, primary: SocketAddr, timeout: Duration) ->
             }
             for (i, q) in plan.questions.iter().enumerate() {
                 if let Ok((m, _)) = ask(primary, false, &q.name, q.rtype, Some(net), timeout).await {
-                    plan.answers.insert((i, line), answer_of(&m));
+                    plan.answers.insert((i, line), answer_of(&m, q.rtype));
                 }
             }
         }
@@ -337,14 +338,14 @@ async fn check_server(target: &Target, is_primary: bool, plan: &ZonePlan) -> Vec
         for (i, q) in plan.questions.iter().enumerate() {
             let (name, rtype, allowed) = (&q.name, q.rtype, &q.allowed);
             let got = match ask(addr, false, name, rtype, net, timeout).await {
-                Ok((m, _)) => answer_of(&m),
+                Ok((m, _)) => answer_of(&m, rtype),
                 Err(e) => {
                     answer_problems.push(format!("{name} {rtype} (line {line_name}): {e}"));
                     continue;
                 }
             };
             let outside: Vec<String> =
-                got.addresses.iter().filter(|a| !allowed.contains(a)).map(ToString::to_string).collect();
+                got.addresses.iter().filter(|a| !allowed.contains(*a)).map(ToString::to_string).collect();
             if !outside.is_empty() {
                 hijacks
                     .push(format!("{name} {rtype} (line {line_name}): {} in no pool of the rules", outside.join(", ")));
@@ -453,16 +454,15 @@ fn soa_serial(m: &message::Answer) -> Option<u32> {
     })
 }
 
-/// The rcode and addresses of an answer.
-fn answer_of(m: &message::Answer) -> Answer {
+/// The rcode and the `rtype` records of an answer (a CNAME asked for its own type: no
+/// chased records).
+fn answer_of(m: &message::Answer, rtype: RecordType) -> Answer {
     let addresses = m
         .records
         .iter()
-        .filter_map(|r| match RData::from_wire(r.rtype, &r.data) {
-            Ok(RData::A(a)) => Some(IpAddr::V4(a)),
-            Ok(RData::Aaaa(a)) => Some(IpAddr::V6(a)),
-            _ => None,
-        })
+        .filter(|r| r.rtype == rtype)
+        .filter_map(|r| RData::from_wire(r.rtype, &r.data).ok())
+        .map(|data| data.to_string())
         .collect();
     Answer { rcode: rcode_name(m.rcode), addresses }
 }
