@@ -55,9 +55,10 @@ pub struct QueryExplanation {
     pub rcode: String,
     /// CNAMEs followed.
     pub cnames: Vec<String>,
-    /// The line record reached, if any.
+    /// The (first) line record reached, if any.
     pub line_record: Option<String>,
-    /// Each step along the fallback chain.
+    /// Each step along the fallback chain (of each line record reached: a CNAME per
+    /// line, then its chased target's).
     pub steps: Vec<StepExplanation>,
     /// The line whose pool answered.
     pub served_line: Option<String>,
@@ -75,6 +76,8 @@ pub struct QueryExplanation {
 /// One step of a fallback chain.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepExplanation {
+    /// The line record whose chain it is (`www.example.com. CNAME`).
+    pub record: String,
     /// The line tried.
     pub line: String,
     /// What happened: `no pool`, `no healthy node (of N)`, `chosen (H of N healthy)`,
@@ -87,7 +90,10 @@ struct Recorder {
     zone: Option<String>,
     cnames: Vec<String>,
     line_record: Option<String>,
-    steps: Vec<(LineId, Step)>,
+    /// The line records reached, in order.
+    records: Vec<String>,
+    /// Each step, with its record's index in `records`.
+    steps: Vec<(usize, LineId, Step)>,
     static_sources: Vec<String>,
 }
 
@@ -96,10 +102,12 @@ impl Trace for Recorder {
         self.zone.get_or_insert_with(|| origin.to_string());
     }
     fn line_record(&mut self, record: &LineRecord) {
-        self.line_record = Some(format!("{}. {}", record.name, record.rtype));
+        let shown = format!("{}. {}", record.name, record.rtype);
+        self.line_record.get_or_insert_with(|| shown.clone());
+        self.records.push(shown);
     }
     fn step(&mut self, line: LineId, step: Step) {
-        self.steps.push((line, step));
+        self.steps.push((self.records.len().saturating_sub(1), line, step));
     }
     fn cname(&mut self, target: &str) {
         self.cnames.push(format!("{target}."));
@@ -186,7 +194,8 @@ pub fn explain(
             steps: rec
                 .steps
                 .iter()
-                .map(|&(line, step)| StepExplanation {
+                .map(|&(record, line, step)| StepExplanation {
+                    record: rec.records.get(record).cloned().unwrap_or_default(),
                     line: lines.name(line).to_string(),
                     outcome: match step {
                         Step::NoPool => "no pool".to_string(),
@@ -256,11 +265,16 @@ impl fmt::Display for Explanation {
         for c in &q.cnames {
             writeln!(f, "cname    → {c}")?;
         }
-        if let Some(r) = &q.line_record {
-            writeln!(f, "record   {r} (line record)")?;
-        }
-        for (i, s) in q.steps.iter().enumerate() {
-            writeln!(f, "step {}   {}: {}", i + 1, s.line, s.outcome)?;
+        let mut record: Option<&str> = None;
+        let mut number = 0;
+        for s in &q.steps {
+            if record != Some(&s.record) {
+                writeln!(f, "record   {} (line record)", s.record)?;
+                record = Some(&s.record);
+                number = 0;
+            }
+            number += 1;
+            writeln!(f, "step {number}   {}: {}", s.line, s.outcome)?;
         }
         writeln!(f, "rcode    {}", q.rcode)?;
         for r in &self.records {

@@ -226,3 +226,23 @@ fn a_node_that_is_no_address_is_probed_where_the_rules_say() {
     assert_eq!(snap.probes.len(), 1);
     assert_eq!(snap.probes[0].key.target, "192.0.2.8:8080".parse().unwrap());
 }
+
+#[test]
+fn explain_shows_the_chain_of_each_line_record_reached() {
+    let snap = snapshot();
+    let e = linedns::explain(
+        &snap,
+        "10.1.2.3".parse().unwrap(),
+        Some(24),
+        Some(("www.example.com", RecordType::A)),
+        &AllUp,
+    );
+    let text = e.to_string();
+    let q = e.query.as_ref().unwrap();
+    let records: Vec<&str> = q.steps.iter().map(|s| s.record.as_str()).collect();
+    assert_eq!(records, ["www.example.com. CNAME", "edge-t.example.com. A"], "{text}");
+    assert!(q.steps.iter().all(|s| s.line == "telecom"), "{text}");
+    assert!(text.contains("record   www.example.com. CNAME (line record)\nstep 1   telecom: chosen"), "{text}");
+    assert!(text.contains("record   edge-t.example.com. A (line record)\nstep 1   telecom: chosen"), "{text}");
+    assert!(text.contains("answer   edge-t.example.com. 60 IN A 192.0.2.10"), "{text}");
+}

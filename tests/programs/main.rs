@@ -14,6 +14,7 @@ mod dnssec;
 mod dnstap;
 mod export;
 mod grafana;
+mod line_cname;
 mod push;
 mod replication;
 mod rollover;
