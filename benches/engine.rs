@@ -1,7 +1,8 @@
 //! Criterion benches: classification on the full real carrier lists (v4, v6), the
 //! whole resolve of a line record and of a static record, and `handle_packet` (bytes in,
 //! bytes out) for a typical ECS query, the long way and from prepared answers, unsigned
-//! and with the DO bit on the zone signed, and one signature's cold cost; and references (the same IPv4 and IPv6 lookups
+//! and with the DO bit on the zone signed, a per-line CNAME chased against the A path,
+//! and one signature's cold cost; and references (the same IPv4 and IPv6 lookups
 //! through the `prefix-trie` crate) to judge the figures by across machines.
 //!
 //! Runs on the real data kept as test fixtures (`tests/data/geo-data`), or on the data
@@ -13,26 +14,34 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use linedns::{ClientInfo, CompileOptions, Engine, Query, RecordType, Request, Snapshot, Transport, compile_file};
+use linedns::{
+    ClientInfo, CompileOptions, Engine, Query, RecordType, Request, Snapshot, Transport, compile_file, compile_str,
+};
 
 /// The rules benched: `rules/china-carriers.yaml` on the real data, or the rules file
 /// `LINEDNS_BENCH_RULES` names (its data beside it: `benches/scale.py`'s sets; it needs
 /// a zone `example.cn` with a line record `www` A and a static `ns1`).
 fn snapshot() -> Snapshot {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     if let Some(rules) = std::env::var_os("LINEDNS_BENCH_RULES") {
         return compile_file(Path::new(&rules), &CompileOptions::default())
             .unwrap_or_else(|e| panic!("{}: {e}", Path::new(&rules).display()))
             .snapshot;
     }
+    carriers_with("")
+}
+
+/// `rules/china-carriers.yaml` on the real data, `line_records` (YAML items) added to
+/// its zone's line records.
+fn carriers_with(line_records: &str) -> Snapshot {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let geo =
         std::env::var_os("LINEDNS_GEO_DATA").map(PathBuf::from).unwrap_or_else(|| root.join("tests/data/geo-data"));
-    compile_file(
-        &root.join("rules/china-carriers.yaml"),
-        &CompileOptions { geo_data: Some(geo), ..CompileOptions::default() },
-    )
-    .unwrap_or_else(|e| panic!("china-carriers.yaml must compile on the geo data: {e}"))
-    .snapshot
+    let path = root.join("rules/china-carriers.yaml");
+    let text = std::fs::read_to_string(&path).expect("rules/china-carriers.yaml");
+    let text = text.replacen("    line_records:\n", &format!("    line_records:\n{line_records}"), 1);
+    compile_str(&text, &path, &CompileOptions { geo_data: Some(geo), ..CompileOptions::default() })
+        .unwrap_or_else(|e| panic!("china-carriers.yaml must compile on the geo data: {e}"))
+        .snapshot
 }
 
 /// Addresses to look up: half inside source prefixes, half uniform, so that both the
@@ -180,13 +189,18 @@ fn resolve(c: &mut Criterion) {
 /// A typical ECS query as a resolver sends it: `www.example.cn A`, RD, EDNS(0) with a
 /// 1232-octet payload and an ECS option with a /24 (IPv4) source prefix.
 fn ecs_query(id: u16, subnet: Ipv4Addr) -> Vec<u8> {
+    ecs_query_for("www.example.cn.", id, subnet)
+}
+
+/// [`ecs_query`] for `qname` (A).
+fn ecs_query_for(qname: &str, id: u16, subnet: Ipv4Addr) -> Vec<u8> {
     use hickory_proto::op::{Edns, Message, Query as HQuery};
     use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
     use hickory_proto::rr::{Name, RecordType as HType};
     let mut m = Message::query();
     m.metadata.id = id;
     m.metadata.recursion_desired = true;
-    m.add_query(HQuery::query(Name::from_ascii("www.example.cn.").unwrap(), HType::A));
+    m.add_query(HQuery::query(Name::from_ascii(qname).unwrap(), HType::A));
     let mut edns = Edns::new();
     edns.set_max_payload(1232);
     edns.options_mut().insert(EdnsOption::Subnet(ClientSubnet::new(IpAddr::V4(subnet), 24, 0)));
@@ -227,6 +241,46 @@ fn handle_packet(c: &mut Criterion) {
             black_box((sent, out.len()))
         })
     });
+}
+
+/// A per-line CNAME chased to a line record (`cdn.example.cn A`: each line's CNAME to
+/// `www`, whose A pool for the same client follows in the answer) against the A path
+/// (`www.example.cn A`), on one engine, the long way, in the same run.
+fn line_cname(c: &mut Criterion) {
+    let cname = "      - name: cdn\n        type: CNAME\n        ttl: 60\n        pools:\n          telecom: [www]\n          unicom: [www]\n          default: [www]\n";
+    let engine = Engine::new(carriers_with(cname));
+    let subnets: Vec<Ipv4Addr> = addresses(&engine.snapshot(), true, 4096)
+        .into_iter()
+        .map(|a| {
+            let IpAddr::V4(a) = a else { unreachable!("IPv4 addresses") };
+            Ipv4Addr::from(u32::from(a) & 0xffff_ff00)
+        })
+        .collect();
+    let peer: SocketAddr = "192.0.2.53:40000".parse().unwrap();
+    let mut out = Vec::with_capacity(4096);
+    for (name, qname) in
+        [("handle_packet/ecs-a", "www.example.cn."), ("handle_packet/ecs-cname-chased", "cdn.example.cn.")]
+    {
+        let packets: Vec<Vec<u8>> =
+            subnets.iter().enumerate().map(|(i, s)| ecs_query_for(qname, i as u16, *s)).collect();
+        let mut i = 0usize;
+        c.bench_function(name, |b| {
+            b.iter(|| {
+                i = (i + 1) & (packets.len() - 1);
+                let sent = engine.answer(Request::new(black_box(&packets[i]), peer, Transport::Udp), &mut out);
+                black_box((sent, out.len()))
+            })
+        });
+        let mut prepared = linedns::PreparedAnswers::new();
+        c.bench_function(&format!("{name}-prepared"), |b| {
+            b.iter(|| {
+                i = (i + 1) & (packets.len() - 1);
+                let request = Request::new(black_box(&packets[i]), peer, Transport::Udp).on_worker(1).with_clock(|| 0);
+                let sent = engine.answer(request.with_prepared(&mut prepared), &mut out);
+                black_box((sent, out.len()))
+            })
+        });
+    }
 }
 
 /// DNSSEC: the cold cost of one signature (a 2-record A set, as a line's answer is, per
@@ -288,5 +342,5 @@ fn dnssec(c: &mut Criterion) {
     assert!(out.windows(2).any(|w| w == [0, 46]), "the answers are signed (RRSIG)");
 }
 
-criterion_group!(benches, reference, classify, resolve, handle_packet, dnssec);
+criterion_group!(benches, reference, classify, resolve, handle_packet, line_cname, dnssec);
 criterion_main!(benches);
