@@ -149,17 +149,21 @@ pub fn soa_serial(output: &str) -> Option<u32> {
     soa.split_whitespace().nth(6)?.parse().ok()
 }
 
-/// The data of kdig's answer section (the last field of each record line), sorted.
-pub fn answers(output: &str) -> Vec<String> {
-    let mut data: Vec<String> = output
+/// The record lines of kdig's answer section.
+pub fn answer_lines(output: &str) -> impl Iterator<Item = &str> {
+    output
         .split(";; ANSWER SECTION:")
         .nth(1)
         .unwrap_or("")
         .lines()
         .skip(1)
         .take_while(|l| !l.trim().is_empty() && !l.starts_with(";;"))
-        .filter_map(|l| l.split_whitespace().last().map(str::to_string))
-        .collect();
+}
+
+/// The data of kdig's answer section (the last field of each record line), sorted.
+pub fn answers(output: &str) -> Vec<String> {
+    let mut data: Vec<String> =
+        answer_lines(output).filter_map(|l| l.split_whitespace().last().map(str::to_string)).collect();
     data.sort();
     data
 }

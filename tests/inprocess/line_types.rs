@@ -246,3 +246,22 @@ fn explain_shows_the_chain_of_each_line_record_reached() {
     assert!(text.contains("record   edge-t.example.com. A (line record)\nstep 1   telecom: chosen"), "{text}");
     assert!(text.contains("answer   edge-t.example.com. 60 IN A 192.0.2.10"), "{text}");
 }
+
+#[test]
+fn an_override_names_a_node_that_is_no_address_by_its_data() {
+    use linedns::engine::overrides::{Forced, Target};
+    let engine = linedns::Engine::new(snapshot());
+    let client = ClientInfo::from_ecs("10.1.2.3".parse().unwrap(), 24);
+    let target = |engine: &linedns::Engine| {
+        let snap = engine.snapshot();
+        let answer = snap.resolve(&Query::new("www.example.com", RecordType::CNAME), &client, &snap.live_health());
+        answer.answers.first().map(|r| r.data.to_string())
+    };
+    assert_eq!(target(&engine).as_deref(), Some("edge-t.example.com."));
+    // Any letter case, with or without the final dot.
+    let drain = Target::Node("Edge-T.example.com".into());
+    engine.add_override(drain, Forced::Drained, "ops".into(), "CDN maintenance".into(), 0).unwrap();
+    assert_eq!(target(&engine).as_deref(), Some("cdn.example.net."), "telecom on the default line's target");
+    let unknown = Target::Node("nowhere.example.com.".into());
+    assert!(engine.add_override(unknown, Forced::Down, "ops".into(), "".into(), 0).is_err(), "names nothing");
+}

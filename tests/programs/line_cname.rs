@@ -93,13 +93,7 @@ fn records(out: &str) -> (String, Vec<(String, String)>, bool) {
         .nth(1)
         .and_then(|s| s.split(';').next())
         .is_some_and(|f| f.split(' ').any(|f| f == "ad"));
-    let mut data: Vec<(String, String)> = out
-        .split(";; ANSWER SECTION:")
-        .nth(1)
-        .unwrap_or("")
-        .lines()
-        .skip(1)
-        .take_while(|l| !l.trim().is_empty() && !l.starts_with(";;"))
+    let mut data: Vec<(String, String)> = common::server::answer_lines(out)
         .filter_map(|l| {
             let fields: Vec<&str> = l.split_whitespace().collect();
             (fields.len() >= 5 && fields[3] != "RRSIG").then(|| (fields[3].to_string(), fields[4..].join(" ")))
