@@ -332,7 +332,7 @@ impl fmt::Display for RData {
                 write!(f, "{view}")
             }
             RData::Other { rtype, data } => match presentation_of(RecordType::from(*rtype), data) {
-                Some(text) => f.write_str(&text),
+                Some(text) => f.write_str(text.trim_end()),
                 None => {
                     write!(f, "\\# {}", data.len())?;
                     if !data.is_empty() {

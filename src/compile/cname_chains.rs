@@ -68,6 +68,7 @@ impl Chains<'_> {
                 _ => None,
             })
             .collect();
+        out.sort();
         out.dedup();
         out
     }
@@ -123,11 +124,12 @@ impl Compiler<'_> {
             }
             if let Err(b) = chains.follow(&owner, &mut Vec::new()) {
                 // Names on a broken chain are not reported again from elsewhere.
-                let names = match &b {
-                    Broken::Loop(n) | Broken::TooLong(n) => n.clone(),
-                };
-                for n in &names {
-                    chains.followed.insert(n.clone(), Followed::Done(0));
+                // Neither are the names followed on the way to it (left open when
+                // the walk stopped): met again, they are no loop.
+                for state in chains.followed.values_mut() {
+                    if *state == Followed::Open {
+                        *state = Followed::Done(0);
+                    }
                 }
                 broken.push((owner, b));
             }

@@ -56,6 +56,24 @@ impl Compiler<'_> {
                 "a CNAME answer holds one record (RFC 2181 §10.1): leave max_answers out, or 1",
             );
         }
+        if rtype == RecordType::NS && owner.starts_with("*.") {
+            self.fail(
+                place.clone(),
+                rec.rule.clone(),
+                "NS at a wildcard: a wildcard does not delegate (RFC 4592 §4.2); write the delegated name",
+            );
+        }
+        if rtype == RecordType::NS
+            && r.when_all_down
+                .as_ref()
+                .is_some_and(|w| matches!(w.value.policy(), Ok(crate::config::AllDownPolicy::ServFail)))
+        {
+            self.fail(
+                place.clone(),
+                rec.rule.clone(),
+                "when_all_down: servfail on an NS: a delegation cannot be withdrawn from a view (its secondaries would serve the child's names as ours); use fail_open or last_resort",
+            );
+        }
         if rtype == RecordType::NS && owner == origin {
             self.fail(
                 place.clone(),

@@ -110,6 +110,15 @@ impl Compiler<'_> {
             .iter()
             .filter_map(|(owner, node)| {
                 let cname = node.get(RecordType::CNAME)?;
+                if let Content::Static(records) = &cname.content
+                    && records.len() > 1
+                {
+                    let message = format!(
+                        "{owner} has {} CNAME records: a name has one (RFC 2181 §10.1)",
+                        records.len()
+                    );
+                    return Some((owner.clone(), first_place[owner].clone(), message));
+                }
                 let other = node.sets.iter().find(|s| beside_cname(s.rtype))?;
                 let written = |set: &RrSet| set.source.as_deref().map_or(String::new(), |s| format!(" ({s})"));
                 let message = format!(
@@ -479,6 +488,11 @@ impl Compiler<'_> {
         let owner = self.owner(name, origin, rule)?;
         let rule = format!("{rule}, {what} {} {}", name.value, rtype.value);
         let rtype = self.record_type(rtype, allowed, hint, &rule)?;
+        if rtype == RecordType::CNAME && owner == origin {
+            let place = self.place(name);
+            self.fail(place, rule, "a CNAME at the zone's apex: the apex holds the SOA and NS, and a name with a CNAME has no other data (RFC 1034 §3.6.2)");
+            return None;
+        }
         Some((owner, rule, rtype))
     }
 

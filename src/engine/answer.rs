@@ -134,6 +134,14 @@ impl Route {
     pub fn all_down(&self) -> bool {
         self.how != Served::Pool
     }
+
+    /// Of two line records in one answer (a CNAME per line and its chased target's),
+    /// the route that says more is wrong: SERVFAIL, then another all-down policy, then a
+    /// degraded answer, then the deeper fallback; the first when they are alike.
+    pub fn worse(self, other: Route) -> Route {
+        let rank = |r: &Route| (r.how == Served::ServFail, r.all_down(), r.degraded, r.fallback_depth);
+        if rank(&other) > rank(&self) { other } else { self }
+    }
 }
 
 /// A resolved answer.

@@ -94,15 +94,20 @@ impl Node {
     }
 
     /// Whether an operator's `text` names this node: an address (in any of its
-    /// spellings) for an address node, else its data as written, in any letter case and
-    /// with or without the final dot of a name.
+    /// spellings) for an address node; a name (CNAME, NS) in any letter case, with or
+    /// without its final dot; any other data exactly as [`Node::key`] shows it.
     pub fn is_named(&self, text: &str) -> bool {
         let text = text.trim();
         if let Ok(addr) = text.parse::<IpAddr>() {
             return self.addr() == Some(addr);
         }
-        let bare = |t: &str| t.trim_end_matches('.').to_ascii_lowercase();
-        bare(&self.key) == bare(text)
+        match self.data {
+            RData::Cname(_) | RData::Ns(_) => {
+                let bare = |t: &str| t.trim_end_matches('.').to_ascii_lowercase();
+                bare(&self.key) == bare(text)
+            }
+            _ => *self.key == *text,
+        }
     }
 }
 

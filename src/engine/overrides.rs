@@ -84,8 +84,10 @@ impl OverrideView {
         };
         for o in list {
             match &o.target {
+                // Every node it names: the same text may be the data of several
+                // types (a CNAME's and an NS's target, an HTTPS and an SVCB record).
                 Target::Node(text) => {
-                    if let Some(i) = targets.nodes.iter().position(|n| n.is_named(text)) {
+                    for (i, _) in targets.nodes.iter().enumerate().filter(|(_, n)| n.is_named(text)) {
                         view.node[i] = Some(o.state);
                         view.any = true;
                     }

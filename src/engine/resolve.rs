@@ -149,7 +149,7 @@ impl Snapshot {
                                 health,
                                 trace,
                             );
-                            answer.route.get_or_insert(route);
+                            answer.route = Some(answer.route.map_or(route, |first| first.worse(route)));
                             if route.how == Served::ServFail {
                                 return answer;
                             }
@@ -187,7 +187,7 @@ impl Snapshot {
                     }
                     Content::Line(idx) => {
                         let route = self.answer_for_client(&mut answer, idx, owner, client, &mut hit, health, trace);
-                        answer.route.get_or_insert(route);
+                        answer.route = Some(answer.route.map_or(route, |first| first.worse(route)));
                     }
                 }
                 return answer;
@@ -208,7 +208,7 @@ impl Snapshot {
                 // for the same client (its own line record, if it has one).
                 Content::Line(idx) => {
                     let route = self.answer_for_client(&mut answer, idx, owner, client, &mut hit, health, trace);
-                    answer.route.get_or_insert(route);
+                    answer.route = Some(answer.route.map_or(route, |first| first.worse(route)));
                     if route.how == Served::ServFail {
                         return answer;
                     }

@@ -36,6 +36,8 @@ pub struct Answer {
     pub rcode: u16,
     /// The answer section in order.
     pub records: Vec<WireRecord>,
+    /// The authority section in order (a referral's NS, a negative answer's SOA).
+    pub authority: Vec<WireRecord>,
 }
 
 /// Why a message could not be read.
@@ -50,13 +52,22 @@ impl fmt::Display for MalformedMessage {
 
 impl std::error::Error for MalformedMessage {}
 
-/// Reads the response code and the answer section of `message`.
+/// Reads the response code, the answer and the authority section of `message`.
 pub fn answer(message: &[u8]) -> Result<Answer, MalformedMessage> {
     let bad = |what: &dyn fmt::Display| MalformedMessage(what.to_string());
     let message = domain::base::Message::from_octets(message).map_err(|_| bad(&"shorter than its header"))?;
     let rcode = message.opt_rcode().to_int();
-    let mut records = Vec::new();
-    for record in message.answer().map_err(|e| bad(&e))? {
+    let answer = message.answer().map_err(|e| bad(&e))?;
+    let records = section(answer)?;
+    let authority = message.authority().map_err(|e| bad(&e))?;
+    Ok(Answer { rcode, records, authority: section(authority)? })
+}
+
+/// The records of one section, names decompressed.
+fn section(records: domain::base::message::RecordSection<'_, &[u8]>) -> Result<Vec<WireRecord>, MalformedMessage> {
+    let bad = |what: &dyn fmt::Display| MalformedMessage(what.to_string());
+    let mut out = Vec::new();
+    for record in records {
         let record = record.map_err(|e| bad(&e))?;
         let parsed = record
             .into_record::<AllRecordData<_, domain::base::ParsedName<_>>>()
@@ -67,7 +78,7 @@ pub fn answer(message: &[u8]) -> Result<Answer, MalformedMessage> {
         let (owner, _) = Name::from_wire(&owner).ok_or_else(|| bad(&"an owner name that is not a name"))?;
         let mut data = Vec::new();
         parsed.data().compose_rdata(&mut data).map_err(|_| bad(&"an RDATA too long"))?;
-        records.push(WireRecord {
+        out.push(WireRecord {
             owner,
             rtype: parsed.rtype(),
             class: parsed.class().to_int(),
@@ -75,7 +86,7 @@ pub fn answer(message: &[u8]) -> Result<Answer, MalformedMessage> {
             data,
         });
     }
-    Ok(Answer { rcode, records })
+    Ok(out)
 }
 
 #[cfg(test)]

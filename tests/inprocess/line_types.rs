@@ -143,8 +143,8 @@ fn other_types_answer_per_line() {
     assert_eq!(one("example.com", RecordType::CAA, "10.1.0.1"), [". CAA 0 issue \"ca.example.net\""]);
     let https = ask(&snap, "svc.example.com", RecordType::HTTPS, "10.1.0.1");
     let default = ask(&snap, "svc.example.com", RecordType::HTTPS, "10.2.0.1");
-    assert_eq!((https.answers.len(), default.answers.len()), (1, 1));
-    assert_ne!(https.answers[0].data, default.answers[0].data, "telecom's HTTPS record carries its hints");
+    assert_eq!(shown(&https.answers), [". HTTPS 1 . alpn=h2 ipv4hint=192.0.2.10"], "telecom's hints");
+    assert_eq!(shown(&default.answers), [". HTTPS 1 ."]);
 }
 
 #[test]
@@ -193,10 +193,29 @@ fn cname_loops_and_long_chains_are_rejected() {
         "{err}"
     );
     assert!(err.contains("tests/inline.yaml:"), "{err}");
-    let chain: String =
-        (1..9).map(|i| format!("      - {{ name: c{i}, type: CNAME, values: c{} }}\n", i + 1)).collect();
-    let err = error_of("      - { name: c0, type: CNAME, pools: { default: [c1] } }\n", &chain);
+    // A line CNAME c0 and `static_links` static ones after it: 7 CNAMEs are followed in
+    // one answer, 8 are not.
+    let chain = |static_links: usize| -> String {
+        (1..=static_links).map(|i| format!("      - {{ name: c{i}, type: CNAME, values: c{} }}\n", i + 1)).collect()
+    };
+    let head = "      - { name: c0, type: CNAME, pools: { default: [c1] } }\n";
+    let seven = format!(
+        "version: 1\nzones:\n  - origin: example.com.\n    soa: {{ mname: ns1, rname: h, serial: 1 }}\n    ns: [ns1.example.net.]\n    records:\n{}    line_records:\n{head}",
+        chain(6)
+    );
+    let snap = common::compile_text(&seven, Path::new(".")).unwrap_or_else(|e| panic!("7 CNAMEs: {e}"));
+    let client = ClientInfo::from_source([192, 0, 2, 1].into());
+    let a = snap.resolve(&Query::new("c0.example.com", RecordType::A), &client, &AllUp);
+    assert_eq!(a.answers.len(), 7, "the whole chain of 7 is in the answer");
+    let err = error_of(head, &chain(7));
     assert!(err.contains("CNAME chain of 8 or more records"), "{err}");
+    // A loop reached from a name before it is named as the loop, not that name.
+    let err = error_of(
+        "      - { name: d, type: CNAME, pools: { default: [a] } }\n",
+        "      - { name: a, type: CNAME, values: b }\n      - { name: b, type: CNAME, values: a }\n",
+    );
+    assert!(err.contains("CNAME loop: a.example.com. -> b.example.com. -> a.example.com."), "{err}");
+    assert!(!err.contains("-> d.example.com."), "{err}");
 }
 
 #[test]
@@ -206,6 +225,17 @@ fn types_a_line_record_does_not_take_are_named() {
     assert!(err.contains("CNAME") && err.contains("HTTPS"), "the types it takes: {err}");
     let err = error_of("      - { name: \"@\", type: NS, pools: { default: [ns.example.net.] } }\n", "");
     assert!(err.contains("NS per line only below the apex"), "{err}");
+    let err = error_of("      - { name: \"*.w\", type: NS, pools: { default: [ns.example.net.] } }\n", "");
+    assert!(err.contains("NS at a wildcard"), "{err}");
+    let err = error_of(
+        "      - { name: sub, type: NS, when_all_down: servfail, pools: { default: [ns.example.net.] } }\n",
+        "",
+    );
+    assert!(err.contains("a delegation cannot be withdrawn"), "{err}");
+    let err = error_of("      - { name: \"@\", type: CNAME, pools: { default: [x.example.net.] } }\n", "");
+    assert!(err.contains("tests/inline.yaml:8:") && err.contains("a CNAME at the zone's apex"), "{err}");
+    let err = error_of("", "      - { name: \"@\", type: CNAME, values: x.example.net. }\n");
+    assert!(err.contains("a CNAME at the zone's apex"), "{err}");
     let err = error_of("      - { name: w, type: CNAME, max_answers: 2, pools: { default: [x.example.net.] } }\n", "");
     assert!(err.contains("a CNAME answer holds one record"), "{err}");
     let err = error_of("      - { name: m, type: MX, pools: { default: [mx.example.net.] } }\n", "");
@@ -264,4 +294,19 @@ fn an_override_names_a_node_that_is_no_address_by_its_data() {
     assert_eq!(target(&engine).as_deref(), Some("cdn.example.net."), "telecom on the default line's target");
     let unknown = Target::Node("nowhere.example.com.".into());
     assert!(engine.add_override(unknown, Forced::Down, "ops".into(), "".into(), 0).is_err(), "names nothing");
+}
+
+#[test]
+fn a_chased_targets_fallback_is_the_answers_route() {
+    use linedns::engine::overrides::{Forced, Target};
+    let engine = linedns::Engine::new(snapshot());
+    let pool = Target::Pool { record: "edge-t.example.com A".into(), line: "telecom".into() };
+    engine.add_override(pool, Forced::Down, "ops".into(), "test".into(), 0).unwrap();
+    let snap = engine.snapshot();
+    let client = ClientInfo::from_ecs("10.1.2.3".parse().unwrap(), 24);
+    let a = snap.resolve(&Query::new("www.example.com", RecordType::A), &client, &snap.live_health());
+    assert_eq!(shown(&a.answers), [". CNAME edge-t.example.com.", "edge-t.example.com A 192.0.2.99"]);
+    let route = a.route.unwrap();
+    assert!(route.degraded && route.fallback_depth == 1, "{route:?}");
+    assert_eq!(snap.lines.name(route.served_line), "default");
 }

@@ -239,6 +239,7 @@ fn each_views_transfer_and_export_hold_its_lines_cname() {
     std::fs::write(&rules, text).unwrap();
     let rules_arg = rules.to_str().unwrap();
     let server = RunningServer::start(rules_arg, &["127.0.0.1:0"]);
+    let mut secondaries = Vec::new();
     for (kind, line) in views {
         let sub = dir.join(kind);
         let secondary = start_secondary(kind, &sub, server.addrs[0], (&format!("k-{line}"), SECRET));
@@ -262,8 +263,36 @@ fn each_views_transfer_and_export_hold_its_lines_cname() {
         // The secondary chases it in its copy of the view as linedns does.
         let out = dig(secondary.addr, &["www.example.com", "A"]);
         assert_eq!(records(&out).1, wanted(line), "{kind}, line {line}:\n{out}");
-        drop(secondary);
+        secondaries.push((line, secondary));
     }
+    // `linedns check` finds each secondary answering its line's CNAME as linedns does.
+    // The zone's NS, ns1, is linedns itself (answering every line).
+    let ns1 = format!("    - {{ name: ns1.example.com, address: \"{}\", role: geo }}\n", server.addrs[0]);
+    let servers: String = secondaries
+        .iter()
+        .map(|(line, s)| format!("    - {{ name: {line}.ns, address: \"{}\", line: {line} }}\n", s.addr))
+        .chain([ns1])
+        .collect();
+    let checked = dir.join("check.yaml");
+    let with_check =
+        format!("{}check:\n  timeout_ms: 1000\n  servers:\n{servers}", std::fs::read_to_string(&rules).unwrap());
+    std::fs::write(&checked, with_check).unwrap();
+    let out = linedns(&["check", "-c", checked.to_str().unwrap(), "--json", "--primary", &server.addrs[0].to_string()]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(report["problems"], 0, "{report:#}");
+    // Each secondary was asked its view's two line records (www CNAME, t.edge A).
+    for (line, _) in &secondaries {
+        let answers = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["server"] == format!("{line}.ns").as_str() && f["check"] == "answers");
+        let detail = answers.and_then(|f| f["detail"].as_str()).unwrap_or_default();
+        assert_eq!(detail, "2 answer(s) as the primary gives them", "{report:#}");
+    }
+    assert!(out.status.success(), "{report:#}");
+    drop(secondaries);
     server.stop();
     // Each line's export holds its CNAME and passes BIND's and Knot's zone checks.
     for (line, _, target, _) in EXPECTED {

@@ -455,11 +455,14 @@ fn soa_serial(m: &message::Answer) -> Option<u32> {
 }
 
 /// The rcode and the `rtype` records of an answer (a CNAME asked for its own type: no
-/// chased records).
+/// chased records); for NS, also those of the authority section (an NS per line below
+/// the apex is a delegation: the answer is a referral, RFC 1034 §4.3.2 step 3b).
 fn answer_of(m: &message::Answer, rtype: RecordType) -> Answer {
+    let referral = if rtype == RecordType::NS { &m.authority[..] } else { &[] };
     let addresses = m
         .records
         .iter()
+        .chain(referral)
         .filter(|r| r.rtype == rtype)
         .filter_map(|r| RData::from_wire(r.rtype, &r.data).ok())
         .map(|data| data.to_string())
