@@ -52,6 +52,56 @@ pub struct HostSettings {
     pub dnstap: Option<DnstapSettings>,
     /// The providers kept in sync with a view (`providers:`).
     pub providers: Vec<Provider>,
+    /// This instance's fleet (`fleet:`; `None`: on its own).
+    pub fleet: Option<FleetSettings>,
+}
+
+/// `fleet:`, compiled: who this instance is, the store, and the health policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FleetSettings {
+    /// This instance's name.
+    pub instance: String,
+    /// Its site.
+    pub site: String,
+    /// The store the fleet shares.
+    pub store: StoreSettings,
+    /// How node health is decided from the sites' probes.
+    pub policy: crate::engine::fleet::Policy,
+    /// A site's result older than this is not counted.
+    pub result_expiry: Duration,
+}
+
+/// How the fleet's store (NATS with JetStream) is reached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreSettings {
+    /// Server URLs (`nats://` or `tls://`).
+    pub servers: Vec<String>,
+    /// How this instance proves who it is.
+    pub auth: StoreAuth,
+    /// CAs the servers' certificates are checked against (TLS).
+    pub ca_file: Option<PathBuf>,
+    /// A client certificate and its key (mutual TLS).
+    pub client_cert: Option<(PathBuf, PathBuf)>,
+    /// Prefix of the bucket names.
+    pub bucket_prefix: String,
+}
+
+/// A store credential.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreAuth {
+    /// None.
+    None,
+    /// A user and password.
+    UserPassword {
+        /// The user.
+        user: String,
+        /// The password (from its file).
+        password: Secret,
+    },
+    /// A token (from its file).
+    Token(Secret),
+    /// A NATS credentials file.
+    Credentials(PathBuf),
 }
 
 impl Default for HostSettings {
@@ -77,6 +127,7 @@ impl Default for HostSettings {
             serial_coalesce: defaults::SERIAL_COALESCE,
             dnstap: None,
             providers: Vec::new(),
+            fleet: None,
         }
     }
 }

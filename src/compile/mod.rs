@@ -16,6 +16,7 @@ mod cname_chains;
 pub mod dnssec;
 #[cfg(test)]
 pub(crate) mod fixtures;
+mod fleet;
 mod health_checks;
 mod hint;
 pub mod host;
@@ -331,6 +332,7 @@ impl<'o> Compiler<'o> {
         let transfers = self.transfers(&rules.transfers, &zones, &keys, host.state_dir.is_some());
         let check = rules.check.as_ref().map(|def| self.check(def, &zones)).unwrap_or_default();
         host.providers = self.providers(&rules.providers, &zones, &keys);
+        host.fleet = rules.fleet.as_ref().and_then(|def| self.fleet(def));
         if !self.errors.is_empty() {
             return Err(CompileErrors(self.errors));
         }

@@ -66,21 +66,28 @@ impl Compiler<'_> {
             self.fail(place.clone(), rule, format!("api: {api:?} is not http://IP:PORT (HTTPS is not taken yet)"));
             return None;
         };
-        let path = self.file.parent().unwrap_or(std::path::Path::new(".")).join(key_file);
+        let key = self.secret_file("api_key_file", key_file, place, rule)?;
+        let server_id = d.server_id.clone().unwrap_or_else(|| "localhost".to_string());
+        Some(ProviderKind::PowerDns { api, host, server_id, key })
+    }
+
+    /// The credential in the file `written` (relative to the rules; the rules' `field`),
+    /// trimmed; the file is watched like the rules. `None` (an error at `place`) when it
+    /// is missing or empty.
+    pub(super) fn secret_file(&mut self, field: &str, written: &str, place: &Place, rule: &str) -> Option<Secret> {
+        let path = self.file.parent().unwrap_or(std::path::Path::new(".")).join(written);
         self.inputs.push((path.clone(), super::stamp(&path)));
-        let key = match std::fs::read_to_string(&path) {
-            Ok(text) if !text.trim().is_empty() => text.trim().to_string(),
+        match std::fs::read_to_string(&path) {
+            Ok(text) if !text.trim().is_empty() => Some(Secret(text.trim().to_string())),
             Ok(_) => {
-                self.fail(place.clone(), rule, format!("api_key_file {} is empty", path.display()));
-                return None;
+                self.fail(place.clone(), rule, format!("{field} {} is empty", path.display()));
+                None
             }
             Err(e) => {
-                self.fail(place.clone(), rule, format!("cannot read api_key_file {}: {e}", path.display()));
-                return None;
+                self.fail(place.clone(), rule, format!("cannot read {field} {}: {e}", path.display()));
+                None
             }
-        };
-        let server_id = d.server_id.clone().unwrap_or_else(|| "localhost".to_string());
-        Some(ProviderKind::PowerDns { api, host, server_id, key: Secret(key) })
+        }
     }
 
     /// How the provider `d` is reached, or `None` (with errors) when it cannot be.

@@ -100,3 +100,9 @@ pub const PARENT_DS_TTL: u32 = 86_400;
 
 /// Queries waiting for the dnstap writer at most (`server.dnstap.queue`).
 pub const DNSTAP_QUEUE: usize = 8192;
+
+/// How long a site's probe result counts while the fleet's store is reachable.
+pub const FLEET_RESULT_EXPIRY: Duration = Duration::from_secs(10);
+
+/// Prefix of a fleet's bucket names in its store.
+pub const FLEET_BUCKET_PREFIX: &str = "linedns";

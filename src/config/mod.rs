@@ -67,6 +67,85 @@ pub struct RulesFile {
     /// the servers of the NS set and beyond, and what each should answer.
     #[serde(default)]
     pub check: Option<At<CheckDef>>,
+    /// Several instances that agree on node health through a shared store (only for a
+    /// fleet: a single instance needs none).
+    #[serde(default)]
+    pub fleet: Option<At<FleetDef>>,
+}
+
+/// `fleet:`: this instance, its site, the store the fleet shares, and how health is
+/// decided from every site's probes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetDef {
+    /// This instance's name, unique in the fleet (letters, digits, `-` and `_`).
+    pub instance: At<String>,
+    /// Its site (a data centre, a city): instances of one site count as one vantage point.
+    pub site: At<String>,
+    /// The store.
+    pub store: At<FleetStoreDef>,
+    /// How a node's health is decided from the sites' probes: `majority` (the default),
+    /// `any`, `{ quorum: K }` (K sites), or `{ share: 0.18 }` (that share of the sites).
+    #[serde(default)]
+    pub health: Option<At<FleetHealthDef>>,
+    /// A site's probe result older than this is not counted (default 10000; results are
+    /// published at least every third of it). With the store unreachable, the results
+    /// last heard count until then; after, an instance follows its own probes.
+    #[serde(default)]
+    pub result_expiry_ms: Option<u64>,
+}
+
+/// How the fleet decides a node's health.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged, expecting = "majority, any, { quorum: K } or { share: S }")]
+pub enum FleetHealthDef {
+    /// `majority` or `any`.
+    Named(String),
+    /// At least K sites see the node up.
+    Quorum {
+        /// K.
+        quorum: u32,
+    },
+    /// At least this share of the sites with a result see it up.
+    Share {
+        /// From 0 to 1.
+        share: f64,
+    },
+}
+
+/// The store a fleet shares: NATS with JetStream (key-value buckets).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetStoreDef {
+    /// `nats`.
+    pub kind: String,
+    /// Server URLs: `nats://HOST:PORT`, or `tls://HOST:PORT` for TLS.
+    pub servers: Vec<String>,
+    /// User name (with `password_file`).
+    #[serde(default)]
+    pub user: Option<String>,
+    /// File holding the user's password, relative to the rules file.
+    #[serde(default)]
+    pub password_file: Option<String>,
+    /// File holding a token (instead of a user and password).
+    #[serde(default)]
+    pub token_file: Option<String>,
+    /// A NATS credentials file (`.creds`: a user JWT and its NKey seed).
+    #[serde(default)]
+    pub credentials_file: Option<String>,
+    /// PEM file of the CAs the servers' certificates are checked against (TLS).
+    #[serde(default)]
+    pub ca_file: Option<String>,
+    /// PEM client certificate and its key, for servers that ask for one (mutual TLS).
+    #[serde(default)]
+    pub cert_file: Option<String>,
+    /// The client certificate's key.
+    #[serde(default)]
+    pub key_file: Option<String>,
+    /// Prefix of the fleet's bucket names (default `linedns`): fleets sharing a store
+    /// keep apart by it.
+    #[serde(default)]
+    pub bucket_prefix: Option<String>,
 }
 
 /// The checker's settings.

@@ -150,9 +150,18 @@ pub struct Probe {
 }
 
 /// The live state of one probe: atomics only, so queries never wait for the checker.
+///
+/// Alone, an instance answers by its own probes' verdict. In a fleet
+/// ([`ProbeState::follow_fleet`]) its verdict is what it publishes, and queries read the
+/// fleet's decision ([`ProbeState::decide`]).
 #[derive(Debug)]
 pub struct ProbeState {
+    /// What queries read.
     up: AtomicBool,
+    /// This instance's own verdict (rise/fall over its probes).
+    own_up: AtomicBool,
+    /// Whether the fleet decides `up` (else it is `own_up`).
+    fleet: AtomicBool,
     /// Consecutive successes (reset by a failure).
     successes: AtomicU32,
     /// Consecutive failures (reset by a success).
@@ -187,6 +196,8 @@ impl ProbeState {
     pub fn new(up: bool) -> Self {
         ProbeState {
             up: AtomicBool::new(up),
+            own_up: AtomicBool::new(up),
+            fleet: AtomicBool::new(false),
             successes: AtomicU32::new(0),
             failures: AtomicU32::new(0),
             runs: AtomicU64::new(0),
@@ -203,9 +214,43 @@ impl ProbeState {
         self.up.load(Ordering::Relaxed)
     }
 
+    /// This instance's own verdict, by its probes alone.
+    pub fn own_up(&self) -> bool {
+        self.own_up.load(Ordering::Relaxed)
+    }
+
+    /// From now on the fleet decides what queries read ([`ProbeState::decide`]); until
+    /// its first decision they keep reading what they read.
+    pub fn follow_fleet(&self) {
+        self.fleet.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the fleet decides what queries read.
+    pub fn follows_fleet(&self) -> bool {
+        self.fleet.load(Ordering::Relaxed)
+    }
+
+    /// The fleet's decision: what queries read from now on. Whether it changed.
+    pub fn decide(&self, up: bool) -> bool {
+        let changed = self.up.swap(up, Ordering::Relaxed) != up;
+        if changed {
+            FLIPS.fetch_add(1, Ordering::Release);
+        }
+        changed
+    }
+
+    /// Sets this instance's verdict, and what queries read unless the fleet decides it.
+    fn set_own(&self, up: bool) {
+        self.own_up.store(up, Ordering::Relaxed);
+        if !self.follows_fleet() {
+            self.up.store(up, Ordering::Relaxed);
+            FLIPS.fetch_add(1, Ordering::Release);
+        }
+    }
+
     /// Records one probe result; `fall` consecutive failures mark the node down and
-    /// `rise` consecutive successes mark it up. Only the checker task of this probe calls
-    /// it, so the counters need no compare-and-swap.
+    /// `rise` consecutive successes mark it up (this instance's verdict). Only the checker
+    /// task of this probe calls it, so the counters need no compare-and-swap.
     pub fn record(&self, ok: bool, latency: Duration, fall: u32, rise: u32) -> Transition {
         self.runs.fetch_add(1, Ordering::Relaxed);
         self.last_latency_us.store(latency.as_micros() as u64, Ordering::Relaxed);
@@ -216,18 +261,16 @@ impl ProbeState {
         if ok {
             self.failures.store(0, Ordering::Relaxed);
             let successes = self.successes.fetch_add(1, Ordering::Relaxed) + 1;
-            if !self.is_up() && successes >= rise {
-                self.up.store(true, Ordering::Relaxed);
-                FLIPS.fetch_add(1, Ordering::Release);
+            if !self.own_up() && successes >= rise {
+                self.set_own(true);
                 return Transition::WentUp;
             }
         } else {
             self.failed_runs.fetch_add(1, Ordering::Relaxed);
             self.successes.store(0, Ordering::Relaxed);
             let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
-            if self.is_up() && failures >= fall {
-                self.up.store(false, Ordering::Relaxed);
-                FLIPS.fetch_add(1, Ordering::Release);
+            if self.own_up() && failures >= fall {
+                self.set_own(false);
                 return Transition::WentDown;
             }
         }

@@ -17,6 +17,7 @@ pub mod cookies;
 pub mod defence;
 pub mod explain;
 pub mod export;
+pub mod fleet;
 pub mod health;
 pub mod host;
 pub mod line;

@@ -10,3 +10,8 @@ pub fn until_seconds_pass(seconds: u64) -> std::time::Duration {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     std::time::Duration::from_secs(now.as_secs() + seconds).saturating_sub(now)
 }
+
+/// Milliseconds since the Unix epoch (when a fleet's result was published).
+pub fn unix_now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis() as u64
+}

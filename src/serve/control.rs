@@ -43,6 +43,8 @@ pub struct Control {
     pub push: Arc<super::push::service::PushStats>,
     /// Key rollover steps taken.
     pub rollover: Arc<super::rollover::RolloverStats>,
+    /// The fleet's store and decisions (all zero for an instance on its own).
+    pub fleet: Arc<super::fleet::health::FleetStats>,
     /// dnstap frames written and dropped.
     pub dnstap: Arc<super::dnstap::DnstapStats>,
     /// The last periodic consistency check, once one has run.

@@ -25,6 +25,7 @@ pub mod control;
 pub mod dns;
 pub mod dnstap;
 pub mod file_watch;
+pub mod fleet;
 pub mod health;
 mod listen;
 pub mod override_store;

@@ -19,6 +19,7 @@ use super::control::{Control, ReloadStats};
 use super::dns::{handover, tcp, udp};
 use super::dnstap;
 use super::file_watch;
+use super::fleet;
 use super::health::checker;
 use super::listen::Listeners;
 use super::override_store;
@@ -146,6 +147,7 @@ impl Server {
             secondary: Arc::default(),
             rollover: Arc::default(),
             push: Arc::default(),
+            fleet: Arc::default(),
             dnstap: dnstap_stats,
             last_check: std::sync::Mutex::default(),
             token,
@@ -211,6 +213,10 @@ impl Server {
             changed: push_changed,
         };
         helpers.spawn(push::service::run(pushes, stopped()));
+        // A fleet decides node health together (the store is only needed for one).
+        if let Some(settings) = self.control.host().fleet.clone() {
+            helpers.spawn(fleet::health::run(engine.clone(), settings, self.control.fleet.clone(), stopped()));
+        }
         // The consistency check compares the NS set with this server, on its first address.
         if let Some(own) = listeners.tcp.first().and_then(|l| l.local_addr().ok()) {
             let own = consistency::loopback_if_wildcard(own);

@@ -483,3 +483,38 @@ fn provider_errors_name_the_provider_and_value() {
         &["tests/inline.yaml:12:", "`kind` must be one of dns_update, powerdns, octodns, not carrier_pigeon"],
     );
 }
+
+#[test]
+fn fleet_errors_name_the_field_and_the_value() {
+    let fleet = |body: &str| format!("version: 1\nfleet:\n{body}zones: []\n");
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "  instance: \"bj 1\"\n  site: bj\n  store: { kind: nats, servers: [\"nats://127.0.0.1:4222\"] }\n",
+            &["tests/inline.yaml:3:", "instance \"bj 1\": 1 to 64 letters, digits"],
+        ),
+        (
+            "  instance: bj1\n  site: bj\n  store: { kind: etcd, servers: [\"http://127.0.0.1:2379\"] }\n",
+            &["tests/inline.yaml:5:", "kind \"etcd\": the store linedns takes is `nats`"],
+        ),
+        (
+            "  instance: bj1\n  site: bj\n  store: { kind: nats, servers: [\"127.0.0.1:4222\"] }\n",
+            &["server \"127.0.0.1:4222\": nats://HOST:PORT or tls://HOST:PORT"],
+        ),
+        (
+            "  instance: bj1\n  site: bj\n  store: { kind: nats, servers: [\"nats://h:1\"], token_file: missing.token }\n",
+            &["cannot read token_file", "missing.token"],
+        ),
+        (
+            "  instance: bj1\n  site: bj\n  store: { kind: nats, servers: [\"nats://h:1\"] }\n  health: { quorum: 0 }\n",
+            &["tests/inline.yaml:6:", "quorum 0: at least 1 site"],
+        ),
+        (
+            "  instance: bj1\n  site: bj\n  store: { kind: nats, servers: [\"nats://h:1\"] }\n  health: most\n",
+            &["\"most\": majority, any, { quorum: K } or { share: S }"],
+        ),
+    ];
+    for (body, needles) in cases {
+        let err = error_of(&fleet(body), Path::new("."));
+        assert_mentions(&err, needles);
+    }
+}

@@ -13,6 +13,7 @@ mod defences;
 mod dnssec;
 mod dnstap;
 mod export;
+mod fleet;
 mod grafana;
 mod line_cname;
 mod push;

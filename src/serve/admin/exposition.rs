@@ -279,6 +279,31 @@ fn pushes(x: &mut Exposition, control: &Control) {
     }
 }
 
+/// The fleet: whether the store is reachable, results published and held, decisions.
+fn fleet(x: &mut Exposition, control: &Control) {
+    let Some(settings) = control.host().fleet.clone() else { return };
+    let f = &control.fleet;
+    let labels = [("instance", settings.instance.as_str()), ("site", settings.site.as_str())];
+    x.family(
+        "linedns_fleet_store_up",
+        Kind::Gauge,
+        "1 while the fleet's store is reachable; 0: deciding from the last results heard and this instance's own probes.",
+    );
+    x.sample("linedns_fleet_store_up", &labels, u8::from(f.connected.load(Ordering::Relaxed)));
+    x.family("linedns_fleet_store_errors_total", Kind::Counter, "Failed attempts to reach or use the fleet's store.");
+    x.sample("linedns_fleet_store_errors_total", &labels, f.store_errors.load(Ordering::Relaxed));
+    x.family("linedns_fleet_results_published_total", Kind::Counter, "Probe results this instance published.");
+    x.sample("linedns_fleet_results_published_total", &labels, f.published.load(Ordering::Relaxed));
+    x.family("linedns_fleet_results_held", Kind::Gauge, "Probe results held from the other instances.");
+    x.sample("linedns_fleet_results_held", &labels, f.results_held.load(Ordering::Relaxed));
+    x.family(
+        "linedns_fleet_decision_changes_total",
+        Kind::Counter,
+        "Nodes whose fleet decision changed (up to down, or back).",
+    );
+    x.sample("linedns_fleet_decision_changes_total", &labels, f.decisions_changed.load(Ordering::Relaxed));
+}
+
 /// Each view's serial and the NOTIFY outcomes.
 fn replication(x: &mut Exposition, control: &Control) {
     x.family("linedns_zone_serial", Kind::Gauge, "SOA serial of each zone as each line sees it (its view).");
@@ -297,6 +322,7 @@ fn replication(x: &mut Exposition, control: &Control) {
     x.sample("linedns_notify_total", &[("result", "failed")], load(&n.failed));
     secondary_zones(x, control);
     pushes(x, control);
+    fleet(x, control);
     let last = control.last_check.lock().unwrap_or_else(|e| e.into_inner()).clone();
     if let Some(last) = last {
         let r = &last.report;

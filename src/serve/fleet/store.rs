@@ -1,0 +1,169 @@
+//! The fleet's store: NATS with JetStream, its key-value buckets. The only module that
+//! speaks to the store, so another (etcd) could stand beside it.
+//!
+//! One bucket, `PREFIX-results`, holds each instance's probe results: the key is the
+//! probe (its check and target, hex) then the instance; the value a [`Report`] in JSON.
+//! History 1; entries older than the bucket's age limit (three times the result
+//! expiry) are dropped by the store.
+
+use std::time::Duration;
+
+use async_nats::jetstream::kv;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use crate::compile::host::{StoreAuth, StoreSettings};
+
+/// How long a connection attempt or a store operation may take.
+const TIMEOUT: Duration = Duration::from_secs(3);
+
+/// One instance's result for one probe, as published.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// The check's name.
+    pub check: String,
+    /// The probed address (`IP:PORT`).
+    pub target: String,
+    /// Whether the instance's own probes see the node up (after rise/fall).
+    pub up: bool,
+    /// The last probe's latency, milliseconds.
+    pub latency_ms: f64,
+    /// The instance that probed.
+    pub instance: String,
+    /// Its site.
+    pub site: String,
+    /// When it was published, milliseconds since the Unix epoch (the publisher's clock).
+    pub at: u64,
+}
+
+/// A change of the results bucket: a report put, or one removed (`None`).
+#[derive(Debug)]
+pub struct Change {
+    /// The probe's token ([`probe_token`]).
+    pub probe: String,
+    /// The instance.
+    pub instance: String,
+    /// The report, or `None` when it was deleted.
+    pub report: Option<Report>,
+}
+
+/// Why the store could not be used, in words.
+#[derive(Debug)]
+pub struct StoreError(pub String);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A probe's part of a key: its check and target, hex (any check name fits a key).
+pub fn probe_token(check: &str, target: &str) -> String {
+    data_encoding::HEXLOWER.encode(format!("{check}|{target}").as_bytes())
+}
+
+/// The store, connected.
+pub struct Store {
+    client: async_nats::Client,
+    results: kv::Store,
+}
+
+impl Store {
+    /// Connects to the servers and opens (or makes) the results bucket, entries kept
+    /// at most `keep`.
+    pub async fn connect(settings: &StoreSettings, keep: Duration) -> Result<Store, StoreError> {
+        let failed = |what: &str, e: &dyn std::fmt::Display| StoreError(format!("{what}: {e}"));
+        let mut options = match &settings.auth {
+            StoreAuth::None => async_nats::ConnectOptions::new(),
+            StoreAuth::UserPassword { user, password } => {
+                async_nats::ConnectOptions::with_user_and_password(user.clone(), password.0.clone())
+            }
+            StoreAuth::Token(token) => async_nats::ConnectOptions::with_token(token.0.clone()),
+            StoreAuth::Credentials(path) => async_nats::ConnectOptions::new()
+                .credentials_file(path.clone())
+                .await
+                .map_err(|e| failed(&format!("credentials_file {}", path.display()), &e))?,
+        };
+        if let Some(ca) = &settings.ca_file {
+            options = options.add_root_certificates(ca.clone());
+        }
+        if let Some((cert, key)) = &settings.client_cert {
+            options = options.add_client_certificate(cert.clone(), key.clone());
+        }
+        if settings.servers.iter().any(|s| s.starts_with("tls://")) {
+            options = options.require_tls(true);
+        }
+        let servers: Vec<async_nats::ServerAddr> = settings
+            .servers
+            .iter()
+            .map(|s| s.parse().map_err(|e| failed(&format!("server {s}"), &e)))
+            .collect::<Result<_, _>>()?;
+        let client = options
+            .connection_timeout(TIMEOUT)
+            .request_timeout(Some(TIMEOUT))
+            .connect(servers)
+            .await
+            .map_err(|e| failed(&format!("cannot connect to {}", settings.servers.join(", ")), &e))?;
+        let jetstream = async_nats::jetstream::new(client.clone());
+        let bucket = format!("{}-results", settings.bucket_prefix);
+        let results = match jetstream.get_key_value(&bucket).await {
+            Ok(store) => store,
+            Err(_) => jetstream
+                .create_key_value(kv::Config {
+                    bucket: bucket.clone(),
+                    history: 1,
+                    max_age: keep,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| failed(&format!("bucket {bucket} (JetStream enabled on the server?)"), &e))?,
+        };
+        Ok(Store { client, results })
+    }
+
+    /// Whether the connection is up now.
+    pub fn is_connected(&self) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
+    }
+
+    /// Publishes this instance's `report` for a probe.
+    pub async fn publish(&self, probe: &str, report: &Report) -> Result<(), StoreError> {
+        let key = format!("{probe}.{}", report.instance);
+        let value = serde_json::to_vec(report).expect("a report serializes");
+        tokio::time::timeout(TIMEOUT, self.results.put(&key, value.into()))
+            .await
+            .map_err(|_| StoreError(format!("publishing {key}: no answer within {TIMEOUT:?}")))?
+            .map_err(|e| StoreError(format!("publishing {key}: {e}")))?;
+        Ok(())
+    }
+
+    /// Every result in the bucket now, then each change as it happens (the stream ends
+    /// when the watch breaks: watch again). The watch of new changes starts first, so
+    /// that none is missed while the present ones are read (one may come twice).
+    pub async fn watch(&self) -> Result<impl futures_util::Stream<Item = Change> + use<>, StoreError> {
+        let failed = |e: &dyn std::fmt::Display| StoreError(format!("reading results: {e}"));
+        let watch = self.results.watch_all().await.map_err(|e| failed(&e))?;
+        let keys: Vec<String> =
+            self.results.keys().await.map_err(|e| failed(&e))?.filter_map(|k| async { k.ok() }).collect().await;
+        let mut present = Vec::with_capacity(keys.len());
+        for key in keys {
+            if let Some(entry) = self.results.entry(key).await.map_err(|e| failed(&e))? {
+                present.extend(change(entry));
+            }
+        }
+        let changes = watch
+            .take_while(|entry| std::future::ready(entry.is_ok()))
+            .filter_map(|entry| std::future::ready(entry.ok().and_then(change)));
+        Ok(futures_util::stream::iter(present).chain(changes))
+    }
+}
+
+/// What an entry of the results bucket says: a report put, or one removed.
+fn change(entry: kv::Entry) -> Option<Change> {
+    let (probe, instance) = entry.key.split_once('.')?;
+    let report = match entry.operation {
+        kv::Operation::Put => Some(serde_json::from_slice(&entry.value).ok()?),
+        kv::Operation::Delete | kv::Operation::Purge => None,
+    };
+    Some(Change { probe: probe.to_string(), instance: instance.to_string(), report })
+}

@@ -1,0 +1,179 @@
+//! A fleet: three linedns instances at three sites share their probe results through
+//! NATS with JetStream (`nats-server` from Debian, started by the test) and decide each
+//! node's health together; a failed backend leaves every instance's answers within
+//! interval x fall + 2 s; the store stopped, every instance keeps answering from the last
+//! fleet state and its own probes, and rejoins once the store is back.
+
+use crate::common;
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use common::secondaries::{free_port, start_nats};
+use common::server::{RunningServer, answers, dig};
+use common::tools::require;
+
+/// The rules of instance `name` at `site`: `www` A from two nodes, each probed (TCP,
+/// every 200 ms, down after 2 failures) at its own backend.
+fn rules(dir: &Path, name: &str, site: &str, store: SocketAddr, backends: [SocketAddr; 2]) -> String {
+    let text = format!(
+        r#"version: 1
+fleet:
+  instance: {name}
+  site: {site}
+  store: {{ kind: nats, servers: ["nats://{store}"] }}
+  health: {{ quorum: 2 }}
+  result_expiry_ms: 3000
+health_checks:
+  tcp: {{ kind: tcp, interval_ms: 200, timeout_ms: 300, fall: 2, rise: 1 }}
+zones:
+  - origin: example.com.
+    soa: {{ mname: ns1, rname: hostmaster, serial: 1 }}
+    ns: [ns1]
+    records:
+      - {{ name: ns1, type: A, values: 192.0.2.53 }}
+    line_records:
+      - name: www
+        type: A
+        health_check: tcp
+        pools:
+          default:
+            - {{ address: 192.0.2.1, probe: "{}" }}
+            - {{ address: 192.0.2.2, probe: "{}" }}
+"#,
+        backends[0], backends[1]
+    );
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+/// A TCP service a health check probes: accepts and closes every connection until
+/// dropped (then its port refuses).
+struct Backend {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Backend {
+    fn start() -> Backend {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !stopped.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((connection, _)) => drop(connection),
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Backend { addr, stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A value of the instance's `/metrics`.
+fn metric(server: &RunningServer, name: &str) -> Option<f64> {
+    let (_, body) = common::admin::call(server.admin, "GET", "/metrics", None, None);
+    body.lines().find(|l| l.starts_with(name) && !l.starts_with('#'))?.rsplit(' ').next()?.parse().ok()
+}
+
+/// Waits (at most `limit`) until `done` holds; how long it took.
+fn within(limit: Duration, mut done: impl FnMut() -> bool) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if done() {
+            return Some(started.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+#[test]
+fn three_instances_decide_together_and_keep_serving_without_the_store() {
+    require(&["kdig", "nats-server", "kill", "curl"]);
+    let dir = common::server::test_dir("fleet");
+    let store_port = free_port();
+    let store_addr: SocketAddr = ([127, 0, 0, 1], store_port).into();
+    let nats = start_nats(&dir.join("nats"), store_port);
+    let first = Backend::start();
+    let second = Backend::start();
+    let backends = [first.addr, second.addr];
+    let instances: Vec<RunningServer> = [("bj1", "beijing"), ("sh1", "shanghai"), ("gz1", "guangzhou")]
+        .iter()
+        .map(|(name, site)| RunningServer::start(&rules(&dir, name, site, store_addr, backends), &["127.0.0.1:0"]))
+        .collect();
+    let www = |s: &RunningServer| answers(&dig(s.addrs[0], &["www.example.com", "A", "+norec"]));
+    // Each holds the other two instances' results for both probes.
+    for s in &instances {
+        let joined = within(Duration::from_secs(10), || {
+            metric(s, "linedns_fleet_store_up") == Some(1.0) && metric(s, "linedns_fleet_results_held") >= Some(4.0)
+        });
+        assert!(joined.is_some(), "instance did not join the fleet:\n{}", s.log());
+        assert_eq!(www(s), ["192.0.2.1", "192.0.2.2"]);
+    }
+
+    // A backend stops: every instance drops its node within interval x fall + 2 s.
+    drop(first);
+    let stopped = Instant::now();
+    for s in &instances {
+        let limit = Duration::from_millis(200 * 2 + 2000).saturating_sub(stopped.elapsed());
+        let gone = within(limit, || www(s) == ["192.0.2.2"]);
+        assert!(gone.is_some(), "the node is still answered {:?} after it stopped:\n{}", stopped.elapsed(), s.log());
+    }
+    eprintln!("every instance dropped the node {} ms after its backend stopped", stopped.elapsed().as_millis());
+    assert!(instances.iter().all(|s| metric(s, "linedns_fleet_decision_changes_total") >= Some(1.0)));
+
+    // The store stops: every instance keeps answering, says so, and rejoins once it is back.
+    drop(nats);
+    for s in &instances {
+        let noticed = within(Duration::from_secs(10), || metric(s, "linedns_fleet_store_up") == Some(0.0));
+        assert!(noticed.is_some(), "the store's loss is not shown:\n{}", s.log());
+    }
+    let mut asked = 0;
+    let mut lost = 0;
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until && asked < 300 {
+        for s in &instances {
+            asked += 1;
+            if www(s) != ["192.0.2.2"] {
+                lost += 1;
+            }
+        }
+    }
+    assert_eq!(lost, 0, "answers changed or were lost without the store ({asked} asked)");
+    // Its own probes still count: the second backend stops too, and each drops it.
+    drop(second);
+    for s in &instances {
+        // Every node down: the record fails open (both nodes, whole) as it would alone.
+        let failed_open = within(Duration::from_secs(5), || www(s) == ["192.0.2.1", "192.0.2.2"]);
+        assert!(failed_open.is_some(), "own probes not followed without the store:\n{}", s.log());
+    }
+    let nats = start_nats(&dir.join("nats"), store_port);
+    for s in &instances {
+        let back = within(Duration::from_secs(15), || metric(s, "linedns_fleet_store_up") == Some(1.0));
+        assert!(back.is_some(), "the instance did not rejoin the store:\n{}", s.log());
+    }
+    for s in instances {
+        let log = s.stop();
+        assert!(log.contains("fleet: store") && log.contains("reached"), "{log}");
+    }
+    drop(nats);
+    let _ = std::fs::remove_dir_all(&dir);
+}
