@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod inprocess;
 pub mod input_properties;
+pub mod netns;
 pub mod packet_properties;
 pub mod resolver;
 pub mod secondaries;

@@ -243,15 +243,15 @@ pub fn start_powerdns(
     Secondary { child, addr: ([127, 0, 0, 1], port).into(), log }
 }
 
-/// NATS with JetStream (`nats-server` from Debian), the store of a fleet, on `port` of
-/// loopback, its streams kept in `dir/jetstream` (a restart on the same `dir` finds
-/// them). Waits (at most 10 s) until it takes connections.
-pub fn start_nats(dir: &Path, port: u16) -> Secondary {
+/// NATS with JetStream (`nats-server` from Debian), the store of a fleet, listening on
+/// `addr`, its streams kept in `dir/jetstream` (a restart on the same `dir` finds them).
+/// Waits (at most 10 s) until it takes connections.
+pub fn start_nats(dir: &Path, addr: SocketAddr) -> Secondary {
     std::fs::create_dir_all(dir).unwrap();
-    let conf =
-        format!("listen: 127.0.0.1:{port}\njetstream {{\n  store_dir: \"{}\"\n}}\n", dir.join("jetstream").display());
+    let conf = format!("listen: {addr}\njetstream {{\n  store_dir: \"{}\"\n}}\n", dir.join("jetstream").display());
     let args = vec!["-c".to_string(), dir.join("nats.conf").display().to_string()];
-    let nats = spawn("nats-server", "nats-server", &args, &conf, dir, port);
+    let mut nats = spawn("nats-server", "nats-server", &args, &conf, dir, addr.port());
+    nats.addr = addr;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while std::net::TcpStream::connect(nats.addr).is_err() {
         assert!(std::time::Instant::now() < deadline, "nats-server did not start:\n{}", nats.log());

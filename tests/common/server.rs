@@ -41,9 +41,28 @@ impl RunningServer {
         args: &[&str],
         admin: &str,
     ) -> RunningServer {
+        Self::launch(Command::new(env!("CARGO_BIN_EXE_linedns")), rules, listen, env, args, admin)
+    }
+
+    /// [`RunningServer::start`] inside the network namespace `netns` (`ip netns exec`,
+    /// which becomes linedns: the PID is the server's).
+    pub fn start_in_netns(netns: &str, rules: &str, listen: &[&str]) -> RunningServer {
+        let mut cmd = super::tools::tool("ip");
+        cmd.args(["netns", "exec", netns, env!("CARGO_BIN_EXE_linedns")]);
+        Self::launch(cmd, rules, listen, &[], &[], "127.0.0.1:0")
+    }
+
+    /// Runs `cmd` (linedns, or what execs it) as `serve` and waits for its start line.
+    fn launch(
+        mut cmd: Command,
+        rules: &str,
+        listen: &[&str],
+        env: &[(&str, &str)],
+        args: &[&str],
+        admin: &str,
+    ) -> RunningServer {
         // `stop` signals it with kill(1): fail now, not after the test, if it is missing.
         super::tools::require(&["kill"]);
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_linedns"));
         cmd.current_dir(super::repo_path(""))
             .args(["serve", "-c", rules, "--workers", "2", "--admin-listen", admin])
             // The rules' own geo_data applies: a LINEDNS_GEO_DATA of the caller's (CI sets

@@ -2,16 +2,19 @@
 //! NATS with JetStream (`nats-server` from Debian, started by the test) and decide each
 //! node's health together; a failed backend leaves every instance's answers within
 //! interval x fall + 2 s; the store stopped, every instance keeps answering from the last
-//! fleet state and its own probes, and rejoins once the store is back.
+//! fleet state and its own probes, and rejoins once the store is back. With each instance
+//! in its own network namespace, a path cut between one of them and a backend changes no
+//! answer (a quorum of 2 sites of 3 still sees the node).
 
 use crate::common;
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use common::netns::Fabric;
 use common::secondaries::{free_port, start_nats};
 use common::server::{RunningServer, answers, dig};
 use common::tools::require;
@@ -60,8 +63,8 @@ struct Backend {
 }
 
 impl Backend {
-    fn start() -> Backend {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    fn start(ip: IpAddr) -> Backend {
+        let listener = TcpListener::bind((ip, 0)).unwrap();
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
@@ -111,9 +114,10 @@ fn three_instances_decide_together_and_keep_serving_without_the_store() {
     let dir = common::server::test_dir("fleet");
     let store_port = free_port();
     let store_addr: SocketAddr = ([127, 0, 0, 1], store_port).into();
-    let nats = start_nats(&dir.join("nats"), store_port);
-    let first = Backend::start();
-    let second = Backend::start();
+    let nats = start_nats(&dir.join("nats"), store_addr);
+    let loopback = IpAddr::from([127, 0, 0, 1]);
+    let first = Backend::start(loopback);
+    let second = Backend::start(loopback);
     let backends = [first.addr, second.addr];
     let instances: Vec<RunningServer> = [("bj1", "beijing"), ("sh1", "shanghai"), ("gz1", "guangzhou")]
         .iter()
@@ -165,7 +169,7 @@ fn three_instances_decide_together_and_keep_serving_without_the_store() {
         let failed_open = within(Duration::from_secs(5), || www(s) == ["192.0.2.1", "192.0.2.2"]);
         assert!(failed_open.is_some(), "own probes not followed without the store:\n{}", s.log());
     }
-    let nats = start_nats(&dir.join("nats"), store_port);
+    let nats = start_nats(&dir.join("nats"), store_addr);
     for s in &instances {
         let back = within(Duration::from_secs(15), || metric(s, "linedns_fleet_store_up") == Some(1.0));
         assert!(back.is_some(), "the instance did not rejoin the store:\n{}", s.log());
@@ -175,5 +179,110 @@ fn three_instances_decide_together_and_keep_serving_without_the_store() {
         assert!(log.contains("fleet: store") && log.contains("reached"), "{log}");
     }
     drop(nats);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `www.example.com A` asked of `server` over UDP: the addresses answered, sorted (`None`:
+/// no answer within a second).
+fn ask_www(socket: &UdpSocket, server: SocketAddr, id: u16) -> Option<Vec<String>> {
+    use hickory_proto::op::{Message, Query};
+    use hickory_proto::rr::{Name, RData, RecordType};
+    let mut query = Message::query();
+    query.metadata.id = id;
+    query.add_query(Query::query(Name::from_ascii("www.example.com.").unwrap(), RecordType::A));
+    socket.send_to(&query.to_vec().unwrap(), server).ok()?;
+    let mut buf = [0u8; 1500];
+    loop {
+        let (len, from) = socket.recv_from(&mut buf).ok()?;
+        let Ok(answer) = Message::from_vec(&buf[..len]) else { continue };
+        if from != server || answer.metadata.id != id {
+            continue; // a late answer to an earlier question
+        }
+        let mut addresses: Vec<String> = answer
+            .answers
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::A(a) => Some(a.to_string()),
+                _ => None,
+            })
+            .collect();
+        addresses.sort();
+        return Some(addresses);
+    }
+}
+
+#[test]
+fn a_path_cut_at_one_site_changes_no_answer_with_a_quorum_of_two() {
+    require(&["ip", "nats-server", "kill"]);
+    let dir = common::server::test_dir("fleet-netns");
+    let mut fabric = Fabric::new("fleet");
+    let store: SocketAddr = (fabric.host(), free_port()).into();
+    let nats = start_nats(&dir.join("nats"), store);
+    let first = Backend::start(fabric.service(0).into());
+    let second = Backend::start(fabric.service(1).into());
+    let backends = [first.addr, second.addr];
+    let mut instances = Vec::new();
+    for (i, name, site) in [(1, "bj1", "beijing"), (2, "sh1", "shanghai"), (3, "gz1", "guangzhou")] {
+        let (ns, addr) = fabric.instance(i);
+        let rules = rules(&dir, name, site, store, backends);
+        let server = RunningServer::start_in_netns(&ns, &rules, &[&format!("{addr}:0")]);
+        instances.push((ns, server));
+    }
+    let socket = UdpSocket::bind("0.0.0.0:0").unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    let both = vec!["192.0.2.1".to_string(), "192.0.2.2".to_string()];
+    for (_, s) in &instances {
+        let joined = within(Duration::from_secs(10), || s.log().contains("reached; following"));
+        assert!(joined.is_some(), "instance did not reach the store:\n{}", s.log());
+        assert_eq!(ask_www(&socket, s.addrs[0], 1), Some(both.clone()), "{}", s.log());
+    }
+    // Every instance has published and heard the others (results go out within a tick).
+    std::thread::sleep(Duration::from_secs(1));
+
+    // The path from bj1 to the first backend is cut: bj1's own probes see it down, the
+    // other two sites up; with a quorum of 2 it stays in every instance's answers.
+    fabric.cut(&instances[0].0, fabric.service(0));
+    let own_down =
+        within(Duration::from_secs(5), || instances[0].1.log().contains(&format!("node {} DOWN (tcp", backends[0])));
+    assert!(own_down.is_some(), "bj1's probes do not see the cut:\n{}", instances[0].1.log());
+    let mut differ = 0;
+    let mut lost = 0;
+    let started = Instant::now();
+    for n in 0..10_000u32 {
+        let (_, s) = &instances[(n % 3) as usize];
+        match ask_www(&socket, s.addrs[0], n as u16) {
+            Some(got) if got == both => {}
+            Some(got) => {
+                differ += 1;
+                if differ < 5 {
+                    eprintln!("query {n} to {}: {got:?}", s.addrs[0]);
+                }
+            }
+            None => lost += 1,
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "10,000 queries take too long");
+    }
+    assert_eq!((differ, lost), (0, 0), "answers that differ, and lost, of 10,000:\n{}", instances[0].1.log());
+    assert!(!instances[0].1.log().contains("DOWN by the fleet"), "{}", instances[0].1.log());
+
+    // The backend itself stops: every instance drops it within interval x fall + 2 s.
+    drop(first);
+    let stopped = Instant::now();
+    for (_, s) in &instances {
+        let limit = Duration::from_millis(200 * 2 + 2000).saturating_sub(stopped.elapsed());
+        let gone = within(limit, || ask_www(&socket, s.addrs[0], 7) == Some(vec!["192.0.2.2".to_string()]));
+        assert!(gone.is_some(), "still answered {:?} after the backend stopped:\n{}", stopped.elapsed(), s.log());
+    }
+    eprintln!(
+        "10,000 queries in {:?}; every instance dropped the stopped backend within {} ms",
+        started.elapsed(),
+        stopped.elapsed().as_millis()
+    );
+    for (_, s) in instances {
+        s.stop();
+    }
+    drop(second);
+    drop(nats);
+    drop(fabric);
     let _ = std::fs::remove_dir_all(&dir);
 }
