@@ -279,7 +279,7 @@ impl Engine {
         why: String,
         at: u64,
     ) -> Result<Override, override_book::UnknownTarget> {
-        let added = self.overrides.add(&self.current, Override { id: 0, target, state, who, why, at })?;
+        let added = self.overrides.add(&self.current, Override { id: 0, target, state, who, why, at, place: None })?;
         self.serials.mark_changed();
         Ok(added)
     }

@@ -57,6 +57,9 @@ pub struct Override {
     pub why: String,
     /// When, in seconds since the Unix epoch.
     pub at: u64,
+    /// Where: the fleet instance it was set at (none for an instance on its own).
+    #[serde(default, rename = "where", skip_serializing_if = "Option::is_none")]
+    pub place: Option<String>,
 }
 
 /// Overrides compiled against one snapshot.

@@ -44,7 +44,7 @@ pub struct Control {
     /// Key rollover steps taken.
     pub rollover: Arc<super::rollover::RolloverStats>,
     /// The fleet's store and decisions (all zero for an instance on its own).
-    pub fleet: Arc<super::fleet::health::FleetStats>,
+    pub fleet: Arc<super::fleet::stats::FleetStats>,
     /// dnstap frames written and dropped.
     pub dnstap: Arc<super::dnstap::DnstapStats>,
     /// The last periodic consistency check, once one has run.

@@ -215,7 +215,9 @@ impl Server {
         helpers.spawn(push::service::run(pushes, stopped()));
         // A fleet decides node health together (the store is only needed for one).
         if let Some(settings) = self.control.host().fleet.clone() {
-            helpers.spawn(fleet::health::run(engine.clone(), settings, self.control.fleet.clone(), stopped()));
+            let state_dir = self.control.host().state_dir.clone();
+            let stats = self.control.fleet.clone();
+            helpers.spawn(fleet::service::run(engine.clone(), settings, stats, state_dir, stopped()));
         }
         // The consistency check compares the NS set with this server, on its first address.
         if let Some(own) = listeners.tcp.first().and_then(|l| l.local_addr().ok()) {

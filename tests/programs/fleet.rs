@@ -133,6 +133,43 @@ fn three_instances_decide_together_and_keep_serving_without_the_store() {
         assert_eq!(www(s), ["192.0.2.1", "192.0.2.2"]);
     }
 
+    // An override made at one instance is in every instance's answers within 1 s, listed
+    // everywhere with who, why and where; it survives an instance's restart, and ends
+    // everywhere when removed at another instance.
+    let mut instances = instances;
+    let down = r#"{"target":{"node":"192.0.2.1"},"state":"drained","who":"ops","why":"maintenance"}"#;
+    let (code, body) = common::admin::call(instances[0].admin, "POST", "/overrides", None, Some(down));
+    assert_eq!(code, 200, "{body}");
+    let made = Instant::now();
+    for s in &instances {
+        let drained = within(Duration::from_secs(1).saturating_sub(made.elapsed()), || www(s) == ["192.0.2.2"]);
+        assert!(drained.is_some(), "the override is not in force within 1 s:\n{}", s.log());
+    }
+    eprintln!("the override was in every instance's answers {} ms after it was made", made.elapsed().as_millis());
+    let (_, listed) = common::admin::call(instances[2].admin, "GET", "/overrides", None, None);
+    let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    let o = &listed[0];
+    assert_eq!(
+        (o["who"].as_str(), o["why"].as_str(), o["where"].as_str()),
+        (Some("ops"), Some("maintenance"), Some("bj1")),
+        "{listed:#}"
+    );
+    let id = o["id"].as_u64().unwrap();
+    let restarted = instances.pop().unwrap();
+    restarted.stop();
+    let gz1 = RunningServer::start(&rules(&dir, "gz1", "guangzhou", store_addr, backends), &["127.0.0.1:0"]);
+    let kept = within(Duration::from_secs(5), || www(&gz1) == ["192.0.2.2"]);
+    assert!(kept.is_some(), "a restarted instance does not have the fleet's override:\n{}", gz1.log());
+    instances.push(gz1);
+    let (code, body) = common::admin::call(instances[1].admin, "DELETE", &format!("/overrides/{id}"), None, None);
+    assert_eq!(code, 200, "{body}");
+    let removed = Instant::now();
+    for s in &instances {
+        let back =
+            within(Duration::from_secs(1).saturating_sub(removed.elapsed()), || www(s) == ["192.0.2.1", "192.0.2.2"]);
+        assert!(back.is_some(), "the override removed at sh1 still holds:\n{}", s.log());
+    }
+
     // A backend stops: every instance drops its node within interval x fall + 2 s.
     drop(first);
     let stopped = Instant::now();

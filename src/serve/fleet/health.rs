@@ -5,43 +5,18 @@
 //!
 //! The store down or unreachable: the results last heard from the other sites count
 //! until they expire (the last fleet state), this instance's own verdicts throughout; then
-//! it follows its own probes alone, as an instance without a fleet does. It reconnects by
-//! itself, with doubling waits up to a minute.
+//! it follows its own probes alone, as an instance without a fleet does.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
 
-use futures_util::StreamExt;
-
+use super::stats::FleetStats;
 use super::store::{Change, Report, Store, probe_token};
 use crate::compile::host::FleetSettings;
 use crate::engine::Engine;
 use crate::engine::fleet::Tally;
 use crate::serve::clock::unix_now_ms;
-
-/// How often results are looked at and decisions made.
-const TICK: Duration = Duration::from_millis(100);
-
-/// The longest wait between two attempts to reach the store.
-const MAX_RETRY: Duration = Duration::from_secs(60);
-
-/// What `/metrics` and the status page say of the fleet.
-#[derive(Debug, Default)]
-pub struct FleetStats {
-    /// Whether the store is reachable now.
-    pub connected: AtomicBool,
-    /// Results this instance published.
-    pub published: AtomicU64,
-    /// Failed attempts to reach or use the store.
-    pub store_errors: AtomicU64,
-    /// Decisions that changed a node's state.
-    pub decisions_changed: AtomicU64,
-    /// Results held from other instances.
-    pub results_held: AtomicU64,
-}
 
 /// A result heard from another instance.
 struct Heard {
@@ -51,98 +26,16 @@ struct Heard {
 }
 
 /// What one instance knows of the fleet's results.
-struct Results {
+#[derive(Default)]
+pub struct Results {
     /// By (probe token, instance).
     heard: HashMap<(String, String), Heard>,
     /// What this instance last published, and when, by probe token.
     published: HashMap<String, (bool, Instant)>,
 }
 
-/// Runs the fleet's health for `engine` until `stop` completes.
-pub async fn run(engine: Arc<Engine>, settings: FleetSettings, stats: Arc<FleetStats>, stop: impl Future<Output = ()>) {
-    tokio::pin!(stop);
-    let mut results = Results { heard: HashMap::new(), published: HashMap::new() };
-    let keep = settings.result_expiry * 3;
-    let mut retry = Duration::from_secs(1);
-    let mut next_attempt = Instant::now();
-    let mut store: Option<Store> = None;
-    let mut changes: Option<std::pin::Pin<Box<dyn futures_util::Stream<Item = Change> + Send>>> = None;
-    let mut tick = tokio::time::interval(TICK);
-    loop {
-        if store.is_none() && Instant::now() >= next_attempt {
-            match Store::connect(&settings.store, keep).await {
-                Ok(s) => match s.watch().await {
-                    Ok(watch) => {
-                        tracing::info!(
-                            "fleet: store {} reached; following the other instances' probes",
-                            settings.store.servers.join(", ")
-                        );
-                        changes = Some(Box::pin(watch));
-                        store = Some(s);
-                        retry = Duration::from_secs(1);
-                        results.published.clear();
-                    }
-                    Err(e) => {
-                        stats.store_errors.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(
-                            "fleet: {e}; deciding from the last results heard and this instance's own probes"
-                        );
-                    }
-                },
-                Err(e) => {
-                    stats.store_errors.fetch_add(1, Ordering::Relaxed);
-                    if stats.connected.load(Ordering::Relaxed) || retry == Duration::from_secs(1) {
-                        tracing::warn!(
-                            "fleet: {e}; deciding from the last results heard and this instance's own probes; retrying in {retry:?}"
-                        );
-                    }
-                }
-            }
-            if store.is_none() {
-                next_attempt = Instant::now() + retry;
-                retry = (retry * 2).min(MAX_RETRY);
-            }
-        }
-        let connected = store.as_ref().is_some_and(Store::is_connected);
-        if stats.connected.swap(connected, Ordering::Relaxed) && !connected {
-            tracing::warn!(
-                "fleet: store unreachable; deciding from the last results heard and this instance's own probes"
-            );
-        }
-        tokio::select! {
-            () = &mut stop => break,
-            change = next_change(&mut changes) => match change {
-                Some(change) => hear(&mut results, &settings, change),
-                None => {
-                    // The watch broke (the connection dropped): watch again once back.
-                    changes = None;
-                    store = None;
-                    next_attempt = Instant::now() + retry;
-                }
-            },
-            _ = tick.tick() => {
-                if let Some(s) = &store {
-                    publish(s, &engine, &settings, &mut results, &stats).await;
-                }
-                decide(&engine, &settings, &results, &stats);
-                stats.results_held.store(results.heard.len() as u64, Ordering::Relaxed);
-            }
-        }
-    }
-}
-
-/// The next change of the watch, or never when there is none.
-async fn next_change(
-    changes: &mut Option<std::pin::Pin<Box<dyn futures_util::Stream<Item = Change> + Send>>>,
-) -> Option<Change> {
-    match changes {
-        Some(stream) => stream.next().await,
-        None => std::future::pending().await,
-    }
-}
-
 /// Keeps another instance's result (this instance's own come from its probes).
-fn hear(results: &mut Results, settings: &FleetSettings, change: Change) {
+pub fn hear(results: &mut Results, settings: &FleetSettings, change: Change) {
     if change.instance == settings.instance {
         return;
     }
@@ -157,9 +50,27 @@ fn hear(results: &mut Results, settings: &FleetSettings, change: Change) {
     }
 }
 
+impl Results {
+    /// Results held from other instances.
+    pub fn held(&self) -> usize {
+        self.heard.len()
+    }
+
+    /// Forgets what was published (after a reconnection, everything is published again).
+    pub fn republish(&mut self) {
+        self.published.clear();
+    }
+}
+
 /// Publishes this instance's verdict of each probe that changed, or that was last
 /// published a third of the expiry ago.
-async fn publish(store: &Store, engine: &Engine, settings: &FleetSettings, results: &mut Results, stats: &FleetStats) {
+pub async fn publish(
+    store: &Store,
+    engine: &Engine,
+    settings: &FleetSettings,
+    results: &mut Results,
+    stats: &FleetStats,
+) {
     let snapshot = engine.snapshot();
     let renew = settings.result_expiry / 3;
     for probe in &snapshot.probes {
@@ -199,7 +110,7 @@ async fn publish(store: &Store, engine: &Engine, settings: &FleetSettings, resul
 
 /// Decides every probe of the live snapshot from this instance's own verdict and the
 /// results heard within the expiry (by this instance's clock).
-fn decide(engine: &Engine, settings: &FleetSettings, results: &Results, stats: &FleetStats) {
+pub fn decide(engine: &Engine, settings: &FleetSettings, results: &Results, stats: &FleetStats) {
     let snapshot = engine.snapshot();
     let mut changed = false;
     for probe in &snapshot.probes {

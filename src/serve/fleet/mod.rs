@@ -1,7 +1,11 @@
-//! A fleet: instances at several sites sharing their probe results through a store (NATS
-//! with JetStream), each deciding every node's health from all sites' results by the
-//! rules' policy (`engine::fleet`). `store` is the one module that talks to the store;
-//! `health` publishes this instance's results, follows the others' and decides.
+//! A fleet: instances at several sites sharing their probe results and the operators'
+//! overrides through a store (NATS with JetStream), each deciding every node's health from
+//! all sites' results by the rules' policy (`engine::fleet`). `store` is the one module
+//! that talks to the store; `service` is the task `serve` runs; `health` publishes this
+//! instance's verdicts and decides; `overrides` keeps the fleet's overrides in force.
 
 pub mod health;
+pub mod overrides;
+pub mod service;
+pub mod stats;
 pub mod store;

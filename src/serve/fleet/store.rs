@@ -1,10 +1,12 @@
 //! The fleet's store: NATS with JetStream, its key-value buckets. The only module that
 //! speaks to the store, so another (etcd) could stand beside it.
 //!
-//! One bucket, `PREFIX-results`, holds each instance's probe results: the key is the
-//! probe (its check and target, hex) then the instance; the value a [`Report`] in JSON.
-//! History 1; entries older than the bucket's age limit (three times the result
-//! expiry) are dropped by the store.
+//! The bucket `PREFIX-results` holds each instance's probe results: the key is the probe
+//! (its check and target, hex) then the instance; the value a [`Report`] in JSON.
+//! History 1; entries older than the bucket's age limit (three times the result expiry)
+//! are dropped by the store. The bucket `PREFIX-state` holds what the fleet shares for
+//! good: `overrides`, the operators' overrides (JSON), changed only by compare-and-set
+//! on the revision read, so that two instances' changes never overwrite each other.
 
 use std::time::Duration;
 
@@ -13,6 +15,10 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use crate::compile::host::{StoreAuth, StoreSettings};
+use crate::engine::overrides::Override;
+
+/// The key of the fleet's overrides in the state bucket.
+const OVERRIDES_KEY: &str = "overrides";
 
 /// How long a connection attempt or a store operation may take.
 const TIMEOUT: Duration = Duration::from_secs(3);
@@ -66,6 +72,7 @@ pub fn probe_token(check: &str, target: &str) -> String {
 pub struct Store {
     client: async_nats::Client,
     results: kv::Store,
+    state: kv::Store,
 }
 
 impl Store {
@@ -105,20 +112,44 @@ impl Store {
             .await
             .map_err(|e| failed(&format!("cannot connect to {}", settings.servers.join(", ")), &e))?;
         let jetstream = async_nats::jetstream::new(client.clone());
-        let bucket = format!("{}-results", settings.bucket_prefix);
-        let results = match jetstream.get_key_value(&bucket).await {
-            Ok(store) => store,
-            Err(_) => jetstream
-                .create_key_value(kv::Config {
-                    bucket: bucket.clone(),
-                    history: 1,
-                    max_age: keep,
-                    ..Default::default()
-                })
-                .await
-                .map_err(|e| failed(&format!("bucket {bucket} (JetStream enabled on the server?)"), &e))?,
+        let bucket = |name: &str, max_age: Duration| kv::Config {
+            bucket: format!("{}-{name}", settings.bucket_prefix),
+            history: 1,
+            max_age,
+            ..Default::default()
         };
-        Ok(Store { client, results })
+        let results = open(&jetstream, bucket("results", keep)).await?;
+        let state = open(&jetstream, bucket("state", Duration::ZERO)).await?;
+        Ok(Store { client, results, state })
+    }
+
+    /// The fleet's overrides and their revision (`None`: none was ever written).
+    pub async fn overrides(&self) -> Result<Option<(Vec<Override>, u64)>, StoreError> {
+        let entry = self.state.entry(OVERRIDES_KEY).await.map_err(|e| StoreError(format!("reading overrides: {e}")))?;
+        Ok(entry.and_then(overrides_of))
+    }
+
+    /// Writes `list` as the fleet's overrides if the store still holds `revision` (`None`:
+    /// nothing yet). `Ok(Some(new revision))`; `Ok(None)` when another instance changed
+    /// them meanwhile (read them again).
+    pub async fn put_overrides(&self, list: &[Override], revision: Option<u64>) -> Result<Option<u64>, StoreError> {
+        let value = serde_json::to_vec(list).expect("overrides serialize");
+        match self.state.update(OVERRIDES_KEY, value.into(), revision.unwrap_or(0)).await {
+            Ok(revision) => Ok(Some(revision)),
+            Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Ok(None),
+            Err(e) => Err(StoreError(format!("writing overrides: {e}"))),
+        }
+    }
+
+    /// Each new list of the fleet's overrides, with its revision, as it is written.
+    pub async fn watch_overrides(
+        &self,
+    ) -> Result<impl futures_util::Stream<Item = (Vec<Override>, u64)> + use<>, StoreError> {
+        let watch =
+            self.state.watch(OVERRIDES_KEY).await.map_err(|e| StoreError(format!("watching overrides: {e}")))?;
+        Ok(watch
+            .take_while(|entry| std::future::ready(entry.is_ok()))
+            .filter_map(|entry| std::future::ready(entry.ok().and_then(overrides_of))))
     }
 
     /// Whether the connection is up now.
@@ -155,6 +186,26 @@ impl Store {
             .take_while(|entry| std::future::ready(entry.is_ok()))
             .filter_map(|entry| std::future::ready(entry.ok().and_then(change)));
         Ok(futures_util::stream::iter(present).chain(changes))
+    }
+}
+
+/// Opens the bucket `config` names, made with it when there is none.
+async fn open(jetstream: &async_nats::jetstream::Context, config: kv::Config) -> Result<kv::Store, StoreError> {
+    let name = config.bucket.clone();
+    match jetstream.get_key_value(&name).await {
+        Ok(store) => Ok(store),
+        Err(_) => jetstream
+            .create_key_value(config)
+            .await
+            .map_err(|e| StoreError(format!("bucket {name} (JetStream enabled on the server?): {e}"))),
+    }
+}
+
+/// The overrides an entry of the state bucket holds, with its revision.
+fn overrides_of(entry: kv::Entry) -> Option<(Vec<Override>, u64)> {
+    match entry.operation {
+        kv::Operation::Put => Some((serde_json::from_slice(&entry.value).ok()?, entry.revision)),
+        kv::Operation::Delete | kv::Operation::Purge => Some((Vec::new(), entry.revision)),
     }
 }
 
