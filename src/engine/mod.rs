@@ -240,6 +240,7 @@ impl Engine {
         let live = self.snapshot();
         let mut mark = self.generation().wrapping_mul(0x9e37_79b9_7f4a_7c15);
         mark ^= self.overrides.changes().wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
+        mark ^= self.serials.agreements().wrapping_mul(0x1656_67b1_9e37_79f9);
         for (i, probe) in live.probes.iter().enumerate() {
             if probe.state.is_up() {
                 mark = mark.rotate_left(7) ^ (i as u64 + 1);

@@ -2,6 +2,7 @@
 //! [`super::versions`]), the serials SOA answers carry, the changes waiting for the host
 //! to announce, and the host's hooks that keep them (a clock, a store, a waker).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use arc_swap::ArcSwap;
@@ -72,6 +73,10 @@ pub struct Serials {
     pending: Mutex<Vec<versions::SerialChange>>,
     /// Told when a view's content may have changed.
     changed: Option<ChangeHook>,
+    /// The serials a fleet agreed on (see [`Serials::agree`]).
+    agreed: Mutex<versions::Agreed>,
+    /// Bumped on every agreement taken.
+    agreements: AtomicU64,
 }
 
 impl Serials {
@@ -97,7 +102,8 @@ impl Serials {
         // store them, so transfers and readers never wait on a zone being signed.
         let _looking = self.looking.lock().unwrap_or_else(|e| e.into_inner());
         let mut next = self.lock().clone();
-        let changes = next.update(live, &live.live_health(), (hooks.clock)(), signatures);
+        let agreed = self.agreed.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let changes = next.update(live, &live.live_health(), (hooks.clock)(), signatures, &agreed);
         let mut refresh = VersionsRefresh { changes, persist_error: None };
         if !refresh.changes.is_empty() {
             refresh.persist_error = (hooks.persist)(&next.stored()).err();
@@ -136,6 +142,21 @@ impl Serials {
         if let Some(hook) = &self.changed {
             (hook.0)();
         }
+    }
+
+    /// A fleet's serial for view (`zone`, `line`) with content `digest`: the view takes it
+    /// at the next look if its content is that and the serial is ahead of its own (never
+    /// back). Looks again at once.
+    pub fn agree(&self, zone: &str, line: &str, digest: versions::Digest, serial: u32) {
+        let key = (Box::from(zone), Box::from(line));
+        self.agreed.lock().unwrap_or_else(|e| e.into_inner()).insert(key, (digest, serial));
+        self.agreements.fetch_add(1, Ordering::AcqRel);
+        self.mark_changed();
+    }
+
+    /// How many agreements [`Serials::agree`] took (part of the engine's change mark).
+    pub fn agreements(&self) -> u64 {
+        self.agreements.load(Ordering::Acquire)
     }
 
     /// The serial changes since the last call (from refreshes and reloads alike), for the

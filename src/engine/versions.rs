@@ -189,6 +189,9 @@ struct ViewState {
     resign_at: Option<u64>,
 }
 
+/// Serials a fleet agreed on, by (zone, line) view: the content's digest and its serial.
+pub type Agreed = BTreeMap<(Box<str>, Box<str>), (Digest, u32)>;
+
 /// The serials of every (zone, line) view, and the journals of transferred views.
 #[derive(Clone, Debug, Default)]
 pub struct Versions {
@@ -214,13 +217,16 @@ impl Versions {
     /// epoch): a view whose content changed gets a new serial ([`next_serial`]); views
     /// that transfer rules name keep their versions in a journal, signed when their zone
     /// is (signatures from `signatures`), and get a new serial when their signatures are
-    /// due to be made again. Returns the changes.
+    /// due to be made again. A view whose content is what `agreed` holds for it (a
+    /// fleet's serial for that content) takes that serial when it is greater. Returns the
+    /// changes.
     pub fn update(
         &mut self,
         snapshot: &Snapshot,
         health: &impl NodeHealth,
         now: u64,
         signatures: &SignatureCache,
+        agreed: &Agreed,
     ) -> Vec<SerialChange> {
         let mut changes = Vec::new();
         let mut seen = std::collections::HashSet::new();
@@ -271,6 +277,11 @@ impl Versions {
                         Some((serial, _)) => (Some(serial), next(serial)),
                         None => (None, first_serial(zone.written_serial, now)),
                     },
+                };
+                // The fleet's serial for this very content, when it is ahead of ours.
+                let serial = match agreed.get(&key) {
+                    Some(&(content, fleet)) if content == digest && serial_gt(fleet, serial) => fleet,
+                    _ => serial,
                 };
                 let view = self.views.entry(key.clone()).or_insert_with(|| ViewState {
                     serial,

@@ -24,6 +24,8 @@ use common::tools::require;
 fn rules(dir: &Path, name: &str, site: &str, store: SocketAddr, backends: [SocketAddr; 2]) -> String {
     let text = format!(
         r#"version: 1
+server:
+  serial_coalesce_ms: 1000
 fleet:
   instance: {name}
   site: {site}
@@ -170,6 +172,79 @@ fn three_instances_decide_together_and_keep_serving_without_the_store() {
         assert!(back.is_some(), "the override removed at sh1 still holds:\n{}", s.log());
     }
 
+    // Equal serials everywhere after the override, its removal and the restart.
+    let serial = |s: &RunningServer| common::server::soa_serial(&dig(s.addrs[0], &["example.com", "SOA", "+norec"]));
+    let agreed = |instances: &[RunningServer]| {
+        let serials: Vec<Option<u32>> = instances.iter().map(serial).collect();
+        serials[0].is_some() && serials.iter().all(|s| *s == serials[0])
+    };
+    let before = serial(&instances[0]).unwrap();
+    assert!(
+        within(Duration::from_secs(4), || agreed(&instances)).is_some(),
+        "serials differ: {:?}",
+        instances.iter().map(serial).collect::<Vec<_>>()
+    );
+    // A reload with new content, one instance after the other: the same serial again.
+    for (s, name) in instances.iter().zip(["bj1", "sh1", "gz1"]) {
+        let path = dir.join(format!("{name}.yaml"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let text =
+            text.replace("    records:\n", "    records:\n      - { name: new, type: TXT, values: \"a reload\" }\n");
+        std::fs::write(&path, text).unwrap();
+        let (code, body) = common::admin::call(s.admin, "POST", "/reload", None, Some("{}"));
+        assert_eq!(code, 200, "{body}");
+        // More than a second apart: serials that follow the clock alone would differ.
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    assert!(
+        within(Duration::from_secs(4), || agreed(&instances)).is_some(),
+        "serials differ after the reloads: {:?}",
+        instances.iter().map(serial).collect::<Vec<_>>()
+    );
+    let after = serial(&instances[0]).unwrap();
+    assert!(after > before, "a new serial for new content: {before} then {after}");
+    // `linedns check` over the fleet: consistent; then one instance with other rules.
+    let check = |primary: &RunningServer| {
+        let servers: String = instances
+            .iter()
+            .zip(["bj1", "sh1", "gz1"])
+            .map(|(s, name)| format!("    - {{ name: {name}, address: \"{}\", role: geo }}\n", s.addrs[0]))
+            .chain([format!("    - {{ name: ns1.example.com, address: \"{}\", role: geo }}\n", primary.addrs[0])])
+            .collect();
+        let path = dir.join("check.yaml");
+        let rules = std::fs::read_to_string(dir.join("bj1.yaml")).unwrap().replace("fleet:", "unused:");
+        let rules =
+            rules.split("unused:").next().unwrap().to_string() + &rules[rules.find("health_checks:").unwrap()..];
+        std::fs::write(&path, format!("{rules}check:\n  timeout_ms: 1000\n  servers:\n{servers}")).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_linedns"))
+            .args(["check", "-c", path.to_str().unwrap(), "--json", "--primary", &primary.addrs[0].to_string()])
+            .output()
+            .unwrap();
+        let report: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+        report
+    };
+    let report = check(&instances[0]);
+    assert_eq!(report["problems"], 0, "{report:#}");
+    let path = dir.join("sh1.yaml");
+    let text = std::fs::read_to_string(&path).unwrap().replace("\"a reload\"", "\"other rules\"");
+    std::fs::write(&path, text.replace("- { address: 192.0.2.2", "- { address: 192.0.2.3")).unwrap();
+    let (code, body) = common::admin::call(instances[1].admin, "POST", "/reload", None, Some("{}"));
+    assert_eq!(code, 200, "{body}");
+    let report = check(&instances[0]);
+    let problems: Vec<&serde_json::Value> =
+        report["findings"].as_array().unwrap().iter().filter(|f| f["ok"] == false).collect();
+    assert!(!problems.is_empty() && problems.iter().all(|f| f["server"] == "sh1"), "{report:#}");
+    // Back to the fleet's rules.
+    let text = std::fs::read_to_string(&path).unwrap().replace("\"other rules\"", "\"a reload\"");
+    std::fs::write(&path, text.replace("- { address: 192.0.2.3", "- { address: 192.0.2.2")).unwrap();
+    let (code, body) = common::admin::call(instances[1].admin, "POST", "/reload", None, Some("{}"));
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        within(Duration::from_secs(4), || agreed(&instances)).is_some(),
+        "serials differ once the rules agree again"
+    );
+
     // A backend stops: every instance drops its node within interval x fall + 2 s.
     drop(first);
     let stopped = Instant::now();
@@ -179,6 +254,7 @@ fn three_instances_decide_together_and_keep_serving_without_the_store() {
         assert!(gone.is_some(), "the node is still answered {:?} after it stopped:\n{}", stopped.elapsed(), s.log());
     }
     eprintln!("every instance dropped the node {} ms after its backend stopped", stopped.elapsed().as_millis());
+    assert!(within(Duration::from_secs(4), || agreed(&instances)).is_some(), "serials differ after a flip");
     assert!(instances.iter().all(|s| metric(s, "linedns_fleet_decision_changes_total") >= Some(1.0)));
 
     // The store stops: every instance keeps answering, says so, and rejoins once it is back.

@@ -1,8 +1,8 @@
 //! The fleet's one task in `serve`: reaches the store (again, with doubling waits up to a
-//! minute, whenever it is lost), follows the other instances' probe results and the
-//! fleet's overrides as they are written, and every tick publishes this instance's
-//! verdicts and overrides and decides every node ([`super::health`],
-//! [`super::overrides`]). No query waits on it: without the store the
+//! minute, whenever it is lost), follows the other instances' probe results, the fleet's
+//! overrides and the views' serials as they are written, and every tick publishes this
+//! instance's verdicts, overrides and serials and decides every node
+//! ([`super::health`], [`super::overrides`], [`super::serials`]). No query waits on it: without the store the
 //! instance answers from what it last heard and its own probes.
 
 use std::future::Future;
@@ -16,8 +16,9 @@ use futures_util::{Stream, StreamExt};
 
 use super::health::{self, Results};
 use super::overrides::Shared;
+use super::serials::{self, Agreement};
 use super::stats::FleetStats;
-use super::store::{Change, Store};
+use super::store::{Change, Store, ViewSerial};
 use crate::compile::host::FleetSettings;
 use crate::engine::Engine;
 use crate::engine::overrides::Override;
@@ -35,6 +36,7 @@ type Changes<T> = Pin<Box<dyn Stream<Item = T> + Send>>;
 struct Watches {
     results: Changes<Change>,
     overrides: Changes<(Vec<Override>, u64)>,
+    serials: Changes<ViewSerial>,
 }
 
 /// Runs the fleet for `engine` until `stop` completes; overrides adopted from the fleet
@@ -49,6 +51,7 @@ pub async fn run(
     tokio::pin!(stop);
     let mut results = Results::default();
     let mut shared = Shared::new(&engine, settings.instance.clone(), state_dir);
+    let mut agreement = Agreement::default();
     let mut retry = Duration::from_secs(1);
     let mut next_attempt = Instant::now();
     let mut store: Option<Store> = None;
@@ -66,6 +69,7 @@ pub async fn run(
                     watches = Some(w);
                     retry = Duration::from_secs(1);
                     results.republish();
+                    agreement.reset();
                 }
                 Err(e) => {
                     stats.store_errors.fetch_add(1, Ordering::Relaxed);
@@ -85,21 +89,23 @@ pub async fn run(
                 "fleet: store unreachable; deciding from the last results heard and this instance's own probes"
             );
         }
-        let (result_changes, override_lists) = match watches.as_mut() {
-            Some(w) => (Some(&mut w.results), Some(&mut w.overrides)),
-            None => (None, None),
+        let (result_changes, override_lists, view_serials) = match watches.as_mut() {
+            Some(w) => (Some(&mut w.results), Some(&mut w.overrides), Some(&mut w.serials)),
+            None => (None, None, None),
         };
         let event = tokio::select! {
             () = &mut stop => break,
             change = next(result_changes) => Event::Result(change),
             list = next(override_lists) => Event::Overrides(list),
+            view = next(view_serials) => Event::Serial(view),
             _ = tick.tick() => Event::Tick,
         };
         match event {
             Event::Result(Some(change)) => health::hear(&mut results, &settings, change),
             Event::Overrides(Some((list, revision))) => shared.adopt(&engine, list, revision),
+            Event::Serial(Some(view)) => serials::heard(&engine, view),
             // A watch broke (the connection dropped): reach the store again.
-            Event::Result(None) | Event::Overrides(None) => {
+            Event::Result(None) | Event::Overrides(None) | Event::Serial(None) => {
                 store = None;
                 watches = None;
                 next_attempt = Instant::now() + retry;
@@ -108,6 +114,10 @@ pub async fn run(
                 if let Some(s) = &store {
                     health::publish(s, &engine, &settings, &mut results, &stats).await;
                     if let Err(e) = shared.push(s, &engine).await {
+                        stats.store_errors.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!("fleet: {e}");
+                    }
+                    if let Err(e) = agreement.push(s, &engine).await {
                         stats.store_errors.fetch_add(1, Ordering::Relaxed);
                         tracing::warn!("fleet: {e}");
                     }
@@ -128,8 +138,9 @@ async fn connect(
     let store = Store::connect(&settings.store, settings.result_expiry * 3).await?;
     let results: Changes<Change> = Box::pin(store.watch().await?);
     let overrides: Changes<(Vec<Override>, u64)> = Box::pin(store.watch_overrides().await?);
+    let serials: Changes<ViewSerial> = Box::pin(store.watch_serials().await?);
     shared.join(&store, engine).await?;
-    Ok((store, Watches { results, overrides }))
+    Ok((store, Watches { results, overrides, serials }))
 }
 
 /// What woke the task.
@@ -138,6 +149,8 @@ enum Event {
     Result(Option<Change>),
     /// A new list of the fleet's overrides (`None`: its watch broke).
     Overrides(Option<(Vec<Override>, u64)>),
+    /// A view's serial another instance wrote (`None`: its watch broke).
+    Serial(Option<ViewSerial>),
     /// Time to publish and decide.
     Tick,
 }

@@ -5,8 +5,10 @@
 //! (its check and target, hex) then the instance; the value a [`Report`] in JSON.
 //! History 1; entries older than the bucket's age limit (three times the result expiry)
 //! are dropped by the store. The bucket `PREFIX-state` holds what the fleet shares for
-//! good: `overrides`, the operators' overrides (JSON), changed only by compare-and-set
-//! on the revision read, so that two instances' changes never overwrite each other.
+//! good: `overrides`, the operators' overrides (JSON), and `serial.VIEW`, each view's
+//! agreed serial with the content it is for ([`ViewSerial`]), changed only by
+//! compare-and-set on the revision read, so that two instances' changes never overwrite
+//! each other.
 
 use std::time::Duration;
 
@@ -186,6 +188,53 @@ impl Store {
             .take_while(|entry| std::future::ready(entry.is_ok()))
             .filter_map(|entry| std::future::ready(entry.ok().and_then(change)));
         Ok(futures_util::stream::iter(present).chain(changes))
+    }
+}
+
+/// A view's serial as the fleet agreed on it: the content it is for, and the serial.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewSerial {
+    /// The zone.
+    pub zone: String,
+    /// The line.
+    pub line: String,
+    /// The content's digest (hex).
+    pub digest: String,
+    /// Its serial.
+    pub serial: u32,
+}
+
+/// The key of a view's serial in the state bucket.
+fn serial_key(zone: &str, line: &str) -> String {
+    format!("serial.{}", data_encoding::HEXLOWER.encode(format!("{zone}|{line}").as_bytes()))
+}
+
+impl Store {
+    /// The fleet's serial of view (`zone`, `line`) and its revision (`None`: none yet).
+    pub async fn serial(&self, zone: &str, line: &str) -> Result<Option<(ViewSerial, u64)>, StoreError> {
+        let key = serial_key(zone, line);
+        let entry = self.state.entry(&key).await.map_err(|e| StoreError(format!("reading {key}: {e}")))?;
+        Ok(entry.and_then(|e| Some((serde_json::from_slice(&e.value).ok()?, e.revision))))
+    }
+
+    /// Writes `view` if the store still holds `revision` (`None`: nothing yet); `false`
+    /// when another instance wrote it meanwhile.
+    pub async fn put_serial(&self, view: &ViewSerial, revision: Option<u64>) -> Result<bool, StoreError> {
+        let key = serial_key(&view.zone, &view.line);
+        let value = serde_json::to_vec(view).expect("a serial serializes");
+        match self.state.update(&key, value.into(), revision.unwrap_or(0)).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Ok(false),
+            Err(e) => Err(StoreError(format!("writing {key}: {e}"))),
+        }
+    }
+
+    /// Each view serial as another instance writes it.
+    pub async fn watch_serials(&self) -> Result<impl futures_util::Stream<Item = ViewSerial> + use<>, StoreError> {
+        let watch = self.state.watch("serial.>").await.map_err(|e| StoreError(format!("watching serials: {e}")))?;
+        Ok(watch
+            .take_while(|entry| std::future::ready(entry.is_ok()))
+            .filter_map(|entry| std::future::ready(entry.ok().and_then(|e| serde_json::from_slice(&e.value).ok()))))
     }
 }
 
