@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod admin;
+pub mod backend;
 pub mod inprocess;
 pub mod input_properties;
 pub mod netns;

@@ -8,12 +8,11 @@
 
 use crate::common;
 
-use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use common::backend::Backend;
 use common::netns::Fabric;
 use common::secondaries::{free_port, start_nats};
 use common::server::{RunningServer, answers, dig};
@@ -56,42 +55,6 @@ zones:
     path.display().to_string()
 }
 
-/// A TCP service a health check probes: accepts and closes every connection until
-/// dropped (then its port refuses).
-struct Backend {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Backend {
-    fn start(ip: IpAddr) -> Backend {
-        let listener = TcpListener::bind((ip, 0)).unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopped = stop.clone();
-        let thread = std::thread::spawn(move || {
-            while !stopped.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((connection, _)) => drop(connection),
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                }
-            }
-        });
-        Backend { addr, stop, thread: Some(thread) }
-    }
-}
-
-impl Drop for Backend {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
 /// A value of the instance's `/metrics`.
 fn metric(server: &RunningServer, name: &str) -> Option<f64> {
     let (_, body) = common::admin::call(server.admin, "GET", "/metrics", None, None);
@@ -118,8 +81,8 @@ fn three_instances_decide_together_and_keep_serving_without_the_store() {
     let store_addr: SocketAddr = ([127, 0, 0, 1], store_port).into();
     let nats = start_nats(&dir.join("nats"), store_addr);
     let loopback = IpAddr::from([127, 0, 0, 1]);
-    let first = Backend::start(loopback);
-    let second = Backend::start(loopback);
+    let first = Backend::start_on(loopback);
+    let second = Backend::start_on(loopback);
     let backends = [first.addr, second.addr];
     let instances: Vec<RunningServer> = [("bj1", "beijing"), ("sh1", "shanghai"), ("gz1", "guangzhou")]
         .iter()
@@ -331,8 +294,8 @@ fn a_path_cut_at_one_site_changes_no_answer_with_a_quorum_of_two() {
     let mut fabric = Fabric::new("fleet");
     let store: SocketAddr = (fabric.host(), free_port()).into();
     let nats = start_nats(&dir.join("nats"), store);
-    let first = Backend::start(fabric.service(0).into());
-    let second = Backend::start(fabric.service(1).into());
+    let first = Backend::start_on(fabric.service(0).into());
+    let second = Backend::start_on(fabric.service(1).into());
     let backends = [first.addr, second.addr];
     let mut instances = Vec::new();
     for (i, name, site) in [(1, "bj1", "beijing"), (2, "sh1", "shanghai"), (3, "gz1", "guangzhou")] {
