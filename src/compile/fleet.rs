@@ -35,12 +35,17 @@ impl Compiler<'_> {
             let place = self.place(def);
             self.fail(place, rule, format!("result_expiry_ms {expiry_ms} is below 1000"));
         }
+        if d.probe_sites == Some(0) {
+            let place = self.place(def);
+            self.fail(place, rule, "probe_sites 0: each node needs at least one site probing it");
+        }
         let store = self.fleet_store(&d.store)?;
         (self.errors.len() == errors_before).then(|| FleetSettings {
             instance: d.instance.value.clone(),
             site: d.site.value.clone(),
             store,
             policy,
+            probe_sites: d.probe_sites,
             result_expiry: Duration::from_millis(expiry_ms),
         })
     }

@@ -67,6 +67,8 @@ pub struct FleetSettings {
     pub store: StoreSettings,
     /// How node health is decided from the sites' probes.
     pub policy: crate::engine::fleet::Policy,
+    /// From how many sites each node is probed (`None`: all).
+    pub probe_sites: Option<u32>,
     /// A site's result older than this is not counted.
     pub result_expiry: Duration,
 }

@@ -88,6 +88,11 @@ pub struct FleetDef {
     /// `any`, `{ quorum: K }` (K sites), or `{ share: 0.18 }` (that share of the sites).
     #[serde(default)]
     pub health: Option<At<FleetHealthDef>>,
+    /// Probe each node from only this many sites (default: every site): the sites are
+    /// chosen per node the same way by every instance, and a site that goes quiet hands
+    /// its nodes to the next.
+    #[serde(default)]
+    pub probe_sites: Option<u32>,
     /// A site's probe result older than this is not counted (default 10000; results are
     /// published at least every third of it). With the store unreachable, the results
     /// last heard count until then; after, an instance follows its own probes.

@@ -70,9 +70,50 @@ impl Policy {
     }
 }
 
+/// The sites that probe a target when each target is probed from only `m` sites: the
+/// `m` of `sites` (the sites heard from, this one's included) that rank first for it
+/// (rendezvous hashing: every instance that knows the same sites picks the same ones,
+/// and a site that goes away moves only its own targets to the next site).
+pub fn probing_sites<'a>(target: &str, sites: &[&'a str], m: usize) -> Vec<&'a str> {
+    use std::hash::Hasher;
+    let mut ranked: Vec<(u64, &str)> = sites
+        .iter()
+        .map(|site| {
+            let mut h = siphasher::sip::SipHasher13::new_with_keys(0x6c69_6e65_646e_7331, 0x666c_6565_7470_7262);
+            h.write(site.as_bytes());
+            h.write_u8(0);
+            h.write(target.as_bytes());
+            (h.finish(), *site)
+        })
+        .collect();
+    ranked.sort_unstable();
+    ranked.dedup_by(|a, b| a.1 == b.1);
+    ranked.into_iter().take(m).map(|(_, site)| site).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_target_is_probed_by_m_sites_spread_over_all() {
+        let sites = ["beijing", "shanghai", "guangzhou"];
+        let mut load = [0usize; 3];
+        for t in 0..300 {
+            let chosen = probing_sites(&format!("192.0.2.{t}:80"), &sites, 2);
+            assert_eq!(chosen.len(), 2);
+            for c in chosen {
+                load[sites.iter().position(|s| *s == c).unwrap()] += 1;
+            }
+        }
+        assert!(load.iter().all(|&l| (150..=250).contains(&l)), "spread: {load:?}");
+        // The same sites in another order choose the same; a site gone moves only its own.
+        let t = "192.0.2.7:80";
+        assert_eq!(probing_sites(t, &sites, 2), probing_sites(t, &["guangzhou", "beijing", "shanghai"], 2));
+        let all = probing_sites(t, &sites, 2);
+        let without = probing_sites(t, &[all[0], "nowhere"], 2);
+        assert!(without.contains(&all[0]));
+    }
 
     #[test]
     fn a_site_is_up_when_any_of_its_instances_is() {

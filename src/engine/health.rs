@@ -162,6 +162,9 @@ pub struct ProbeState {
     own_up: AtomicBool,
     /// Whether the fleet decides `up` (else it is `own_up`).
     fleet: AtomicBool,
+    /// Whether this instance leaves the probing to other sites (a fleet that probes each
+    /// node from only some of its sites).
+    idle: AtomicBool,
     /// Consecutive successes (reset by a failure).
     successes: AtomicU32,
     /// Consecutive failures (reset by a success).
@@ -198,6 +201,7 @@ impl ProbeState {
             up: AtomicBool::new(up),
             own_up: AtomicBool::new(up),
             fleet: AtomicBool::new(false),
+            idle: AtomicBool::new(false),
             successes: AtomicU32::new(0),
             failures: AtomicU32::new(0),
             runs: AtomicU64::new(0),
@@ -228,6 +232,16 @@ impl ProbeState {
     /// Whether the fleet decides what queries read.
     pub fn follows_fleet(&self) -> bool {
         self.fleet.load(Ordering::Relaxed)
+    }
+
+    /// Whether this instance leaves this probe to other sites (it does not run it).
+    pub fn is_idle(&self) -> bool {
+        self.idle.load(Ordering::Relaxed)
+    }
+
+    /// Leaves this probe to other sites, or takes it up again.
+    pub fn set_idle(&self, idle: bool) {
+        self.idle.store(idle, Ordering::Relaxed);
     }
 
     /// The fleet's decision: what queries read from now on. Whether it changed.

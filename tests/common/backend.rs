@@ -3,13 +3,14 @@
 
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// A TCP port that accepts connections (a healthy node) until stopped or dropped.
 pub struct Backend {
     /// Where it listens.
     pub addr: SocketAddr,
+    accepted: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -27,15 +28,25 @@ impl Backend {
         let addr = listener.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = stop.clone();
+        let accepted = Arc::new(AtomicU64::new(0));
+        let counted = accepted.clone();
         let thread = std::thread::spawn(move || {
             while !stopping.load(Ordering::Relaxed) {
                 match listener.accept() {
-                    Ok((stream, _)) => drop(stream),
+                    Ok((stream, _)) => {
+                        counted.fetch_add(1, Ordering::Relaxed);
+                        drop(stream)
+                    }
                     Err(_) => std::thread::sleep(Duration::from_millis(5)),
                 }
             }
         });
-        Backend { addr, stop, thread: Some(thread) }
+        Backend { addr, accepted, stop, thread: Some(thread) }
+    }
+
+    /// Connections accepted so far (the probes it got).
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed)
     }
 
     /// Closes the port: connections are refused from now on.

@@ -362,3 +362,71 @@ fn a_path_cut_at_one_site_changes_no_answer_with_a_quorum_of_two() {
     drop(fabric);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Connections the backends got during `period`, the instances running.
+fn probe_load(backends: &[&Backend], period: Duration) -> u64 {
+    let before: u64 = backends.iter().map(|b| b.accepted()).sum();
+    std::thread::sleep(period);
+    backends.iter().map(|b| b.accepted()).sum::<u64>() - before
+}
+
+#[test]
+fn probing_each_node_from_two_sites_of_three_cuts_the_probe_load() {
+    require(&["kdig", "nats-server", "kill"]);
+    let dir = common::server::test_dir("fleet-load");
+    let store: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let nats = start_nats(&dir.join("nats"), store);
+    let loopback = IpAddr::from([127, 0, 0, 1]);
+    let (mut first, second) = (Backend::start_on(loopback), Backend::start_on(loopback));
+    let backends = [first.addr, second.addr];
+    let sites = [("bj1", "beijing"), ("sh1", "shanghai"), ("gz1", "guangzhou")];
+    let www = |s: &RunningServer| answers(&dig(s.addrs[0], &["www.example.com", "A", "+norec"]));
+    let mut load = Vec::new();
+    for probe_sites in ["", "  probe_sites: 2\n"] {
+        let instances: Vec<RunningServer> = sites
+            .iter()
+            .map(|(name, site)| {
+                let path = rules(&dir, name, site, store, backends);
+                let text = std::fs::read_to_string(&path).unwrap();
+                std::fs::write(
+                    &path,
+                    text.replace("  health: { quorum: 2 }\n", &format!("  health: {{ quorum: 2 }}\n{probe_sites}")),
+                )
+                .unwrap();
+                RunningServer::start(&path, &["127.0.0.1:0"])
+            })
+            .collect();
+        for s in &instances {
+            let joined = within(Duration::from_secs(10), || metric(s, "linedns_fleet_results_held") >= Some(2.0));
+            assert!(joined.is_some(), "instance did not join the fleet:\n{}", s.log());
+        }
+        std::thread::sleep(Duration::from_secs(1)); // the sites' shares settle
+        load.push(probe_load(&[&first, &second], Duration::from_secs(3)));
+        for s in &instances {
+            assert_eq!(www(s), ["192.0.2.1", "192.0.2.2"], "{}", s.log());
+        }
+        let mut instances = instances;
+        if !probe_sites.is_empty() {
+            // A site goes away: the others take its nodes up (within the result expiry),
+            // and a backend that stops then leaves their answers.
+            instances.remove(0).stop();
+            first.stop();
+            let stopped = Instant::now();
+            for s in &instances {
+                let gone = within(Duration::from_millis(3000 + 400 + 2000), || www(s) == ["192.0.2.2"]);
+                assert!(gone.is_some(), "still answered {:?} after it stopped:\n{}", stopped.elapsed(), s.log());
+            }
+        }
+        for s in instances {
+            s.stop();
+        }
+    }
+    let share = load[1] as f64 / load[0] as f64;
+    eprintln!(
+        "probe connections to the two backends in 3 s: {} from every site, {} from 2 sites of 3 ({share:.2})",
+        load[0], load[1]
+    );
+    assert!(load[0] > 0 && share <= 0.70, "with 2 sites of 3 probing, {share:.2} of the connections");
+    drop(nats);
+    let _ = std::fs::remove_dir_all(&dir);
+}

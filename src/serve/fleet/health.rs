@@ -15,7 +15,7 @@ use super::stats::FleetStats;
 use super::store::{Change, Report, Store, probe_token};
 use crate::compile::host::FleetSettings;
 use crate::engine::Engine;
-use crate::engine::fleet::Tally;
+use crate::engine::fleet::{Tally, probing_sites};
 use crate::serve::clock::unix_now_ms;
 
 /// A result heard from another instance.
@@ -76,6 +76,9 @@ pub async fn publish(
     for probe in &snapshot.probes {
         let target = probe.key.target.to_string();
         let token = probe_token(&probe.key.check, &target);
+        if probe.state.is_idle() {
+            continue; // other sites probe it
+        }
         let up = probe.state.own_up();
         let due = match results.published.get(&token) {
             Some((was, at)) => *was != up || at.elapsed() >= renew,
@@ -108,21 +111,33 @@ pub async fn publish(
     }
 }
 
-/// Decides every probe of the live snapshot from this instance's own verdict and the
-/// results heard within the expiry (by this instance's clock).
+/// Decides every probe of the live snapshot from the results of the sites that probe it
+/// (all, or the `probe_sites` chosen for it among the sites heard from), heard within the
+/// expiry (by this instance's clock), this instance's own verdict among them when its
+/// site is one; and leaves the probes its site is not chosen for idle.
 pub fn decide(engine: &Engine, settings: &FleetSettings, results: &Results, stats: &FleetStats) {
     let snapshot = engine.snapshot();
+    let fresh = |h: &Heard| h.received.elapsed() < settings.result_expiry;
+    let mut sites: Vec<&str> = results.heard.values().filter(|h| fresh(h)).map(|h| h.report.site.as_str()).collect();
+    sites.push(&settings.site);
+    sites.sort_unstable();
+    sites.dedup();
     let mut changed = false;
     for probe in &snapshot.probes {
         probe.state.follow_fleet();
-        if probe.state.last_ok().is_none() {
-            continue; // no verdict of its own yet: queries keep the initial state
-        }
         let token = probe_token(&probe.key.check, &probe.key.target.to_string());
-        let heard =
-            results.heard.iter().filter(|((p, _), h)| *p == token && h.received.elapsed() < settings.result_expiry);
-        let own = (settings.site.as_str(), probe.state.own_up());
-        let tally = Tally::of(heard.map(|(_, h)| (h.report.site.as_str(), h.report.up)).chain([own]));
+        let probing = settings.probe_sites.map(|m| probing_sites(&token, &sites, m as usize));
+        let counts = |site: &str| probing.as_ref().is_none_or(|chosen| chosen.contains(&site));
+        let mine = counts(&settings.site);
+        probe.state.set_idle(!mine);
+        let own = (mine && probe.state.last_ok().is_some()).then(|| (settings.site.as_str(), probe.state.own_up()));
+        let heard = results
+            .heard
+            .iter()
+            .filter(|((p, _), h)| *p == token && fresh(h) && counts(&h.report.site))
+            .map(|(_, h)| (h.report.site.as_str(), h.report.up));
+        let tally = Tally::of(heard.chain(own));
+        // No result yet (this instance's own included): queries keep the initial state.
         let Some(up) = settings.policy.decide(tally) else { continue };
         if probe.state.decide(up) {
             changed = true;

@@ -137,6 +137,11 @@ fn spawn(
         }
         loop {
             beat.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+            if state.is_idle() {
+                // Other sites of the fleet probe it.
+                tokio::time::sleep(spec.interval).await;
+                continue;
+            }
             let began = Instant::now();
             let result = match &prepared {
                 Err(e) => Err(e.clone()),
