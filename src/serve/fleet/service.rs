@@ -1,5 +1,5 @@
-//! The fleet's one task in `serve`: reaches the store (again, with doubling waits up to a
-//! minute, whenever it is lost), follows the other instances' probe results, the fleet's
+//! The fleet's one task in `serve`: reaches the store (again, with doubling waits up to
+//! 4 s, whenever it is lost), follows the other instances' probe results, the fleet's
 //! overrides and the views' serials as they are written, and every tick publishes this
 //! instance's verdicts, overrides and serials and decides every node
 //! ([`super::health`], [`super::overrides`], [`super::serials`]). No query waits on it: without the store the
@@ -26,8 +26,9 @@ use crate::engine::overrides::Override;
 /// How often results are looked at, verdicts published and decisions made.
 const TICK: Duration = Duration::from_millis(100);
 
-/// The longest wait between two attempts to reach the store.
-const MAX_RETRY: Duration = Duration::from_secs(60);
+/// The longest wait between two attempts to reach the store (it is back within this of
+/// its return).
+const MAX_RETRY: Duration = Duration::from_secs(4);
 
 /// A stream of changes, boxed.
 type Changes<T> = Pin<Box<dyn Stream<Item = T> + Send>>;
