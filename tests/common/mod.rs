@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod backend;
+pub mod browser;
 pub mod inprocess;
 pub mod input_properties;
 pub mod netns;

@@ -75,7 +75,7 @@ fn within(limit: Duration, mut done: impl FnMut() -> bool) -> Option<Duration> {
 
 #[test]
 fn three_instances_decide_together_and_keep_serving_without_the_store() {
-    require(&["kdig", "nats-server", "kill", "curl"]);
+    require(&["kdig", "nats-server", "kill", "curl", "chromium"]);
     let dir = common::server::test_dir("fleet");
     let store_port = free_port();
     let store_addr: SocketAddr = ([127, 0, 0, 1], store_port).into();
@@ -97,6 +97,24 @@ fn three_instances_decide_together_and_keep_serving_without_the_store() {
         assert!(joined.is_some(), "instance did not join the fleet:\n{}", s.log());
         assert_eq!(www(s), ["192.0.2.1", "192.0.2.2"]);
     }
+    // The status page shows each site's view of each node beside the decision.
+    let sites = || {
+        let (_, status) = common::admin::call(instances[0].admin, "GET", "/status", None, None);
+        let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+        let probe = &status["records"][0]["pools"][0]["nodes"][0]["probe"];
+        let sites: Vec<(String, bool)> = probe["sites"]
+            .as_array()
+            .map(|all| all.iter().map(|r| (r["site"].as_str().unwrap_or("").to_string(), r["up"] == true)).collect())
+            .unwrap_or_default();
+        sites
+    };
+    let all_up = ["beijing", "guangzhou", "shanghai"].map(|site| (site.to_string(), true));
+    let shown = within(Duration::from_secs(3), || sites() == all_up);
+    assert!(shown.is_some(), "each site's result on the status: {:?}", sites());
+    let shot = std::env::temp_dir().join(format!("linedns-fleet-status-{}.png", std::process::id()));
+    let dom = common::browser::render(&format!("http://{}/", instances[0].admin), &shot, 1280, 900);
+    assert!(dom.contains("sites: beijing up, guangzhou up, shanghai up"), "{dom}");
+    let _ = std::fs::remove_file(&shot);
 
     // An override made at one instance is in every instance's answers within 1 s, listed
     // everywhere with who, why and where; it survives an instance's restart, and ends

@@ -17,6 +17,7 @@ use crate::engine::health::Forced;
 use crate::engine::line::NodeHealth;
 use crate::serve::check::consistency::LastCheck;
 use crate::serve::control::{Control, ReloadEvent};
+use crate::serve::fleet::stats::SiteResult;
 
 /// The page served at `/`.
 pub const PAGE: &str = include_str!("status.html");
@@ -130,6 +131,10 @@ pub struct ProbeStatus {
     pub runs: u64,
     /// Probes failed.
     pub failures: u64,
+    /// In a fleet: each site's result (this instance's own included) beside the decision
+    /// (`up`); empty otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sites: Vec<SiteResult>,
 }
 
 /// A view's serial.
@@ -162,6 +167,7 @@ pub fn status(control: &Control) -> Status {
             }
         })
         .collect();
+    let fleet_sites = control.fleet.sites.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let records = live
         .line_records
         .iter()
@@ -189,6 +195,7 @@ pub fn status(control: &Control) -> Status {
                                     last_latency_ms: last_us as f64 / 1000.0,
                                     runs,
                                     failures,
+                                    sites: fleet_sites.get(&probe.key).cloned().unwrap_or_default(),
                                 }
                             });
                             let decided = health.forced_in_pool(index as u32, pool.line, node.node);

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use super::stats::FleetStats;
+use super::stats::{FleetStats, SiteResult};
 use super::store::{Change, Report, Store, probe_token};
 use crate::compile::host::FleetSettings;
 use crate::engine::Engine;
@@ -156,4 +156,40 @@ pub fn decide(engine: &Engine, settings: &FleetSettings, results: &Results, stat
     if changed {
         engine.serials.mark_changed();
     }
+}
+
+/// Records every probe's results as this instance holds them, for the status page.
+pub fn record_views(engine: &Engine, settings: &FleetSettings, results: &Results, stats: &FleetStats) {
+    let snapshot = engine.snapshot();
+    let mut views = HashMap::with_capacity(snapshot.probes.len());
+    for probe in &snapshot.probes {
+        let token = probe_token(&probe.key.check, &probe.key.target.to_string());
+        let mut sites: Vec<SiteResult> = results
+            .heard
+            .iter()
+            .filter(|((p, _), _)| *p == token)
+            .map(|((_, instance), h)| {
+                let age = h.received.elapsed();
+                SiteResult {
+                    site: h.report.site.clone(),
+                    instance: instance.clone(),
+                    up: h.report.up,
+                    age_ms: age.as_millis() as u64,
+                    counted: age < settings.result_expiry,
+                }
+            })
+            .collect();
+        if !probe.state.is_idle() && probe.state.last_ok().is_some() {
+            sites.push(SiteResult {
+                site: settings.site.clone(),
+                instance: settings.instance.clone(),
+                up: probe.state.own_up(),
+                age_ms: 0,
+                counted: true,
+            });
+        }
+        sites.sort_by(|a, b| (&a.site, &a.instance).cmp(&(&b.site, &b.instance)));
+        views.insert(probe.key.clone(), sites);
+    }
+    *stats.sites.lock().unwrap_or_else(|e| e.into_inner()) = views;
 }

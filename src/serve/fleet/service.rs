@@ -26,6 +26,9 @@ use crate::engine::overrides::Override;
 /// How often results are looked at, verdicts published and decisions made.
 const TICK: Duration = Duration::from_millis(100);
 
+/// Every this many ticks the results are recorded for the status page.
+const VIEWS_EVERY: u64 = 10;
+
 /// The longest wait between two attempts to reach the store (it is back within this of
 /// its return).
 const MAX_RETRY: Duration = Duration::from_secs(4);
@@ -58,6 +61,7 @@ pub async fn run(
     let mut store: Option<Store> = None;
     let mut watches: Option<Watches> = None;
     let mut tick = tokio::time::interval(TICK);
+    let mut ticks: u64 = 0;
     loop {
         if store.is_none() && Instant::now() >= next_attempt {
             match connect(&settings, &engine, &mut shared).await {
@@ -124,6 +128,10 @@ pub async fn run(
                     }
                 }
                 health::decide(&engine, &settings, &results, &stats);
+                ticks += 1;
+                if ticks.is_multiple_of(VIEWS_EVERY) {
+                    health::record_views(&engine, &settings, &results, &stats);
+                }
                 stats.results_held.store(results.held() as u64, Ordering::Relaxed);
             }
         }
