@@ -247,8 +247,14 @@ pub fn start_powerdns(
 /// `addr`, its streams kept in `dir/jetstream` (a restart on the same `dir` finds them).
 /// Waits (at most 10 s) until it takes connections.
 pub fn start_nats(dir: &Path, addr: SocketAddr) -> Secondary {
+    start_nats_with(dir, addr, "")
+}
+
+/// [`start_nats`] with `extra` configuration (a `tls` block, an `authorization` block).
+pub fn start_nats_with(dir: &Path, addr: SocketAddr, extra: &str) -> Secondary {
     std::fs::create_dir_all(dir).unwrap();
-    let conf = format!("listen: {addr}\njetstream {{\n  store_dir: \"{}\"\n}}\n", dir.join("jetstream").display());
+    let conf =
+        format!("listen: {addr}\njetstream {{\n  store_dir: \"{}\"\n}}\n{extra}", dir.join("jetstream").display());
     let args = vec!["-c".to_string(), dir.join("nats.conf").display().to_string()];
     let mut nats = spawn("nats-server", "nats-server", &args, &conf, dir, addr.port());
     nats.addr = addr;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::backend::Backend;
 use common::netns::Fabric;
-use common::secondaries::{free_port, start_nats};
+use common::secondaries::{free_port, start_nats, start_nats_with};
 use common::server::{RunningServer, answers, dig};
 use common::tools::require;
 
@@ -260,6 +260,13 @@ fn three_instances_decide_together_and_keep_serving_without_the_store() {
         }
     }
     assert_eq!(lost, 0, "queries lost while the store was down ({asked} asked)");
+    let shot = std::env::temp_dir().join(format!("linedns-fleet-down-{}.png", std::process::id()));
+    let dom = common::browser::render(&format!("http://{}/", instances[0].admin), &shot, 1280, 900);
+    assert!(
+        dom.contains("data-fleet-store=\"down\"") && dom.contains("Fleet store unreachable: bj1 (beijing)"),
+        "{dom}"
+    );
+    let _ = std::fs::remove_file(&shot);
     for s in &instances {
         assert_eq!(metric(s, "linedns_fleet_store_up"), Some(0.0), "the store's loss is not shown:\n{}", s.log());
         assert!(s.log().contains("fleet: store unreachable"), "{}", s.log());
@@ -452,6 +459,50 @@ fn probing_each_node_from_two_sites_of_three_cuts_the_probe_load() {
         load[0], load[1]
     );
     assert!(load[0] > 0 && share <= 0.70, "with 2 sites of 3 probing, {share:.2} of the connections");
+    drop(nats);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_store_is_reached_over_tls_with_a_password_and_a_wrong_one_is_named() {
+    require(&["kdig", "nats-server", "kill", "curl"]);
+    let dir = common::server::test_dir("fleet-tls");
+    // The store's certificate (for 127.0.0.1), which the instances trust as their CA.
+    let key = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    std::fs::write(dir.join("store.pem"), key.cert.pem()).unwrap();
+    std::fs::write(dir.join("store.key"), key.signing_key.serialize_pem()).unwrap();
+    let conf = format!(
+        "tls {{\n  cert_file: \"{}\"\n  key_file: \"{}\"\n}}\nauthorization {{\n  user: linedns\n  password: \"s3cret-store\"\n}}\n",
+        dir.join("store.pem").display(),
+        dir.join("store.key").display()
+    );
+    let store: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let nats = start_nats_with(&dir.join("nats"), store, &conf);
+    let backend = Backend::start();
+    let start = |name: &str, password: &str| {
+        let path = rules(&dir, name, name, store, [backend.addr, backend.addr]);
+        std::fs::write(dir.join(format!("{name}.password")), format!("{password}\n")).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap().replace(
+            &format!("store: {{ kind: nats, servers: [\"nats://{store}\"] }}"),
+            &format!(
+                "store: {{ kind: nats, servers: [\"tls://{store}\"], user: linedns, password_file: {name}.password, ca_file: store.pem }}"
+            ),
+        );
+        std::fs::write(&path, text).unwrap();
+        RunningServer::start(&path, &["127.0.0.1:0"])
+    };
+    let good = start("good", "s3cret-store");
+    let joined = within(Duration::from_secs(10), || metric(&good, "linedns_fleet_store_up") == Some(1.0));
+    assert!(joined.is_some(), "the instance did not reach the store over TLS:\n{}", good.log());
+    let bad = start("bad", "wrong");
+    let named = within(Duration::from_secs(10), || bad.log().contains("fleet: cannot connect to tls://"));
+    assert!(named.is_some(), "a wrong password is not named:\n{}", bad.log());
+    assert_eq!(metric(&bad, "linedns_fleet_store_up"), Some(0.0));
+    assert!(!bad.log().contains("wrong"), "the password is not shown:\n{}", bad.log());
+    // It answers all the same.
+    assert_eq!(answers(&dig(bad.addrs[0], &["www.example.com", "A", "+norec"])), ["192.0.2.1", "192.0.2.2"]);
+    good.stop();
+    bad.stop();
     drop(nats);
     let _ = std::fs::remove_dir_all(&dir);
 }

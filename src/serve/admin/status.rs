@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 
 use serde::Serialize;
 
@@ -52,6 +53,24 @@ pub struct Status {
     pub check: Option<LastCheck>,
     /// Each provider's zone as the pushes left it (`providers:`).
     pub providers: Vec<ProviderStatus>,
+    /// This instance's fleet (`fleet:`), if it is in one.
+    pub fleet: Option<FleetStatus>,
+}
+
+/// This instance in its fleet.
+#[derive(Serialize)]
+pub struct FleetStatus {
+    /// Its name.
+    pub instance: String,
+    /// Its site.
+    pub site: String,
+    /// Whether the store is reachable (else: deciding from the results last heard and
+    /// its own probes; the page shows a banner).
+    pub store_up: bool,
+    /// The health policy, in words.
+    pub policy: String,
+    /// Results held from the other instances.
+    pub results_held: u64,
 }
 
 /// One zone at one provider.
@@ -239,6 +258,13 @@ pub fn status(control: &Control) -> Status {
             .into_iter()
             .map(|((provider, zone), stats)| ProviderStatus { provider, zone, stats })
             .collect(),
+        fleet: control.host().fleet.as_ref().map(|f| FleetStatus {
+            instance: f.instance.clone(),
+            site: f.site.clone(),
+            store_up: control.fleet.connected.load(Ordering::Relaxed),
+            policy: f.policy.to_string(),
+            results_held: control.fleet.results_held.load(Ordering::Relaxed),
+        }),
     }
 }
 
