@@ -165,6 +165,8 @@ pub struct ProbeState {
     /// Whether this instance leaves the probing to other sites (a fleet that probes each
     /// node from only some of its sites).
     idle: AtomicBool,
+    /// The probes run when it was last taken up again after being idle.
+    runs_at_wake: AtomicU64,
     /// Consecutive successes (reset by a failure).
     successes: AtomicU32,
     /// Consecutive failures (reset by a success).
@@ -202,6 +204,7 @@ impl ProbeState {
             own_up: AtomicBool::new(up),
             fleet: AtomicBool::new(false),
             idle: AtomicBool::new(false),
+            runs_at_wake: AtomicU64::new(0),
             successes: AtomicU32::new(0),
             failures: AtomicU32::new(0),
             runs: AtomicU64::new(0),
@@ -239,9 +242,18 @@ impl ProbeState {
         self.idle.load(Ordering::Relaxed)
     }
 
-    /// Leaves this probe to other sites, or takes it up again.
+    /// Leaves this probe to other sites, or takes it up again (its verdict from before
+    /// is then not counted until a probe has run: [`ProbeState::has_fresh_verdict`]).
     pub fn set_idle(&self, idle: bool) {
-        self.idle.store(idle, Ordering::Relaxed);
+        if self.idle.swap(idle, Ordering::Relaxed) && !idle {
+            self.runs_at_wake.store(self.runs.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+    }
+
+    /// Whether this instance has a verdict of its own to count: a probe ran, and since
+    /// it last took the probe up again.
+    pub fn has_fresh_verdict(&self) -> bool {
+        self.runs.load(Ordering::Relaxed) > self.runs_at_wake.load(Ordering::Relaxed)
     }
 
     /// The fleet's decision: what queries read from now on. Whether it changed.

@@ -499,6 +499,7 @@ fn the_store_is_reached_over_tls_with_a_password_and_a_wrong_one_is_named() {
     assert!(named.is_some(), "a wrong password is not named:\n{}", bad.log());
     assert_eq!(metric(&bad, "linedns_fleet_store_up"), Some(0.0));
     assert!(!bad.log().contains("wrong"), "the password is not shown:\n{}", bad.log());
+    assert!(!good.log().contains("s3cret-store"), "the password is not shown:\n{}", good.log());
     // It answers all the same.
     assert_eq!(answers(&dig(bad.addrs[0], &["www.example.com", "A", "+norec"])), ["192.0.2.1", "192.0.2.2"]);
     good.stop();

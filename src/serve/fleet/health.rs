@@ -32,6 +32,8 @@ pub struct Results {
     heard: HashMap<(String, String), Heard>,
     /// What this instance last published, and when, by probe token.
     published: HashMap<String, (bool, Instant)>,
+    /// Whether the last publication failed (said once in the log).
+    publish_failing: bool,
 }
 
 /// Keeps another instance's result (this instance's own come from its probes).
@@ -42,7 +44,8 @@ pub fn hear(results: &mut Results, settings: &FleetSettings, change: Change) {
     let key = (change.probe, change.instance);
     match change.report {
         Some(report) => {
-            results.heard.insert(key, Heard { report, received: Instant::now() });
+            let received = Instant::now().checked_sub(change.age).unwrap_or_else(Instant::now);
+            results.heard.insert(key, Heard { report, received });
         }
         None => {
             results.heard.remove(&key);
@@ -59,6 +62,11 @@ impl Results {
     /// Forgets what was published (after a reconnection, everything is published again).
     pub fn republish(&mut self) {
         self.published.clear();
+    }
+
+    /// Drops the results older than `keep` (the store drops them too).
+    pub fn prune(&mut self, keep: std::time::Duration) {
+        self.heard.retain(|_, h| h.received.elapsed() < keep);
     }
 }
 
@@ -82,7 +90,7 @@ pub async fn publish(
         let up = probe.state.own_up();
         let due = match results.published.get(&token) {
             Some((was, at)) => *was != up || at.elapsed() >= renew,
-            None => probe.state.last_ok().is_some(),
+            None => probe.state.has_fresh_verdict(),
         };
         if !due {
             continue;
@@ -99,12 +107,18 @@ pub async fn publish(
         };
         match store.publish(&token, &report).await {
             Ok(()) => {
+                if std::mem::take(&mut results.publish_failing) {
+                    tracing::info!("fleet: this instance's results are shared again");
+                }
                 stats.published.fetch_add(1, Ordering::Relaxed);
                 results.published.insert(token, (up, Instant::now()));
             }
             Err(e) => {
                 stats.store_errors.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!("fleet: {e}");
+                if !results.publish_failing {
+                    tracing::warn!("fleet: {e}; this instance's results are not shared until it succeeds");
+                }
+                results.publish_failing = true;
                 return;
             }
         }
@@ -118,19 +132,28 @@ pub async fn publish(
 pub fn decide(engine: &Engine, settings: &FleetSettings, results: &Results, stats: &FleetStats) {
     let snapshot = engine.snapshot();
     let fresh = |h: &Heard| h.received.elapsed() < settings.result_expiry;
-    let mut sites: Vec<&str> = results.heard.values().filter(|h| fresh(h)).map(|h| h.report.site.as_str()).collect();
-    sites.push(&settings.site);
-    sites.sort_unstable();
-    sites.dedup();
     let mut changed = false;
     for probe in &snapshot.probes {
         probe.state.follow_fleet();
         let token = probe_token(&probe.key.check, &probe.key.target.to_string());
-        let probing = settings.probe_sites.map(|m| probing_sites(&token, &sites, m as usize));
-        let counts = |site: &str| probing.as_ref().is_none_or(|chosen| chosen.contains(&site));
+        // The sites to choose from: those with a fresh result for this very probe (a
+        // site with other rules, or one that stopped, is not relied on), and this one.
+        let probing = settings.probe_sites.map(|m| {
+            let mut sites: Vec<&str> = results
+                .heard
+                .iter()
+                .filter(|((p, _), h)| *p == token && fresh(h))
+                .map(|(_, h)| h.report.site.as_str())
+                .chain([settings.site.as_str()])
+                .collect();
+            sites.sort_unstable();
+            sites.dedup();
+            probing_sites(&token, &sites, m as usize).into_iter().map(str::to_string).collect::<Vec<String>>()
+        });
+        let counts = |site: &str| probing.as_ref().is_none_or(|chosen| chosen.iter().any(|c| c == site));
         let mine = counts(&settings.site);
         probe.state.set_idle(!mine);
-        let own = (mine && probe.state.last_ok().is_some()).then(|| (settings.site.as_str(), probe.state.own_up()));
+        let own = (mine && probe.state.has_fresh_verdict()).then(|| (settings.site.as_str(), probe.state.own_up()));
         let heard = results
             .heard
             .iter()
@@ -179,7 +202,7 @@ pub fn record_views(engine: &Engine, settings: &FleetSettings, results: &Results
                 }
             })
             .collect();
-        if !probe.state.is_idle() && probe.state.last_ok().is_some() {
+        if !probe.state.is_idle() && probe.state.has_fresh_verdict() {
             sites.push(SiteResult {
                 site: settings.site.clone(),
                 instance: settings.instance.clone(),

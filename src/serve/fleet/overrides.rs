@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use super::store::{Store, StoreError};
 use crate::engine::Engine;
-use crate::engine::overrides::{Override, Target};
+use crate::engine::overrides::Override;
 use crate::serve::override_store;
 
 /// Attempts to write this instance's changes when other instances keep changing the list.
@@ -40,16 +40,30 @@ impl Shared {
         engine.overrides.changes() != self.seen
     }
 
-    /// Puts the fleet's `list` (at `revision`) in force here and in the state directory.
+    /// The fleet's `list` (at `revision`), as another instance wrote it: put in force
+    /// here, unless overrides were changed here since the last one (then the next
+    /// [`Shared::push`] merges those changes into the store's list and puts that in force).
     pub fn adopt(&mut self, engine: &Engine, list: Vec<Override>, revision: u64) {
-        if self.revision.is_some_and(|r| r >= revision) {
-            return; // this instance wrote it, and put it in force then
+        if self.revision.is_some_and(|r| r >= revision) || self.changed_here(engine) {
+            return;
+        }
+        self.take(engine, list, revision, engine.overrides.changes());
+    }
+
+    /// Puts `list` (at `revision`) in force here and in the state directory, unless the
+    /// overrides changed here since `read` (the change count when the list was made):
+    /// then they stay, and the next push merges them.
+    fn take(&mut self, engine: &Engine, list: Vec<Override>, revision: u64, read: u64) {
+        if engine.overrides.changes() != read {
+            self.synced = list;
+            self.revision = Some(revision);
+            return;
         }
         if local(engine) != list {
             for o in list.iter().filter(|o| !self.synced.contains(o)) {
                 let place = o.place.as_deref().unwrap_or("?");
                 tracing::warn!(
-                    "fleet override {}: {} forced {} by {} at {place} ({})",
+                    "fleet override {}: {} forced {} by {:?} at {place:?} ({:?})",
                     o.id,
                     o.target,
                     o.state,
@@ -57,7 +71,7 @@ impl Shared {
                     o.why
                 );
             }
-            for o in self.synced.iter().filter(|o| !list.iter().any(|l| l.target == o.target)) {
+            for o in self.synced.iter().filter(|o| !list.iter().any(|l| l.id == o.id)) {
                 tracing::warn!("fleet override {} removed: {}", o.id, o.target);
             }
             engine.restore_overrides(list.clone());
@@ -75,8 +89,8 @@ impl Shared {
     pub async fn join(&mut self, store: &Store, engine: &Engine) -> Result<(), StoreError> {
         self.revision = None;
         match store.overrides().await? {
-            Some((list, revision)) if !self.changed_here(engine) => {
-                self.adopt(engine, list, revision);
+            Some((Some(list), revision)) if !self.changed_here(engine) => {
+                self.take(engine, list, revision, engine.overrides.changes());
                 Ok(())
             }
             _ => self.write(store, engine).await,
@@ -88,17 +102,21 @@ impl Shared {
         if self.changed_here(engine) { self.write(store, engine).await } else { Ok(()) }
     }
 
-    /// Merges the changes made here into the store's list, compare-and-set.
+    /// Merges the changes made here into the store's list, compare-and-set; the store
+    /// holding none (a new fleet, or its data lost), this instance's list as it is.
     async fn write(&mut self, store: &Store, engine: &Engine) -> Result<(), StoreError> {
         for _ in 0..ATTEMPTS {
-            let (base, revision) = match store.overrides().await? {
-                Some((list, revision)) => (list, Some(revision)),
-                None => (Vec::new(), None),
+            let read = engine.overrides.changes();
+            let here = local(engine);
+            let (merged, revision) = match store.overrides().await? {
+                Some((Some(base), revision)) => (merge(&base, &self.synced, &here, &self.instance), Some(revision)),
+                // An entry that is no list (deleted, or written by something else):
+                // replaced by this instance's.
+                Some((None, revision)) => (merge(&[], &[], &here, &self.instance), Some(revision)),
+                None => (merge(&[], &[], &here, &self.instance), None),
             };
-            let merged = merge(&base, &self.synced, &local(engine), &self.instance);
             if let Some(written) = store.put_overrides(&merged, revision).await? {
-                self.revision = None;
-                self.adopt(engine, merged, written);
+                self.take(engine, merged, written, read);
                 return Ok(());
             }
         }
@@ -113,17 +131,17 @@ fn local(engine: &Engine) -> Vec<Override> {
     engine.list_overrides().into_iter().map(|listed| listed.over).collect()
 }
 
-/// The changes `local` made since `synced` (overrides set or replaced here, targets
-/// cleared here) applied to the fleet's list `base`. An override set here keeps its id
+/// The changes `local` made since `synced` (overrides set or replaced here, overrides
+/// removed here, by id) applied to the fleet's list `base`. An override set here keeps its id
 /// unless the fleet's list has that id for another target (then it takes the next free
 /// one), and says it was set at `instance`.
 fn merge(base: &[Override], synced: &[Override], local: &[Override], instance: &str) -> Vec<Override> {
     let set_here: Vec<&Override> = local.iter().filter(|o| !synced.contains(o)).collect();
-    let cleared_here: Vec<&Target> =
-        synced.iter().filter(|s| !local.iter().any(|o| o.target == s.target)).map(|s| &s.target).collect();
+    // Removed here: by id, so that one set elsewhere for the same target meanwhile stays.
+    let cleared_here: Vec<u64> = synced.iter().filter(|s| !local.iter().any(|o| o.id == s.id)).map(|s| s.id).collect();
     let mut out: Vec<Override> = base
         .iter()
-        .filter(|b| !cleared_here.contains(&&b.target) && !set_here.iter().any(|o| o.target == b.target))
+        .filter(|b| !cleared_here.contains(&b.id) && !set_here.iter().any(|o| o.target == b.target))
         .cloned()
         .collect();
     let mut next = base.iter().chain(local).map(|o| o.id).max().unwrap_or(0);
@@ -142,7 +160,7 @@ fn merge(base: &[Override], synced: &[Override], local: &[Override], instance: &
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::overrides::Forced;
+    use crate::engine::overrides::{Forced, Target};
 
     fn node(id: u64, addr: &str, state: Forced, place: Option<&str>) -> Override {
         Override {
@@ -173,5 +191,26 @@ mod tests {
         let up = node(1, "192.0.2.1", Forced::Up, None);
         let merged = merge(synced, synced, std::slice::from_ref(&up), "gz1");
         assert_eq!((merged.len(), merged[0].state, merged[0].place.as_deref()), (1, Forced::Up, Some("gz1")));
+    }
+}
+
+#[cfg(test)]
+mod more_tests {
+    use super::*;
+    use crate::engine::overrides::{Forced, Target};
+
+    #[test]
+    fn a_store_without_a_list_takes_this_instances_as_it_is() {
+        let o = Override {
+            id: 4,
+            target: Target::Line("telecom".into()),
+            state: Forced::Drained,
+            who: "ops".into(),
+            why: "test".into(),
+            at: 1,
+            place: None,
+        };
+        let merged = merge(&[], &[], std::slice::from_ref(&o), "bj1");
+        assert_eq!((merged.len(), merged[0].id, merged[0].place.as_deref()), (1, 4, Some("bj1")));
     }
 }

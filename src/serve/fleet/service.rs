@@ -61,6 +61,7 @@ pub async fn run(
     let mut store: Option<Store> = None;
     let mut watches: Option<Watches> = None;
     let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut ticks: u64 = 0;
     loop {
         if store.is_none() && Instant::now() >= next_attempt {
@@ -68,7 +69,7 @@ pub async fn run(
                 Ok((s, w)) => {
                     tracing::info!(
                         "fleet: store {} reached; following the other instances' probes and overrides",
-                        settings.store.servers.join(", ")
+                        super::store::shown(&settings.store.servers)
                     );
                     store = Some(s);
                     watches = Some(w);
@@ -116,6 +117,8 @@ pub async fn run(
                 next_attempt = Instant::now() + retry;
             }
             Event::Tick => {
+                // Decisions first: they never wait on the store.
+                health::decide(&engine, &settings, &results, &stats);
                 if let Some(s) = &store {
                     health::publish(s, &engine, &settings, &mut results, &stats).await;
                     if let Err(e) = shared.push(s, &engine).await {
@@ -127,9 +130,9 @@ pub async fn run(
                         tracing::warn!("fleet: {e}");
                     }
                 }
-                health::decide(&engine, &settings, &results, &stats);
                 ticks += 1;
                 if ticks.is_multiple_of(VIEWS_EVERY) {
+                    results.prune(settings.result_expiry * 3);
                     health::record_views(&engine, &settings, &results, &stats);
                 }
                 stats.results_held.store(results.held() as u64, Ordering::Relaxed);

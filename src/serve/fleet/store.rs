@@ -53,6 +53,8 @@ pub struct Change {
     pub instance: String,
     /// The report, or `None` when it was deleted.
     pub report: Option<Report>,
+    /// How long ago the store took it (by this instance's clock and the store's).
+    pub age: Duration,
 }
 
 /// Why the store could not be used, in words.
@@ -63,6 +65,15 @@ impl std::fmt::Display for StoreError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// The servers as logs show them: any `user:password@` a URL holds left out.
+pub fn shown(servers: &[String]) -> String {
+    let bare = |url: &String| match (url.split_once("://"), url.rfind('@')) {
+        (Some((scheme, _)), Some(at)) => format!("{scheme}://{}", &url[at + 1..]),
+        _ => url.clone(),
+    };
+    servers.iter().map(bare).collect::<Vec<_>>().join(", ")
 }
 
 /// A probe's part of a key: its check and target, hex (any check name fits a key).
@@ -112,7 +123,7 @@ impl Store {
             .request_timeout(Some(TIMEOUT))
             .connect(servers)
             .await
-            .map_err(|e| failed(&format!("cannot connect to {}", settings.servers.join(", ")), &e))?;
+            .map_err(|e| failed(&format!("cannot connect to {}", shown(&settings.servers)), &e))?;
         let jetstream = async_nats::jetstream::new(client.clone());
         let bucket = |name: &str, max_age: Duration| kv::Config {
             bucket: format!("{}-{name}", settings.bucket_prefix),
@@ -125,10 +136,14 @@ impl Store {
         Ok(Store { client, results, state })
     }
 
-    /// The fleet's overrides and their revision (`None`: none was ever written).
-    pub async fn overrides(&self) -> Result<Option<(Vec<Override>, u64)>, StoreError> {
+    /// The fleet's overrides and their revision (`None`: none was ever written; a list of
+    /// `None`: the entry holds no list, deleted or not readable, and is to be replaced).
+    pub async fn overrides(&self) -> Result<Option<(Option<Vec<Override>>, u64)>, StoreError> {
         let entry = self.state.entry(OVERRIDES_KEY).await.map_err(|e| StoreError(format!("reading overrides: {e}")))?;
-        Ok(entry.and_then(overrides_of))
+        Ok(entry.map(|e| match e.operation {
+            kv::Operation::Put => (serde_json::from_slice(&e.value).ok(), e.revision),
+            kv::Operation::Delete | kv::Operation::Purge => (None, e.revision),
+        }))
     }
 
     /// Writes `list` as the fleet's overrides if the store still holds `revision` (`None`:
@@ -210,11 +225,15 @@ fn serial_key(zone: &str, line: &str) -> String {
 }
 
 impl Store {
-    /// The fleet's serial of view (`zone`, `line`) and its revision (`None`: none yet).
-    pub async fn serial(&self, zone: &str, line: &str) -> Result<Option<(ViewSerial, u64)>, StoreError> {
+    /// The fleet's serial of view (`zone`, `line`) and its revision (`None`: none yet; a
+    /// serial of `None`: the entry holds none, deleted or not readable, to be replaced).
+    pub async fn serial(&self, zone: &str, line: &str) -> Result<Option<(Option<ViewSerial>, u64)>, StoreError> {
         let key = serial_key(zone, line);
         let entry = self.state.entry(&key).await.map_err(|e| StoreError(format!("reading {key}: {e}")))?;
-        Ok(entry.and_then(|e| Some((serde_json::from_slice(&e.value).ok()?, e.revision))))
+        Ok(entry.map(|e| match e.operation {
+            kv::Operation::Put => (serde_json::from_slice(&e.value).ok(), e.revision),
+            kv::Operation::Delete | kv::Operation::Purge => (None, e.revision),
+        }))
     }
 
     /// Writes `view` if the store still holds `revision` (`None`: nothing yet); `false`
@@ -265,5 +284,9 @@ fn change(entry: kv::Entry) -> Option<Change> {
         kv::Operation::Put => Some(serde_json::from_slice(&entry.value).ok()?),
         kv::Operation::Delete | kv::Operation::Purge => None,
     };
-    Some(Change { probe: probe.to_string(), instance: instance.to_string(), report })
+    let now_ns =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos() as i128;
+    let age_ns = (now_ns - entry.created.unix_timestamp_nanos()).max(0);
+    let age = Duration::from_nanos(u64::try_from(age_ns).unwrap_or(u64::MAX));
+    Some(Change { probe: probe.to_string(), instance: instance.to_string(), report, age })
 }
