@@ -35,6 +35,16 @@ impl Compiler<'_> {
             let place = self.place(def);
             self.fail(place, rule, format!("result_expiry_ms {expiry_ms} is below 1000"));
         }
+        if let (Policy::Quorum(k), Some(m)) = (policy, d.probe_sites)
+            && k > m
+        {
+            let place = self.place(def);
+            self.fail(
+                place,
+                rule,
+                format!("health quorum {k} is more than probe_sites {m}: no node could ever be seen up by {k} sites"),
+            );
+        }
         if d.probe_sites == Some(0) {
             let place = self.place(def);
             self.fail(place, rule, "probe_sites 0: each node needs at least one site probing it");

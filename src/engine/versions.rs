@@ -418,6 +418,30 @@ mod tests {
     }
 
     #[test]
+    fn a_fleets_serial_for_the_same_content_is_taken_and_none_that_is_behind() {
+        let snapshot = crate::compile::fixtures::snapshot();
+        let signatures = SignatureCache::default();
+        let health = crate::engine::line::AllUp;
+        let now = 1_800_000_000;
+        let mut versions = Versions::default();
+        versions.update(&snapshot, &health, now, &signatures, &Agreed::new());
+        let (zone, line, serial) = versions.list()[0].clone();
+        let digest = versions.views[&(zone.clone(), line.clone())].digest;
+        let key = (zone.clone(), line.clone());
+        // Ahead, for this content: taken (a change, to announce).
+        let ahead = Agreed::from([(key.clone(), (digest, serial + 7))]);
+        let changes = versions.update(&snapshot, &health, now, &signatures, &ahead);
+        assert_eq!(versions.serial(&zone, &line), Some(serial + 7));
+        assert!(changes.iter().any(|c| c.serial == serial + 7 && c.previous == Some(serial)));
+        // Behind, or for other content: not taken, and the serial never goes back.
+        let behind = Agreed::from([(key.clone(), (digest, serial + 1))]);
+        versions.update(&snapshot, &health, now, &signatures, &behind);
+        let other = Agreed::from([(key, (Digest([7; 32]), serial + 100))]);
+        versions.update(&snapshot, &health, now, &signatures, &other);
+        assert_eq!(versions.serial(&zone, &line), Some(serial + 7));
+    }
+
+    #[test]
     fn next_serial_follows_the_clock_and_never_goes_back() {
         assert_eq!(next_serial(100, 200), 200);
         assert_eq!(next_serial(200, 200), 201, "two versions in one second");

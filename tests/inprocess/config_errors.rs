@@ -512,6 +512,10 @@ fn fleet_errors_name_the_field_and_the_value() {
             "  instance: bj1\n  site: bj\n  store: { kind: nats, servers: [\"nats://h:1\"] }\n  health: most\n",
             &["\"most\": majority, any, { quorum: K } or { share: S }"],
         ),
+        (
+            "  instance: bj1\n  site: bj\n  store: { kind: nats, servers: [\"nats://h:1\"] }\n  health: { quorum: 3 }\n  probe_sites: 2\n",
+            &["health quorum 3 is more than probe_sites 2"],
+        ),
     ];
     for (body, needles) in cases {
         let err = error_of(&fleet(body), Path::new("."));
