@@ -140,10 +140,7 @@ impl Store {
     /// `None`: the entry holds no list, deleted or not readable, and is to be replaced).
     pub async fn overrides(&self) -> Result<Option<(Option<Vec<Override>>, u64)>, StoreError> {
         let entry = self.state.entry(OVERRIDES_KEY).await.map_err(|e| StoreError(format!("reading overrides: {e}")))?;
-        Ok(entry.map(|e| match e.operation {
-            kv::Operation::Put => (serde_json::from_slice(&e.value).ok(), e.revision),
-            kv::Operation::Delete | kv::Operation::Purge => (None, e.revision),
-        }))
+        Ok(entry.map(|e| (value_of(&e), e.revision)))
     }
 
     /// Writes `list` as the fleet's overrides if the store still holds `revision` (`None`:
@@ -230,10 +227,7 @@ impl Store {
     pub async fn serial(&self, zone: &str, line: &str) -> Result<Option<(Option<ViewSerial>, u64)>, StoreError> {
         let key = serial_key(zone, line);
         let entry = self.state.entry(&key).await.map_err(|e| StoreError(format!("reading {key}: {e}")))?;
-        Ok(entry.map(|e| match e.operation {
-            kv::Operation::Put => (serde_json::from_slice(&e.value).ok(), e.revision),
-            kv::Operation::Delete | kv::Operation::Purge => (None, e.revision),
-        }))
+        Ok(entry.map(|e| (value_of(&e), e.revision)))
     }
 
     /// Writes `view` if the store still holds `revision` (`None`: nothing yet); `false`
@@ -266,6 +260,14 @@ async fn open(jetstream: &async_nats::jetstream::Context, config: kv::Config) ->
             .create_key_value(config)
             .await
             .map_err(|e| StoreError(format!("bucket {name} (JetStream enabled on the server?): {e}"))),
+    }
+}
+
+/// What an entry holds: `None` when it was deleted or is not readable as a `T`.
+fn value_of<T: serde::de::DeserializeOwned>(entry: &kv::Entry) -> Option<T> {
+    match entry.operation {
+        kv::Operation::Put => serde_json::from_slice(&entry.value).ok(),
+        kv::Operation::Delete | kv::Operation::Purge => None,
     }
 }
 
